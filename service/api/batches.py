@@ -1,0 +1,62 @@
+"""Batches: the public list of offers, and their administration by the bureau."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from service.domain import batches
+from service.http import PUBLIC, Call, Routes, json_response
+from service.schemas.batches import Batch, BatchCreate, BatchListQuery, BatchPatch
+
+routes = Routes("batches")
+BUREAU = ("bureau",)
+
+
+@routes.get(
+    "/batches",
+    roles=PUBLIC,
+    summary="Batches on offer, open ones first",
+    query=BatchListQuery(),
+    response=Batch(many=True),
+)
+async def list_batches(call: Call) -> web.StreamResponse:
+    rows = await call.db.fetch(
+        "list_batches", call.clock.now(), call.query.get("category"), call.query.get("status")
+    )
+    tz = call.settings.tz
+    return json_response([batches.batch_json(r, tz) for r in rows])
+
+
+@routes.get(
+    "/batches/{id}", roles=PUBLIC, summary="One batch", response=Batch(), errors=("not_found",)
+)
+async def get_batch(call: Call) -> web.StreamResponse:
+    row = await batches.get_batch(call.db, call.path_id(), call.clock.now())
+    return json_response(batches.batch_json(row, call.settings.tz))
+
+
+@routes.post(
+    "/admin/batches",
+    roles=BUREAU,
+    summary="Create a batch",
+    body=BatchCreate(),
+    response=Batch(),
+    status=201,
+    errors=("invalid_request",),
+)
+async def create_batch(call: Call) -> web.StreamResponse:
+    row = await batches.create_batch(call.db, call.body, call.clock.now())
+    return json_response(batches.batch_json(row, call.settings.tz), 201)
+
+
+@routes.patch(
+    "/admin/batches/{id}",
+    roles=BUREAU,
+    summary="Grow or shrink quantity (not below claimed), move the end, pause or resume",
+    body=BatchPatch(),
+    response=Batch(),
+    errors=("invalid_request", "not_found"),
+)
+async def patch_batch(call: Call) -> web.StreamResponse:
+    row = await batches.update_batch(call.db, call.path_id(), call.body, call.clock.now())
+    return json_response(batches.batch_json(row, call.settings.tz))

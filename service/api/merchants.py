@@ -1,0 +1,73 @@
+"""Merchant administration (bureau)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from service.domain import merchants
+from service.http import Call, Routes, json_response
+from service.schemas.merchants import (
+    Merchant,
+    MerchantCreate,
+    MerchantCreated,
+    MerchantListQuery,
+    MerchantPatch,
+)
+
+routes = Routes("merchants (bureau)")
+BUREAU = ("bureau",)
+
+
+@routes.post(
+    "/admin/merchants",
+    roles=BUREAU,
+    summary="Register a merchant; its api key is shown once",
+    body=MerchantCreate(),
+    response=MerchantCreated(),
+    status=201,
+    errors=("invalid_request", "conflict"),
+)
+async def create_merchant(call: Call) -> web.StreamResponse:
+    row, api_key = await merchants.create_merchant(call.db, call.body)
+    tz = call.settings.tz
+    return json_response({"merchant": merchants.merchant_json(row, tz), "api_key": api_key}, 201)
+
+
+@routes.get(
+    "/admin/merchants",
+    roles=BUREAU,
+    summary="List merchants",
+    query=MerchantListQuery(),
+    response=Merchant(many=True),
+)
+async def list_merchants(call: Call) -> web.StreamResponse:
+    rows = await call.db.fetch(
+        "list_merchants", call.query.get("category"), call.query.get("status")
+    )
+    tz = call.settings.tz
+    return json_response([merchants.merchant_json(r, tz) for r in rows])
+
+
+@routes.get(
+    "/admin/merchants/{id}",
+    roles=BUREAU,
+    summary="One merchant",
+    response=Merchant(),
+    errors=("not_found",),
+)
+async def get_merchant(call: Call) -> web.StreamResponse:
+    row = await merchants.get_merchant(call.db, call.path_id())
+    return json_response(merchants.merchant_json(row, call.settings.tz))
+
+
+@routes.patch(
+    "/admin/merchants/{id}",
+    roles=BUREAU,
+    summary="Suspend or reactivate a merchant, or change its contact",
+    body=MerchantPatch(),
+    response=Merchant(),
+    errors=("invalid_request", "not_found"),
+)
+async def patch_merchant(call: Call) -> web.StreamResponse:
+    row = await merchants.update_merchant(call.db, call.path_id(), call.body)
+    return json_response(merchants.merchant_json(row, call.settings.tz))

@@ -1,0 +1,82 @@
+"""Service endpoints: liveness, readiness, metrics, the OpenAPI document and its docs page."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from service import keys, migrations
+from service.http import PUBLIC, Call, Routes, json_response
+
+routes = Routes("service", prefix="")
+
+DOCS_HTML = """<!doctype html>
+<html lang="zh-CN">
+<head>
+  <meta charset="utf-8">
+  <title>春暖槐荫消费节 API</title>
+  <link rel="stylesheet" href="/api/docs/static/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/api/docs/static/swagger-ui-bundle.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({
+      url: "/api/openapi.json", dom_id: "#swagger-ui", deepLinking: true,
+    });
+  </script>
+</body>
+</html>
+"""
+
+
+@routes.get("/healthz", roles=PUBLIC, summary="The process is up")
+async def healthz(call: Call) -> web.StreamResponse:
+    return json_response({"status": "ok"})
+
+
+@routes.get(
+    "/readyz",
+    roles=PUBLIC,
+    summary="The database answers and migrations are current",
+    errors=("unavailable",),
+)
+async def readyz(call: Call) -> web.StreamResponse:
+    try:
+        version = await migrations.current_version(call.db.pool)
+    except Exception:
+        return json_response(
+            {"status": "unavailable", "reason": "database unreachable"}, 503, {"Retry-After": "5"}
+        )
+    latest = migrations.latest_version()
+    if version != latest:
+        return json_response(
+            {
+                "status": "unavailable",
+                "reason": "migrations pending",
+                "schema_version": version,
+                "latest": latest,
+            },
+            503,
+            {"Retry-After": "5"},
+        )
+    return json_response({"status": "ready", "schema_version": version})
+
+
+@routes.get("/metrics", roles=PUBLIC, summary="Prometheus metrics (text format)")
+async def metrics(call: Call) -> web.StreamResponse:
+    m = call.app[keys.METRICS]
+    m.db_pool_size.set(call.db.pool.get_size())
+    return web.Response(body=m.render(), headers={"Content-Type": "text/plain; version=0.0.4"})
+
+
+@routes.get("/api/openapi.json", roles=PUBLIC, summary="This document")
+async def openapi(call: Call) -> web.StreamResponse:
+    return json_response(call.app[OPENAPI])
+
+
+@routes.get("/api/docs", roles=PUBLIC, summary="A page to read the OpenAPI document")
+async def docs(call: Call) -> web.StreamResponse:
+    return web.Response(text=DOCS_HTML, content_type="text/html")
+
+
+OPENAPI: web.AppKey[dict] = web.AppKey("openapi")

@@ -1,0 +1,72 @@
+"""The app factory: `create_app(*, settings)` wires settings, database, auth and routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from service import embedded_postgres, keys
+from service.api import batches, categories, logins, merchants, system
+from service.auth import TokenVerifier
+from service.clock import Clock
+from service.db import Database
+from service.http import Endpoint, add_routes
+from service.metrics import Metrics
+from service.middlewares import middlewares
+from service.openapi import build_spec
+from service.settings import Settings
+from service.sms import SmsSender, sms_sender_from_setting
+
+log = logging.getLogger(__name__)
+
+ROUTE_TABLES = [system.routes, categories.routes, logins.routes, merchants.routes, batches.routes]
+
+
+def all_endpoints() -> list[Endpoint]:
+    return [ep for table in ROUTE_TABLES for ep in table.endpoints]
+
+
+def database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    return embedded_postgres.start(settings.data_dir)
+
+
+def create_app(
+    *,
+    settings: Settings,
+    clock: Clock | None = None,
+    sms: SmsSender | None = None,
+) -> web.Application:
+    app = web.Application(middlewares=middlewares(), client_max_size=settings.max_body_bytes)
+    app[keys.SETTINGS] = settings
+    app[keys.CLOCK] = clock or Clock()
+    app[keys.VERIFIER] = TokenVerifier(settings)
+    app[keys.METRICS] = Metrics()
+    app[keys.SMS] = sms or sms_sender_from_setting(settings.sms_sender)
+    endpoints = all_endpoints()
+    add_routes(app, endpoints)
+    app[system.OPENAPI] = build_spec(endpoints)
+    app.router.add_static("/api/docs/static", _swagger_ui_dir(), append_version=True)
+    app.cleanup_ctx.append(_database)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    db = await Database.connect(
+        database_url(settings), min_size=settings.pool_min, max_size=settings.pool_max
+    )
+    app[keys.DB] = db
+    app[keys.SERVER_KEYS] = {r["name"]: bytes(r["key"]) for r in await db.fetch("load_app_keys")}
+    yield
+    await db.close()
+
+
+def _swagger_ui_dir() -> Path:
+    import swagger_ui_bundle
+
+    return Path(swagger_ui_bundle.swagger_ui_path)

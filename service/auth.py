@@ -1,0 +1,146 @@
+"""Tokens, passwords and api keys.
+
+JWTs are verified strictly (RFC 8725): the algorithm list is fixed per key, so an HS256
+token can only be checked against the shared secret and an RS256/EdDSA token only against
+the configured public key; `iss`, `aud`, `exp`, `sub` and `role` are required.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from service.errors import DomainError
+from service.settings import Settings
+
+ROLES = ("resident", "merchant", "bureau")
+_ASYMMETRIC = ("RS256", "EdDSA")
+_REQUIRED = ["exp", "iss", "aud", "sub", "iat"]
+_password_hasher = PasswordHasher()  # argon2id, salted, RFC 9106 low-memory profile
+# Verified against when the username is unknown, so both paths cost the same time.
+_DUMMY_HASH = _password_hasher.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str
+    sub: str
+    merchant_id: int | None = None
+    jti: str | None = None
+
+
+def issue_token(
+    settings: Settings, *, role: str, sub: str, merchant_id: int | None = None
+) -> tuple[str, int]:
+    """An HS256 access token and its lifetime in seconds."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    if (role == "merchant") != (merchant_id is not None):
+        raise ValueError("a merchant token needs mid, and only a merchant token has one")
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": sub,
+        "role": role,
+        "iat": now,
+        "exp": now + settings.access_token_ttl_s,
+        "jti": uuid.uuid4().hex,
+    }
+    if merchant_id is not None:
+        claims["mid"] = merchant_id
+    token = jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+    return token, settings.access_token_ttl_s
+
+
+class TokenVerifier:
+    """Verifies bearer tokens; one instance per app, keys parsed once."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.public_key: Any = None
+        if settings.jwt_public_key:
+            from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+            self.public_key = load_pem_public_key(settings.jwt_public_key.encode())
+
+    def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise _unauthorized("malformed token") from None
+        alg = header.get("alg")
+        if alg == "HS256":
+            key: Any = self.settings.jwt_secret
+            algorithms = ["HS256"]
+        elif alg in _ASYMMETRIC and self.public_key is not None:
+            key = self.public_key
+            algorithms = list(_ASYMMETRIC)
+        else:
+            raise _unauthorized("token algorithm not accepted")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self.settings.jwt_audience,
+                issuer=self.settings.jwt_issuer,
+                options={"require": _REQUIRED, "strict_aud": True},
+                leeway=30,
+            )
+        except jwt.ExpiredSignatureError:
+            raise _unauthorized("token expired") from None
+        except jwt.PyJWTError:
+            raise _unauthorized("token not valid") from None
+        role, sub, mid = claims.get("role"), claims.get("sub"), claims.get("mid")
+        if role not in ROLES or not isinstance(sub, str) or not sub or len(sub) > 200:
+            raise _unauthorized("token claims not valid")
+        # The identity platform's key may sign resident tokens only.
+        if role != "resident" and alg != "HS256":
+            raise _unauthorized("token not valid")
+        if role == "merchant":
+            if not isinstance(mid, int) or isinstance(mid, bool) or mid <= 0:
+                raise _unauthorized("merchant token without a valid mid")
+        else:
+            mid = None
+        return Principal(role=role, sub=sub, merchant_id=mid, jti=claims.get("jti"))
+
+
+def _unauthorized(message: str) -> DomainError:
+    return DomainError("unauthorized", message)
+
+
+def hash_password(password: str) -> str:
+    return _password_hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _password_hasher.verify(password_hash or _DUMMY_HASH, password) and (
+            password_hash is not None
+        )
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def new_api_key() -> str:
+    return "mk_" + secrets.token_urlsafe(32)
+
+
+def hash_api_key(api_key: str) -> bytes:
+    # Api keys carry 256 random bits, so a fast hash is as good as a slow one here.
+    return hashlib.sha256(api_key.encode()).digest()
+
+
+def api_key_matches(stored_hash: bytes | None, api_key: str) -> bool:
+    candidate = hash_api_key(api_key)
+    return hmac.compare_digest(stored_hash or b"\0" * 32, candidate) and stored_hash is not None

@@ -1,0 +1,1 @@
+"""Business rules as plain async functions that handlers, jobs and tests all call."""

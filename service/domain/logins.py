@@ -1,0 +1,109 @@
+"""Sign-in: merchants by api key, the bureau by password, residents by SMS code."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+from service.auth import api_key_matches, issue_token, verify_password
+from service.db import Database
+from service.domain import rate_limits
+from service.domain.phones import mask_phone, phone_hash
+from service.errors import DomainError
+from service.settings import Settings
+from service.sms import SmsSender
+
+OTP_TTL = timedelta(minutes=5)
+OTP_MAX_FAILURES = 5
+
+
+def _token_body(settings: Settings, role: str, sub: str, mid: int | None = None) -> dict:
+    token, ttl = issue_token(settings, role=role, sub=sub, merchant_id=mid)
+    return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
+
+
+async def merchant_login(
+    db: Database, settings: Settings, merchant_id: int, api_key: str, ip: str, now: datetime
+) -> dict:
+    await rate_limits.hit(db, rate_limits.LOGIN_PER_IP, ip, now)
+    await rate_limits.hit(db, rate_limits.LOGIN_PER_ACCOUNT, f"m{merchant_id}", now)
+    row = await db.fetchrow("merchant_credentials", merchant_id)
+    if not api_key_matches(row["api_key_hash"] if row else None, api_key):
+        raise DomainError("unauthorized", "unknown merchant or wrong api key")
+    assert row is not None
+    # A suspended merchant may still sign in to see its history; redemption refuses it.
+    return _token_body(settings, "merchant", f"merchant:{merchant_id}", merchant_id)
+
+
+async def bureau_login(
+    db: Database, settings: Settings, username: str, password: str, ip: str, now: datetime
+) -> dict:
+    await rate_limits.hit(db, rate_limits.LOGIN_PER_IP, ip, now)
+    account_key = hashlib.sha256(username.encode()).hexdigest()[:24]
+    await rate_limits.hit(db, rate_limits.LOGIN_PER_ACCOUNT, f"b{account_key}", now)
+    row = await db.fetchrow("bureau_user_by_username", username)
+    ok = verify_password(row["password_hash"] if row else None, password)
+    if not ok or row is None or row["disabled"]:
+        raise DomainError("unauthorized", "unknown user or wrong password")
+    return _token_body(settings, "bureau", f"bureau:{row['username']}")
+
+
+def _code_hash(pepper: bytes, hashed_phone: bytes, code: str) -> bytes:
+    return hmac.new(pepper, hashed_phone + code.encode(), hashlib.sha256).digest()
+
+
+async def request_login_code(
+    db: Database, pepper: bytes, sms: SmsSender, phone: str, ip: str, now: datetime
+) -> dict:
+    hashed = phone_hash(pepper, phone)
+    subject = hashed.hex()[:32]
+    await rate_limits.hit(db, rate_limits.OTP_PER_IP_HOUR, ip, now)
+    for limit in (
+        rate_limits.OTP_PER_PHONE_MINUTE,
+        rate_limits.OTP_PER_PHONE_HOUR,
+        rate_limits.OTP_PER_PHONE_DAY,
+    ):
+        await rate_limits.hit(db, limit, subject, now)
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    await db.execute("upsert_otp", hashed, _code_hash(pepper, hashed, code), now, now + OTP_TTL)
+    await sms.send_login_code(phone, code)
+    return {
+        "expires_in": int(OTP_TTL.total_seconds()),
+        "resend_after": rate_limits.OTP_PER_PHONE_MINUTE.window_s,
+    }
+
+
+async def resident_login(
+    db: Database, settings: Settings, pepper: bytes, phone: str, code: str, ip: str, now: datetime
+) -> dict:
+    await rate_limits.hit(db, rate_limits.LOGIN_PER_IP, ip, now)
+    hashed = phone_hash(pepper, phone)
+    async with db.transaction() as tx:
+        # The row lock makes "check, then count a failure or consume" atomic.
+        otp = await tx.fetchrow("lock_otp", hashed)
+        if otp is None or otp["consumed_at"] is not None:
+            raise DomainError("unauthorized", "no login code is pending; request a new one")
+        if otp["failed_attempts"] >= OTP_MAX_FAILURES:
+            raise DomainError(
+                "unauthorized", "too many wrong codes; request a new one", {"reason": "locked"}
+            )
+        if now >= otp["expires_at"]:
+            raise DomainError("unauthorized", "the code has expired; request a new one")
+        if not hmac.compare_digest(otp["code_hash"], _code_hash(pepper, hashed, code)):
+            failures = await tx.fetchval("otp_failed", hashed)
+            left = max(0, OTP_MAX_FAILURES - failures)
+            # Commit the failure count even though the answer is an error.
+            wrong = DomainError("unauthorized", "wrong code", {"attempts_left": left})
+        else:
+            wrong = None
+            await tx.execute("otp_consumed", hashed, now)
+            resident = await tx.fetchrow(
+                "upsert_resident_by_phone", f"r_{uuid.uuid4().hex}", hashed, mask_phone(phone)
+            )
+            assert resident is not None
+    if wrong is not None:
+        raise wrong
+    return _token_body(settings, "resident", resident["sub"])

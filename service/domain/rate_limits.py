@@ -1,0 +1,45 @@
+"""Fixed-window rate limits kept in PostgreSQL, so every process shares the same counts."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from service.db import Conn, Database
+from service.errors import DomainError
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    max_hits: int
+    window_s: int
+
+
+OTP_PER_PHONE_MINUTE = Limit("otp-phone-1m", 1, 60)
+OTP_PER_PHONE_HOUR = Limit("otp-phone-1h", 5, 3600)
+OTP_PER_PHONE_DAY = Limit("otp-phone-1d", 10, 86400)
+OTP_PER_IP_HOUR = Limit("otp-ip-1h", 30, 3600)
+LOGIN_PER_IP = Limit("login-ip-5m", 60, 300)
+LOGIN_PER_ACCOUNT = Limit("login-account-15m", 10, 900)
+
+
+async def hit(db: Database | Conn, limit: Limit, subject: str, now: datetime) -> None:
+    """Count one hit for `subject`; refuse with rate_limited once the window is full."""
+    epoch = now.timestamp()
+    start_s = math.floor(epoch / limit.window_s) * limit.window_s
+    window_start = datetime.fromtimestamp(start_s, UTC)
+    hits = await db.fetchval("hit_rate_limit", f"{limit.name}:{subject}", window_start)
+    if hits > limit.max_hits:
+        retry_after = max(1, math.ceil(start_s + limit.window_s - epoch))
+        raise DomainError(
+            "rate_limited",
+            "too many requests, try again later",
+            {"retry_after_seconds": retry_after},
+            retry_after=retry_after,
+        )
+
+
+async def prune(db: Database, now: datetime) -> None:
+    await db.execute("prune_rate_limits", now - timedelta(days=2))

@@ -1,0 +1,204 @@
+"""Declaring endpoints: role, schemas and handler in one place.
+
+Each handler module has a `Routes` table. An endpoint names who may call it (`roles`,
+None = public), the marshmallow schemas that validate its query and body, and the schema
+of its answer. The same declarations register the aiohttp routes and build the OpenAPI
+document, so the docs cannot drift from validation or from authorisation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from marshmallow import Schema, ValidationError
+
+from service import keys
+from service.auth import Principal
+from service.clock import Clock
+from service.db import Database
+from service.errors import DomainError
+from service.settings import Settings
+
+API_PREFIX = "/api/v1"
+PUBLIC: None = None
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=_default)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None):
+    return web.Response(
+        text=dumps(data), status=status, content_type="application/json", headers=headers
+    )
+
+
+@dataclass
+class Call:
+    """What a handler gets: the request, who is calling, and the validated input."""
+
+    request: web.Request
+    principal: Principal | None
+    query: dict[str, Any]
+    body: Any
+
+    @property
+    def app(self) -> web.Application:
+        return self.request.app
+
+    @property
+    def db(self) -> Database:
+        return self.request.app[keys.DB]
+
+    @property
+    def settings(self) -> Settings:
+        return self.request.app[keys.SETTINGS]
+
+    @property
+    def clock(self) -> Clock:
+        return self.request.app[keys.CLOCK]
+
+    @property
+    def me(self) -> Principal:
+        assert self.principal is not None, "public endpoint asked for its caller"
+        return self.principal
+
+    def path_id(self, name: str = "id") -> int:
+        """A numeric path id; anything else is simply not found."""
+        raw = self.request.match_info[name]
+        if not raw.isdigit() or len(raw) > 18:
+            raise DomainError("not_found", "not found")
+        return int(raw)
+
+
+Handler = Callable[[Call], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    roles: frozenset[str] | None
+    summary: str
+    tag: str
+    query: Schema | None = None
+    body: Schema | None = None
+    response: Schema | None = None
+    status: int = 200
+    errors: tuple[str, ...] = ()
+    # For bodies that are not JSON (CSV uploads): the media type, documented as a string.
+    raw_body: str | None = None
+    produces_csv: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Routes:
+    def __init__(self, tag: str, prefix: str = API_PREFIX) -> None:
+        self.tag = tag
+        self.prefix = prefix
+        self.endpoints: list[Endpoint] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        roles: tuple[str, ...] | None,
+        summary: str,
+        **options: Any,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.endpoints.append(
+                Endpoint(
+                    method=method,
+                    path=self.prefix + path,
+                    handler=handler,
+                    roles=None if roles is None else frozenset(roles),
+                    summary=summary,
+                    tag=self.tag,
+                    **options,
+                )
+            )
+            return handler
+
+        return register
+
+    def get(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("POST", path, **kw)
+
+    def put(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("PUT", path, **kw)
+
+    def patch(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("PATCH", path, **kw)
+
+
+def authenticate(request: web.Request) -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise DomainError("unauthorized", "a bearer token is required")
+    return request.app[keys.VERIFIER].verify(token.strip())
+
+
+def _validation_error(err: ValidationError) -> DomainError:
+    messages = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
+    return DomainError("invalid_request", "the request is not valid", messages)
+
+
+async def read_json(request: web.Request) -> Any:
+    raw = await request.read()
+    if not raw:
+        raise DomainError("invalid_request", "a JSON body is required", {"_body": ["missing"]})
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise DomainError(
+            "invalid_request", "the body is not valid JSON", {"_body": ["malformed JSON"]}
+        ) from None
+
+
+def load(schema: Schema, data: Any) -> Any:
+    try:
+        return schema.load(data)
+    except ValidationError as err:
+        raise _validation_error(err) from None
+
+
+def as_aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[Any]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        principal = None
+        if endpoint.roles is not None:
+            principal = authenticate(request)
+            if principal.role not in endpoint.roles:
+                raise DomainError("forbidden", "this token's role may not use this endpoint")
+        query: dict[str, Any] = {}
+        if endpoint.query is not None:
+            query = load(endpoint.query, {k: request.query.getone(k) for k in request.query})
+        body = None
+        if endpoint.body is not None:
+            body = load(endpoint.body, await read_json(request))
+        return await endpoint.handler(Call(request, principal, query, body))
+
+    handle.__name__ = endpoint.handler.__name__
+    return handle
+
+
+def add_routes(app: web.Application, endpoints: list[Endpoint]) -> None:
+    for endpoint in endpoints:
+        app.router.add_route(endpoint.method, endpoint.path, as_aiohttp_handler(endpoint))

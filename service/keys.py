@@ -1,0 +1,26 @@
+"""Every aiohttp AppKey and request key of the service, in one place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from service.auth import TokenVerifier
+    from service.clock import Clock
+    from service.db import Database
+    from service.metrics import Metrics
+    from service.settings import Settings
+    from service.sms import SmsSender
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+DB: web.AppKey[Database] = web.AppKey("db")
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+VERIFIER: web.AppKey[TokenVerifier] = web.AppKey("verifier")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+SMS: web.AppKey[SmsSender] = web.AppKey("sms")
+# Keys kept in the database (app_keys table), loaded at start.
+SERVER_KEYS: web.AppKey[dict[str, bytes]] = web.AppKey("server_keys")
+
+REQUEST_ID = "festival.request_id"

@@ -1,0 +1,123 @@
+"""Request id, JSON errors for every error path, metrics, and an access log without secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.typedefs import Handler
+
+from service import keys
+from service.db import translate
+from service.errors import DomainError
+from service.http import dumps
+
+log = logging.getLogger("festival.errors")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+_HTTP_CODES = {
+    400: ("invalid_request", "the request is not valid"),
+    401: ("unauthorized", "authentication required"),
+    403: ("forbidden", "forbidden"),
+    404: ("not_found", "no such resource"),
+    405: ("method_not_allowed", "method not allowed on this resource"),
+    413: ("payload_too_large", "the request body is too large"),
+    415: ("unsupported_media_type", "unsupported media type"),
+}
+
+
+def _error_response(err: DomainError) -> web.Response:
+    headers = {}
+    if err.retry_after is not None:
+        headers["Retry-After"] = str(err.retry_after)
+    return web.Response(
+        text=dumps(err.body()), status=err.status, content_type="application/json", headers=headers
+    )
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    incoming = request.headers.get("X-Request-Id", "")
+    request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request[keys.REQUEST_ID] = request_id
+    response = await handler(request)
+    response.headers["X-Request-Id"] = request_id
+    return response
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    response = await handler(request)
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    metrics = request.app[keys.METRICS]
+    metrics.requests.labels(request.method, route, str(response.status)).inc()
+    metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
+    return response
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except DomainError as err:
+        return _error_response(err)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code, message = _HTTP_CODES.get(exc.status, ("invalid_request", exc.reason))
+        if exc.status >= 500:
+            code, message = "internal_error", "internal error"
+        response = _error_response(DomainError(code, message))
+        response.set_status(exc.status)
+        if exc.status == 405 and "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        domain = translate(exc)
+        if domain is not None:
+            if domain.code == "unavailable":
+                log.warning(
+                    "database unavailable (request %s): %r", request.get(keys.REQUEST_ID), exc
+                )
+            return _error_response(domain)
+        log.exception("unexpected error in request %s", request.get(keys.REQUEST_ID))
+        return _error_response(
+            DomainError(
+                "internal_error",
+                "internal error; quote the request id when reporting it",
+                {"request_id": request.get(keys.REQUEST_ID)},
+            )
+        )
+
+
+class AccessLogger(AbstractAccessLogger):
+    """Method, path without its query, status, time and request id: no headers, no tokens,
+    no query strings (which could carry a code or phone number)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            "%s %s %s %.1fms rid=%s",
+            request.method,
+            request.path,
+            response.status,
+            time * 1000,
+            response.headers.get("X-Request-Id", "-"),
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
+
+def middlewares() -> list[Any]:
+    return [request_id_middleware, metrics_middleware, error_middleware]

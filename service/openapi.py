@@ -1,0 +1,92 @@
+"""The OpenAPI 3 document, built from the same endpoint declarations and marshmallow schemas
+that route and validate requests (service/http.py)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from service.errors import STATUS_BY_CODE
+from service.http import Endpoint
+from service.schemas.common import ErrorBody
+
+_PARAM = re.compile(r"{(\w+)}")
+
+
+def build_spec(endpoints: list[Endpoint]) -> dict[str, Any]:
+    spec = APISpec(
+        title="春暖槐荫消费节 voucher API",
+        version="1",
+        openapi_version="3.0.3",
+        info={
+            "description": "Vouchers of the Spring Warmth Huaiyin Consumption Festival. "
+            "Money is integer fen; times are ISO 8601 with offset; business days are Asia/Shanghai."
+        },
+        plugins=[MarshmallowPlugin()],
+    )
+    spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+    spec.components.schema("Error", schema=ErrorBody)
+    by_path: dict[str, dict[str, Any]] = {}
+    for ep in endpoints:
+        by_path.setdefault(ep.path, {})[ep.method.lower()] = _operation(ep)
+    for path, operations in sorted(by_path.items()):
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+def _operation(ep: Endpoint) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": ep.summary,
+        "tags": [ep.tag],
+        "operationId": ep.handler.__name__,
+    }
+    parameters: list[dict[str, Any]] = [
+        {"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+        for name in _PARAM.findall(ep.path)
+    ]
+    if ep.query is not None:
+        parameters.append({"in": "query", "schema": ep.query})
+    for header in ep.extra.get("headers", ()):
+        parameters.append(header)
+    if parameters:
+        op["parameters"] = parameters
+    if ep.body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": ep.body}},
+        }
+    elif ep.raw_body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {ep.raw_body: {"schema": {"type": "string"}}},
+        }
+    content: dict[str, Any] = {}
+    if ep.response is not None:
+        content["application/json"] = {"schema": ep.response}
+    if ep.produces_csv:
+        content["text/csv"] = {"schema": {"type": "string"}}
+    responses: dict[str, Any] = {str(ep.status): {"description": "success"}}
+    if content:
+        responses[str(ep.status)]["content"] = content
+    codes = set(ep.errors)
+    if ep.body is not None or ep.query is not None:
+        codes.add("invalid_request")
+    if ep.roles is not None:
+        codes.update({"unauthorized", "forbidden"})
+        op["security"] = [{"bearer": []}]
+        op["description"] = "Roles: " + ", ".join(sorted(ep.roles)) + "."
+    by_status: dict[int, list[str]] = {}
+    for code in sorted(codes):
+        by_status.setdefault(STATUS_BY_CODE[code], []).append(code)
+    for status, status_codes in sorted(by_status.items()):
+        responses[str(status)] = {
+            "description": "error codes: " + ", ".join(status_codes),
+            "content": {"application/json": {"schema": "Error"}},
+        }
+    op["responses"] = responses
+    return op

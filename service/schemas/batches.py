@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from service.schemas.common import Category, Fen, Int, StrictBool, Text, When, require_some
+
+BATCH_STATUSES = ("scheduled", "open", "sold_out", "closed")
+
+
+class BatchCreate(Schema):
+    category = Category(required=True)
+    title = Text(max_length=100, required=True)
+    face_value_fen = Fen(minimum=1, required=True)
+    min_spend_fen = Fen(required=True)
+    quantity = Int(minimum=0, maximum=10_000_000, required=True)
+    per_resident_limit = Int(minimum=1, maximum=100, required=True)
+    claim_starts_at = When(required=True)
+    claim_ends_at = When(required=True)
+    valid_days = Int(minimum=1, maximum=366, required=True)
+    valid_until = When(allow_none=True, load_default=None)
+    merchant_ids = fields.List(
+        Int(minimum=1), validate=validate.Length(max=5000), load_default=list
+    )
+
+    @validates_schema
+    def _consistent(self, data: dict, **_: object) -> None:
+        errors: dict[str, list[str]] = {}
+        if data["claim_ends_at"] <= data["claim_starts_at"]:
+            errors["claim_ends_at"] = ["Must be after claim_starts_at."]
+        if data["min_spend_fen"] < data["face_value_fen"]:
+            errors["min_spend_fen"] = ["Must be at least face_value_fen (满减)."]
+        if data["valid_until"] is not None and data["valid_until"] <= data["claim_starts_at"]:
+            errors["valid_until"] = ["Must be after claim_starts_at."]
+        if len(set(data["merchant_ids"])) != len(data["merchant_ids"]):
+            errors["merchant_ids"] = ["Must not repeat a merchant."]
+        if errors:
+            raise ValidationError(errors)
+
+
+class BatchPatch(Schema):
+    quantity = Int(minimum=0, maximum=10_000_000)
+    claim_ends_at = When()
+    paused = StrictBool()
+
+    @validates_schema
+    def _something(self, data: dict, **_: object) -> None:
+        require_some(data, ("quantity", "claim_ends_at", "paused"))
+
+
+class BatchListQuery(Schema):
+    category = Category()
+    status = fields.String(validate=validate.OneOf(BATCH_STATUSES))
+
+
+class Batch(Schema):
+    id = fields.Integer(required=True)
+    category = fields.String(required=True)
+    title = fields.String(required=True)
+    face_value_fen = fields.Integer(required=True)
+    min_spend_fen = fields.Integer(required=True)
+    quantity = fields.Integer(required=True)
+    remaining = fields.Integer(required=True)
+    per_resident_limit = fields.Integer(required=True)
+    claim_starts_at = fields.String(required=True)
+    claim_ends_at = fields.String(required=True)
+    valid_days = fields.Integer(required=True)
+    valid_until = fields.String(allow_none=True, required=True)
+    status = fields.String(required=True, validate=validate.OneOf(BATCH_STATUSES))
+    paused = fields.Boolean(required=True)
+    merchant_ids = fields.List(fields.Integer(), required=True)

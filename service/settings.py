@@ -1,0 +1,93 @@
+"""Settings read once from the environment (API.md, "Running it") into a typed object."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    # None: start the embedded PostgreSQL under data_dir.
+    database_url: str | None
+    data_dir: Path
+    jwt_secret: str = field(repr=False)
+    tz: ZoneInfo
+    jwt_issuer: str = "huaiyin-festival"
+    jwt_audience: str = "festival-api"
+    # PEM of the identity platform's RS256/EdDSA public key, if it issues resident tokens.
+    jwt_public_key: str | None = field(default=None, repr=False)
+    access_token_ttl_s: int = 8 * 3600
+    max_body_bytes: int = 1024 * 1024
+    pool_min: int = 2
+    pool_max: int = 20
+    # Honour X-Forwarded-For from a reverse proxy (deploy/) for per-IP rate limits.
+    trust_forwarded_for: bool = False
+    sms_sender: str = "log"
+    access_log: bool = True
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("FESTIVAL_DATA_DIR") or "./var").resolve()
+        tz_name = env.get("FESTIVAL_TZ") or "Asia/Shanghai"
+        try:
+            tz = ZoneInfo(tz_name)
+        except Exception:
+            raise SystemExit(f"FESTIVAL_TZ: unknown time zone {tz_name!r}") from None
+        public_key = env.get("FESTIVAL_JWT_PUBLIC_KEY") or None
+        key_file = env.get("FESTIVAL_JWT_PUBLIC_KEY_FILE")
+        if key_file:
+            public_key = Path(key_file).read_text()
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            data_dir=data_dir,
+            jwt_secret=env.get("FESTIVAL_JWT_SECRET") or _stored_secret(data_dir),
+            tz=tz,
+            jwt_issuer=env.get("FESTIVAL_JWT_ISSUER") or "huaiyin-festival",
+            jwt_audience=env.get("FESTIVAL_JWT_AUDIENCE") or "festival-api",
+            jwt_public_key=public_key,
+            access_token_ttl_s=_int(env, "FESTIVAL_TOKEN_TTL", 8 * 3600),
+            max_body_bytes=_int(env, "FESTIVAL_MAX_BODY_BYTES", 1024 * 1024),
+            pool_min=_int(env, "FESTIVAL_POOL_MIN", 2),
+            pool_max=_int(env, "FESTIVAL_POOL_MAX", 20),
+            trust_forwarded_for=_bool(env.get("FESTIVAL_TRUST_FORWARDED_FOR"), False),
+            sms_sender=env.get("FESTIVAL_SMS_SENDER") or "log",
+            access_log=_bool(env.get("FESTIVAL_ACCESS_LOG"), True),
+        )
+
+
+def _stored_secret(data_dir: Path) -> str:
+    """A random secret generated once and kept in the data folder (mode 0600)."""
+    path = data_dir / "jwt_secret"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting at once keep the first one's secret.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    return secret

@@ -1,0 +1,62 @@
+-- name: merchant_credentials
+SELECT id, api_key_hash, status FROM merchants WHERE id = $1;
+
+-- name: bureau_user_by_username
+SELECT id, username, password_hash, disabled FROM bureau_users WHERE username = $1;
+
+-- name: insert_bureau_user
+INSERT INTO bureau_users (username, password_hash) VALUES ($1, $2)
+ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, disabled = false
+RETURNING id, (xmax = 0) AS created;
+
+-- name: load_app_keys
+SELECT name, key FROM app_keys;
+
+-- name: hit_rate_limit
+-- Counts one hit in a fixed window and returns the window's count so far.
+INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
+ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
+RETURNING hits;
+
+-- name: prune_rate_limits
+DELETE FROM rate_limits WHERE window_start < $1;
+
+-- name: upsert_otp
+-- A new code replaces the phone's previous one (and its failed attempts).
+INSERT INTO otp_codes (phone_hash, code_hash, created_at, expires_at)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (phone_hash) DO UPDATE SET
+    code_hash = EXCLUDED.code_hash,
+    created_at = EXCLUDED.created_at,
+    expires_at = EXCLUDED.expires_at,
+    failed_attempts = 0,
+    consumed_at = NULL;
+
+-- name: lock_otp
+SELECT code_hash, expires_at, failed_attempts, consumed_at
+FROM otp_codes WHERE phone_hash = $1
+FOR UPDATE;
+
+-- name: otp_failed
+UPDATE otp_codes SET failed_attempts = failed_attempts + 1 WHERE phone_hash = $1
+RETURNING failed_attempts;
+
+-- name: otp_consumed
+UPDATE otp_codes SET consumed_at = $2 WHERE phone_hash = $1;
+
+-- name: upsert_resident_by_phone
+INSERT INTO residents (sub, phone_hash, phone_masked) VALUES ($1, $2, $3)
+ON CONFLICT (phone_hash) DO UPDATE SET phone_masked = EXCLUDED.phone_masked
+RETURNING id, sub;
+
+-- name: ensure_resident
+-- Residents of the identity platform appear on first use, by their token's subject.
+WITH inserted AS (
+    INSERT INTO residents (sub) VALUES ($1)
+    ON CONFLICT (sub) DO NOTHING
+    RETURNING id
+)
+SELECT id FROM inserted
+UNION ALL
+SELECT id FROM residents WHERE sub = $1
+LIMIT 1;

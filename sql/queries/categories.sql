@@ -1,0 +1,3 @@
+-- name: list_categories
+-- The four festival categories in display order.
+SELECT code, name_zh, name_en FROM categories ORDER BY sort_order;
