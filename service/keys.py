@@ -23,4 +23,4 @@ SMS: web.AppKey[SmsSender] = web.AppKey("sms")
 # Keys kept in the database (app_keys table), loaded at start.
 SERVER_KEYS: web.AppKey[dict[str, bytes]] = web.AppKey("server_keys")
 
-REQUEST_ID = "festival.request_id"
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id")

@@ -55,13 +55,16 @@ class Settings:
         except Exception:
             raise SystemExit(f"FESTIVAL_TZ: unknown time zone {tz_name!r}") from None
         public_key = env.get("FESTIVAL_JWT_PUBLIC_KEY") or None
+        secret = env.get("FESTIVAL_JWT_SECRET") or _stored_secret(data_dir)
+        if len(secret.encode()) < 32:
+            raise SystemExit("FESTIVAL_JWT_SECRET must be at least 32 bytes (RFC 7518 §3.2)")
         key_file = env.get("FESTIVAL_JWT_PUBLIC_KEY_FILE")
         if key_file:
             public_key = Path(key_file).read_text()
         return cls(
             database_url=env.get("DATABASE_URL") or None,
             data_dir=data_dir,
-            jwt_secret=env.get("FESTIVAL_JWT_SECRET") or _stored_secret(data_dir),
+            jwt_secret=secret,
             tz=tz,
             jwt_issuer=env.get("FESTIVAL_JWT_ISSUER") or "huaiyin-festival",
             jwt_audience=env.get("FESTIVAL_JWT_AUDIENCE") or "festival-api",

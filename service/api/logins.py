@@ -7,7 +7,14 @@ from aiohttp import web
 from service import keys
 from service.domain import logins
 from service.http import PUBLIC, Call, Routes, json_response
-from service.schemas.auth import BureauLogin, MerchantLogin, OtpAccepted, OtpRequest, ResidentLogin
+from service.schemas.auth import (
+    BureauLogin,
+    MerchantLogin,
+    OtpAccepted,
+    OtpRequest,
+    ResidentLogin,
+    Whoami,
+)
 from service.schemas.common import TokenResponse
 
 routes = Routes("login")
@@ -102,3 +109,14 @@ async def resident_login(call: Call) -> web.StreamResponse:
         call.clock.now(),
     )
     return json_response(body)
+
+
+@routes.get(
+    "/auth/me",
+    roles=("resident", "merchant", "bureau"),
+    summary="Who this token belongs to",
+    response=Whoami(),
+)
+async def whoami(call: Call) -> web.StreamResponse:
+    me = call.me
+    return json_response({"role": me.role, "sub": me.sub, "merchant_id": me.merchant_id})

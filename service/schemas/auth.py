@@ -31,3 +31,9 @@ class ResidentLogin(Schema):
     code = fields.String(
         required=True, validate=validate.Regexp(r"^\d{6}$", error="A 6-digit code.")
     )
+
+
+class Whoami(Schema):
+    role = fields.String(required=True)
+    sub = fields.String(required=True)
+    merchant_id = fields.Integer(allow_none=True, required=True)

@@ -1,0 +1,197 @@
+"""Tests run against a real PostgreSQL: the embedded one by default, or TEST_DATABASE_URL.
+
+A template database is migrated once per session; every test gets its own clone of it
+(CREATE DATABASE … TEMPLATE), so tests are isolated and fast. The app is served over real
+HTTP by aiohttp's test server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+
+from service import embedded_postgres
+from service.app import create_app
+from service.auth import issue_token
+from service.clock import FixedClock
+from service.migrations import migrate_url
+from service.settings import Settings
+from service.sms import CapturingSmsSender
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_SECRET = "test-secret-" + "x" * 60
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """A URL of the PostgreSQL server the suite uses, on a maintenance database."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return embedded_postgres.start(ROOT / ".test-pg", database="postgres")
+
+
+@pytest.fixture(scope="session")
+def template_db(server_url: str) -> Iterator[str]:
+    name = f"festival_tpl_{os.getpid()}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(server_url)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        await migrate_url(with_database(server_url, name))
+
+    asyncio.run(create())
+    yield name
+    asyncio.run(_drop(server_url, name))
+
+
+async def _drop(server_url: str, name: str) -> None:
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def db_url(server_url: str, template_db: str) -> AsyncIterator[str]:
+    name = f"festival_t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    finally:
+        await conn.close()
+    yield with_database(server_url, name)
+    await _drop(server_url, name)
+
+
+@pytest.fixture
+async def empty_db_url(server_url: str) -> AsyncIterator[str]:
+    """A database with no schema at all (for migration tests)."""
+    name = f"festival_e_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    yield with_database(server_url, name)
+    await _drop(server_url, name)
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=db_url,
+        data_dir=tmp_path,
+        jwt_secret=TEST_SECRET,
+        tz=ZoneInfo("Asia/Shanghai"),
+        pool_min=1,
+        pool_max=10,
+    )
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    # Mid-festival: 10:00 on 6 May 2020 in Jinan.
+    return FixedClock(datetime(2020, 5, 6, 2, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def sms() -> CapturingSmsSender:
+    return CapturingSmsSender()
+
+
+@dataclass
+class Api:
+    """A real HTTP client of the app, with tokens for each role at hand."""
+
+    client: TestClient
+    settings: Settings
+    clock: FixedClock
+    sms: CapturingSmsSender
+
+    def token(self, role: str, sub: str | None = None, mid: int | None = None) -> str:
+        token, _ = issue_token(self.settings, role=role, sub=sub or f"{role}-test", merchant_id=mid)
+        return token
+
+    def auth(self, role: str, sub: str | None = None, mid: int | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, sub, mid)}"}
+
+    @property
+    def bureau(self) -> dict[str, str]:
+        return self.auth("bureau")
+
+    async def call(
+        self, method: str, path: str, *, expect: int | None = None, **kw: Any
+    ) -> tuple[int, Any]:
+        resp = await self.client.request(method, path, **kw)
+        text = await resp.text()
+        body: Any = text
+        if resp.content_type == "application/json":
+            body = await resp.json()
+        if expect is not None:
+            assert resp.status == expect, f"{method} {path}: {resp.status} {text}"
+        return resp.status, body
+
+    async def create_merchant(self, **overrides: Any) -> dict[str, Any]:
+        from tests.factories import merchant_body
+
+        _, body = await self.call(
+            "POST",
+            "/api/v1/admin/merchants",
+            json=merchant_body(**overrides),
+            headers=self.bureau,
+            expect=201,
+        )
+        return body
+
+    async def create_batch(self, **overrides: Any) -> dict[str, Any]:
+        from tests.factories import batch_body
+
+        _, body = await self.call(
+            "POST",
+            "/api/v1/admin/batches",
+            json=batch_body(self.clock, **overrides),
+            headers=self.bureau,
+            expect=201,
+        )
+        return body
+
+
+@pytest.fixture
+async def api(
+    settings: Settings, clock: FixedClock, sms: CapturingSmsSender, aiohttp_client: Any
+) -> Api:
+    # aiohttp_client last: it is torn down first, before the database is dropped.
+    app = create_app(settings=settings, clock=clock, sms=sms)
+    client = await aiohttp_client(app)
+    return Api(client, settings, clock, sms)
+
+
+def assert_error(status: int, body: Any, expected_status: int, code: str) -> None:
+    assert status == expected_status, body
+    assert isinstance(body, dict) and set(body) == {"error"}, body
+    assert body["error"]["code"] == code, body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"], body
+    assert isinstance(body["error"]["details"], dict), body
