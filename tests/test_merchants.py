@@ -242,6 +242,16 @@ async def test_a_blank_name_is_invalid_request(api: Api) -> None:
     # hits the merchants_name_not_blank CHECK, which is not mapped: 500 internal_error.
     status, body = await post_merchant(api, merchant_body(name="   "))
     assert_invalid(status, body, "name")
+    merchant_id = (await api.create_merchant())["merchant"]["id"]
+    status, body = await patch_merchant(api, merchant_id, {"name": " \t "})
+    assert_invalid(status, body, "name")
+
+
+async def test_a_blank_district_or_address_is_invalid_request(api: Api) -> None:
+    # BUG: "   " passes the schema (min length 1), then is stripped and stored as "": 201.
+    for field in ("district", "address"):
+        status, body = await post_merchant(api, merchant_body(**{field: "   "}))
+        assert_invalid(status, body, field, field)
 
 
 # --- listing and reading --------------------------------------------------------------

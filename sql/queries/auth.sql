@@ -48,15 +48,3 @@ UPDATE otp_codes SET consumed_at = $2 WHERE phone_hash = $1;
 INSERT INTO residents (sub, phone_hash, phone_masked) VALUES ($1, $2, $3)
 ON CONFLICT (phone_hash) DO UPDATE SET phone_masked = EXCLUDED.phone_masked
 RETURNING id, sub;
-
--- name: ensure_resident
--- Residents of the identity platform appear on first use, by their token's subject.
-WITH inserted AS (
-    INSERT INTO residents (sub) VALUES ($1)
-    ON CONFLICT (sub) DO NOTHING
-    RETURNING id
-)
-SELECT id FROM inserted
-UNION ALL
-SELECT id FROM residents WHERE sub = $1
-LIMIT 1;

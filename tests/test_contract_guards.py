@@ -1,0 +1,84 @@
+"""Guards that keep the code honest as it grows: every route declares who may call it, every
+admin route refuses the other roles, and every named query exists and is valid SQL."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from service.app import all_endpoints
+from service.db import QUERIES
+from tests.conftest import Api, assert_error
+
+ROOT = Path(__file__).resolve().parent.parent
+PUBLIC_PATHS = {
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/api/openapi.json"),
+    ("GET", "/api/docs"),
+    ("GET", "/api/v1/categories"),
+    ("GET", "/api/v1/batches"),
+    ("GET", "/api/v1/batches/{id}"),
+    ("POST", "/api/v1/auth/merchant"),
+    ("POST", "/api/v1/auth/bureau"),
+    ("POST", "/api/v1/auth/otp"),
+    ("POST", "/api/v1/auth/resident"),
+}
+BUREAU_ONLY = [
+    ep for ep in all_endpoints() if ep.path.startswith(("/api/v1/admin", "/api/v1/stats"))
+]
+
+
+def test_public_endpoints_are_exactly_the_intended_ones() -> None:
+    public = {(ep.method, ep.path) for ep in all_endpoints() if ep.roles is None}
+    assert public == PUBLIC_PATHS
+
+
+def test_admin_and_stats_endpoints_are_bureau_only() -> None:
+    assert BUREAU_ONLY, "no admin endpoints found"
+    for ep in BUREAU_ONLY:
+        assert ep.roles == frozenset({"bureau"}), ep.path
+
+
+@pytest.mark.parametrize("endpoint", BUREAU_ONLY, ids=lambda ep: f"{ep.method} {ep.path}")
+async def test_admin_routes_refuse_other_roles(api: Api, endpoint: object) -> None:
+    path = re.sub(r"{\w+}", "1", endpoint.path)  # type: ignore[attr-defined]
+    method = endpoint.method  # type: ignore[attr-defined]
+    status, body = await api.call(method, path)
+    assert_error(status, body, 401, "unauthorized")
+    for role, mid in (("resident", None), ("merchant", 1)):
+        status, body = await api.call(method, path, headers=api.auth(role, mid=mid))
+        assert_error(status, body, 403, "forbidden")
+
+
+def used_query_names() -> set[str]:
+    pattern = re.compile(
+        r"\.(?:fetch|fetchrow|fetchval|execute|executemany)\(\s*\"(\w+)\"", re.MULTILINE
+    )
+    names: set[str] = set()
+    for folder in ("service", "jobs"):
+        for path in (ROOT / folder).rglob("*.py"):
+            names.update(pattern.findall(path.read_text()))
+    return names
+
+
+def test_every_query_the_code_names_exists_and_every_query_is_used() -> None:
+    used = used_query_names()
+    assert used - set(QUERIES) == set(), "queries named in code but missing from sql/queries"
+    assert set(QUERIES) - used == set(), "queries in sql/queries that no code uses"
+
+
+async def test_every_query_is_valid_sql_against_the_migrated_schema(db_url: str) -> None:
+    conn = await asyncpg.connect(db_url)
+    try:
+        for name, sql in QUERIES.items():
+            try:
+                await conn.prepare(sql)
+            except asyncpg.PostgresError as err:
+                pytest.fail(f"query {name}: {err}")
+    finally:
+        await conn.close()
