@@ -34,6 +34,8 @@ CONSTRAINT_ERRORS: dict[str, tuple[str, str]] = {
         "valid_until must be after claim_starts_at",
     ),
     "batch_merchants_merchant_fkey": ("invalid_request", "merchant_ids names an unknown merchant"),
+    "merchants_name_not_blank": ("invalid_request", "name must not be blank"),
+    "batches_title_not_blank": ("invalid_request", "title must not be blank"),
 }
 
 

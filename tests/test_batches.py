@@ -13,8 +13,15 @@ from tests.factories import batch_body
 ADMIN = "/api/v1/admin/batches"
 PUBLIC = "/api/v1/batches"
 REQUIRED = (
-    "category", "title", "face_value_fen", "min_spend_fen", "quantity", "per_resident_limit",
-    "claim_starts_at", "claim_ends_at", "valid_days",
+    "category",
+    "title",
+    "face_value_fen",
+    "min_spend_fen",
+    "quantity",
+    "per_resident_limit",
+    "claim_starts_at",
+    "claim_ends_at",
+    "valid_days",
 )
 
 
@@ -24,7 +31,10 @@ def at(api: Api, **delta: float) -> str:
 
 
 def window(api: Api, starts_in_h: float, ends_in_h: float) -> dict[str, str]:
-    return {"claim_starts_at": at(api, hours=starts_in_h), "claim_ends_at": at(api, hours=ends_in_h)}
+    return {
+        "claim_starts_at": at(api, hours=starts_in_h),
+        "claim_ends_at": at(api, hours=ends_in_h),
+    }
 
 
 def assert_invalid(status: int, body: Any, field: str, case: Any = None) -> None:
@@ -120,8 +130,9 @@ async def test_unknown_or_other_category_merchants_are_refused(api: Api) -> None
 
 
 async def test_an_out_of_range_merchant_id_is_invalid_request(api: Api) -> None:
-    # BUG: 2**63 passes the schema (no maximum), then asyncpg cannot encode it as a bigint;
-    # its DataError is an InterfaceError, which db.translate reads as "database down": 503.
+    # BUG: 2**63 passes the schema (Int(minimum=1), no maximum), then asyncpg cannot encode
+    # it as a bigint (DataError: value out of int64 range), which db.translate does not
+    # map: 500 internal_error instead of 400.
     status, body = await post_batch(api, batch_body(api.clock, merchant_ids=[2**63]))
     assert_invalid(status, body, "merchant_ids")
 
@@ -230,7 +241,11 @@ async def test_public_list_puts_open_batches_first_and_filters(api: Api) -> None
 
     listed = await list_batches(api)  # no token: public
     assert [b["id"] for b in listed] == [
-        shop_open["id"], dining_open["id"], scheduled["id"], sold_out["id"], closed["id"]
+        shop_open["id"],
+        dining_open["id"],
+        scheduled["id"],
+        sold_out["id"],
+        closed["id"],
     ]
     assert [b["status"] for b in listed] == ["open", "open", "scheduled", "sold_out", "closed"]
     assert listed[0] == shop_open

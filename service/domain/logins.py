@@ -95,15 +95,13 @@ async def resident_login(
         if not hmac.compare_digest(otp["code_hash"], _code_hash(pepper, hashed, code)):
             failures = await tx.fetchval("otp_failed", hashed)
             left = max(0, OTP_MAX_FAILURES - failures)
-            # Commit the failure count even though the answer is an error.
-            wrong = DomainError("unauthorized", "wrong code", {"attempts_left": left})
+            sub = None
         else:
-            wrong = None
             await tx.execute("otp_consumed", hashed, now)
-            resident = await tx.fetchrow(
+            sub = await tx.fetchval(
                 "upsert_resident_by_phone", f"r_{uuid.uuid4().hex}", hashed, mask_phone(phone)
             )
-            assert resident is not None
-    if wrong is not None:
-        raise wrong
-    return _token_body(settings, "resident", resident["sub"])
+    # Raised only after the commit, so the failed attempt is counted.
+    if sub is None:
+        raise DomainError("unauthorized", "wrong code", {"attempts_left": left})
+    return _token_body(settings, "resident", sub)

@@ -7,7 +7,7 @@ import hmac
 
 
 def mask_phone(phone: str) -> str:
-    """138****5678; landlines keep their area code and last four digits."""
+    """138****5678: the first three and last four digits stay, the middle is starred."""
     digits = phone.replace("-", "")
     if len(digits) <= 7:
         return "*" * len(digits)

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.schemas.common import Int, Text
+from service.schemas.common import Id, Text
 
 PHONE = validate.Regexp(r"^1[3-9]\d{9}$", error="Not a mainland China mobile number.")
 
 
 class MerchantLogin(Schema):
-    merchant_id = Int(minimum=1, required=True)
+    merchant_id = Id(required=True)
     api_key = Text(max_length=200, required=True)
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from service.schemas.common import Category, Fen, Int, StrictBool, Text, When, require_some
+from service.schemas.common import Category, Fen, Id, Int, StrictBool, Text, When, require_some
 
 BATCH_STATUSES = ("scheduled", "open", "sold_out", "closed")
 
@@ -18,9 +18,7 @@ class BatchCreate(Schema):
     claim_ends_at = When(required=True)
     valid_days = Int(minimum=1, maximum=366, required=True)
     valid_until = When(allow_none=True, load_default=None)
-    merchant_ids = fields.List(
-        Int(minimum=1), validate=validate.Length(max=5000), load_default=list
-    )
+    merchant_ids = fields.List(Id(), validate=validate.Length(max=5000), load_default=list)
 
     @validates_schema
     def _consistent(self, data: dict, **_: object) -> None:

@@ -29,8 +29,23 @@ def Fen(*, minimum: int = 0, **kw: Any) -> fields.Integer:
     return Int(minimum=minimum, maximum=MAX_FEN, **kw)
 
 
+class TrimmedString(fields.String):
+    """Surrounding whitespace is dropped, so "   " counts as empty."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
 def Text(*, max_length: int, min_length: int = 1, **kw: Any) -> fields.String:
-    return fields.String(validate=validate.Length(min=min_length, max=max_length), **kw)
+    return TrimmedString(validate=validate.Length(min=min_length, max=max_length), **kw)
+
+
+MAX_ID = 2**63 - 1
+
+
+def Id(**kw: Any) -> fields.Integer:
+    """A row id: a positive integer that fits PostgreSQL's bigint."""
+    return Int(minimum=1, maximum=MAX_ID, **kw)
 
 
 def Category(**kw: Any) -> fields.String:

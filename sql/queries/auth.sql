@@ -47,4 +47,4 @@ UPDATE otp_codes SET consumed_at = $2 WHERE phone_hash = $1;
 -- name: upsert_resident_by_phone
 INSERT INTO residents (sub, phone_hash, phone_masked) VALUES ($1, $2, $3)
 ON CONFLICT (phone_hash) DO UPDATE SET phone_masked = EXCLUDED.phone_masked
-RETURNING id, sub;
+RETURNING sub;
