@@ -18,6 +18,7 @@ import asyncpg
 from service.errors import DomainError
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+ACQUIRE_TIMEOUT_S = 5.0
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
 # Constraint violations that a client can cause, as the API answers them.
@@ -79,6 +80,8 @@ def translate(exc: BaseException) -> DomainError | None:
             asyncpg.InterfaceError,
             asyncpg.PostgresConnectionError,
             asyncpg.exceptions.AdminShutdownError,
+            # What asyncpg raises on a connection the server closed under it.
+            asyncpg.exceptions.InternalClientError,
             ConnectionError,
             OSError,
             TimeoutError,
@@ -135,23 +138,43 @@ class Database:
         await self.pool.close()
 
     @asynccontextmanager
+    async def _acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        # Failing to get a connection at all (server down, at its connection limit, not
+        # accepting connections, pool exhausted) is "unavailable", whatever the cause.
+        try:
+            conn_cm = self.pool.acquire(timeout=ACQUIRE_TIMEOUT_S)
+            conn = await conn_cm.__aenter__()
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise DomainError(
+                "unavailable", "the database is unavailable, try again shortly", retry_after=2
+            ) from exc
+        try:
+            yield conn
+        finally:
+            await conn_cm.__aexit__(None, None, None)
+
+    @asynccontextmanager
     async def connection(self) -> AsyncIterator[Conn]:
-        async with self.pool.acquire() as conn:
+        async with self._acquire() as conn:
             yield Conn(conn)
 
     @asynccontextmanager
     async def transaction(self, isolation: str = "read_committed") -> AsyncIterator[Conn]:
-        async with self.pool.acquire() as conn, conn.transaction(isolation=isolation):
+        async with self._acquire() as conn, conn.transaction(isolation=isolation):
             yield Conn(conn)
 
     async def fetch(self, name: str, *args: Any) -> list[asyncpg.Record]:
-        return await self.pool.fetch(sql(name), *args)
+        async with self._acquire() as conn:
+            return await conn.fetch(sql(name), *args)
 
     async def fetchrow(self, name: str, *args: Any) -> asyncpg.Record | None:
-        return await self.pool.fetchrow(sql(name), *args)
+        async with self._acquire() as conn:
+            return await conn.fetchrow(sql(name), *args)
 
     async def fetchval(self, name: str, *args: Any) -> Any:
-        return await self.pool.fetchval(sql(name), *args)
+        async with self._acquire() as conn:
+            return await conn.fetchval(sql(name), *args)
 
     async def execute(self, name: str, *args: Any) -> str:
-        return await self.pool.execute(sql(name), *args)
+        async with self._acquire() as conn:
+            return await conn.execute(sql(name), *args)

@@ -127,3 +127,51 @@ async def test_readyz_reports_pending_migrations(api: Api) -> None:
     body = await resp.json()
     assert resp.status == 503 and body["reason"] == "migrations pending", body
     assert resp.headers["Retry-After"] == "5"
+
+
+async def test_unexpected_exception_is_a_500_with_the_error_body(
+    settings: object, clock: object, sms: object, aiohttp_client: object
+) -> None:
+    from aiohttp import web
+
+    from service.app import create_app
+
+    app = create_app(settings=settings, clock=clock, sms=sms)  # type: ignore[arg-type]
+
+    async def boom(_: web.Request) -> web.Response:
+        raise RuntimeError("secret internals")
+
+    app.router.add_get("/boom", boom)
+    client = await aiohttp_client(app)  # type: ignore[operator]
+    resp = await client.get("/boom", headers={"X-Request-Id": "rid-1"})
+    body = await resp.json()
+    assert_error(resp.status, body, 500, "internal_error")
+    assert body["error"]["details"] == {"request_id": "rid-1"}
+    assert "secret internals" not in await resp.text()
+
+
+async def test_database_refusing_connections_answers_503_then_recovers(
+    api: Api, server_url: str
+) -> None:
+    """A database that refuses new connections is 503 unavailable with Retry-After, never a
+    bare 500; once it accepts connections again, so does the API."""
+    from urllib.parse import urlsplit
+
+    import asyncpg
+
+    await api.call("GET", "/api/v1/categories", expect=200)
+    dbname = urlsplit(api.settings.database_url).path.lstrip("/")
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS false')
+        await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
+            dbname,
+        )
+        resp = await api.client.get("/api/v1/categories")
+        assert_error(resp.status, await resp.json(), 503, "unavailable")
+        assert int(resp.headers["Retry-After"]) > 0
+    finally:
+        await admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS true')
+        await admin.close()
+    await api.call("GET", "/api/v1/categories", expect=200)
