@@ -9,10 +9,11 @@ from pathlib import Path
 from aiohttp import web
 
 from service import embedded_postgres, keys
-from service.api import batches, categories, logins, merchants, system
+from service.api import batches, categories, claims, logins, merchants, redemptions, system
 from service.auth import TokenVerifier
 from service.clock import Clock
 from service.db import Database
+from service.domain.claims import ClaimCombiner
 from service.http import Endpoint, add_routes
 from service.metrics import Metrics
 from service.middlewares import middlewares
@@ -22,7 +23,15 @@ from service.sms import SmsSender, sms_sender_from_setting
 
 log = logging.getLogger(__name__)
 
-ROUTE_TABLES = [system.routes, categories.routes, logins.routes, merchants.routes, batches.routes]
+ROUTE_TABLES = [
+    system.routes,
+    categories.routes,
+    logins.routes,
+    merchants.routes,
+    batches.routes,
+    claims.routes,
+    redemptions.routes,
+]
 
 
 def all_endpoints() -> list[Endpoint]:
@@ -62,7 +71,10 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     )
     app[keys.DB] = db
     app[keys.SERVER_KEYS] = {r["name"]: bytes(r["key"]) for r in await db.fetch("load_app_keys")}
+    clock = app[keys.CLOCK]
+    app[keys.CLAIMS] = ClaimCombiner(db, clock.now)
     yield
+    await app[keys.CLAIMS].close()
     await db.close()
 
 

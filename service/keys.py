@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from service.auth import TokenVerifier
     from service.clock import Clock
     from service.db import Database
+    from service.domain.claims import ClaimCombiner
     from service.metrics import Metrics
     from service.settings import Settings
     from service.sms import SmsSender
@@ -20,6 +21,7 @@ CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 VERIFIER: web.AppKey[TokenVerifier] = web.AppKey("verifier")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 SMS: web.AppKey[SmsSender] = web.AppKey("sms")
+CLAIMS: web.AppKey[ClaimCombiner] = web.AppKey("claims")
 # Keys kept in the database (app_keys table), loaded at start.
 SERVER_KEYS: web.AppKey[dict[str, bytes]] = web.AppKey("server_keys")
 

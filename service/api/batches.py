@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from service import keys
 from service.domain import batches
 from service.http import PUBLIC, Call, Routes, json_response
 from service.schemas.batches import Batch, BatchCreate, BatchListQuery, BatchPatch
@@ -59,4 +60,5 @@ async def create_batch(call: Call) -> web.StreamResponse:
 )
 async def patch_batch(call: Call) -> web.StreamResponse:
     row = await batches.update_batch(call.db, call.path_id(), call.body, call.clock.now())
+    call.app[keys.CLAIMS].forget(row["id"])
     return json_response(batches.batch_json(row, call.settings.tz))

@@ -1,0 +1,101 @@
+"""Claiming vouchers and the resident's wallet."""
+
+from __future__ import annotations
+
+import io
+
+import segno
+from aiohttp import web
+from marshmallow import Schema, fields, validate
+
+from service import keys
+from service.domain.vouchers import voucher_json
+from service.errors import DomainError
+from service.http import Call, Routes, json_response
+from service.schemas.vouchers import Voucher
+
+routes = Routes("vouchers (resident)")
+RESIDENT = ("resident",)
+VOUCHER_STATUSES = ("active", "redeemed", "expired")
+
+
+class WalletQuery(Schema):
+    status = fields.String(validate=validate.OneOf(VOUCHER_STATUSES))
+    limit = fields.Integer(validate=validate.Range(min=1, max=500), load_default=200)
+
+
+@routes.post(
+    "/batches/{id}/claims",
+    roles=RESIDENT,
+    summary="Claim a voucher of an open batch",
+    response=Voucher(),
+    status=201,
+    errors=("not_found", "not_open", "closed", "sold_out", "limit_reached", "unavailable"),
+)
+async def claim(call: Call) -> web.StreamResponse:
+    claimed = await call.app[keys.CLAIMS].claim(call.path_id(), call.me.sub)
+    qr_key = call.app[keys.SERVER_KEYS]["qr_signing"]
+    return json_response(voucher_json(claimed, qr_key, call.settings.tz), 201)
+
+
+@routes.get(
+    "/me/vouchers",
+    roles=RESIDENT,
+    summary="The caller's vouchers, newest first",
+    query=WalletQuery(),
+    response=Voucher(many=True),
+)
+async def wallet(call: Call) -> web.StreamResponse:
+    rows = await call.db.fetch(
+        "resident_vouchers",
+        call.me.sub,
+        call.clock.now(),
+        call.query.get("status"),
+        call.query["limit"],
+    )
+    qr_key = call.app[keys.SERVER_KEYS]["qr_signing"]
+    return json_response([voucher_json(r, qr_key, call.settings.tz) for r in rows])
+
+
+async def _own_voucher(call: Call) -> dict:
+    # Someone else's voucher is simply not found: no hint that the code exists.
+    code = call.request.match_info["code"].upper()
+    row = await call.db.fetchrow("resident_voucher", call.me.sub, code, call.clock.now())
+    if row is None:
+        raise DomainError("not_found", "no such voucher in your wallet")
+    return dict(row)
+
+
+@routes.get(
+    "/me/vouchers/{code}",
+    roles=RESIDENT,
+    summary="One of the caller's vouchers",
+    response=Voucher(),
+    errors=("not_found",),
+)
+async def wallet_voucher(call: Call) -> web.StreamResponse:
+    row = await _own_voucher(call)
+    qr_key = call.app[keys.SERVER_KEYS]["qr_signing"]
+    return json_response(voucher_json(row, qr_key, call.settings.tz))
+
+
+@routes.get(
+    "/me/vouchers/{code}/qr.svg",
+    roles=RESIDENT,
+    summary="The voucher's QR code (SVG)",
+    errors=("not_found",),
+    extra={"produces": "image/svg+xml"},
+)
+async def wallet_voucher_qr(call: Call) -> web.StreamResponse:
+    row = await _own_voucher(call)
+    qr_key = call.app[keys.SERVER_KEYS]["qr_signing"]
+    voucher = voucher_json(row, qr_key, call.settings.tz)
+    buffer = io.BytesIO()
+    segno.make(voucher["qr"], error="m").save(
+        buffer, kind="svg", scale=8, border=4, xmldecl=False, title=voucher["code"]
+    )
+    return web.Response(
+        body=buffer.getvalue(),
+        content_type="image/svg+xml",
+        headers={"Cache-Control": "private, max-age=300"},
+    )

@@ -1,0 +1,155 @@
+"""The merchant's checkout: preview a voucher, redeem it exactly once, look it up, reverse it."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from service import keys
+from service.domain import redemptions
+from service.errors import DomainError
+from service.http import Call, Routes, json_response
+from service.schemas.vouchers import (
+    Redemption,
+    RedemptionCreate,
+    RedemptionList,
+    RedemptionListQuery,
+    Reversal,
+    VoucherPreview,
+)
+from service.timefmt import business_day
+
+routes = Routes("redemption (merchant)")
+MERCHANT = ("merchant",)
+_KEY = re.compile(r"^[\x21-\x7e]{1,64}$")
+IDEMPOTENCY_HEADER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": True,
+    "schema": {"type": "string", "maxLength": 64},
+    "description": "one per checkout attempt, reused on its retries",
+}
+
+
+def _merchant_id(call: Call) -> int:
+    mid = call.me.merchant_id
+    assert mid is not None  # merchant tokens always carry mid (service/auth.py)
+    return mid
+
+
+@routes.get(
+    "/merchant/vouchers/{code}",
+    roles=MERCHANT,
+    summary="Cashier preview of a voucher (typed code or scanned QR string)",
+    response=VoucherPreview(),
+    errors=("not_found",),
+)
+async def preview(call: Call) -> web.StreamResponse:
+    body = await redemptions.preview(
+        call.db,
+        call.app[keys.SERVER_KEYS]["qr_signing"],
+        _merchant_id(call),
+        call.request.match_info["code"],
+        call.clock.now(),
+        call.settings.tz,
+    )
+    return json_response(body)
+
+
+@routes.post(
+    "/merchant/redemptions",
+    roles=MERCHANT,
+    summary="Redeem a voucher, exactly once per key",
+    body=RedemptionCreate(),
+    response=Redemption(),
+    status=201,
+    errors=(
+        "not_found",
+        "below_min_spend",
+        "already_redeemed",
+        "expired",
+        "merchant_not_eligible",
+        "merchant_inactive",
+        "idempotency_key_reused",
+    ),
+    extra={"headers": [IDEMPOTENCY_HEADER]},
+)
+async def redeem(call: Call) -> web.StreamResponse:
+    key = call.request.headers.get("Idempotency-Key", "")
+    if not _KEY.match(key):
+        raise DomainError(
+            "invalid_request",
+            "an Idempotency-Key header of 1 to 64 visible characters is required",
+            {"Idempotency-Key": ["Required, 1 to 64 visible ASCII characters."]},
+        )
+    status, body = await redemptions.redeem(
+        call.db,
+        call.app[keys.SERVER_KEYS]["qr_signing"],
+        merchant_id=_merchant_id(call),
+        key=key,
+        value=call.body["code"],
+        order_amount_fen=call.body["order_amount_fen"],
+        order_ref=call.body["order_ref"],
+        now=call.clock.now(),
+        tz=call.settings.tz,
+    )
+    return json_response(body, status)
+
+
+@routes.get(
+    "/merchant/redemptions",
+    roles=MERCHANT,
+    summary="The caller's redemptions of a day (default today), or the one made with a key",
+    query=RedemptionListQuery(),
+    response=RedemptionList(),
+)
+async def list_redemptions(call: Call) -> web.StreamResponse:
+    mid, tz = _merchant_id(call), call.settings.tz
+    if "idempotency_key" in call.query:
+        rows = await call.db.fetch("merchant_redemption_by_key", mid, call.query["idempotency_key"])
+    else:
+        day = call.query.get("date") or business_day(call.clock.now(), tz)
+        rows = await call.db.fetch("merchant_redemptions_on_day", mid, day)
+    items = [redemptions.redemption_json(r, tz) for r in rows]
+    completed = [i for i in items if i["status"] == "completed"]
+    totals = {
+        "count": len(completed),
+        "order_amount_fen": sum(i["order_amount_fen"] for i in completed),
+        "discount_fen": sum(i["discount_fen"] for i in completed),
+    }
+    return json_response({"items": items, "totals": totals})
+
+
+@routes.get(
+    "/merchant/redemptions/{id}",
+    roles=MERCHANT,
+    summary="One of the caller's redemptions",
+    response=Redemption(),
+    errors=("not_found",),
+)
+async def get_redemption(call: Call) -> web.StreamResponse:
+    row = await call.db.fetchrow("merchant_redemption", call.path_id(), _merchant_id(call))
+    if row is None:
+        raise DomainError("not_found", "no such redemption")
+    return json_response(redemptions.redemption_json(row, call.settings.tz))
+
+
+@routes.post(
+    "/merchant/redemptions/{id}/reversal",
+    roles=MERCHANT,
+    summary="Reverse a redemption on its business day; the voucher can be used again",
+    body=Reversal(),
+    response=Redemption(),
+    errors=("not_found", "forbidden", "not_redeemed", "reversal_window_passed"),
+)
+async def reverse(call: Call) -> web.StreamResponse:
+    body = await redemptions.reverse(
+        call.db,
+        _merchant_id(call),
+        call.path_id(),
+        call.body["reason"],
+        call.clock.now(),
+        call.settings.tz,
+    )
+    return json_response(body)

@@ -1,0 +1,221 @@
+"""Redemption (核销) at the checkout, exactly once, and its reversal on the same business day.
+
+A redemption's transaction first inserts its idempotency key: a second request with the same
+key waits on that row until the first commits, then replays the stored answer (or refuses a
+different body). The voucher row is locked while it is checked and redeemed, and the partial
+unique index `redemptions_one_completed_per_voucher` guarantees at most one completed
+redemption per voucher even if that reasoning were wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from service.db import Conn, Database
+from service.domain.codes import code_from_input
+from service.errors import DomainError
+from service.timefmt import business_day, iso
+
+REASONS = {
+    "merchant_inactive": "this merchant is suspended from the festival",
+    "merchant_not_eligible": "this voucher cannot be used at this merchant",
+    "already_redeemed": "this voucher has already been used",
+    "expired": "this voucher has expired",
+}
+
+
+def redemption_json(row: asyncpg.Record | dict[str, Any], tz: Any) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "code": row["code"],
+        "merchant_id": row["merchant_id"],
+        "category": row["category"],
+        "order_amount_fen": row["order_amount_fen"],
+        "discount_fen": row["discount_fen"],
+        "payable_fen": row["payable_fen"],
+        "order_ref": row["order_ref"],
+        "status": row["status"],
+        "redeemed_at": iso(row["redeemed_at"], tz),
+        "reversed_at": iso(row["reversed_at"], tz),
+        "reversal_reason": row["reversal_reason"],
+    }
+
+
+def parse_code(qr_key: bytes, value: str) -> str:
+    code = code_from_input(qr_key, value)
+    if code is None:
+        raise DomainError("not_found", "no such voucher: check the code, or scan the QR code again")
+    return code
+
+
+async def _merchant(db: Database | Conn, merchant_id: int) -> asyncpg.Record:
+    merchant = await db.fetchrow("merchant_for_redemption", merchant_id)
+    if merchant is None:
+        raise DomainError("forbidden", "this token's merchant does not exist")
+    return merchant
+
+
+def refusal(voucher: asyncpg.Record, merchant: asyncpg.Record) -> str | None:
+    """Why this merchant cannot redeem this voucher now, as an error code; None if it can."""
+    if merchant["status"] != "active":
+        return "merchant_inactive"
+    if merchant["category"] != voucher["category"] or (
+        voucher["has_merchant_list"] and not voucher["merchant_listed"]
+    ):
+        return "merchant_not_eligible"
+    if voucher["status"] == "redeemed":
+        return "already_redeemed"
+    if voucher["status"] == "expired":
+        return "expired"
+    return None
+
+
+async def preview(
+    db: Database, qr_key: bytes, merchant_id: int, value: str, now: datetime, tz: Any
+) -> dict[str, Any]:
+    code = parse_code(qr_key, value)
+    merchant = await _merchant(db, merchant_id)
+    voucher = await db.fetchrow("voucher_for_merchant", code, merchant_id, now)
+    if voucher is None:
+        raise DomainError("not_found", "no such voucher")
+    reason = refusal(voucher, merchant)
+    body = {
+        "code": voucher["code"],
+        "category": voucher["category"],
+        "face_value_fen": voucher["face_value_fen"],
+        "min_spend_fen": voucher["min_spend_fen"],
+        "status": voucher["status"],
+        "expires_at": iso(voucher["expires_at"], tz),
+        "redeemable": reason is None,
+    }
+    if reason is not None:
+        body["reason"] = reason
+        body["reason_message"] = REASONS[reason]
+    return body
+
+
+def fingerprint(code: str, order_amount_fen: int, order_ref: str) -> bytes:
+    canonical = json.dumps(
+        {"code": code, "order_amount_fen": order_amount_fen, "order_ref": order_ref},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+async def redeem(
+    db: Database,
+    qr_key: bytes,
+    *,
+    merchant_id: int,
+    key: str,
+    value: str,
+    order_amount_fen: int,
+    order_ref: str,
+    now: datetime,
+    tz: Any,
+) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and body of this redemption; the same ones on every retry of its key."""
+    code = parse_code(qr_key, value)
+    print_ = fingerprint(code, order_amount_fen, order_ref)
+    async with db.transaction() as tx:
+        if not await tx.fetchval("claim_idempotency_key", merchant_id, key, print_, now):
+            stored = await tx.fetchrow("stored_idempotency_key", merchant_id, key)
+            assert stored is not None
+            if bytes(stored["fingerprint"]) != print_:
+                raise DomainError(
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used for a different request",
+                )
+            return stored["status_code"], json.loads(stored["response"])
+        redemption_id = None
+        try:
+            row = await _redeem_locked(
+                tx, merchant_id, key, code, order_amount_fen, order_ref, now, tz
+            )
+            status, body = 201, redemption_json(row, tz)
+            redemption_id = row["id"]
+        except DomainError as refused:
+            if refused.code in ("forbidden", "unavailable"):
+                raise
+            status, body = refused.status, refused.body()
+        await tx.execute(
+            "store_idempotent_response",
+            merchant_id,
+            key,
+            status,
+            json.dumps(body, ensure_ascii=False),
+            redemption_id,
+        )
+    return status, body
+
+
+async def _redeem_locked(
+    tx: Conn,
+    merchant_id: int,
+    key: str,
+    code: str,
+    order_amount_fen: int,
+    order_ref: str,
+    now: datetime,
+    tz: Any,
+) -> dict[str, Any]:
+    merchant = await _merchant(tx, merchant_id)
+    voucher = await tx.fetchrow("lock_voucher_for_redemption", code, merchant_id, now)
+    if voucher is None:
+        raise DomainError("not_found", "no such voucher")
+    reason = refusal(voucher, merchant)
+    if reason is not None:
+        raise DomainError(reason, REASONS[reason], {"code": code})
+    if order_amount_fen < voucher["min_spend_fen"]:
+        raise DomainError(
+            "below_min_spend",
+            f"this voucher needs an order of at least {voucher['min_spend_fen']} fen",
+            {"min_spend_fen": voucher["min_spend_fen"], "order_amount_fen": order_amount_fen},
+        )
+    row = await tx.fetchrow(
+        "insert_redemption",
+        voucher["id"],
+        merchant_id,
+        voucher["batch_id"],
+        voucher["category"],
+        order_amount_fen,
+        voucher["face_value_fen"],
+        order_ref,
+        key,
+        now,
+        business_day(now, tz),
+    )
+    assert row is not None
+    return _with_code(row, code)
+
+
+def _with_code(row: asyncpg.Record, code: str) -> dict[str, Any]:
+    return {**dict(row), "code": code}
+
+
+async def reverse(
+    db: Database, merchant_id: int, redemption_id: int, reason: str, now: datetime, tz: Any
+) -> dict[str, Any]:
+    async with db.transaction() as tx:
+        current = await tx.fetchrow("lock_redemption", redemption_id)
+        if current is None:
+            raise DomainError("not_found", "no such redemption")
+        if current["merchant_id"] != merchant_id:
+            raise DomainError("forbidden", "only the redeeming merchant may reverse it")
+        if current["status"] != "completed":
+            raise DomainError("not_redeemed", "this redemption has already been reversed")
+        if business_day(current["redeemed_at"], tz) != business_day(now, tz):
+            raise DomainError(
+                "reversal_window_passed",
+                "a redemption can only be reversed on the day it was made",
+                {"business_date": current["business_date"].isoformat()},
+            )
+        row = await tx.fetchrow("reverse_redemption", redemption_id, now, reason)
+        assert row is not None
+    return redemption_json(row, tz)

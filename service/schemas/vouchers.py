@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from service.schemas.common import Fen, Text
+
+
+class Voucher(Schema):
+    code = fields.String(required=True)
+    batch_id = fields.Integer(required=True)
+    category = fields.String(required=True)
+    title = fields.String(required=True)
+    face_value_fen = fields.Integer(required=True)
+    min_spend_fen = fields.Integer(required=True)
+    status = fields.String(
+        required=True, validate=validate.OneOf(("active", "redeemed", "expired"))
+    )
+    claimed_at = fields.String(required=True)
+    expires_at = fields.String(required=True)
+    redeemed_at = fields.String(required=True, allow_none=True)
+    qr = fields.String(required=True, metadata={"description": "the string the merchant scans"})
+
+
+class VoucherPreview(Schema):
+    code = fields.String(required=True)
+    category = fields.String(required=True)
+    face_value_fen = fields.Integer(required=True)
+    min_spend_fen = fields.Integer(required=True)
+    status = fields.String(required=True)
+    expires_at = fields.String(required=True)
+    redeemable = fields.Boolean(required=True)
+    reason = fields.String(metadata={"description": "an error code, when not redeemable"})
+    reason_message = fields.String()
+
+
+class RedemptionCreate(Schema):
+    code = Text(max_length=200, required=True, metadata={"description": "typed code or scanned qr"})
+    order_amount_fen = Fen(minimum=1, required=True)
+    order_ref = Text(max_length=64, required=True)
+
+
+class Reversal(Schema):
+    reason = Text(max_length=200, required=True)
+
+
+class Redemption(Schema):
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    merchant_id = fields.Integer(required=True)
+    category = fields.String(required=True)
+    order_amount_fen = fields.Integer(required=True)
+    discount_fen = fields.Integer(required=True)
+    payable_fen = fields.Integer(required=True)
+    order_ref = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("completed", "reversed")))
+    redeemed_at = fields.String(required=True)
+    reversed_at = fields.String(required=True, allow_none=True)
+    reversal_reason = fields.String(required=True, allow_none=True)
+
+
+class RedemptionTotals(Schema):
+    count = fields.Integer(required=True)
+    order_amount_fen = fields.Integer(required=True)
+    discount_fen = fields.Integer(required=True)
+
+
+class RedemptionList(Schema):
+    items = fields.List(fields.Nested(Redemption), required=True)
+    totals = fields.Nested(RedemptionTotals, required=True)
+
+
+class RedemptionListQuery(Schema):
+    date = fields.Date()
+    idempotency_key = fields.String(validate=validate.Length(min=1, max=64))
