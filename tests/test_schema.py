@@ -19,6 +19,12 @@ EXPECTED = {
     "residents_sub_key",
     "residents_phone_hash_key",
     "otp_codes_attempts_nonnegative",
+    "vouchers_code_key",
+    "vouchers_resident_slot_key",
+    "vouchers_within_resident_limit",
+    "vouchers_batch_fkey",
+    "redemptions_payable_is_difference",
+    "idempotency_keys_pkey",
 }
 
 
@@ -57,5 +63,59 @@ async def test_the_quota_constraint_holds_even_against_direct_sql(db_url: str) -
             assert err.constraint_name == "batches_not_oversold"
         else:
             raise AssertionError("oversold batch accepted")
+    finally:
+        await conn.close()
+
+
+async def test_the_ledger_is_append_only(db_url: str) -> None:
+    conn = await asyncpg.connect(db_url)
+    try:
+        await conn.execute("INSERT INTO residents (sub) VALUES ('r1')")
+        batch_id = await conn.fetchval(
+            """
+            INSERT INTO batches (category, title, face_value_fen, min_spend_fen, quantity,
+                per_resident_limit, claim_starts_at, claim_ends_at, valid_days)
+            VALUES ('dining', 't', 1000, 5000, 2, 1, now(), now() + interval '1 day', 7)
+            RETURNING id
+            """
+        )
+        voucher_id = await conn.fetchval(
+            """
+            INSERT INTO vouchers (code, batch_id, per_resident_limit, resident_id, slot,
+                claimed_at, expires_at)
+            VALUES ('C1', $1, 1, (SELECT id FROM residents), 1, now(), now() + interval '1 day')
+            RETURNING id
+            """,
+            batch_id,
+        )
+        await conn.execute(
+            "INSERT INTO voucher_events (voucher_id, batch_id, kind, at) VALUES ($1, $2, 'claimed', now())",
+            voucher_id,
+            batch_id,
+        )
+        for statement in (
+            "UPDATE voucher_events SET kind = 'expired'",
+            "DELETE FROM voucher_events",
+        ):
+            try:
+                await conn.execute(statement)
+            except asyncpg.RestrictViolationError as err:
+                assert "append-only" in str(err)
+            else:
+                raise AssertionError(f"{statement} was allowed")
+        # A second voucher in the same slot breaks the per-resident limit constraint.
+        try:
+            await conn.execute(
+                """
+                INSERT INTO vouchers (code, batch_id, per_resident_limit, resident_id, slot,
+                    claimed_at, expires_at)
+                VALUES ('C2', $1, 1, (SELECT id FROM residents), 2, now(), now() + interval '1 day')
+                """,
+                batch_id,
+            )
+        except asyncpg.CheckViolationError as err:
+            assert err.constraint_name == "vouchers_within_resident_limit"
+        else:
+            raise AssertionError("a resident got more than its limit")
     finally:
         await conn.close()
