@@ -63,10 +63,17 @@ def issue_token(
 
 
 class TokenVerifier:
-    """Verifies bearer tokens; one instance per app, keys parsed once."""
+    """Verifies bearer tokens; one instance per app, keys parsed once.
+
+    A token that verified is remembered until its `exp`: a resident's phone sends the same
+    token with every request, and full verification costs more than the rest of a claim.
+    """
+
+    CACHE_SIZE = 50_000
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._verified: dict[str, tuple[Principal, float]] = {}
         self.public_key: Any = None
         if settings.jwt_public_key:
             from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -74,6 +81,19 @@ class TokenVerifier:
             self.public_key = load_pem_public_key(settings.jwt_public_key.encode())
 
     def verify(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, expires = cached
+            if time.time() < expires:
+                return principal
+            del self._verified[token]
+        principal, expires = self._verify(token)
+        if len(self._verified) >= self.CACHE_SIZE:
+            self._verified.clear()  # simple and bounded; a miss only costs a verification
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -112,7 +132,9 @@ class TokenVerifier:
                 raise _unauthorized("merchant token without a valid mid")
         else:
             mid = None
-        return Principal(role=role, sub=sub, merchant_id=mid, jti=claims.get("jti"))
+        principal = Principal(role=role, sub=sub, merchant_id=mid, jti=claims.get("jti"))
+        # Remembered only until exp (PyJWT's leeway is not extended to the cache).
+        return principal, float(claims["exp"])
 
 
 def _unauthorized(message: str) -> DomainError:

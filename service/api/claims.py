@@ -9,6 +9,7 @@ from aiohttp import web
 from marshmallow import Schema, fields, validate
 
 from service import keys
+from service.domain.codes import normalize
 from service.domain.vouchers import voucher_json
 from service.errors import DomainError
 from service.http import Call, Routes, json_response
@@ -59,9 +60,9 @@ async def wallet(call: Call) -> web.StreamResponse:
 
 async def _own_voucher(call: Call) -> dict:
     # Someone else's voucher is simply not found: no hint that the code exists.
-    code = call.request.match_info["code"].upper()
-    row = await call.db.fetchrow("resident_voucher", call.me.sub, code, call.clock.now())
-    if row is None:
+    code = normalize(call.request.match_info["code"])
+    row = code and await call.db.fetchrow("resident_voucher", call.me.sub, code, call.clock.now())
+    if not row:
         raise DomainError("not_found", "no such voucher in your wallet")
     return dict(row)
 

@@ -94,7 +94,7 @@ async def redeem(call: Call) -> web.StreamResponse:
         now=call.clock.now(),
         tz=call.settings.tz,
     )
-    return json_response(body, status)
+    return web.Response(text=body, status=status, content_type="application/json")
 
 
 @routes.get(

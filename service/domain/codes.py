@@ -31,8 +31,18 @@ def _check_character(body: str) -> str:
     return ALPHABET[total % len(ALPHABET)]
 
 
+_BASE = len(ALPHABET)
+_SPACE = _BASE**RANDOM_LENGTH
+
+
 def new_code() -> str:
-    body = "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_LENGTH))
+    # One uniform draw over all 31^13 bodies (secrets.randbelow rejects, never biases).
+    n = secrets.randbelow(_SPACE)
+    chars = []
+    for _ in range(RANDOM_LENGTH):
+        n, digit = divmod(n, _BASE)
+        chars.append(ALPHABET[digit])
+    body = "".join(chars)
     return body + _check_character(body)
 
 

@@ -119,8 +119,9 @@ async def redeem(
     order_ref: str,
     now: datetime,
     tz: Any,
-) -> tuple[int, dict[str, Any]]:
-    """The HTTP status and body of this redemption; the same ones on every retry of its key."""
+) -> tuple[int, str]:
+    """The HTTP status and JSON text of this redemption: byte for byte the same ones on every
+    retry of its key."""
     code = parse_code(qr_key, value)
     print_ = fingerprint(code, order_amount_fen, order_ref)
     async with db.transaction() as tx:
@@ -132,7 +133,7 @@ async def redeem(
                     "idempotency_key_reused",
                     "this Idempotency-Key was used for a different request",
                 )
-            return stored["status_code"], json.loads(stored["response"])
+            return stored["status_code"], stored["response"]
         redemption_id = None
         try:
             row = await _redeem_locked(
@@ -144,15 +145,9 @@ async def redeem(
             if refused.code in ("forbidden", "unavailable"):
                 raise
             status, body = refused.status, refused.body()
-        await tx.execute(
-            "store_idempotent_response",
-            merchant_id,
-            key,
-            status,
-            json.dumps(body, ensure_ascii=False),
-            redemption_id,
-        )
-    return status, body
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        await tx.execute("store_idempotent_response", merchant_id, key, status, text, redemption_id)
+    return status, text
 
 
 async def _redeem_locked(

@@ -64,7 +64,8 @@ CREATE TABLE idempotency_keys (
     key             text NOT NULL,
     fingerprint     bytea NOT NULL,
     status_code     integer NOT NULL,
-    response        jsonb NOT NULL,
+    -- The answer's exact bytes (text, not jsonb, which would reorder its keys on replay).
+    response        text NOT NULL,
     redemption_id   bigint CONSTRAINT idempotency_keys_redemption_fkey REFERENCES redemptions (id),
     created_at      timestamptz NOT NULL,
     CONSTRAINT idempotency_keys_pkey PRIMARY KEY (merchant_id, key),

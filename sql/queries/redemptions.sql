@@ -36,7 +36,7 @@ RETURNING true;
 SELECT fingerprint, status_code, response FROM idempotency_keys WHERE merchant_id = $1 AND key = $2;
 
 -- name: store_idempotent_response
-UPDATE idempotency_keys SET status_code = $3, response = $4::jsonb, redemption_id = $5
+UPDATE idempotency_keys SET status_code = $3, response = $4, redemption_id = $5
 WHERE merchant_id = $1 AND key = $2;
 
 -- name: insert_redemption
