@@ -161,7 +161,8 @@ async def _redeem_locked(
     tz: Any,
 ) -> dict[str, Any]:
     merchant = await _merchant(tx, merchant_id)
-    voucher = await tx.fetchrow("lock_voucher_for_redemption", code, merchant_id, now)
+    await tx.execute("lock_voucher", code)
+    voucher = await tx.fetchrow("voucher_for_merchant", code, merchant_id, now)
     if voucher is None:
         raise DomainError("not_found", "no such voucher")
     reason = refusal(voucher, merchant)

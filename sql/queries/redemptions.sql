@@ -12,17 +12,9 @@ SELECT v.id, v.code, v.batch_id, v.expires_at,
 FROM vouchers v JOIN batches b ON b.id = v.batch_id
 WHERE v.code = $1;
 
--- name: lock_voucher_for_redemption
--- The same as voucher_for_merchant, holding the voucher's row until the transaction ends.
-SELECT v.id, v.code, v.batch_id, v.expires_at,
-       voucher_status(v.status, v.expires_at, $3) AS status,
-       b.category, b.face_value_fen, b.min_spend_fen,
-       EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id) AS has_merchant_list,
-       EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id AND m.merchant_id = $2)
-           AS merchant_listed
-FROM vouchers v JOIN batches b ON b.id = v.batch_id
-WHERE v.code = $1
-FOR UPDATE OF v;
+-- name: lock_voucher
+-- Held until the redemption's transaction ends, so two checkouts cannot both pass the checks.
+SELECT id FROM vouchers WHERE code = $1 FOR UPDATE;
 
 -- name: claim_idempotency_key
 -- Inserted first in the redemption's transaction: a concurrent request with the same key
