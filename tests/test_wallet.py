@@ -358,3 +358,27 @@ async def test_expiry_at_the_boundary_second_before_any_job(api: Api) -> None:
         headers={**cashier, "Idempotency-Key": uuid.uuid4().hex},
     )
     assert_error(status, body, 409, "expired")
+
+
+async def test_once_sold_out_losers_are_answered_from_memory_for_a_second(api: Api) -> None:
+    import asyncio
+
+    import asyncpg
+
+    batch = await api.create_batch(quantity=1)
+    path = f"/api/v1/batches/{batch['id']}/claims"
+    await api.call("POST", path, headers=api.auth("resident", "first"), expect=201)
+    status, body = await api.call("POST", path, headers=api.auth("resident", "second"))
+    assert_error(status, body, 409, "sold_out")
+    # Stock added behind the service's back (not through PATCH, which would tell it): for up
+    # to a second this process still answers sold_out without asking the database...
+    conn = await asyncpg.connect(api.settings.database_url)
+    try:
+        await conn.execute("UPDATE batches SET quantity = 2 WHERE id = $1", batch["id"])
+    finally:
+        await conn.close()
+    status, body = await api.call("POST", path, headers=api.auth("resident", "third"))
+    assert_error(status, body, 409, "sold_out")
+    # ...and then learns the truth.
+    await asyncio.sleep(1.05)
+    await api.call("POST", path, headers=api.auth("resident", "third"), expect=201)
