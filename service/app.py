@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 
+from jobs.runner import JobRunner
+from jobs.scheduler import FestivalScheduler
 from service import embedded_postgres, keys
-from service.api import batches, categories, claims, logins, merchants, redemptions, system
+from service.api import (
+    batches,
+    categories,
+    claims,
+    jobs_api,
+    logins,
+    merchants,
+    redemptions,
+    settlements,
+    stats,
+    system,
+)
 from service.auth import TokenVerifier
 from service.clock import Clock
 from service.db import Database
@@ -31,6 +45,9 @@ ROUTE_TABLES = [
     batches.routes,
     claims.routes,
     redemptions.routes,
+    stats.routes,
+    settlements.routes,
+    jobs_api.routes,
 ]
 
 
@@ -49,7 +66,9 @@ def create_app(
     settings: Settings,
     clock: Clock | None = None,
     sms: SmsSender | None = None,
+    scheduler: bool = False,
 ) -> web.Application:
+    """The API; with `scheduler`, this process also runs the scheduled jobs."""
     app = web.Application(middlewares=middlewares(), client_max_size=settings.max_body_bytes)
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or Clock()
@@ -60,7 +79,10 @@ def create_app(
     add_routes(app, endpoints)
     app[system.OPENAPI] = build_spec(endpoints)
     app.router.add_static("/api/docs/static", _swagger_ui_dir(), append_version=True)
+    app[keys.BACKGROUND] = set()
     app.cleanup_ctx.append(_database)
+    if scheduler:
+        app.cleanup_ctx.append(_scheduler)
     return app
 
 
@@ -73,9 +95,19 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.SERVER_KEYS] = {r["name"]: bytes(r["key"]) for r in await db.fetch("load_app_keys")}
     clock = app[keys.CLOCK]
     app[keys.CLAIMS] = ClaimCombiner(db, clock.now)
+    app[keys.JOBS] = JobRunner(db, clock, settings.tz)
     yield
     await app[keys.CLAIMS].close()
+    if app[keys.BACKGROUND]:
+        await asyncio.gather(*app[keys.BACKGROUND], return_exceptions=True)
     await db.close()
+
+
+async def _scheduler(app: web.Application) -> AsyncIterator[None]:
+    scheduler = FestivalScheduler(app[keys.JOBS])
+    scheduler.start()
+    yield
+    await scheduler.stop()
 
 
 def _swagger_ui_dir() -> Path:

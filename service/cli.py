@@ -52,7 +52,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(settings: Settings, host: str, port: int, banner: str | None = None) -> None:
+def _serve(
+    settings: Settings, host: str, port: int, *, scheduler: bool, banner: str | None = None
+) -> None:
     from aiohttp import web
 
     from service.app import create_app
@@ -64,7 +66,7 @@ def _serve(settings: Settings, host: str, port: int, banner: str | None = None) 
         loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
     except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
         loop = asyncio.new_event_loop()
-    app = create_app(settings=settings)
+    app = create_app(settings=settings, scheduler=scheduler)
     if banner:
 
         async def _print_banner(_: web.Application) -> None:
@@ -89,7 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = resolved_settings()
     _run(migrate_url(settings.database_url or ""))
     log.info("serving on http://%s:%s (docs at /api/docs)", args.host, args.port)
-    _serve(settings, args.host, args.port)
+    _serve(settings, args.host, args.port, scheduler=not args.no_scheduler)
     return 0
 
 
@@ -122,7 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "",
         ]
     )
-    _serve(settings, args.host, args.port, banner)
+    _serve(settings, args.host, args.port, scheduler=True, banner=banner)
     return 0
 
 
@@ -172,6 +174,135 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _with_runner(settings: Settings, work: Any) -> Any:
+    from jobs.runner import JobRunner
+    from service.clock import Clock
+    from service.db import Database
+    from service.migrations import migrate_url
+
+    await migrate_url(settings.database_url or "")
+    db = await Database.connect(settings.database_url or "", min_size=1, max_size=2)
+    try:
+        return await work(JobRunner(db, Clock(), settings.tz))
+    finally:
+        await db.close()
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    """The jobs alone, until SIGTERM or Ctrl-C."""
+    from jobs.scheduler import FestivalScheduler
+
+    settings = resolved_settings()
+
+    async def forever(runner: Any) -> None:
+        scheduler = FestivalScheduler(runner)
+        scheduler.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await scheduler.stop()
+
+    _run(_with_runner(settings, forever))
+    return 0
+
+
+def cmd_jobs_list(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from jobs.registry import JOBS
+    from jobs.scheduler import next_run_at
+
+    settings = resolved_settings()
+
+    async def show(runner: Any) -> None:
+        last = {r["job"]: r for r in await runner.db.fetch("jobs_last_runs")}
+        running = await runner.running()
+        now = datetime.now(UTC)
+        print(f"{'job':<18} {'schedule':<16} {'next run':<26} last run")
+        for job in JOBS:
+            run = last.get(job.name)
+            nxt = next_run_at(job, settings.tz, now)
+            if job.name in running:
+                last_text = "running now"
+            elif run is None:
+                last_text = "never"
+            else:
+                last_text = f"{run['status']} for {run['period']} ({run['rows']} rows)"
+                if run["error"]:
+                    last_text += f": {run['error']}"
+            print(
+                f"{job.name:<18} {job.schedule:<16} {nxt.isoformat() if nxt else '-':<26} {last_text}"
+            )
+
+    _run(_with_runner(settings, show))
+    return 0
+
+
+def _job(name: str) -> Any:
+    from jobs.registry import BY_NAME
+
+    if name not in BY_NAME:
+        raise SystemExit(f"no job named {name!r}; jobs: {', '.join(BY_NAME)}")
+    return BY_NAME[name]
+
+
+def cmd_jobs_run(args: argparse.Namespace) -> int:
+    job = _job(args.name)
+    settings = resolved_settings()
+    result = _run(_with_runner(settings, lambda runner: runner.run_now(job, args.date)))
+    print(
+        f"{result.job} for {result.period}: {result.outcome}"
+        + (f", {result.rows} rows" if result.rows is not None else "")
+        + (f" ({result.error})" if result.error else "")
+    )
+    return {"succeeded": 0, "busy": 3}.get(result.outcome, 1)
+
+
+def cmd_jobs_backfill(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    job = _job(args.name)
+    if not job.daily:
+        raise SystemExit(f"{job.name} is not a daily job; use festival jobs run")
+    if args.to < args.from_:
+        raise SystemExit("--from must not be after --to")
+    days = [args.from_ + timedelta(days=i) for i in range((args.to - args.from_).days + 1)]
+    settings = resolved_settings()
+
+    async def fill(runner: Any) -> int:
+        failures = 0
+        for i, day in enumerate(days, start=1):
+            result = await runner.run_day(job, day, force=True)
+            failures += result.outcome != "succeeded"
+            _progress(i, len(days), f"{day} {result.outcome}")
+        print(file=sys.stderr)
+        return failures
+
+    failures = _run(_with_runner(settings, fill))
+    print(f"{job.name}: {len(days) - failures} of {len(days)} days succeeded")
+    return 1 if failures else 0
+
+
+def _progress(done: int, total: int, text: str) -> None:
+    width = 30
+    filled = width * done // total
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {text}  ")
+    sys.stderr.flush()
+
+
+def _date(value: str) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a YYYY-MM-DD date") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="festival", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -195,6 +326,25 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--sub", required=True)
     token.add_argument("--mid", type=int, default=None, help="merchant id (merchant role only)")
     token.set_defaults(func=cmd_token)
+
+    scheduler = sub.add_parser("scheduler", help="run the scheduled jobs alone")
+    scheduler.set_defaults(func=cmd_scheduler)
+
+    jobs = sub.add_parser("jobs", help="list, run or backfill the scheduled jobs")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True)
+    jobs_list = jobs_sub.add_parser("list", help="each job, its schedule and its last run")
+    jobs_list.set_defaults(func=cmd_jobs_list)
+    jobs_run = jobs_sub.add_parser(
+        "run", help="run a job now (daily jobs: for --date, default yesterday)"
+    )
+    jobs_run.add_argument("name")
+    jobs_run.add_argument("--date", type=_date, default=None)
+    jobs_run.set_defaults(func=cmd_jobs_run)
+    backfill = jobs_sub.add_parser("backfill", help="run a daily job for every day of a range")
+    backfill.add_argument("name")
+    backfill.add_argument("--from", dest="from_", type=_date, required=True)
+    backfill.add_argument("--to", type=_date, required=True)
+    backfill.set_defaults(func=cmd_jobs_backfill)
 
     admin = sub.add_parser("admin", help="bureau accounts")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)

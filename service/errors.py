@@ -27,6 +27,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "below_min_spend": 409,
     "idempotency_key_reused": 409,
     "conflict": 409,
+    "job_running": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "rate_limited": 429,

@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    import asyncio
+
+    from jobs.runner import JobRunner
     from service.auth import TokenVerifier
     from service.clock import Clock
     from service.db import Database
@@ -22,6 +25,9 @@ VERIFIER: web.AppKey[TokenVerifier] = web.AppKey("verifier")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 SMS: web.AppKey[SmsSender] = web.AppKey("sms")
 CLAIMS: web.AppKey[ClaimCombiner] = web.AppKey("claims")
+JOBS: web.AppKey[JobRunner] = web.AppKey("jobs")
+# Work started by a request that outlives it (a job run), awaited on shutdown.
+BACKGROUND: web.AppKey[set[asyncio.Task[object]]] = web.AppKey("background")
 # Keys kept in the database (app_keys table), loaded at start.
 SERVER_KEYS: web.AppKey[dict[str, bytes]] = web.AppKey("server_keys")
 

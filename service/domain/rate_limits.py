@@ -41,5 +41,7 @@ async def hit(db: Database | Conn, limit: Limit, subject: str, now: datetime) ->
         )
 
 
-async def prune(db: Database, now: datetime) -> None:
-    await db.execute("prune_rate_limits", now - timedelta(days=2))
+async def prune(db: Database | Conn, now: datetime) -> int:
+    """Drops windows older than the longest limit; returns how many."""
+    status = await db.execute("prune_rate_limits", now - timedelta(days=2))
+    return int(status.rsplit(" ", 1)[-1])

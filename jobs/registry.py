@@ -1,0 +1,64 @@
+"""Every scheduled job: its name, when it is due (cron, festival time zone), what it does."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from jobs import expiry, housekeeping, rollup, settlement
+from jobs.context import RunContext
+from service.db import Conn
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    schedule: str  # crontab, in FESTIVAL_TZ
+    description: str
+    run: Callable[[Conn, RunContext], Awaitable[int]]
+    # Daily jobs have one period per business day (the day before the due time) and catch up
+    # every missed one; frequent jobs have one per due minute and only the latest matters.
+    daily: bool
+    # Missed days are run when the scheduler comes back; pruning needs only the latest.
+    catch_up: bool = True
+
+
+JOBS: list[JobSpec] = [
+    JobSpec(
+        "daily_rollup",
+        "5 0 * * *",
+        "yesterday's numbers (and the two days before), after an expiry sweep",
+        rollup.run_daily,
+        daily=True,
+    ),
+    JobSpec(
+        "settlement",
+        "30 0 * * *",
+        "yesterday's settlement lines per merchant",
+        settlement.run,
+        daily=True,
+    ),
+    JobSpec(
+        "intraday_refresh",
+        "*/5 * * * *",
+        "today's numbers so far",
+        rollup.run_intraday,
+        daily=False,
+    ),
+    JobSpec(
+        "expiry_sweep",
+        "2-59/5 * * * *",
+        "mark vouchers past their expiry as expired",
+        expiry.run,
+        daily=False,
+    ),
+    JobSpec(
+        "housekeeping",
+        "15 3 * * *",
+        "prune rate-limit windows, old idempotency keys and frequent jobs' records",
+        housekeeping.run,
+        daily=True,
+        catch_up=False,
+    ),
+]
+BY_NAME = {job.name: job for job in JOBS}

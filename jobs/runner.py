@@ -1,0 +1,149 @@
+"""Running a job's period exactly once, whatever the number of schedulers and API processes.
+
+A run happens in one transaction that first takes the job's advisory lock (transaction-
+scoped: safe behind PgBouncer, released if the process dies), skips the period if it already
+succeeded, does the work and records success. A crash half-way rolls the work back and
+leaves the period to be run again; a failure is recorded with its error and retried at the
+job's next due time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from jobs.context import RunContext
+from jobs.registry import JOBS, JobSpec
+from service.clock import Clock
+from service.db import Database
+from service.timefmt import business_day
+
+log = logging.getLogger("festival.jobs")
+
+LOCK_NAMESPACE = 0x4A4F4253  # "JOBS", the first key of every job's advisory lock
+MAX_CATCH_UP_DAYS = 400
+
+Outcome = Literal["succeeded", "already_done", "busy", "failed"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    job: str
+    period: str
+    outcome: Outcome
+    rows: int | None = None
+    error: str | None = None
+
+
+def daily_period(due: datetime, tz: Any) -> date:
+    """A daily job due at `due` is for the business day before."""
+    return business_day(due, tz) - timedelta(days=1)
+
+
+def minute_period(due: datetime, tz: Any) -> str:
+    return due.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+
+
+class JobRunner:
+    def __init__(self, db: Database, clock: Clock, tz: Any) -> None:
+        self.db = db
+        self.clock = clock
+        self.tz = tz
+
+    async def run(self, job: JobSpec, period: str, day: date, *, force: bool = False) -> RunResult:
+        started = self.clock.now()
+        try:
+            async with self.db.transaction() as tx:
+                if not await tx.fetchval("job_try_lock", LOCK_NAMESPACE, job.name):
+                    return RunResult(job.name, period, "busy")
+                if (
+                    not force
+                    and await tx.fetchval("job_run_status", job.name, period) == "succeeded"
+                ):
+                    return RunResult(job.name, period, "already_done")
+                rows = await job.run(tx, RunContext(day=day, now=started, tz=self.tz))
+                await tx.execute(
+                    "record_job_run",
+                    job.name,
+                    period,
+                    "succeeded",
+                    started,
+                    self.clock.now(),
+                    rows,
+                    None,
+                )
+        except Exception as exc:
+            log.exception("job %s for %s failed", job.name, period)
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            try:
+                await self.db.execute(
+                    "record_job_run",
+                    job.name,
+                    period,
+                    "failed",
+                    started,
+                    self.clock.now(),
+                    None,
+                    error,
+                )
+            except Exception:
+                log.exception("could not record the failure of %s for %s", job.name, period)
+            return RunResult(job.name, period, "failed", error=error)
+        log.info("job %s for %s: %d rows", job.name, period, rows)
+        return RunResult(job.name, period, "succeeded", rows=rows)
+
+    async def run_day(self, job: JobSpec, day: date, *, force: bool = False) -> RunResult:
+        return await self.run(job, day.isoformat(), day, force=force)
+
+    async def run_now(self, job: JobSpec, day: date | None = None) -> RunResult:
+        """An operator's run (API or command line): runs even if that period already ran."""
+        now = self.clock.now()
+        if job.daily:
+            return await self.run_day(job, day or daily_period(now, self.tz), force=True)
+        return await self.run(
+            job,
+            f"manual {minute_period(now, self.tz)}",
+            day or business_day(now, self.tz),
+            force=True,
+        )
+
+    async def on_due(self, job: JobSpec, due: datetime) -> list[RunResult]:
+        """What a scheduler does when `job` falls due at `due`."""
+        if not job.daily:
+            return [await self.run(job, minute_period(due, self.tz), business_day(due, self.tz))]
+        if not job.catch_up:
+            return [await self.run_day(job, daily_period(due, self.tz))]
+        return await self.catch_up(job, due)
+
+    async def catch_up(self, job: JobSpec, now: datetime) -> list[RunResult]:
+        """Every day from the festival's first to the day before `now` that has not
+        succeeded yet, oldest first (so a scheduler that was down fills every missed day)."""
+        last = daily_period(now, self.tz)
+        first_instant = await self.db.fetchval("first_festival_day")
+        if first_instant is None:
+            return []
+        first = max(business_day(first_instant, self.tz), last - timedelta(days=MAX_CATCH_UP_DAYS))
+        done = {r["period"] for r in await self.db.fetch("job_succeeded_periods", job.name)}
+        results = []
+        day = first
+        while day <= last:
+            if day.isoformat() not in done:
+                result = await self.run_day(job, day)
+                results.append(result)
+                if result.outcome == "busy":
+                    break  # another process is on it; it or the next due time goes on
+            day += timedelta(days=1)
+        return results
+
+    async def catch_up_all(self) -> list[RunResult]:
+        results: list[RunResult] = []
+        for job in JOBS:
+            if job.daily and job.catch_up:
+                results += await self.catch_up(job, self.clock.now())
+        return results
+
+    async def running(self) -> set[str]:
+        rows = await self.db.fetch("jobs_running", LOCK_NAMESPACE, [j.name for j in JOBS])
+        return {r["name"] for r in rows}

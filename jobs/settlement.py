@@ -1,0 +1,17 @@
+"""Settlement: per merchant per business day, the subsidy the government owes.
+
+A line is written once and never rewritten. Redemptions are marked with the line that
+settled them; one reversed after that is carried as a negative adjustment on the merchant's
+next line.
+"""
+
+from __future__ import annotations
+
+from jobs.context import RunContext, rows_of
+from service.db import Conn
+from service.timefmt import day_bounds
+
+
+async def run(tx: Conn, ctx: RunContext) -> int:
+    _, end = day_bounds(ctx.day, ctx.tz)
+    return rows_of(await tx.execute("settle_day", ctx.day, end, ctx.now))

@@ -1,0 +1,114 @@
+"""The scheduled jobs, seen and started by the bureau."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from marshmallow import Schema, fields
+
+from jobs.registry import BY_NAME, JOBS
+from jobs.scheduler import next_run_at
+from service import keys
+from service.errors import DomainError
+from service.http import Call, Routes, json_response
+from service.timefmt import business_day, iso
+
+routes = Routes("jobs (bureau)")
+BUREAU = ("bureau",)
+
+
+class RunRequest(Schema):
+    date = fields.Date()
+
+
+class LastRun(Schema):
+    period = fields.String(required=True)
+    started_at = fields.String(required=True)
+    finished_at = fields.String(required=True, allow_none=True)
+    status = fields.String(required=True)
+    rows = fields.Integer(required=True, allow_none=True)
+    error = fields.String(required=True, allow_none=True)
+    attempts = fields.Integer(required=True)
+
+
+class Job(Schema):
+    name = fields.String(required=True)
+    schedule = fields.String(required=True, metadata={"description": "crontab, festival time zone"})
+    description = fields.String(required=True)
+    next_run_at = fields.String(required=True, allow_none=True)
+    running = fields.Boolean(required=True)
+    last_run = fields.Nested(LastRun, required=True, allow_none=True)
+
+
+class RunStarted(Schema):
+    job = fields.String(required=True)
+    date = fields.String(required=True, allow_none=True)
+    status = fields.String(required=True)
+
+
+@routes.get(
+    "/admin/jobs",
+    roles=BUREAU,
+    summary="Each scheduled job and its last run",
+    response=Job(many=True),
+)
+async def list_jobs(call: Call) -> web.StreamResponse:
+    tz, now = call.settings.tz, call.clock.now()
+    last = {r["job"]: r for r in await call.db.fetch("jobs_last_runs")}
+    running = await call.app[keys.JOBS].running()
+    items = []
+    for job in JOBS:
+        run = last.get(job.name)
+        items.append(
+            {
+                "name": job.name,
+                "schedule": job.schedule,
+                "description": job.description,
+                "next_run_at": iso(next_run_at(job, tz, now), tz),
+                "running": job.name in running,
+                "last_run": None
+                if run is None
+                else {
+                    "period": run["period"],
+                    "started_at": iso(run["started_at"], tz),
+                    "finished_at": iso(run["finished_at"], tz),
+                    "status": run["status"],
+                    "rows": run["rows"],
+                    "error": run["error"],
+                    "attempts": run["attempts"],
+                },
+            }
+        )
+    return json_response(items)
+
+
+@routes.post(
+    "/admin/jobs/{name}/runs",
+    roles=BUREAU,
+    summary="Run a job now (for a day, for daily jobs); 409 if it is running anywhere",
+    body=RunRequest(),
+    response=RunStarted(),
+    status=202,
+    errors=("not_found", "job_running"),
+)
+async def start_run(call: Call) -> web.StreamResponse:
+    job = BY_NAME.get(call.request.match_info["name"])
+    if job is None:
+        raise DomainError("not_found", "no such job", {"jobs": [j.name for j in JOBS]})
+    day = call.body.get("date")
+    if day is not None and day > business_day(call.clock.now(), call.settings.tz):
+        raise DomainError(
+            "invalid_request", "that day has not come yet", {"date": ["Must not be in the future."]}
+        )
+    runner = call.app[keys.JOBS]
+    if job.name in await runner.running():
+        raise DomainError("job_running", f"{job.name} is running; try again when it is done")
+    task = asyncio.create_task(runner.run_now(job, day))
+    background = call.app[keys.BACKGROUND]
+    background.add(task)
+    task.add_done_callback(background.discard)
+    return json_response(
+        {"job": job.name, "date": None if day is None else day.isoformat(), "status": "started"},
+        202,
+    )

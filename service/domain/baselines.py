@@ -1,0 +1,78 @@
+"""Baselines: the comparable pre-festival sales per (date, category), uploaded as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import date, datetime
+
+from service.db import Database
+from service.errors import DomainError
+from service.schemas.common import CATEGORIES, MAX_FEN
+
+HEADER = ["date", "category", "sales_fen"]
+MAX_ROWS = 20_000
+_DIGITS = re.compile(r"^\d{1,15}$")
+# A day's sales across a category can exceed one order's cap by far.
+MAX_SALES_FEN = MAX_FEN * 1000
+
+
+def parse(text: str) -> list[tuple[date, str, int]]:
+    """The rows of a baseline CSV, or a DomainError naming every bad line (1 = the header)."""
+    errors: dict[str, list[str]] = {}
+    rows: list[tuple[date, str, int]] = []
+    seen: dict[tuple[date, str], int] = {}
+    lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    if not lines or [c.strip() for c in lines[0]] != HEADER:
+        raise DomainError(
+            "invalid_request",
+            "the first line must be the header date,category,sales_fen",
+            {"lines": {"1": ["Expected the header date,category,sales_fen."]}},
+        )
+    for number, cells in enumerate(lines[1:], start=2):
+        if not cells or all(not c.strip() for c in cells):
+            continue
+        problems = []
+        if len(cells) != 3:
+            errors[str(number)] = [f"Expected 3 fields, got {len(cells)}."]
+            continue
+        raw_date, category, raw_sales = (c.strip() for c in cells)
+        day = None
+        try:
+            day = datetime.strptime(raw_date, "%Y-%m-%d").date()
+        except ValueError:
+            problems.append(f"date {raw_date!r} is not a YYYY-MM-DD date.")
+        if category not in CATEGORIES:
+            problems.append(f"category {category!r} is not one of {', '.join(CATEGORIES)}.")
+        sales = None
+        if not _DIGITS.match(raw_sales) or int(raw_sales) > MAX_SALES_FEN:
+            problems.append(f"sales_fen {raw_sales!r} is not a whole number of fen.")
+        else:
+            sales = int(raw_sales)
+        if day is not None and category in CATEGORIES:
+            if (day, category) in seen:
+                problems.append(f"repeats line {seen[(day, category)]} ({raw_date}, {category}).")
+            seen[(day, category)] = number
+        if problems:
+            errors[str(number)] = problems
+        elif day is not None and sales is not None:
+            rows.append((day, category, sales))
+    if len(rows) > MAX_ROWS:
+        raise DomainError("invalid_request", f"at most {MAX_ROWS} rows per upload", {})
+    if errors:
+        raise DomainError(
+            "invalid_request",
+            f"{len(errors)} line(s) are not valid; nothing was stored",
+            {"lines": errors},
+        )
+    if not rows:
+        raise DomainError("invalid_request", "no rows after the header", {"lines": {}})
+    return rows
+
+
+async def store(db: Database, rows: list[tuple[date, str, int]], now: datetime) -> int:
+    await db.execute(
+        "upsert_baselines", [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], now
+    )
+    return len(rows)

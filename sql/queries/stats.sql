@@ -1,0 +1,118 @@
+-- name: rollup_day_categories
+-- One business day's numbers per category, recomputed from the raw rows and upserted.
+-- $1 date, $2 the day's first instant, $3 the next day's first instant, $4 now.
+INSERT INTO stats_daily (date, category, vouchers_claimed, vouchers_redeemed, vouchers_expired,
+                         redemptions_reversed, subsidy_fen, sales_fen, unique_residents,
+                         active_merchants, computed_at)
+SELECT $1, c.code,
+       coalesce(claimed.n, 0), coalesce(redeemed.n, 0), coalesce(expired.n, 0),
+       coalesce(reversed.n, 0), coalesce(redeemed.subsidy, 0), coalesce(redeemed.sales, 0),
+       coalesce(redeemed.residents, 0), coalesce(redeemed.merchants, 0), $4
+FROM categories c
+LEFT JOIN (
+    SELECT b.category, count(*) AS n
+    FROM vouchers v JOIN batches b ON b.id = v.batch_id
+    WHERE v.claimed_at >= $2 AND v.claimed_at < $3
+    GROUP BY b.category
+) claimed ON claimed.category = c.code
+LEFT JOIN (
+    SELECT r.category, count(*) AS n, sum(r.discount_fen) AS subsidy,
+           sum(r.order_amount_fen) AS sales, count(DISTINCT v.resident_id) AS residents,
+           count(DISTINCT r.merchant_id) AS merchants
+    FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
+    WHERE r.business_date = $1 AND r.status = 'completed'
+    GROUP BY r.category
+) redeemed ON redeemed.category = c.code
+LEFT JOIN (
+    SELECT b.category, count(*) AS n
+    FROM voucher_events e JOIN batches b ON b.id = e.batch_id
+    WHERE e.kind = 'expired' AND e.at >= $2 AND e.at < $3
+    GROUP BY b.category
+) expired ON expired.category = c.code
+LEFT JOIN (
+    SELECT category, count(*) AS n
+    FROM redemptions
+    WHERE business_date = $1 AND status = 'reversed'
+    GROUP BY category
+) reversed ON reversed.category = c.code
+ON CONFLICT (date, category) DO UPDATE SET
+    vouchers_claimed = EXCLUDED.vouchers_claimed,
+    vouchers_redeemed = EXCLUDED.vouchers_redeemed,
+    vouchers_expired = EXCLUDED.vouchers_expired,
+    redemptions_reversed = EXCLUDED.redemptions_reversed,
+    subsidy_fen = EXCLUDED.subsidy_fen,
+    sales_fen = EXCLUDED.sales_fen,
+    unique_residents = EXCLUDED.unique_residents,
+    active_merchants = EXCLUDED.active_merchants,
+    computed_at = EXCLUDED.computed_at;
+
+-- name: rollup_day_merchants
+-- $1 date, $2 now.
+INSERT INTO stats_daily_merchants (date, merchant_id, category, vouchers_redeemed,
+                                   redemptions_reversed, subsidy_fen, sales_fen,
+                                   unique_residents, computed_at)
+SELECT $1, r.merchant_id, min(r.category),
+       count(*) FILTER (WHERE r.status = 'completed'),
+       count(*) FILTER (WHERE r.status = 'reversed'),
+       coalesce(sum(r.discount_fen) FILTER (WHERE r.status = 'completed'), 0),
+       coalesce(sum(r.order_amount_fen) FILTER (WHERE r.status = 'completed'), 0),
+       count(DISTINCT v.resident_id) FILTER (WHERE r.status = 'completed'),
+       $2
+FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
+WHERE r.business_date = $1
+GROUP BY r.merchant_id
+ON CONFLICT (date, merchant_id) DO UPDATE SET
+    category = EXCLUDED.category,
+    vouchers_redeemed = EXCLUDED.vouchers_redeemed,
+    redemptions_reversed = EXCLUDED.redemptions_reversed,
+    subsidy_fen = EXCLUDED.subsidy_fen,
+    sales_fen = EXCLUDED.sales_fen,
+    unique_residents = EXCLUDED.unique_residents,
+    computed_at = EXCLUDED.computed_at;
+
+-- name: stats_daily_rows
+-- $1 from, $2 to, $3 category or null. Cumulative sums run from the festival's first row.
+SELECT * FROM (
+    SELECT s.*, b.sales_fen AS baseline_sales_fen,
+           sum(s.vouchers_redeemed) OVER running AS cumulative_redeemed,
+           sum(s.vouchers_claimed) OVER running AS cumulative_claimed
+    FROM stats_daily s
+    LEFT JOIN baselines b ON b.date = s.date AND b.category = s.category
+    WHERE s.date <= $2 AND ($3::text IS NULL OR s.category = $3)
+    WINDOW running AS (PARTITION BY s.category ORDER BY s.date)
+) rows
+WHERE date >= $1
+ORDER BY date, category;
+
+-- name: stats_summary
+-- Festival to date per category, today's intraday rows included.
+SELECT c.code AS category,
+       coalesce(sum(s.vouchers_claimed), 0) AS vouchers_claimed,
+       coalesce(sum(s.vouchers_redeemed), 0) AS vouchers_redeemed,
+       coalesce(sum(s.vouchers_expired), 0) AS vouchers_expired,
+       coalesce(sum(s.redemptions_reversed), 0) AS redemptions_reversed,
+       coalesce(sum(s.subsidy_fen), 0) AS subsidy_fen,
+       coalesce(sum(s.sales_fen), 0) AS sales_fen,
+       sum(b.sales_fen) AS baseline_sales_fen,
+       coalesce(sum(s.sales_fen) FILTER (WHERE b.sales_fen IS NOT NULL), 0) AS sales_with_baseline_fen,
+       min(s.date) AS first_date,
+       max(s.date) AS last_date,
+       max(s.computed_at) AS computed_at
+FROM categories c
+LEFT JOIN stats_daily s ON s.category = c.code
+LEFT JOIN baselines b ON b.date = s.date AND b.category = s.category
+GROUP BY c.code, c.sort_order
+ORDER BY c.sort_order;
+
+-- name: stats_merchant_rows
+-- $1 date, $2 category or null.
+SELECT s.*, m.name AS merchant_name
+FROM stats_daily_merchants s JOIN merchants m ON m.id = s.merchant_id
+WHERE s.date = $1 AND ($2::text IS NULL OR s.category = $2)
+ORDER BY s.subsidy_fen DESC, s.merchant_id;
+
+-- name: upsert_baselines
+INSERT INTO baselines (date, category, sales_fen, uploaded_at)
+SELECT d, c, s, $4 FROM unnest($1::date[], $2::text[], $3::bigint[]) AS t (d, c, s)
+ON CONFLICT (date, category) DO UPDATE SET
+    sales_fen = EXCLUDED.sales_fen, uploaded_at = EXCLUDED.uploaded_at;
