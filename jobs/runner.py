@@ -1,8 +1,9 @@
 """Running a job's period exactly once, whatever the number of schedulers and API processes.
 
-A run happens in one transaction that first takes the job's advisory lock (transaction-
-scoped: safe behind PgBouncer, released if the process dies), skips the period if it already
-succeeded, does the work and records success. A crash half-way rolls the work back and
+A run happens in one transaction. It takes the (job, period) advisory lock or, if another
+process holds it, leaves that period to it; then waits its turn on the job's lock, skips the
+period if it already succeeded, does the work and records success. Both locks are
+transaction-scoped: safe behind PgBouncer and released if the process dies. A crash half-way rolls the work back and
 leaves the period to be run again; a failure is recorded with its error and retried at the
 job's next due time.
 """
@@ -22,7 +23,10 @@ from service.timefmt import business_day
 
 log = logging.getLogger("festival.jobs")
 
-LOCK_NAMESPACE = 0x4A4F4253  # "JOBS", the first key of every job's advisory lock
+LOCK_NAMESPACE = 0x4A4F4253  # "JOBS": first key of a job's lock (runs of a job take turns)
+PERIOD_LOCK_NAMESPACE = 0x4A4F4250  # "JOBP": first key of a (job, period)'s lock
+# A run waits at most this long for the job's previous run (e.g. a long backfill day).
+LOCK_WAIT = "10min"
 MAX_CATCH_UP_DAYS = 400
 
 Outcome = Literal["succeeded", "already_done", "busy", "failed"]
@@ -56,8 +60,12 @@ class JobRunner:
         started = self.clock.now()
         try:
             async with self.db.transaction() as tx:
-                if not await tx.fetchval("job_try_lock", LOCK_NAMESPACE, job.name):
+                if not await tx.fetchval(
+                    "job_try_period_lock", PERIOD_LOCK_NAMESPACE, job.name, period
+                ):
                     return RunResult(job.name, period, "busy")
+                await tx.raw.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
+                await tx.execute("job_lock", LOCK_NAMESPACE, job.name)
                 if (
                     not force
                     and await tx.fetchval("job_run_status", job.name, period) == "succeeded"

@@ -1,7 +1,11 @@
--- name: job_try_lock
--- Held by a job's run until its transaction ends, in whatever process runs it; a process
--- that dies releases it with its connection. $1 namespace, $2 job name.
-SELECT pg_try_advisory_xact_lock($1::integer, hashtext($2));
+-- name: job_try_period_lock
+-- Whoever holds it runs this period; another process due at the same time skips it. Held
+-- until the transaction ends, released if the process dies. $1 namespace, $2 job, $3 period.
+SELECT pg_try_advisory_xact_lock($1::integer, hashtext($2 || '/' || $3));
+
+-- name: job_lock
+-- Runs of one job (of any periods) take turns: a run waits here for the one before it.
+SELECT pg_advisory_xact_lock($1::integer, hashtext($2));
 
 -- name: jobs_running
 -- Which jobs hold their lock right now, anywhere. $1 namespace, $2 job names.
