@@ -40,8 +40,10 @@ def parse(text: str) -> list[tuple[date, str, int]]:
         raw_date, category, raw_sales = (c.strip() for c in cells)
         day = None
         try:
-            day = datetime.strptime(raw_date, "%Y-%m-%d").date()
+            day = date.fromisoformat(raw_date) if len(raw_date) == 10 else None
         except ValueError:
+            day = None
+        if day is None:
             problems.append(f"date {raw_date!r} is not a YYYY-MM-DD date.")
         if category not in CATEGORIES:
             problems.append(f"category {category!r} is not one of {', '.join(CATEGORIES)}.")

@@ -37,7 +37,7 @@ SELECT l.merchant_id, m.name AS merchant_name, l.date, l.redemptions, l.subsidy_
 FROM settlement_lines l JOIN merchants m ON m.id = l.merchant_id
 WHERE l.date = $1
 UNION ALL
-SELECT r.merchant_id, m.name, $1, count(*), sum(r.discount_fen), 0, 'pending', NULL
+SELECT r.merchant_id, m.name, $1, count(*), sum(r.discount_fen)::bigint, 0, 'pending', NULL
 FROM redemptions r JOIN merchants m ON m.id = r.merchant_id
 WHERE r.business_date = $1 AND r.status = 'completed' AND r.settled_on IS NULL
   AND NOT EXISTS (SELECT 1 FROM settlement_lines l WHERE l.merchant_id = r.merchant_id AND l.date = $1)

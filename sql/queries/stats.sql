@@ -74,8 +74,8 @@ ON CONFLICT (date, merchant_id) DO UPDATE SET
 -- $1 from, $2 to, $3 category or null. Cumulative sums run from the festival's first row.
 SELECT * FROM (
     SELECT s.*, b.sales_fen AS baseline_sales_fen,
-           sum(s.vouchers_redeemed) OVER running AS cumulative_redeemed,
-           sum(s.vouchers_claimed) OVER running AS cumulative_claimed
+           (sum(s.vouchers_redeemed) OVER running)::bigint AS cumulative_redeemed,
+           (sum(s.vouchers_claimed) OVER running)::bigint AS cumulative_claimed
     FROM stats_daily s
     LEFT JOIN baselines b ON b.date = s.date AND b.category = s.category
     WHERE s.date <= $2 AND ($3::text IS NULL OR s.category = $3)
@@ -87,14 +87,15 @@ ORDER BY date, category;
 -- name: stats_summary
 -- Festival to date per category, today's intraday rows included.
 SELECT c.code AS category,
-       coalesce(sum(s.vouchers_claimed), 0) AS vouchers_claimed,
-       coalesce(sum(s.vouchers_redeemed), 0) AS vouchers_redeemed,
-       coalesce(sum(s.vouchers_expired), 0) AS vouchers_expired,
-       coalesce(sum(s.redemptions_reversed), 0) AS redemptions_reversed,
-       coalesce(sum(s.subsidy_fen), 0) AS subsidy_fen,
-       coalesce(sum(s.sales_fen), 0) AS sales_fen,
-       sum(b.sales_fen) AS baseline_sales_fen,
-       coalesce(sum(s.sales_fen) FILTER (WHERE b.sales_fen IS NOT NULL), 0) AS sales_with_baseline_fen,
+       coalesce(sum(s.vouchers_claimed), 0)::bigint AS vouchers_claimed,
+       coalesce(sum(s.vouchers_redeemed), 0)::bigint AS vouchers_redeemed,
+       coalesce(sum(s.vouchers_expired), 0)::bigint AS vouchers_expired,
+       coalesce(sum(s.redemptions_reversed), 0)::bigint AS redemptions_reversed,
+       coalesce(sum(s.subsidy_fen), 0)::bigint AS subsidy_fen,
+       coalesce(sum(s.sales_fen), 0)::bigint AS sales_fen,
+       sum(b.sales_fen)::bigint AS baseline_sales_fen,
+       coalesce(sum(s.sales_fen) FILTER (WHERE b.sales_fen IS NOT NULL), 0)::bigint
+           AS sales_with_baseline_fen,
        min(s.date) AS first_date,
        max(s.date) AS last_date,
        max(s.computed_at) AS computed_at
