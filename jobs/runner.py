@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from jobs.context import RunContext
 from jobs.registry import JOBS, JobSpec
+from jobs.rollup import festival_days
 from service.clock import Clock
 from service.db import Database
 from service.timefmt import business_day
@@ -126,13 +127,14 @@ class JobRunner:
         return await self.catch_up(job, due)
 
     async def catch_up(self, job: JobSpec, now: datetime) -> list[RunResult]:
-        """Every day from the festival's first to the day before `now` that has not
-        succeeded yet, oldest first (so a scheduler that was down fills every missed day)."""
-        last = daily_period(now, self.tz)
-        first_instant = await self.db.fetchval("first_festival_day")
-        if first_instant is None:
+        """Every festival day up to the day before `now` that has not succeeded yet, oldest
+        first (so a scheduler that was down fills every missed day)."""
+        span = await festival_days(self.db, self.tz)
+        if span is None:
             return []
-        first = max(business_day(first_instant, self.tz), last - timedelta(days=MAX_CATCH_UP_DAYS))
+        # Days after the festival's last possible activity have nothing to compute.
+        last = min(daily_period(now, self.tz), span[1])
+        first = max(span[0], last - timedelta(days=MAX_CATCH_UP_DAYS))
         done = {r["period"] for r in await self.db.fetch("job_succeeded_periods", job.name)}
         results = []
         day = first

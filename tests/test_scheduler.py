@@ -370,3 +370,29 @@ async def test_serve_runs_the_scheduler_unless_told_not_to(db_url: str, tmp_path
                 await asyncio.sleep(0.1)
     finally:
         await conn.close()
+
+
+async def test_catch_up_covers_the_festival_and_stops_after_its_last_day(db_url: str) -> None:
+    db = await seeded(db_url)  # claims until 5 May, vouchers valid up to 2 days after
+    try:
+        runner = JobRunner(db, FixedClock(at(60, 300)), TZ)  # two months later
+        results = await runner.catch_up(ROLLUP, at(60, 300))
+        periods = [r.period for r in results]
+        assert periods[0] == "2020-05-01" and periods[-1] == "2020-05-07", periods
+        assert len(periods) == 7
+        last = await db.pool.fetchval("SELECT max(date) FROM stats_daily")
+        assert last == date(2020, 5, 7)
+    finally:
+        await db.close()
+
+
+async def test_daily_stats_without_a_range_cover_the_computed_festival(api: Api) -> None:
+    from service import keys
+
+    await api.create_batch(claim_starts_at="2020-05-05T08:00:00+08:00")
+    runner = api.client.app[keys.JOBS]
+    for day in (date(2020, 5, 4), date(2020, 5, 5), date(2020, 5, 6)):  # 4 May: before it
+        await runner.run_day(ROLLUP, day, force=True)
+    api.clock.at = datetime(2021, 1, 1, tzinfo=TZ)  # long after: still the festival's days
+    _, body = await api.call("GET", "/api/v1/stats/daily", headers=api.bureau, expect=200)
+    assert sorted({r["date"] for r in body["items"]}) == ["2020-05-05", "2020-05-06"]

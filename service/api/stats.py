@@ -85,9 +85,13 @@ class BaselinesStored(Schema):
     produces_csv=True,
 )
 async def daily(call: Call) -> web.StreamResponse:
-    today = business_day(call.clock.now(), call.settings.tz)
-    to = call.query.get("to") or today
-    start = call.query.get("from_") or to - timedelta(days=MAX_RANGE_DAYS - 1)
+    # Without a range: the whole festival, as far as it has been computed.
+    known = await call.db.fetchrow("stats_date_range")
+    assert known is not None
+    to = call.query.get("to") or known["last"] or business_day(call.clock.now(), call.settings.tz)
+    start = call.query.get("from_")
+    if start is None:
+        start = max(known["first"] or to, to - timedelta(days=MAX_RANGE_DAYS - 1))
     if (to - start).days >= MAX_RANGE_DAYS:
         raise DomainError(
             "invalid_request",

@@ -40,9 +40,12 @@ SELECT DISTINCT ON (job) job, period, status, attempts, started_at, finished_at,
 FROM job_runs
 ORDER BY job, started_at DESC;
 
--- name: first_festival_day
--- The first instant anything could have happened: the earliest claim window.
-SELECT min(claim_starts_at) FROM batches;
+-- name: festival_span
+-- The first and last instants anything can happen: the earliest claim window's start, and
+-- the latest moment a voucher can still be redeemed, reversed or expire.
+SELECT min(claim_starts_at) AS first,
+       max(claim_ends_at + make_interval(days => valid_days)) AS last
+FROM batches;
 
 -- name: expire_vouchers
 -- Active vouchers past their expiry become expired, each with its ledger event dated at

@@ -84,6 +84,9 @@ SELECT * FROM (
 WHERE date >= $1
 ORDER BY date, category;
 
+-- name: stats_date_range
+SELECT min(date) AS first, max(date) AS last FROM stats_daily;
+
 -- name: stats_summary
 -- Festival to date per category, today's intraday rows included.
 SELECT c.code AS category,
