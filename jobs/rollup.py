@@ -3,6 +3,7 @@ the raw rows with set-based SQL and upserted, so running a day again is always s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -21,23 +22,44 @@ async def rollup_day(tx: Conn, day: date, now: datetime, tz: Any) -> int:
     return rows + rows_of(await tx.execute("rollup_day_merchants", day, now))
 
 
-async def festival_days(db: Conn | Database, tz: Any) -> tuple[date, date] | None:
-    """The business days on which anything can happen, or None before any batch exists."""
-    span = await db.fetchrow("festival_span")
-    if span is None or span["first"] is None:
-        return None
-    return business_day(span["first"], tz), business_day(span["last"], tz)
+@dataclass(frozen=True)
+class FestivalDays:
+    """The business days on which anything can happen: the union of the batches' windows
+    and validity. Days between two festivals are not part of it."""
+
+    spans: list[tuple[date, date]]
+
+    def __contains__(self, day: object) -> bool:
+        return any(first <= day <= last for first, last in self.spans)  # type: ignore[operator]
+
+    def days(self) -> list[date]:
+        out = []
+        for first, last in self.spans:
+            out += [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        return out
+
+
+async def festival_days(db: Conn | Database, tz: Any) -> FestivalDays:
+    windows = sorted(
+        (business_day(r["first"], tz), business_day(r["last"], tz))
+        for r in await db.fetch("batch_activity_windows")
+    )
+    spans: list[tuple[date, date]] = []
+    for first, last in windows:
+        if spans and first <= spans[-1][1] + timedelta(days=1):
+            spans[-1] = (spans[-1][0], max(spans[-1][1], last))
+        else:
+            spans.append((first, last))
+    return FestivalDays(spans)
 
 
 async def run_daily(tx: Conn, ctx: RunContext) -> int:
     """The day before (the period) and the two days before it, after sweeping expiries."""
     rows = await expiry.sweep(tx, ctx.now)
-    span = await festival_days(tx, ctx.tz)
-    if span is None:
-        return rows
+    festival = await festival_days(tx, ctx.tz)
     for back in range(RECOMPUTED_DAYS, -1, -1):
         day = ctx.day - timedelta(days=back)
-        if span[0] <= day <= span[1]:
+        if day in festival:
             rows += await rollup_day(tx, day, ctx.now, ctx.tz)
     return rows
 
@@ -45,7 +67,6 @@ async def run_daily(tx: Conn, ctx: RunContext) -> int:
 async def run_intraday(tx: Conn, ctx: RunContext) -> int:
     """Today so far, so the summary is never more than one refresh behind."""
     rows = await expiry.sweep(tx, ctx.now)
-    span = await festival_days(tx, ctx.tz)
-    if span is None or not span[0] <= ctx.day <= span[1]:
+    if ctx.day not in await festival_days(tx, ctx.tz):
         return rows
     return rows + await rollup_day(tx, ctx.day, ctx.now, ctx.tz)

@@ -129,22 +129,17 @@ class JobRunner:
     async def catch_up(self, job: JobSpec, now: datetime) -> list[RunResult]:
         """Every festival day up to the day before `now` that has not succeeded yet, oldest
         first (so a scheduler that was down fills every missed day)."""
-        span = await festival_days(self.db, self.tz)
-        if span is None:
-            return []
-        # Days after the festival's last possible activity have nothing to compute.
-        last = min(daily_period(now, self.tz), span[1])
-        first = max(span[0], last - timedelta(days=MAX_CATCH_UP_DAYS))
+        yesterday = daily_period(now, self.tz)
+        festival = await festival_days(self.db, self.tz)
+        due = [d for d in festival.days() if d <= yesterday][-MAX_CATCH_UP_DAYS:]
         done = {r["period"] for r in await self.db.fetch("job_succeeded_periods", job.name)}
         results = []
-        day = first
-        while day <= last:
+        for day in due:
             if day.isoformat() not in done:
                 result = await self.run_day(job, day)
                 results.append(result)
                 if result.outcome == "busy":
                     break  # another process is on it; it or the next due time goes on
-            day += timedelta(days=1)
         return results
 
     async def catch_up_all(self) -> list[RunResult]:

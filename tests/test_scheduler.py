@@ -396,3 +396,27 @@ async def test_daily_stats_without_a_range_cover_the_computed_festival(api: Api)
     api.clock.at = datetime(2021, 1, 1, tzinfo=TZ)  # long after: still the festival's days
     _, body = await api.call("GET", "/api/v1/stats/daily", headers=api.bureau, expect=200)
     assert sorted({r["date"] for r in body["items"]}) == ["2020-05-05", "2020-05-06"]
+
+
+async def test_days_between_two_festivals_are_not_computed(api: Api) -> None:
+    from service import keys
+
+    await api.create_batch(
+        claim_starts_at="2020-05-01T10:00:00+08:00",
+        claim_ends_at="2020-05-02T10:00:00+08:00",
+        valid_days=1,
+    )
+    await api.create_batch(
+        claim_starts_at="2020-10-01T10:00:00+08:00",
+        claim_ends_at="2020-10-01T20:00:00+08:00",
+        valid_days=1,
+    )
+    runner = api.client.app[keys.JOBS]
+    results = await runner.catch_up(ROLLUP, datetime(2020, 12, 1, tzinfo=TZ))
+    assert [r.period for r in results] == [
+        "2020-05-01",
+        "2020-05-02",
+        "2020-05-03",
+        "2020-10-01",
+        "2020-10-02",
+    ]

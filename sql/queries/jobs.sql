@@ -40,11 +40,10 @@ SELECT DISTINCT ON (job) job, period, status, attempts, started_at, finished_at,
 FROM job_runs
 ORDER BY job, started_at DESC;
 
--- name: festival_span
--- The first and last instants anything can happen: the earliest claim window's start, and
--- the latest moment a voucher can still be redeemed, reversed or expire.
-SELECT min(claim_starts_at) AS first,
-       max(claim_ends_at + make_interval(days => valid_days)) AS last
+-- name: batch_activity_windows
+-- Per batch, the first and last instants anything can happen with it: its claim window's
+-- start, and the latest moment one of its vouchers can still be redeemed or expire.
+SELECT claim_starts_at AS first, claim_ends_at + make_interval(days => valid_days) AS last
 FROM batches;
 
 -- name: expire_vouchers
