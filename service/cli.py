@@ -96,36 +96,77 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """`make run`: migrate, then serve, printing what a newcomer needs to try it."""
-    from service.auth import issue_token
-    from service.migrations import migrate_url
+    """`make run`: migrate, load the demo into an empty database, serve with the scheduler,
+    and print what a newcomer needs to try it."""
+    from service.demo.loader import read_credentials
 
     settings = resolved_settings()
-    _run(migrate_url(settings.database_url or ""))
-    base = f"http://{args.host}:{args.port}"
-    bureau_token, _ = issue_token(settings, role="bureau", sub="bureau:make-run")
-    banner = "\n".join(
-        [
-            "",
-            "春暖槐荫消费节 voucher backend is serving",
-            f"  API:        {base}/api/v1",
-            f"  API docs:   {base}/api/docs",
-            f"  data:       {settings.data_dir}",
-            "",
-            f"A bureau token to try things with (valid {settings.access_token_ttl_s // 3600} h):",
-            f"  export TOKEN={bureau_token}",
-            "",
-            "Try:",
-            f"  curl -s {base}/api/v1/categories",
-            f"  curl -s {base}/api/v1/batches",
-            f'  curl -s -H "Authorization: Bearer $TOKEN" {base}/api/v1/admin/merchants',
-            "",
-            "Residents' SMS login codes appear in this log. Ctrl-C stops it.",
-            "",
-        ]
+    _run(_load_demo(settings, seed=2020, scale=args.demo_scale))
+    banner = newcomer_banner(
+        settings, f"http://{args.host}:{args.port}", read_credentials(settings.data_dir)
     )
     _serve(settings, args.host, args.port, scheduler=True, banner=banner)
     return 0
+
+
+def newcomer_banner(settings: Settings, base: str, demo: dict[str, Any] | None) -> str:
+    from service.auth import issue_token
+
+    hours = settings.access_token_ttl_s // 3600
+    bureau, _ = issue_token(settings, role="bureau", sub="bureau:make-run")
+    lines = [
+        "",
+        "春暖槐荫消费节 voucher backend is serving",
+        f"  API:        {base}/api/v1",
+        f"  API docs:   {base}/api/docs",
+        f"  data:       {settings.data_dir}",
+        "",
+        f"Tokens to try things with (valid {hours} h); paste these into another terminal:",
+        f"  export BUREAU_TOKEN={bureau}",
+    ]
+    auth = '-H "Authorization: Bearer $BUREAU_TOKEN"'
+    examples = [
+        "  # the festival's daily numbers as CSV",
+        f'  curl -s {auth} "{base}/api/v1/stats/daily?from=2020-05-01&to=2020-05-31&format=csv"'
+        " | head",
+    ]
+    if demo is not None:
+        merchant = demo["merchant"]
+        resident, _ = issue_token(settings, role="resident", sub="demo-visitor")
+        cashier, _ = issue_token(
+            settings,
+            role="merchant",
+            sub=f"merchant:{merchant['merchant_id']}",
+            merchant_id=merchant["merchant_id"],
+        )
+        lines += [
+            f"  export RESIDENT_TOKEN={resident}",
+            f"  export MERCHANT_TOKEN={cashier}",
+        ]
+        dining = demo["live_batches"]["dining"]
+        examples += [
+            "  # claim a voucher of the open dining batch (满50减10) and keep its code",
+            f'  CODE=$(curl -s -X POST -H "Authorization: Bearer $RESIDENT_TOKEN" '
+            f"{base}/api/v1/batches/{dining}/claims"
+            " | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"code\"])'); echo $CODE",
+            f"  # redeem it at {merchant['name']}: an order of 88.00 yuan",
+            '  curl -s -X POST -H "Authorization: Bearer $MERCHANT_TOKEN"'
+            ' -H "Idempotency-Key: try-$CODE" -H "Content-Type: application/json"'
+            ' -d "{\\"code\\": \\"$CODE\\", \\"order_amount_fen\\": 8800,'
+            ' \\"order_ref\\": \\"try-1\\"}"'
+            f" {base}/api/v1/merchant/redemptions",
+        ]
+    lines += ["", "Try:", *examples, ""]
+    if demo is not None:
+        lines += [
+            f"Demo logins (also in {settings.data_dir / 'demo-credentials.json'}):",
+            f"  bureau:   {demo['bureau']['username']} / {demo['bureau']['password']}",
+            f"  merchant: id {demo['merchant']['merchant_id']} ({demo['merchant']['name']}),"
+            f" api key {demo['merchant']['api_key']}",
+            "",
+        ]
+    lines += ["Residents' SMS login codes appear in this log. Ctrl-C stops it.", ""]
+    return "\n".join(lines)
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -303,6 +344,54 @@ def _date(value: str) -> Any:
         raise argparse.ArgumentTypeError(f"{value!r} is not a YYYY-MM-DD date") from None
 
 
+async def _load_demo(settings: Settings, seed: int, scale: float) -> dict[str, Any] | None:
+    """The demo festival, if the database is empty; None when it already holds data."""
+    import time
+
+    from service.db import Database
+    from service.demo.loader import is_empty, load_demo
+    from service.migrations import migrate_url
+
+    await migrate_url(settings.database_url or "")
+    db = await Database.connect(settings.database_url or "", min_size=2, max_size=10)
+    try:
+        if not await is_empty(db):
+            return None
+        started = time.monotonic()
+        print("loading the demo festival (1–31 May 2020)…", file=sys.stderr)
+        # One progress bar instead of a log line per nightly job.
+        logging.getLogger("festival.jobs").setLevel(logging.WARNING)
+        credentials = await load_demo(
+            db, settings.tz, settings.data_dir, seed=seed, scale=scale, report=_progress
+        )
+        print(file=sys.stderr)
+        summary = credentials["summary"]
+        print(
+            f"demo loaded in {time.monotonic() - started:.0f} s: {summary['vouchers']:,} vouchers,"
+            f" {summary['redemptions']:,} redemptions, {summary['reversals']:,} reversals",
+            file=sys.stderr,
+        )
+        return credentials
+    finally:
+        await db.close()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = resolved_settings()
+    credentials = _run(_load_demo(settings, args.seed, args.scale))
+    if credentials is None:
+        print(
+            "festival demo: the database already holds merchants or batches; the demo loads"
+            " only into an empty database",
+            file=sys.stderr,
+        )
+        return 2
+    bureau, merchant = credentials["bureau"], credentials["merchant"]
+    print(f"demo bureau login: {bureau['username']} / {bureau['password']}")
+    print(f"demo merchant: id {merchant['merchant_id']}, api key {merchant['api_key']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="festival", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -316,7 +405,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="what `make run` does: migrate, serve, print how to try it")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8080)
+    run.add_argument("--demo-scale", type=float, default=1.0, help=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="load the demo festival into an empty database")
+    demo.add_argument("--seed", type=int, default=2020)
+    demo.add_argument("--scale", type=float, default=1.0, help="fraction of the full size")
+    demo.set_defaults(func=cmd_demo)
 
     migrate = sub.add_parser("migrate", help="apply pending migrations and exit")
     migrate.set_defaults(func=cmd_migrate)

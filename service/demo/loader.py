@@ -1,0 +1,417 @@
+"""`festival demo`: the 春暖槐荫消费节 as it ran, 1–31 May 2020, written through the same domain
+functions and SQL as the live system with the clock set to the festival's days, then the
+jobs' backfill, so every stat and settlement line is in place.
+
+Deterministic for a seed (apart from voucher codes and api keys, which are random by design).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import random
+import secrets
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from jobs.registry import BY_NAME
+from jobs.runner import JobRunner
+from service.auth import hash_password
+from service.clock import FixedClock
+from service.db import Database
+from service.demo.places import AUTO_DEALERS_IN_FESTIVAL, MERCHANTS
+from service.domain import redemptions
+from service.domain.batches import create_batch
+from service.domain.claims import Claimed, claim_many
+from service.domain.credit_code import ALPHABET, with_check_character
+from service.domain.merchants import create_merchant
+from service.errors import DomainError
+
+FIRST_DAY = date(2020, 5, 1)
+DAYS = 31
+HOLIDAY = {date(2020, 5, d) for d in range(1, 6)}  # 劳动节, 1–5 May 2020
+MAKE_UP_WORKDAY = date(2020, 5, 9)  # a Saturday worked in exchange for the holiday
+RESIDENTS = 20_000
+BUREAU_USER = "demo-bureau"
+
+
+@dataclass(frozen=True)
+class Offer:
+    title: str
+    face_value_fen: int
+    min_spend_fen: int
+    weekday_quantity: int
+    holiday_quantity: int
+    redeem_rate: float
+    # Order amounts above the threshold: min_spend × (1 + lognormal(mu, sigma)).
+    mu: float
+    sigma: float
+
+
+OFFERS: dict[str, Offer] = {
+    "shopping": Offer("购物券 满100减20", 2000, 10000, 420, 700, 0.78, -0.4, 0.7),
+    "dining": Offer("餐饮券 满50减10", 1000, 5000, 500, 800, 0.82, -0.3, 0.6),
+    "culture_tourism": Offer("文旅券 满100减30", 3000, 10000, 160, 300, 0.7, -0.2, 0.7),
+    "auto": Offer("汽车消费券 满50000减2000", 200000, 5000000, 10, 18, 0.6, 0.3, 0.6),
+}
+# Of the days a voucher is valid, when it gets used (day of claim = 0).
+USE_DAY_WEIGHTS = [0.28, 0.22, 0.15, 0.11, 0.09, 0.08, 0.07]
+REVERSAL_RATE = 0.02
+REUSE_AFTER_REVERSAL = 0.6
+
+
+def busyness(day: date) -> str:
+    if day in HOLIDAY:
+        return "holiday"
+    if day.weekday() >= 5 and day != MAKE_UP_WORKDAY:
+        return "weekend"
+    return "weekday"
+
+
+@dataclass
+class Event:
+    at: datetime
+    kind: str  # redeem | reverse
+    merchant_id: int = 0
+    amount_fen: int = 0
+
+
+@dataclass
+class Progress:
+    claims: int = 0
+    redemptions: int = 0
+    reversals: int = 0
+    refused: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+class DemoLoader:
+    def __init__(
+        self,
+        db: Database,
+        tz: Any,
+        *,
+        seed: int,
+        scale: float,
+        report: Callable[[int, int, str], None],
+    ) -> None:
+        self.db, self.tz, self.scale, self.report = db, tz, scale, report
+        self.rng = random.Random(seed)
+        self.merchants: dict[str, list[int]] = {}
+        self.merchant_weights: dict[str, list[float]] = {}
+        self.batches: dict[tuple[date, str], int] = {}
+        self.plans: dict[date, dict[str, list[Event]]] = defaultdict(lambda: defaultdict(list))
+        self.progress = Progress()
+        self.qr_key = b""
+        self.api_keys: dict[int, str] = {}
+
+    def at(self, day: date, seconds: float) -> datetime:
+        return datetime.combine(day, time(), self.tz) + timedelta(seconds=seconds)
+
+    async def load(self) -> Progress:
+        keys = {r["name"]: bytes(r["key"]) for r in await self.db.fetch("load_app_keys")}
+        self.qr_key = keys["qr_signing"]
+        await self._merchants()
+        await self._batches()
+        residents = [f"demo-r{i:05d}" for i in range(max(10, int(RESIDENTS * self.scale)))]
+        # The nightly jobs run as they would have: each day's rollup at 00:05 and its
+        # settlement at 00:30 the next morning.
+        clock = FixedClock(self.at(FIRST_DAY, 0))
+        runner = JobRunner(self.db, clock, self.tz)
+        # Vouchers claimed at the end of May are used (or expire) into June.
+        total = DAYS + len(USE_DAY_WEIGHTS) + 1
+        for n in range(total):
+            day = FIRST_DAY + timedelta(days=n)
+            if n < DAYS:
+                await self._claims(day, residents)
+            await self._redemptions(day)
+            if n == DAYS - 1:
+                await self._baselines()
+            for job, minute in (("daily_rollup", 5), ("settlement", 30)):
+                clock.at = self.at(day + timedelta(days=1), minute * 60)
+                for result in await runner.on_due(BY_NAME[job], clock.at):
+                    if result.outcome != "succeeded":
+                        raise RuntimeError(f"{job} for {result.period}: {result.outcome}")
+            p = self.progress
+            self.report(n + 1, total, f"{day}: {p.claims:,} vouchers, {p.redemptions:,} redeemed")
+        return self.progress
+
+    async def _merchants(self) -> None:
+        for category, places in MERCHANTS.items():
+            self.merchants[category] = []
+            for name, street in places:
+                body = {
+                    "name": name,
+                    "category": category,
+                    "credit_code": with_check_character(
+                        "91370104MA" + "".join(self.rng.choice(ALPHABET) for _ in range(7))
+                    ),
+                    "district": "槐荫区",
+                    "address": f"济南市槐荫区{street}",
+                    "contact_phone": f"13{self.rng.randint(0, 9)}{self.rng.randint(0, 99999999):08d}",
+                }
+                row, api_key = await create_merchant(self.db, body)
+                self.merchants[category].append(row["id"])
+                self.api_keys[row["id"]] = api_key
+            # Bigger places see more customers.
+            self.merchant_weights[category] = [
+                1 / (i + 1) ** 0.7 for i in range(len(self.merchants[category]))
+            ]
+
+    async def _batches(self) -> None:
+        dealers = self.merchants["auto"][:AUTO_DEALERS_IN_FESTIVAL]
+        self.merchants["auto"] = dealers
+        self.merchant_weights["auto"] = self.merchant_weights["auto"][: len(dealers)]
+        prepared = self.at(FIRST_DAY - timedelta(days=3), 15 * 3600)
+        for n in range(DAYS):
+            day = FIRST_DAY + timedelta(days=n)
+            for category, offer in OFFERS.items():
+                base = (
+                    offer.holiday_quantity if busyness(day) == "holiday" else offer.weekday_quantity
+                )
+                if busyness(day) == "weekend":
+                    base = int(base * 1.2)
+                row = await create_batch(
+                    self.db,
+                    {
+                        "category": category,
+                        "title": f"{offer.title}（{day.month}月{day.day}日）",
+                        "face_value_fen": offer.face_value_fen,
+                        "min_spend_fen": offer.min_spend_fen,
+                        "quantity": max(1, round(base * self.scale)),
+                        "per_resident_limit": 1,
+                        "claim_starts_at": self.at(day, 10 * 3600),
+                        "claim_ends_at": self.at(day, 22 * 3600),
+                        "valid_days": 7,
+                        "valid_until": None,
+                        "merchant_ids": dealers if category == "auto" else [],
+                    },
+                    prepared,
+                )
+                self.batches[(day, category)] = row["id"]
+
+    async def _claims(self, day: date, residents: list[str]) -> None:
+        mood = busyness(day)
+        for category, offer in OFFERS.items():
+            batch_id = self.batches[(day, category)]
+            base = offer.holiday_quantity if mood == "holiday" else offer.weekday_quantity
+            # Holidays and weekends sell out within minutes; weekdays leave some over.
+            demand_factor = {"holiday": 1.7, "weekend": 1.3, "weekday": 0.85}[mood]
+            if category == "auto":
+                demand_factor *= 0.9
+            demand = min(len(residents), max(1, round(base * demand_factor * self.scale)))
+            claimants = self.rng.sample(residents, demand)
+            waves = 8
+            spread = 1800 if mood != "weekday" else 8 * 3600  # a flash crowd, or all day
+            for w in range(waves):
+                part = claimants[w::waves]
+                if not part:
+                    continue
+                now = self.at(day, 10 * 3600 + spread * w / waves + self.rng.uniform(0, 30))
+                outcomes = await claim_many(self.db, batch_id, part, now)
+                for outcome in outcomes:
+                    if isinstance(outcome, Claimed):
+                        self.progress.claims += 1
+                        self._plan(outcome, category, offer, mood)
+
+    def _amount(self, offer: Offer) -> int:
+        raw = offer.min_spend_fen * (1 + self.rng.lognormvariate(offer.mu, offer.sigma))
+        step = 10000 if offer.min_spend_fen >= 1_000_000 else 10  # cars: whole hundred yuan
+        return max(offer.min_spend_fen, int(math.floor(raw / step) * step))
+
+    def _merchant(self, category: str) -> int:
+        return self.rng.choices(self.merchants[category], self.merchant_weights[category])[0]
+
+    def _plan(self, voucher: Claimed, category: str, offer: Offer, mood: str) -> None:
+        rate = offer.redeem_rate + {"holiday": 0.05, "weekend": 0.02, "weekday": 0.0}[mood]
+        if self.rng.random() >= rate:
+            return  # never used: it will expire
+        offset = self.rng.choices(range(len(USE_DAY_WEIGHTS)), USE_DAY_WEIGHTS)[0]
+        day = voucher.claimed_at.astimezone(self.tz).date() + timedelta(days=offset)
+        earliest = (voucher.claimed_at.astimezone(self.tz) - self.at(day, 0)).total_seconds()
+        start = max(10.5 * 3600, earliest + 300)
+        if start >= 21.5 * 3600:
+            return
+        when = self.at(day, self.rng.uniform(start, 21.5 * 3600))
+        if when >= voucher.expires_at:
+            return
+        events = [Event(when, "redeem", self._merchant(category), self._amount(offer))]
+        if self.rng.random() < REVERSAL_RATE:
+            undo = when + timedelta(minutes=self.rng.uniform(5, 90))
+            if undo.astimezone(self.tz).date() == day:
+                events.append(Event(undo, "reverse"))
+                if self.rng.random() < REUSE_AFTER_REVERSAL:
+                    again = undo + timedelta(hours=self.rng.uniform(1, 48))
+                    if again < voucher.expires_at and 10 <= again.astimezone(self.tz).hour < 22:
+                        events.append(
+                            Event(again, "redeem", self._merchant(category), self._amount(offer))
+                        )
+        for event in events:
+            self.plans[event.at.astimezone(self.tz).date()][voucher.code].append(event)
+
+    async def _redemptions(self, day: date) -> None:
+        chains = self.plans.pop(day, {})
+        gate = asyncio.Semaphore(8)
+        last_redemption: dict[str, tuple[int, int]] = {}
+
+        async def run(code: str, events: list[Event]) -> None:
+            async with gate:
+                for n, event in enumerate(sorted(events, key=lambda e: e.at)):
+                    await self._event(code, n, event, last_redemption)
+
+        await asyncio.gather(*(run(code, events) for code, events in sorted(chains.items())))
+
+    async def _event(
+        self, code: str, n: int, event: Event, last: dict[str, tuple[int, int]]
+    ) -> None:
+        if event.kind == "redeem":
+            key = f"demo-{code}-{event.at.timestamp():.0f}"
+            status, body = await redemptions.redeem(
+                self.db,
+                self.qr_key,
+                merchant_id=event.merchant_id,
+                key=key,
+                value=code,
+                order_amount_fen=event.amount_fen,
+                order_ref=f"POS{n:02d}-{code[:6]}",
+                now=event.at,
+                tz=self.tz,
+            )
+            if status == 201:
+                self.progress.redemptions += 1
+                last[code] = (json.loads(body)["id"], event.merchant_id)
+            else:
+                self.progress.refused[json.loads(body)["error"]["code"]] += 1
+        elif code in last:
+            redemption_id, merchant = last.pop(code)
+            try:
+                await redemptions.reverse(
+                    self.db, merchant, redemption_id, "顾客退货", event.at, self.tz
+                )
+                self.progress.reversals += 1
+            except DomainError as refused:
+                self.progress.refused[refused.code] += 1
+
+    async def _baselines(self) -> None:
+        """2019's sales on the same days, so recovery (sales ÷ baseline) means something: the
+        2019 Labor Day holiday was 1–4 May, weekends as usual, and the festival's sales start
+        below 2019's level and climb back (the recovery the bureau hoped to see)."""
+        planned: dict[str, float] = {}
+        rows = await self.db.fetch("demo_daily_sales_per_category")
+        for row in rows:
+            planned[row["category"]] = row["sales_fen"] / max(1, row["days"])
+        dates, categories, sales = [], [], []
+        for n in range(DAYS):
+            day2020 = FIRST_DAY + timedelta(days=n)
+            day2019 = day2020.replace(year=2019)
+            factor = 1.45 if day2019.day <= 4 else (1.2 if day2019.weekday() >= 5 else 0.9)
+            for category in OFFERS:
+                typical = planned.get(category, 0.0) / 0.88
+                dates.append(day2020)
+                categories.append(category)
+                sales.append(int(typical * factor * self.rng.uniform(0.94, 1.06)))
+        await self.db.execute(
+            "upsert_baselines", dates, categories, sales, self.at(FIRST_DAY - timedelta(days=7), 0)
+        )
+
+
+async def is_empty(db: Database) -> bool:
+    return bool(await db.fetchval("database_is_empty"))
+
+
+async def live_batches(db: Database, now: datetime) -> dict[str, int]:
+    """Batches open now, so the pages and the printed commands have something to claim."""
+    ids = {}
+    windows = [(now - timedelta(minutes=1), now + timedelta(days=30))] * 4
+    windows.append((now + timedelta(days=2), now + timedelta(days=32)))  # and one to count down to
+    for (name, category, offer), (starts, ends) in zip(
+        [*((c, c, o) for c, o in OFFERS.items()), ("upcoming", "dining", OFFERS["dining"])],
+        windows,
+        strict=True,
+    ):
+        row = await create_batch(
+            db,
+            {
+                "category": category,
+                "title": f"{offer.title}（体验批次）",
+                "face_value_fen": offer.face_value_fen,
+                "min_spend_fen": offer.min_spend_fen,
+                "quantity": 2000 if category != "auto" else 50,
+                "per_resident_limit": 5,
+                "claim_starts_at": starts,
+                "claim_ends_at": ends,
+                "valid_days": 7,
+                "valid_until": None,
+                "merchant_ids": [],
+            },
+            now,
+        )
+        ids[name] = row["id"]
+    return ids
+
+
+async def load_demo(
+    db: Database,
+    tz: Any,
+    data_dir: Path,
+    *,
+    seed: int = 2020,
+    scale: float = 1.0,
+    report: Callable[[int, int, str], None] = lambda *_: None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Load the demo into an empty database; returns what a newcomer needs to try it."""
+    if not await is_empty(db):
+        raise DomainError(
+            "conflict",
+            "the database already holds merchants or batches; "
+            "the demo loads only into an empty database",
+        )
+    loader = DemoLoader(db, tz, seed=seed, scale=scale, report=report)
+    progress = await loader.load()
+    live = await live_batches(db, now or datetime.now(tz))
+    password = secrets.token_urlsafe(12)
+    await db.execute("insert_bureau_user", BUREAU_USER, hash_password(password))
+    dining = loader.merchants["dining"][0]
+    credentials = {
+        "bureau": {"username": BUREAU_USER, "password": password},
+        "merchant": {
+            "merchant_id": dining,
+            "name": MERCHANTS["dining"][0][0],
+            "api_key": loader.api_keys[dining],
+        },
+        "live_batches": live,
+        "summary": {
+            "vouchers": progress.claims,
+            "redemptions": progress.redemptions,
+            "reversals": progress.reversals,
+            "refused": dict(progress.refused),
+        },
+    }
+    write_credentials(data_dir, credentials)
+    return credentials
+
+
+def credentials_path(data_dir: Path) -> Path:
+    return data_dir / "demo-credentials.json"
+
+
+def write_credentials(data_dir: Path, credentials: dict[str, Any]) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = credentials_path(data_dir)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(credentials, f, ensure_ascii=False, indent=2)
+
+
+def read_credentials(data_dir: Path) -> dict[str, Any] | None:
+    path = credentials_path(data_dir)
+    if not path.exists():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data

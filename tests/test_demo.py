@@ -1,0 +1,238 @@
+"""The demo festival: loaded through the live code on a small scale, consistent with its own
+raw rows, deterministic for a seed, refused on a database that already holds data, and the
+commands `make run` prints work when pasted."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from service.db import Database
+from service.demo.loader import FIRST_DAY, load_demo
+from service.domain.credit_code import credit_code_error
+from service.errors import DomainError
+from tests.conftest import with_database
+from tests.processes import FESTIVAL, ROOT, festival_env, free_port
+from tests.scenario import TZ, expected_daily
+
+SCALE = 0.03
+
+
+async def fresh_db(server_url: str, template: str) -> tuple[str, str]:
+    name = f"festival_d_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    finally:
+        await admin.close()
+    return name, with_database(server_url, name)
+
+
+async def drop(server_url: str, name: str) -> None:
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="module")
+def demo_db(server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One small demo, loaded once for the module's checks."""
+
+    async def load() -> tuple[str, str, dict[str, Any]]:
+        name, url = await fresh_db(server_url, template_db)
+        db = await Database.connect(url, min_size=2, max_size=10)
+        try:
+            credentials = await load_demo(
+                db, TZ, tmp_path_factory.mktemp("demo"), seed=7, scale=SCALE
+            )
+        finally:
+            await db.close()
+        return name, url, credentials
+
+    name, url, credentials = asyncio.run(load())
+    yield url, credentials
+    asyncio.run(drop(server_url, name))
+
+
+async def test_the_demo_has_a_month_of_festival_in_four_categories(demo_db: Any) -> None:
+    url, credentials = demo_db
+    conn = await asyncpg.connect(url)
+    try:
+        merchants = await conn.fetch("SELECT * FROM merchants")
+        batches = await conn.fetch("SELECT * FROM batches ORDER BY claim_starts_at")
+        per_day = {
+            r["day"]: r["n"]
+            for r in await conn.fetch(
+                "SELECT (claimed_at AT TIME ZONE 'Asia/Shanghai')::date AS day, count(*) AS n"
+                " FROM vouchers GROUP BY 1"
+            )
+        }
+        stray_auto = await conn.fetchval(
+            """
+            SELECT count(*) FROM redemptions r
+            WHERE r.category = 'auto' AND NOT EXISTS (
+                SELECT 1 FROM batch_merchants m WHERE m.batch_id = r.batch_id
+                  AND m.merchant_id = r.merchant_id)
+            """
+        )
+        rules = {(r["category"], r["face_value_fen"], r["min_spend_fen"]) for r in batches}
+        below = await conn.fetchval(
+            "SELECT count(*) FROM redemptions r JOIN batches b ON b.id = r.batch_id"
+            " WHERE r.order_amount_fen < b.min_spend_fen"
+        )
+        statuses = Counter(r["status"] for r in await conn.fetch("SELECT status FROM vouchers"))
+        reversed_ = await conn.fetchval(
+            "SELECT count(*) FROM redemptions WHERE status = 'reversed'"
+        )
+    finally:
+        await conn.close()
+    assert 55 <= len(merchants) <= 65
+    assert all(credit_code_error(m["credit_code"]) is None for m in merchants)
+    assert {m["category"] for m in merchants} == {"shopping", "dining", "culture_tourism", "auto"}
+    # 31 days × 4 categories, released at 10:00 Beijing time, valid 7 days; plus the live ones.
+    festival = [b for b in batches if b["claim_starts_at"].year == 2020]
+    assert len(festival) == 31 * 4
+    assert {b["claim_starts_at"].astimezone(TZ).hour for b in festival} == {10}
+    assert {b["valid_days"] for b in festival} == {7}
+    assert rules >= {
+        ("shopping", 2000, 10000),
+        ("dining", 1000, 5000),
+        ("culture_tourism", 3000, 10000),
+        ("auto", 200000, 5000000),
+    }
+    assert stray_auto == 0 and below == 0
+    # Labor Day (1–5 May) is busier than the working days after it; weekends busier too.
+    holiday = sum(per_day[date(2020, 5, d)] for d in range(1, 6)) / 5
+    workdays = sum(per_day[date(2020, 5, d)] for d in (6, 7, 8, 11, 12)) / 5
+    weekend = sum(per_day[date(2020, 5, d)] for d in (16, 17, 23, 24)) / 4
+    assert holiday > weekend > workdays
+    assert statuses["redeemed"] > 0 and statuses["expired"] > 0 and reversed_ > 0
+    assert credentials["bureau"]["username"] and credentials["merchant"]["api_key"]
+
+
+async def test_the_demo_stats_agree_with_its_raw_rows(demo_db: Any) -> None:
+    url, _ = demo_db
+    db = await Database.connect(url, min_size=1, max_size=2)
+    try:
+        days = [FIRST_DAY + timedelta(days=i) for i in range(38)]
+        from service.domain import stats
+
+        got = {
+            (r["date"].isoformat(), r["category"]): stats.daily_row(r, TZ)
+            for r in await db.fetch("stats_daily_rows", days[0], days[-1], None)
+        }
+        want = await expected_daily(db, days)
+        assert set(got) == set(want)
+        for key, row in want.items():
+            assert {k: v for k, v in got[key].items() if k != "computed_at"} == row, key
+        assert all(got[(d.isoformat(), "dining")]["baseline_sales_fen"] for d in days[:31])
+        owed = await db.pool.fetchval(
+            "SELECT sum(discount_fen) FROM redemptions WHERE status = 'completed'"
+        )
+        settled = await db.pool.fetchval(
+            "SELECT sum(subsidy_fen + adjustments_fen) FROM settlement_lines"
+        )
+        assert settled == owed
+    finally:
+        await db.close()
+
+
+async def test_loading_twice_refuses_and_changes_nothing(demo_db: Any, tmp_path: Path) -> None:
+    url, _ = demo_db
+    db = await Database.connect(url, min_size=1, max_size=2)
+    try:
+        before = await db.pool.fetchval("SELECT count(*) FROM vouchers")
+        with pytest.raises(DomainError) as refused:
+            await load_demo(db, TZ, tmp_path, seed=7, scale=SCALE)
+        assert "empty database" in refused.value.message
+        assert await db.pool.fetchval("SELECT count(*) FROM vouchers") == before
+    finally:
+        await db.close()
+
+
+async def test_the_same_seed_gives_the_same_festival(
+    demo_db: Any, server_url: str, template_db: str, tmp_path: Path
+) -> None:
+    url, _ = demo_db
+    name, other = await fresh_db(server_url, template_db)
+    try:
+        db = await Database.connect(other, min_size=2, max_size=10)
+        try:
+            await load_demo(db, TZ, tmp_path, seed=7, scale=SCALE)
+        finally:
+            await db.close()
+        query = (
+            "SELECT date, category, vouchers_claimed, vouchers_redeemed, vouchers_expired,"
+            " redemptions_reversed, subsidy_fen, sales_fen, computed_at FROM stats_daily"
+            " ORDER BY date, category"
+        )
+        rows = []
+        for target in (url, other):
+            conn = await asyncpg.connect(target)
+            try:
+                rows.append([tuple(r) for r in await conn.fetch(query)])
+            finally:
+                await conn.close()
+        assert rows[0] == rows[1] and len(rows[0]) > 100
+    finally:
+        await drop(server_url, name)
+
+
+def test_make_run_loads_the_demo_and_its_printed_commands_work(
+    empty_db_url: str, tmp_path: Path
+) -> None:
+    # Tests are sync here on purpose: the printed commands run in a real shell.
+    env = festival_env(empty_db_url, tmp_path)
+    port = free_port()
+    out = tmp_path / "run.out"
+    with out.open("w") as stdout, (tmp_path / "run.err").open("w") as stderr:
+        proc = subprocess.Popen(
+            [*FESTIVAL, "run", "--port", str(port), "--demo-scale", "0.02"],
+            env=env,
+            cwd=ROOT,
+            stdout=stdout,
+            stderr=stderr,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "Ctrl-C stops it" not in out.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, (
+                tmp_path / "run.err"
+            ).read_text()
+            time.sleep(0.2)
+        banner = out.read_text()
+        exports = re.findall(r"^  (export \w+=\S+)$", banner, re.MULTILINE)
+        section = banner.split("Try:\n", 1)[1].split("\n\n", 1)[0]
+        commands = [line[2:] for line in section.splitlines() if not line.strip().startswith("#")]
+        script = "\n".join([*exports, *commands])
+        result = subprocess.run(
+            ["bash", "-eu", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        output = result.stdout.splitlines()
+        assert output[0].startswith("date,category,vouchers_claimed,vouchers_redeemed")
+        assert output[1].startswith("2020-05-01,auto,")
+        assert '"status":"completed"' in output[-1] and '"discount_fen":1000' in output[-1]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz") as ready:
+            assert ready.status == 200
+        assert "demo-bureau /" in banner and "api key mk_" in banner
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
