@@ -19,6 +19,7 @@ from service.api import (
     jobs_api,
     logins,
     merchants,
+    pages,
     redemptions,
     settlements,
     stats,
@@ -48,6 +49,7 @@ ROUTE_TABLES = [
     stats.routes,
     settlements.routes,
     jobs_api.routes,
+    pages.routes,
 ]
 
 
@@ -79,6 +81,7 @@ def create_app(
     add_routes(app, endpoints)
     app[system.OPENAPI] = build_spec(endpoints)
     app.router.add_static("/api/docs/static", _swagger_ui_dir(), append_version=True)
+    pages.add_static(app)
     app[keys.BACKGROUND] = set()
     app.cleanup_ctx.append(_database)
     if scheduler:

@@ -117,6 +117,9 @@ def newcomer_banner(settings: Settings, base: str, demo: dict[str, Any] | None) 
     lines = [
         "",
         "春暖槐荫消费节 voucher backend is serving",
+        f"  residents:  {base}/            (phone page: sign in with any mobile number)",
+        f"  cashier:    {base}/cashier",
+        f"  bureau:     {base}/bureau",
         f"  API:        {base}/api/v1",
         f"  API docs:   {base}/api/docs",
         f"  data:       {settings.data_dir}",
@@ -159,13 +162,17 @@ def newcomer_banner(settings: Settings, base: str, demo: dict[str, Any] | None) 
     lines += ["", "Try:", *examples, ""]
     if demo is not None:
         lines += [
-            f"Demo logins (also in {settings.data_dir / 'demo-credentials.json'}):",
-            f"  bureau:   {demo['bureau']['username']} / {demo['bureau']['password']}",
-            f"  merchant: id {demo['merchant']['merchant_id']} ({demo['merchant']['name']}),"
-            f" api key {demo['merchant']['api_key']}",
+            f"Demo logins for the pages (also in {settings.data_dir / 'demo-credentials.json'}):",
+            f"  bureau page:  {demo['bureau']['username']} / {demo['bureau']['password']}",
+            f"  cashier page: merchant id {demo['merchant']['merchant_id']}"
+            f" ({demo['merchant']['name']}), api key {demo['merchant']['api_key']}",
             "",
         ]
-    lines += ["Residents' SMS login codes appear in this log. Ctrl-C stops it.", ""]
+    lines += [
+        "Residents' SMS login codes appear in this log (look for 'SMS login code').",
+        "Ctrl-C stops it.",
+        "",
+    ]
     return "\n".join(lines)
 
 

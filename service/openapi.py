@@ -33,6 +33,8 @@ def build_spec(endpoints: list[Endpoint]) -> dict[str, Any]:
     spec.components.schema("Error", schema=ErrorBody)
     by_path: dict[str, dict[str, Any]] = {}
     for ep in endpoints:
+        if ep.extra.get("hidden"):
+            continue
         by_path.setdefault(ep.path, {})[ep.method.lower()] = _operation(ep)
     for path, operations in sorted(by_path.items()):
         spec.path(path=path, operations=operations)

@@ -233,6 +233,10 @@ def test_make_run_loads_the_demo_and_its_printed_commands_work(
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz") as ready:
             assert ready.status == 200
         assert "demo-bureau /" in banner and "api key mk_" in banner
+        for page in ("/cashier", "/bureau"):
+            assert f"http://127.0.0.1:{port}{page}" in banner
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{page}") as html:
+                assert "春暖槐荫消费节" in html.read().decode()
     finally:
         proc.terminate()
         proc.wait(timeout=30)

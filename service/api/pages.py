@@ -1,0 +1,63 @@
+"""The three front ends (residents `/`, cashier `/cashier`, bureau `/bureau`): static pages on
+the public API only. Their libraries come from npm packages installed by the Makefile
+(`npm ci`), served from node_modules, so the pages load nothing from the internet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from service.http import PUBLIC, Call, Routes
+
+routes = Routes("pages", prefix="")
+WEB = Path(__file__).resolve().parent.parent / "web"
+NODE_MODULES = Path(__file__).resolve().parent.parent.parent / "node_modules"
+VENDOR = {
+    "echarts.min.js": NODE_MODULES / "echarts" / "dist" / "echarts.min.js",
+    "jsQR.js": NODE_MODULES / "jsqr" / "dist" / "jsQR.js",
+}
+# Scripts and data only from this origin; images also from blob: (the QR code fetched with
+# the token). Style attributes are allowed for the chart library.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; "
+        "media-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+def _page(name: str) -> web.FileResponse:
+    return web.FileResponse(WEB / name, headers=SECURITY_HEADERS)
+
+
+@routes.get("/", roles=PUBLIC, summary="Residents' page", extra={"hidden": True})
+async def resident_page(call: Call) -> web.StreamResponse:
+    return _page("index.html")
+
+
+@routes.get("/cashier", roles=PUBLIC, summary="Cashier page", extra={"hidden": True})
+async def cashier_page(call: Call) -> web.StreamResponse:
+    return _page("cashier.html")
+
+
+@routes.get("/bureau", roles=PUBLIC, summary="Bureau dashboard", extra={"hidden": True})
+async def bureau_page(call: Call) -> web.StreamResponse:
+    return _page("bureau.html")
+
+
+@routes.get(
+    "/static/vendor/{name}", roles=PUBLIC, summary="Browser libraries", extra={"hidden": True}
+)
+async def vendor_file(call: Call) -> web.StreamResponse:
+    path = VENDOR.get(call.request.match_info["name"])
+    if path is None or not path.exists():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})
+
+
+def add_static(app: web.Application) -> None:
+    app.router.add_static("/static", WEB)

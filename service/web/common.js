@@ -1,0 +1,172 @@
+// Shared by the three pages: the API client, money in fen, safe DOM building, messages.
+// Tokens live in sessionStorage only (never in URLs); a 401 sends the user back to sign in.
+
+export const CATEGORY_NAMES = {
+  shopping: "购物",
+  dining: "餐饮",
+  culture_tourism: "文化旅游",
+  auto: "汽车销售",
+};
+
+// Plain Chinese for each error code of the API; the server's message is shown beside it.
+export const ERROR_TEXT = {
+  invalid_request: "输入有误",
+  unauthorized: "请重新登录",
+  forbidden: "没有权限",
+  not_found: "未找到",
+  sold_out: "已抢光",
+  limit_reached: "已达到每人领取上限",
+  not_open: "尚未开始或已暂停",
+  closed: "已结束",
+  already_redeemed: "该券已使用",
+  expired: "该券已过期",
+  not_redeemed: "该笔核销已撤销",
+  reversal_window_passed: "只能撤销当天的核销",
+  merchant_not_eligible: "该券不能在本店使用",
+  merchant_inactive: "商户已暂停参与活动",
+  below_min_spend: "未达到使用门槛",
+  idempotency_key_reused: "重复的请求编号",
+  payload_too_large: "内容过大",
+  rate_limited: "操作太频繁，请稍后再试",
+  unavailable: "服务繁忙，请稍后再试",
+  job_running: "任务正在运行",
+  internal_error: "服务出错了",
+};
+
+export class ApiError extends Error {
+  constructor(status, code, message, details) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details || {};
+  }
+  get text() {
+    const plain = ERROR_TEXT[this.code] || "请求失败";
+    return this.message && this.message !== plain ? `${plain}（${this.message}）` : plain;
+  }
+}
+
+export class NetworkError extends Error {
+  get text() {
+    return "网络异常，请检查网络后重试";
+  }
+}
+
+export class Api {
+  constructor(name, onSignedOut) {
+    this.key = `festival.${name}.token`;
+    this.onSignedOut = onSignedOut;
+  }
+  get token() {
+    return sessionStorage.getItem(this.key);
+  }
+  set token(value) {
+    if (value) sessionStorage.setItem(this.key, value);
+    else sessionStorage.removeItem(this.key);
+  }
+  async request(method, path, { body, headers = {}, accept } = {}) {
+    const init = { method, headers: { ...headers } };
+    if (this.token) init.headers.Authorization = `Bearer ${this.token}`;
+    if (accept) init.headers.Accept = accept;
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(`/api/v1${path}`, init);
+    } catch (error) {
+      throw new NetworkError(String(error));
+    }
+    if (response.status === 401 && this.token) {
+      this.token = null;
+      this.onSignedOut();
+    }
+    if (!response.ok) {
+      let error = {};
+      try {
+        error = (await response.json()).error || {};
+      } catch {
+        error = { code: "internal_error", message: response.statusText };
+      }
+      throw new ApiError(response.status, error.code, error.message, error.details);
+    }
+    return response;
+  }
+  async json(method, path, options) {
+    const response = await this.request(method, path, options);
+    return response.status === 204 ? null : response.json();
+  }
+}
+
+// Money: integer fen in, text out; yuan text in, integer fen out. No floating point.
+export function yuan(fen) {
+  const sign = fen < 0 ? "-" : "";
+  const abs = Math.abs(fen);
+  const whole = Math.floor(abs / 100).toLocaleString("zh-CN");
+  return `${sign}¥${whole}.${String(abs % 100).padStart(2, "0")}`;
+}
+
+export function parseYuan(text) {
+  const match = /^\s*(\d{1,9})(?:\.(\d{1,2}))?\s*$/.exec(text);
+  if (!match) return null;
+  return Number(match[1]) * 100 + Number((match[2] || "").padEnd(2, "0"));
+}
+
+// DOM built from text, never from HTML strings: nothing the API returns can inject markup.
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (name === "class") node.className = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else if (value === true) node.setAttribute(name, "");
+    else if (value !== false && value != null) node.setAttribute(name, value);
+  }
+  for (const child of children.flat()) {
+    if (child == null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export function show(message, kind = "info") {
+  const box = document.getElementById("toast");
+  box.textContent = message;
+  box.className = `toast ${kind}`;
+  box.hidden = false;
+  clearTimeout(show.timer);
+  show.timer = setTimeout(() => (box.hidden = true), kind === "error" ? 6000 : 3000);
+}
+
+export function errorText(error) {
+  return error && error.text ? error.text : String(error);
+}
+
+export function dateTime(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return d.toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false });
+}
+
+export function today() {
+  return new Date().toLocaleDateString("sv-SE", { timeZone: "Asia/Shanghai" });
+}
+
+export function csv(columns, rows) {
+  const cell = (v) => {
+    const text = v == null ? "" : String(v);
+    return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  };
+  return [columns.join(","), ...rows.map((r) => columns.map((c) => cell(r[c])).join(","))].join(
+    "\r\n",
+  ) + "\r\n";
+}
+
+export function saveFile(name, text, type = "text/csv;charset=utf-8") {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const link = el("a", { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}

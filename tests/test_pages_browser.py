@@ -1,0 +1,332 @@
+"""The three pages in a real browser (Debian's Chromium driven by Playwright) against the real
+service: a resident signs in and claims, a cashier redeems once despite a lost answer and
+reverses, the bureau sees the same totals as the API and downloads CSV. Screenshots are left
+in test-output/screenshots/ for a reviewer."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestServer
+
+from service import keys
+from service.app import create_app
+from service.auth import hash_password, issue_token
+from service.clock import Clock
+from service.domain.stats import DAILY_COLUMNS
+from service.settings import Settings
+from service.sms import CapturingSmsSender
+from tests.factories import merchant_body
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
+
+
+def _why_not() -> str | None:
+    if not os.path.exists(CHROMIUM):
+        return "Debian's chromium is not installed (make test installs it with apt-get)"
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed"
+    fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False)
+    if not fonts.stdout.strip():
+        return "no CJK font (fonts-wqy-microhei) is installed: Chinese would render as boxes"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_why_not() is not None, reason=_why_not() or "")
+
+
+@dataclass
+class Live:
+    base: str
+    app: Any
+    settings: Settings
+    sms: CapturingSmsSender
+    session: Any
+
+    def headers(self, role: str, sub: str = "tester", mid: int | None = None) -> dict[str, str]:
+        token, _ = issue_token(self.settings, role=role, sub=sub, merchant_id=mid)
+        return {"Authorization": f"Bearer {token}"}
+
+    async def call(self, method: str, path: str, expect: int, **kw: Any) -> Any:
+        async with self.session.request(method, self.base + path, **kw) as resp:
+            body = await resp.json()
+            assert resp.status == expect, body
+            return body
+
+    async def merchant(self, category: str = "dining") -> tuple[int, str]:
+        body = await self.call(
+            "POST",
+            "/api/v1/admin/merchants",
+            201,
+            json=merchant_body(category=category),
+            headers=self.headers("bureau"),
+        )
+        return body["merchant"]["id"], body["api_key"]
+
+    async def batch(self, **overrides: Any) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        body = {
+            "category": "dining",
+            "title": "餐饮券 满50减10",
+            "face_value_fen": 1000,
+            "min_spend_fen": 5000,
+            "quantity": 50,
+            "per_resident_limit": 1,
+            "claim_starts_at": (now - timedelta(minutes=5)).isoformat(),
+            "claim_ends_at": (now + timedelta(hours=2)).isoformat(),
+            "valid_days": 7,
+            **overrides,
+        }
+        return await self.call(
+            "POST", "/api/v1/admin/batches", 201, json=body, headers=self.headers("bureau")
+        )
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[Live]:
+    """The real service on a real port, on the real clock (the browser has one too)."""
+    import aiohttp
+
+    sms = CapturingSmsSender()
+    app = create_app(settings=settings, clock=Clock(), sms=sms)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    async with aiohttp.ClientSession() as session:
+        yield Live(str(server.make_url("")).rstrip("/"), app, settings, sms, session)
+    await server.close()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        yield chromium
+        await chromium.close()
+
+
+async def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+async def test_a_resident_signs_in_claims_and_shows_the_qr_code(live: Live, browser: Any) -> None:
+    batch = await live.batch(title="餐饮券 满50减10（今日）")
+    await live.batch(
+        title="购物券 满100减20（明日）",
+        category="shopping",
+        face_value_fen=2000,
+        min_spend_fen=10000,
+        claim_starts_at=(datetime.now(UTC) + timedelta(days=1)).isoformat(),
+        claim_ends_at=(datetime.now(UTC) + timedelta(days=2)).isoformat(),
+    )
+    phone = "13912345678"
+    context = await browser.new_context(viewport={"width": 375, "height": 812}, locale="zh-CN")
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    await page.goto(live.base + "/")
+    await page.fill("#phone", phone)
+    await page.click("#send-code")
+    await page.wait_for_selector("#send-code:has-text('秒后重发')")
+    await page.fill("#code", live.sms.codes[phone])
+    await page.click("#sign-in")
+
+    card = page.locator(f"[data-batch='{batch['id']}']")
+    await card.wait_for()
+    assert "剩余 50 / 50 张" in await card.inner_text()
+    assert "距开抢" in await page.locator(".batch", has_text="明日").inner_text()
+    await shot(page, "resident-batches")
+    await card.locator("button", has_text="立即领取").click()
+    await page.wait_for_selector(".toast.ok:has-text('领取成功')")
+    await page.wait_for_selector(f"[data-batch='{batch['id']}']:has-text('剩余 49 / 50 张')")
+    # A second claim hits the per-resident limit: the server's message, in plain words.
+    await card.locator("button", has_text="立即领取").click()
+    await page.wait_for_selector(".toast.error:has-text('已达到每人领取上限')")
+
+    await page.click("#tab-wallet")
+    voucher = page.locator(".voucher").first
+    await voucher.wait_for()
+    code = await voucher.get_attribute("data-code")
+    assert code and code[:4] in await voucher.inner_text()
+    await voucher.locator("button", has_text="出示二维码").click()
+    image = page.locator("#qr-image")
+    for _ in range(100):  # the QR is fetched with the token, then shown from a blob
+        if await image.evaluate("(img) => img.complete && img.naturalWidth") > 0:
+            break
+        await page.wait_for_timeout(100)
+    assert await image.evaluate("(img) => img.naturalWidth") > 0
+    box = await image.bounding_box()
+    assert box and box["width"] >= 240 and box["height"] >= 240  # scannable from a phone
+    assert await image.get_attribute("src") and "token" not in (await image.get_attribute("src"))
+    await shot(page, "resident-wallet-qr")
+    # The token stays in session storage, never in the address.
+    assert "eyJ" not in page.url
+    await context.close()
+
+
+async def test_a_cashier_redeems_once_despite_a_lost_answer_then_reverses(
+    live: Live, browser: Any
+) -> None:
+    mid, api_key = await live.merchant("dining")
+    batch = await live.batch()
+    voucher = await live.call(
+        "POST", f"/api/v1/batches/{batch['id']}/claims", 201, headers=live.headers("resident", "r1")
+    )
+    context = await browser.new_context(viewport={"width": 800, "height": 1000}, locale="zh-CN")
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    await page.goto(live.base + "/cashier")
+    await page.fill("#merchant-id", str(mid))
+    await page.fill("#api-key", api_key)
+    await page.click("#sign-in")
+    await page.fill("#code", voucher["code"].lower())
+    await page.click("#preview")
+    await page.wait_for_selector("#preview-box:has-text('可在本店使用')")
+    await page.fill("#amount", "120.50")
+    assert "优惠 ¥10.00，应付 ¥110.50" in await page.inner_text("#sums")
+
+    # The first answer is lost on the way back: the request reached the server.
+    lost = {"count": 0}
+
+    async def lose_first_answer(route: Any) -> None:
+        if lost["count"] == 0:
+            lost["count"] += 1
+            await route.fetch()
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    await page.route("**/api/v1/merchant/redemptions", lose_first_answer)
+    await page.click("#redeem")
+    await page.wait_for_selector("#retry:visible")
+    assert "网络异常" in await page.inner_text("#redeem-result")
+    await page.click("#retry")
+    await page.wait_for_selector("#redeem-result:has-text('核销成功')")
+    assert "应付 ¥110.50" in await page.inner_text("#redeem-result")
+
+    # Exactly one redemption, for 120.50 yuan in fen.
+    conn = await asyncpg.connect(live.settings.database_url)
+    try:
+        rows = await conn.fetch("SELECT order_amount_fen, status FROM redemptions")
+    finally:
+        await conn.close()
+    assert [(r["order_amount_fen"], r["status"]) for r in rows] == [(12050, "completed")]
+    row = page.locator("#today tr[data-redemption]")
+    await row.wait_for()
+    assert "已核销" in await row.inner_text()
+    assert "1 笔" in await page.inner_text("#totals")
+    await shot(page, "cashier-redeemed")
+    await row.locator("button", has_text="撤销").click()
+    await page.wait_for_selector("#today tr[data-redemption]:has-text('已撤销')")
+    assert "0 笔" in await page.inner_text("#totals")
+
+    # A voucher from elsewhere: the preview says why not, in plain words.
+    other = await live.batch(category="shopping", face_value_fen=2000, min_spend_fen=10000)
+    foreign = await live.call(
+        "POST", f"/api/v1/batches/{other['id']}/claims", 201, headers=live.headers("resident", "r2")
+    )
+    await page.fill("#code", foreign["qr"])  # as scanned
+    await page.click("#preview")
+    await page.wait_for_selector("#preview-box:has-text('该券不能在本店使用')")
+    await shot(page, "cashier-not-eligible")
+    await context.close()
+
+
+async def test_the_bureau_sees_the_apis_totals_and_downloads_csv(
+    live: Live, browser: Any, tmp_path: Path
+) -> None:
+    conn = await asyncpg.connect(live.settings.database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO bureau_users (username, password_hash) VALUES ('analyst', $1)",
+            hash_password("a long password 1"),
+        )
+    finally:
+        await conn.close()
+    mid, _ = await live.merchant("dining")
+    batch = await live.batch(quantity=10)
+    for i, amount in enumerate((6000, 8800, 15000)):
+        v = await live.call(
+            "POST",
+            f"/api/v1/batches/{batch['id']}/claims",
+            201,
+            headers=live.headers("resident", f"r{i}"),
+        )
+        await live.call(
+            "POST",
+            "/api/v1/merchant/redemptions",
+            201,
+            json={"code": v["code"], "order_amount_fen": amount, "order_ref": str(i)},
+            headers={**live.headers("merchant", mid=mid), "Idempotency-Key": f"k{i}"},
+        )
+    from jobs.registry import BY_NAME
+
+    result = await live.app[keys.JOBS].run_now(BY_NAME["intraday_refresh"])
+    assert result.outcome == "succeeded"
+    summary = await live.call("GET", "/api/v1/stats/summary", 200, headers=live.headers("bureau"))
+
+    context = await browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="zh-CN", accept_downloads=True
+    )
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    await page.goto(live.base + "/bureau")
+    await page.fill("#username", "analyst")
+    await page.fill("#password", "a long password 1")
+    await page.click("#sign-in")
+    overall = page.locator("#totals tr[data-category='overall']")
+    await overall.wait_for()
+    cells = await overall.locator("td").all_inner_texts()
+    total = summary["overall"]
+    assert cells[1:5] == [
+        str(total["vouchers_claimed"]),
+        str(total["vouchers_redeemed"]),
+        "¥30.00",
+        "¥298.00",
+    ]
+    assert total["subsidy_fen"] == 3000 and total["sales_fen"] == 29800
+    assert cells[5] == f"{total['leverage']:.2f}"
+    await page.wait_for_selector("#chart-sales canvas")
+    await page.wait_for_selector("#merchants tr:nth-child(2)")
+    await page.wait_for_selector("#jobs tr:has-text('daily_rollup')")
+    await shot(page, "bureau-dashboard")
+
+    async with page.expect_download() as download_info:
+        await page.click("#daily-csv")
+    download = await download_info.value
+    target = tmp_path / "daily.csv"
+    await download.save_as(str(target))
+    lines = target.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == ",".join(DAILY_COLUMNS)
+    assert any(line.split(",")[1] == "dining" and ",3000,29800," in line for line in lines[1:])
+
+    # A token that stops working sends the user back to sign in.
+    await page.evaluate("sessionStorage.setItem('festival.bureau.token', 'expired.or.forged')")
+    await page.reload()
+    await page.wait_for_selector("#login:not([hidden])")
+    await context.close()
