@@ -130,6 +130,19 @@ async def browser() -> AsyncIterator[Any]:
         await chromium.close()
 
 
+def offline_only(page: Any, base: str) -> list[str]:
+    """Every address the page asks for; the test checks none leaves this service."""
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    return asked
+
+
+def assert_local(asked: list[str], base: str) -> None:
+    assert asked and all(u.startswith((base, "blob:", "data:")) for u in asked), [
+        u for u in asked if not u.startswith((base, "blob:", "data:"))
+    ]
+
+
 async def shot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
@@ -149,6 +162,7 @@ async def test_a_resident_signs_in_claims_and_shows_the_qr_code(live: Live, brow
     context = await browser.new_context(viewport={"width": 375, "height": 812}, locale="zh-CN")
     context.set_default_timeout(10_000)
     page = await context.new_page()
+    asked = offline_only(page, live.base)
     await page.goto(live.base + "/")
     await page.fill("#phone", phone)
     await page.click("#send-code")
@@ -184,8 +198,9 @@ async def test_a_resident_signs_in_claims_and_shows_the_qr_code(live: Live, brow
     assert box and box["width"] >= 240 and box["height"] >= 240  # scannable from a phone
     assert await image.get_attribute("src") and "token" not in (await image.get_attribute("src"))
     await shot(page, "resident-wallet-qr")
-    # The token stays in session storage, never in the address.
-    assert "eyJ" not in page.url
+    # The token stays in session storage, never in an address.
+    assert not any("eyJ" in u for u in asked)
+    assert_local(asked, live.base)
     await context.close()
 
 
@@ -200,6 +215,7 @@ async def test_a_cashier_redeems_once_despite_a_lost_answer_then_reverses(
     context = await browser.new_context(viewport={"width": 800, "height": 1000}, locale="zh-CN")
     context.set_default_timeout(10_000)
     page = await context.new_page()
+    asked = offline_only(page, live.base)
     await page.goto(live.base + "/cashier")
     await page.fill("#merchant-id", str(mid))
     await page.fill("#api-key", api_key)
@@ -254,6 +270,7 @@ async def test_a_cashier_redeems_once_despite_a_lost_answer_then_reverses(
     await page.click("#preview")
     await page.wait_for_selector("#preview-box:has-text('该券不能在本店使用')")
     await shot(page, "cashier-not-eligible")
+    assert_local(asked, live.base)
     await context.close()
 
 
@@ -295,6 +312,7 @@ async def test_the_bureau_sees_the_apis_totals_and_downloads_csv(
     )
     context.set_default_timeout(10_000)
     page = await context.new_page()
+    asked = offline_only(page, live.base)
     await page.goto(live.base + "/bureau")
     await page.fill("#username", "analyst")
     await page.fill("#password", "a long password 1")
@@ -324,6 +342,16 @@ async def test_the_bureau_sees_the_apis_totals_and_downloads_csv(
     lines = target.read_text(encoding="utf-8").splitlines()
     assert lines[0] == ",".join(DAILY_COLUMNS)
     assert any(line.split(",")[1] == "dining" and ",3000,29800," in line for line in lines[1:])
+    async with page.expect_download() as download_info:
+        await page.click("#totals-csv")
+    summary_csv = tmp_path / "summary.csv"
+    await (await download_info.value).save_as(str(summary_csv))
+    assert (
+        summary_csv.read_text(encoding="utf-8")
+        .splitlines()[-1]
+        .startswith("overall,3,3,0,0,3000,29800,")
+    )
+    assert_local(asked, live.base)
 
     # A token that stops working sends the user back to sign in.
     await page.evaluate("sessionStorage.setItem('festival.bureau.token', 'expired.or.forged')")

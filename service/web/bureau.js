@@ -8,6 +8,7 @@ const charts = {};
 let merchants = [];
 let jobs = [];
 let range = null;
+let totals = [];
 
 function render() {
   const signedIn = Boolean(api.token);
@@ -55,6 +56,7 @@ async function loadSummary() {
         el("td", {}, yuan(part.subsidy_fen)), el("td", {}, yuan(part.sales_fen)),
         el("td", {}, ratio(part.leverage)), el("td", {}, percent(part.redemption_rate)),
         el("td", {}, ratio(part.recovery_index)));
+    totals = [...summary.categories, { category: "overall", ...summary.overall }];
     $("totals").replaceChildren(
       el("tr", {}, ...["品类", "领券", "核销", "财政补贴", "拉动消费", "拉动比", "核销率", "恢复指数"].map((h) => el("th", {}, h))),
       ...summary.categories.map((c) => row(CATEGORY_NAMES[c.category], c, c.category)),
@@ -197,6 +199,10 @@ $("settlements-csv").addEventListener("click", () =>
   downloadFromApi(`/admin/settlements?date=${$("settlement-date").value}&format=csv`, `settlement-${$("settlement-date").value}.csv`));
 $("merchants-csv").addEventListener("click", () =>
   saveFile("merchants.csv", csv(["id", "name", "category", "credit_code", "district", "address", "contact_phone", "status"], merchants)));
+$("totals-csv").addEventListener("click", () =>
+  saveFile("festival-summary.csv", csv(["category", "vouchers_claimed", "vouchers_redeemed", "vouchers_expired",
+    "redemptions_reversed", "subsidy_fen", "sales_fen", "leverage", "redemption_rate", "baseline_sales_fen",
+    "recovery_index"], totals)));
 $("jobs-csv").addEventListener("click", () =>
   saveFile("jobs.csv", csv(["name", "schedule", "next_run_at", "period", "status", "rows", "finished_at", "error"],
     jobs.map((j) => ({ ...j, ...(j.last_run || {}) })))));
