@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import getpass
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -53,7 +54,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _serve(
-    settings: Settings, host: str, port: int, *, scheduler: bool, banner: str | None = None
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    scheduler: bool,
+    banner: str | None = None,
+    reuse_port: bool = False,
 ) -> None:
     from aiohttp import web
 
@@ -82,16 +89,51 @@ def _serve(
         access_log_class=AccessLogger,
         print=lambda *_: None,
         handle_signals=True,
+        reuse_port=reuse_port or None,
     )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import subprocess
+
     from service.migrations import migrate_url
 
     settings = resolved_settings()
     _run(migrate_url(settings.database_url or ""))
     log.info("serving on http://%s:%s (docs at /api/docs)", args.host, args.port)
-    _serve(settings, args.host, args.port, scheduler=not args.no_scheduler)
+    # More workers share the port (SO_REUSEPORT, the kernel spreads connections); they are
+    # plain API processes on the database this one resolved, and only this one schedules.
+    workers = []
+    if args.workers > 1:
+        env = {**os.environ, "DATABASE_URL": settings.database_url or ""}
+        if not os.environ.get("FESTIVAL_JWT_SECRET"):
+            env["FESTIVAL_JWT_SECRET"] = settings.jwt_secret
+        command = [
+            sys.executable,
+            "-m",
+            "service.cli",
+            "serve",
+            "--host",
+            args.host,
+            "--port",
+            str(args.port),
+            "--no-scheduler",
+            "--reuse-port",
+        ]
+        workers = [subprocess.Popen(command, env=env) for _ in range(args.workers - 1)]  # noqa: S603
+    try:
+        _serve(
+            settings,
+            args.host,
+            args.port,
+            scheduler=not args.no_scheduler,
+            reuse_port=args.reuse_port or bool(workers),
+        )
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
     return 0
 
 
@@ -407,6 +449,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--no-scheduler", action="store_true", help="serve the API only")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="API processes sharing the port (default 1)"
+    )
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 
     run = sub.add_parser("run", help="what `make run` does: migrate, serve, print how to try it")

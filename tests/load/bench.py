@@ -1,0 +1,524 @@
+"""`make bench`: the benchmark of PERF.md, in one run on this machine.
+
+Starts its own embedded PostgreSQL, then measures, each with wrk against a real process:
+the limit (a bare aiohttp app), the flash claim on the service as deployed, the naive
+reference, redemption, and the rollup; checks correctness after each; prints a table and
+writes bench-results.json.
+
+    python -m tests.load.bench [--seconds 10] [--workers 2] [--quantity 20000] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import psutil
+
+from service import embedded_postgres
+from service.auth import issue_token
+from service.db import Database
+from service.domain.claims import Claimed, claim_many
+from service.domain.merchants import create_merchant
+from service.migrations import migrate_url
+from service.settings import Settings
+from tests.conftest import with_database
+from tests.factories import merchant_body
+from tests.load import rollup
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+TZ = ZoneInfo("Asia/Shanghai")
+SECRET = "bench-secret-" + "b" * 52
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def wrk(url: str, seconds: float, connections: int, script: Path | None = None, *args: str) -> dict:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    if script is not None:
+        command += ["-s", str(script)]
+    command.append(url)
+    if args:
+        command += ["--", *args]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    statuses = {int(s): int(n) for s, n in re.findall(r"^STATUS (\d+) (\d+)$", out, re.MULTILINE)}
+    latency = re.search(r"^LATENCY ([\d.]+) ([\d.]+)$", out, re.MULTILINE)
+    p50, p99 = (float(latency.group(1)), float(latency.group(2))) if latency else (None, None)
+    if p99 is None:
+        p99_text = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+        if p99_text:
+            value, unit = float(p99_text.group(1)), p99_text.group(2)
+            p99 = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": rps,
+        "statuses": statuses,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "socket_errors": errors.group(1) if errors else None,
+        "raw": out,
+    }
+
+
+def token(role: str, sub: str, mid: int | None = None) -> str:
+    settings = Settings(
+        database_url=None, data_dir=Path("."), jwt_secret=SECRET, tz=TZ, access_token_ttl_s=3600
+    )
+    return issue_token(settings, role=role, sub=sub, merchant_id=mid)[0]
+
+
+def lua_data(path: Path, **tables: Any) -> Path:
+    with path.open("w") as f:
+        for name, value in tables.items():
+            if isinstance(value, list):
+                f.write(f"{name} = {{\n")
+                f.writelines(f'"{v}",\n' for v in value)
+                f.write("}\n")
+            else:
+                f.write(f"{name} = {json.dumps(value)}\n")
+    return path
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.server_url = embedded_postgres.start(workdir / "pg", database="postgres")
+        self.results: dict[str, Any] = {}
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def say(self, text: str) -> None:
+        print(f"[bench] {text}", file=sys.stderr, flush=True)
+
+    async def database(self, name: str) -> str:
+        conn = await asyncpg.connect(self.server_url)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        url = with_database(self.server_url, name)
+        await migrate_url(url)
+        return url
+
+    def start(
+        self, command: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        log = (self.workdir / f"process-{len(self.processes)}.log").open("w")
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        return process
+
+    def stop(self, process: subprocess.Popen[bytes]) -> None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+    # --- 1. the limit ------------------------------------------------------------------
+
+    def limit(self) -> None:
+        port = free_port()
+        app = self.start([sys.executable, "-m", "tests.load.bare_app", str(port)])
+        wait_http(f"http://127.0.0.1:{port}/")
+        self.say("limit: bare aiohttp, 256 and 64 connections")
+        self.results["limit_rps"] = wrk(f"http://127.0.0.1:{port}/", self.args.seconds, 256)["rps"]
+        self.results["limit_64_rps"] = wrk(f"http://127.0.0.1:{port}/", self.args.seconds, 64)[
+            "rps"
+        ]
+        self.stop(app)
+
+    # --- 2. flash claim on the service ---------------------------------------------------
+
+    async def service(self) -> tuple[str, int, subprocess.Popen[bytes]]:
+        url = await self.database("bench_service")
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "FESTIVAL_JWT_SECRET": SECRET,
+            "FESTIVAL_DATA_DIR": str(self.workdir / "var"),
+            # As deploy/festival.env.example: nginx keeps the access log.
+            "FESTIVAL_ACCESS_LOG": "false",
+        }
+        process = self.start(
+            [
+                sys.executable,
+                "-m",
+                "service.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--no-scheduler",
+                "--workers",
+                str(self.args.workers),
+            ],
+            env,
+        )
+        wait_http(f"http://127.0.0.1:{port}/readyz")
+        return url, port, process
+
+    def create_batch(self, port: int, quantity: int) -> int:
+        now = datetime.now(UTC)
+        body = json.dumps(
+            {
+                "category": "dining",
+                "title": "餐饮券 满50减10",
+                "face_value_fen": 1000,
+                "min_spend_fen": 5000,
+                "quantity": quantity,
+                "per_resident_limit": 1,
+                "claim_starts_at": (now - timedelta(minutes=1)).isoformat(),
+                "claim_ends_at": (now + timedelta(hours=2)).isoformat(),
+                "valid_days": 7,
+            }
+        ).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/admin/batches",
+            data=body,
+            method="POST",
+            headers={
+                "Authorization": f"Bearer {token('bureau', 'bench')}",
+                "Content-Type": "application/json",
+            },
+        )
+        with urllib.request.urlopen(request) as response:  # noqa: S310
+            return int(json.loads(response.read())["id"])
+
+    async def flash_claim(self, url: str, port: int, process: subprocess.Popen[bytes]) -> None:
+        quantity, residents = self.args.quantity, self.args.residents
+        batch_id = self.create_batch(port, quantity)
+        data = lua_data(
+            self.workdir / "claim-data.lua",
+            batch_id=batch_id,
+            tokens=[token("resident", f"bench-{i}") for i in range(residents)],
+        )
+        self.say(
+            f"flash claim: {quantity} vouchers, {residents} residents, 256 connections, "
+            f"{self.args.workers} worker(s)"
+        )
+        run = wrk(f"http://127.0.0.1:{port}", self.args.seconds, 256, HERE / "claim.lua", str(data))
+        conn = await asyncpg.connect(url)
+        try:
+            issued = await conn.fetchval(
+                "SELECT count(*) FROM vouchers WHERE batch_id = $1", batch_id
+            )
+            over_limit = await conn.fetchval(
+                "SELECT count(*) FROM (SELECT resident_id FROM vouchers WHERE batch_id = $1"
+                " GROUP BY resident_id HAVING count(*) > 1) x",
+                batch_id,
+            )
+        finally:
+            await conn.close()
+        statuses = run["statuses"]
+        self.results.update(
+            {
+                "claim_rps": run["rps"],
+                "claim_201_rps": round(statuses.get(201, 0) / self.args.seconds, 1),
+                "claim_409_rps": round(statuses.get(409, 0) / self.args.seconds, 1),
+                "claim_p50_ms": run["p50_ms"],
+                "claim_p99_ms": run["p99_ms"],
+                "claim_5xx": sum(n for s, n in statuses.items() if s >= 500),
+                "claim_statuses": statuses,
+                "vouchers_issued": issued,
+                "quantity": quantity,
+                "oversold": max(0, issued - quantity),
+                "over_limit_residents": over_limit,
+                "sold_out_reached": issued == quantity,
+            }
+        )
+        rss = [
+            p.memory_info().rss
+            for p in [psutil.Process(process.pid), *psutil.Process(process.pid).children()]
+        ]
+        self.results["api_rss_mb"] = round(max(rss) / 2**20, 1)
+
+    # --- 3. redemption -------------------------------------------------------------------
+
+    async def redemption(self, url: str, port: int) -> None:
+        db = await Database.connect(url, min_size=2, max_size=4)
+        try:
+            merchants = []
+            for _ in range(64):
+                row, _ = await create_merchant(db, merchant_body(category="dining"))
+                merchants.append(row["id"])
+            batch_id = self.create_batch(port, self.args.vouchers)
+            codes: list[str] = []
+            now = datetime.now(UTC)
+            for start in range(0, self.args.vouchers, 1000):
+                subs = [f"holder-{i}" for i in range(start, min(start + 1000, self.args.vouchers))]
+                codes += [
+                    o.code
+                    for o in await claim_many(db, batch_id, subs, now)
+                    if isinstance(o, Claimed)
+                ]
+        finally:
+            await db.close()
+        data = lua_data(
+            self.workdir / "redeem-data.lua",
+            codes=codes,
+            merchants=[token("merchant", f"merchant:{m}", m) for m in merchants],
+        )
+        self.say(f"redemption: {len(codes)} claimed vouchers, 64 connections, retries mixed in")
+        run = wrk(f"http://127.0.0.1:{port}", self.args.seconds, 64, HERE / "redeem.lua", str(data))
+        conn = await asyncpg.connect(url)
+        try:
+            twice = await conn.fetchval(
+                "SELECT count(*) FROM (SELECT voucher_id FROM redemptions WHERE status = 'completed'"
+                " GROUP BY voucher_id HAVING count(*) > 1) x"
+            )
+            # One statement, one snapshot: requests still in flight when wrk stopped may be
+            # committing while we count.
+            done, discounts, mismatched, redeemed = await conn.fetchrow(
+                "SELECT count(*), coalesce(sum(discount_fen), 0)::bigint,"
+                " count(*) FILTER (WHERE payable_fen <> order_amount_fen - discount_fen),"
+                " (SELECT count(*) FROM vouchers WHERE status = 'redeemed')"
+                " FROM redemptions WHERE status = 'completed'"
+            )
+        finally:
+            await conn.close()
+        statuses = run["statuses"]
+        self.results.update(
+            {
+                "redeem_rps": run["rps"],
+                "redeem_p50_ms": run["p50_ms"],
+                "redeem_p99_ms": run["p99_ms"],
+                "redeem_statuses": statuses,
+                "redeem_5xx": sum(n for s, n in statuses.items() if s >= 500),
+                "double_redeemed": twice,
+                "redemptions_completed": done,
+                "vouchers_redeemed": redeemed,
+                "discounts_fen": discounts,
+                "payable_mismatched": mismatched,
+                # Sums reconcile: every completed redemption a redeemed voucher, 10.00 off each.
+                "redeem_unreconciled": int(done != redeemed)
+                + int(discounts != done * 1000)
+                + mismatched,
+            }
+        )
+
+    # --- 5. the naive reference ----------------------------------------------------------
+
+    async def naive(self) -> None:
+        url = await self.database("bench_naive")
+        conn = await asyncpg.connect(url)
+        try:
+            from tests.load.naive_app import SCHEMA
+
+            await conn.execute(SCHEMA)
+            await conn.execute("INSERT INTO naive_batches VALUES (1, $1, 0)", self.args.quantity)
+        finally:
+            await conn.close()
+        port = free_port()
+        app = self.start([sys.executable, "-m", "tests.load.naive_app", str(port), url, SECRET])
+        data = lua_data(
+            self.workdir / "naive-data.lua",
+            batch_id=1,
+            tokens=[token("resident", f"naive-{i}") for i in range(self.args.residents)],
+        )
+        self._wait_port(port)
+        self.say("naive reference: lock the batch row, check, insert, one transaction per claim")
+        run = wrk(f"http://127.0.0.1:{port}", self.args.seconds, 256, HERE / "claim.lua", str(data))
+        self.stop(app)
+        conn = await asyncpg.connect(url)
+        try:
+            issued = await conn.fetchval("SELECT count(*) FROM naive_vouchers")
+        finally:
+            await conn.close()
+        self.results.update(
+            {
+                "naive_claim_rps": run["rps"],
+                "naive_claim_p99_ms": run["p99_ms"],
+                "naive_oversold": max(0, issued - self.args.quantity),
+            }
+        )
+
+    def _wait_port(self, port: int) -> None:
+        import socket
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    # --- 4. rollup -----------------------------------------------------------------------
+
+    async def rollup(self) -> None:
+        url = await self.database("bench_rollup")
+        self.say(f"rollup: {self.args.rollup_days} days × {self.args.rollup_per_day} redemptions")
+        figures = await rollup.main(url, self.args.rollup_days, self.args.rollup_per_day)
+        self.results.update(
+            {
+                "rollup_day_s": figures["rollup_one_day_s"],
+                "rollup_raw_s": figures["raw_group_by_s"],
+                "rollup_ratio": figures["rollup_over_raw"],
+                "rollup_backfill_s": figures["backfill_all_days_s"],
+                "rollup_per_day": self.args.rollup_per_day,
+            }
+        )
+
+    async def machine(self) -> None:
+        conn = await asyncpg.connect(self.server_url)
+        try:
+            version = await conn.fetchval("SHOW server_version")
+            fsync = await conn.fetchval("SHOW fsync")
+        finally:
+            await conn.close()
+        self.results["machine"] = {
+            "cores": os.cpu_count(),
+            "postgresql": version,
+            "fsync": fsync,
+            "python": platform.python_version(),
+            "workers": self.args.workers,
+            "seconds_per_scenario": self.args.seconds,
+        }
+
+    async def run(self) -> dict[str, Any]:
+        await self.machine()
+        self.limit()
+        url, port, process = await self.service()
+        try:
+            await self.flash_claim(url, port, process)
+            await self.redemption(url, port)
+        finally:
+            self.stop(process)
+        await self.naive()
+        await self.rollup()
+        r = self.results
+        r["claim_ratio"] = round(r["claim_rps"] / r["limit_rps"], 3)
+        r["claim_vs_naive"] = round(r["claim_rps"] / r["naive_claim_rps"], 2)
+        r["redeem_ratio"] = round(r["redeem_rps"] / r["limit_64_rps"], 3)
+        return r
+
+    def close(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                self.stop(process)
+
+
+GOALS = [
+    ("flash claim ÷ limit", "claim_ratio", ">=", 0.35),
+    ("flash claim p99 (ms)", "claim_p99_ms", "<=", 100),
+    ("flash claim ÷ naive", "claim_vs_naive", ">=", 5),
+    ("redemption ÷ limit", "redeem_ratio", ">=", 0.20),
+    ("redemption p99 (ms)", "redeem_p99_ms", "<=", 50),
+    ("one-day rollup ÷ raw SQL", "rollup_ratio", "<=", 1.5),
+    ("API process RSS (MB)", "api_rss_mb", "<=", 200),
+    ("oversold", "oversold", "==", 0),
+    ("residents over their limit", "over_limit_residents", "==", 0),
+    ("vouchers redeemed twice", "double_redeemed", "==", 0),
+    ("redemption sums not reconciled", "redeem_unreconciled", "==", 0),
+    ("5xx answers", "claim_5xx", "==", 0),
+]
+
+
+def table(r: dict[str, Any]) -> str:
+    lines = [
+        f"limit (bare aiohttp)   {r['limit_rps']:>10,.0f} req/s (256 conn), "
+        f"{r['limit_64_rps']:,.0f} (64 conn)",
+        f"flash claim            {r['claim_rps']:>10,.0f} req/s  (201: {r['claim_201_rps']:,.0f}/s,"
+        f" 409: {r['claim_409_rps']:,.0f}/s)  p50 {r['claim_p50_ms']:.1f} ms  p99 {r['claim_p99_ms']:.1f} ms",
+        f"naive reference        {r['naive_claim_rps']:>10,.0f} req/s  p99 {r['naive_claim_p99_ms']:.1f} ms",
+        f"redemption             {r['redeem_rps']:>10,.0f} req/s  p50 {r['redeem_p50_ms']:.1f} ms"
+        f"  p99 {r['redeem_p99_ms']:.1f} ms",
+        f"rollup, one day        {r['rollup_day_s']:>10.3f} s   raw GROUP BY {r['rollup_raw_s']:.3f} s"
+        f"   backfill {r['rollup_backfill_s']:.2f} s",
+        "",
+        f"{'goal':<34}{'figure':>10}  {'target':>8}",
+    ]
+    ops = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, "==": lambda a, b: a == b}
+    for label, key, op, target in GOALS:
+        value = r[key]
+        mark = "ok" if ops[op](value, target) else "MISSED"
+        lines.append(f"{label:<34}{value:>10}  {op} {target:<6} {mark}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--quantity", type=int, default=20_000)
+    parser.add_argument("--residents", type=int, default=60_000)
+    parser.add_argument("--vouchers", type=int, default=60_000)
+    parser.add_argument("--rollup-days", type=int, default=3)
+    parser.add_argument("--rollup-per-day", type=int, default=100_000)
+    parser.add_argument("--output", default=str(ROOT / "bench-results.json"))
+    parser.add_argument("--smoke", action="store_true", help="seconds and small counts")
+    args = parser.parse_args()
+    if args.smoke:
+        args.seconds, args.quantity, args.residents, args.vouchers = 1, 200, 2000, 2000
+        args.rollup_days, args.rollup_per_day = 1, 2000
+    if shutil.which("wrk") is None:
+        print("make bench needs wrk (Debian package wrk)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="festival-bench-") as folder:
+        bench = Bench(args, Path(folder))
+        try:
+            results = asyncio.run(bench.run())
+        finally:
+            bench.close()
+    Path(args.output).write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print(table(results))
+    print(f"\nwritten to {args.output}")
+    bad = [
+        k
+        for k in (
+            "oversold",
+            "over_limit_residents",
+            "double_redeemed",
+            "redeem_unreconciled",
+            "claim_5xx",
+            "redeem_5xx",
+        )
+        if results[k]
+    ]
+    if bad:
+        print(f"CORRECTNESS FAILED: {bad}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

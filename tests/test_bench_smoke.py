@@ -1,0 +1,62 @@
+"""The benchmark runs end to end in seconds with small counts, so `make bench` cannot rot."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYS = {
+    "limit_rps",
+    "claim_rps",
+    "claim_p99_ms",
+    "claim_ratio",
+    "naive_claim_rps",
+    "claim_vs_naive",
+    "oversold",
+    "over_limit_residents",
+    "redeem_rps",
+    "redeem_p99_ms",
+    "redeem_ratio",
+    "double_redeemed",
+    "rollup_day_s",
+    "rollup_raw_s",
+    "rollup_ratio",
+    "api_rss_mb",
+    "machine",
+}
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk is not installed (make test installs it)"
+)
+def test_the_benchmark_smoke_run(tmp_path: Path) -> None:
+    output = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.load.bench", "--smoke", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    figures = json.loads(output.read_text())
+    assert set(figures) >= KEYS, KEYS - set(figures)
+    for key in (
+        "oversold",
+        "over_limit_residents",
+        "double_redeemed",
+        "redeem_unreconciled",
+        "claim_5xx",
+        "redeem_5xx",
+    ):
+        assert figures[key] == 0, key
+    assert figures["vouchers_issued"] == figures["quantity"]  # the crowd emptied the batch
+    assert figures["machine"]["cores"] and figures["machine"]["postgresql"]
+    assert "flash claim ÷ limit" in result.stdout
