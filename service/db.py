@@ -115,6 +115,15 @@ class Conn:
         await self.raw.executemany(sql(name), args)
 
 
+async def _reset(conn: asyncpg.Connection) -> None:
+    """What a connection needs before it goes back to the pool. asyncpg's default reset is a
+    round trip on every release (unlisten, close cursors, reset settings, drop advisory locks);
+    this service keeps no session state (transaction-scoped locks and SET LOCAL only), so
+    only a transaction left open by a cancelled request has to go."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 class Database:
     """The pool, with the same named-query methods; each call takes its own connection."""
 
@@ -128,6 +137,7 @@ class Database:
             min_size=min_size,
             max_size=max_size,
             command_timeout=30,
+            reset=_reset,
             # Behind PgBouncer in transaction mode, prepared statements need PgBouncer >= 1.21.
             server_settings={"application_name": "festival", "timezone": "UTC"},
         )

@@ -61,7 +61,8 @@ async def test_admin_routes_refuse_other_roles(api: Api, endpoint: object) -> No
 
 def used_query_names() -> set[str]:
     pattern = re.compile(
-        r"\.(?:fetch|fetchrow|fetchval|execute|executemany)\(\s*\"(\w+)\"", re.MULTILINE
+        r"\.(?:fetch|fetchrow|fetchval|execute|executemany)\(\s*\"([a-z_][a-z0-9_]*)\"",
+        re.MULTILINE,
     )
     names: set[str] = set()
     for folder in ("service", "jobs"):

@@ -53,18 +53,13 @@ def parse_code(qr_key: bytes, value: str) -> str:
     return code
 
 
-async def _merchant(db: Database | Conn, merchant_id: int) -> asyncpg.Record:
-    merchant = await db.fetchrow("merchant_for_redemption", merchant_id)
-    if merchant is None:
-        raise DomainError("forbidden", "this token's merchant does not exist")
-    return merchant
-
-
-def refusal(voucher: asyncpg.Record, merchant: asyncpg.Record) -> str | None:
+def refusal(voucher: asyncpg.Record) -> str | None:
     """Why this merchant cannot redeem this voucher now, as an error code; None if it can."""
-    if merchant["status"] != "active":
+    if voucher["merchant_status"] is None:
+        raise DomainError("forbidden", "this token's merchant does not exist")
+    if voucher["merchant_status"] != "active":
         return "merchant_inactive"
-    if merchant["category"] != voucher["category"] or (
+    if voucher["merchant_category"] != voucher["category"] or (
         voucher["has_merchant_list"] and not voucher["merchant_listed"]
     ):
         return "merchant_not_eligible"
@@ -79,11 +74,10 @@ async def preview(
     db: Database, qr_key: bytes, merchant_id: int, value: str, now: datetime, tz: Any
 ) -> dict[str, Any]:
     code = parse_code(qr_key, value)
-    merchant = await _merchant(db, merchant_id)
     voucher = await db.fetchrow("voucher_for_merchant", code, merchant_id, now)
     if voucher is None:
         raise DomainError("not_found", "no such voucher")
-    reason = refusal(voucher, merchant)
+    reason = refusal(voucher)
     body = {
         "code": voucher["code"],
         "category": voucher["category"],
@@ -160,12 +154,10 @@ async def _redeem_locked(
     now: datetime,
     tz: Any,
 ) -> dict[str, Any]:
-    merchant = await _merchant(tx, merchant_id)
-    await tx.execute("lock_voucher", code)
-    voucher = await tx.fetchrow("voucher_for_merchant", code, merchant_id, now)
+    voucher = await tx.fetchrow("lock_voucher_for_merchant", code, merchant_id, now)
     if voucher is None:
         raise DomainError("not_found", "no such voucher")
-    reason = refusal(voucher, merchant)
+    reason = refusal(voucher)
     if reason is not None:
         raise DomainError(reason, REASONS[reason], {"code": code})
     if order_amount_fen < voucher["min_spend_fen"]:

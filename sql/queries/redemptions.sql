@@ -1,20 +1,34 @@
--- name: merchant_for_redemption
-SELECT id, status, category FROM merchants WHERE id = $1;
-
 -- name: voucher_for_merchant
--- $1 code, $2 merchant, $3 now: the voucher as a cashier may see it (no resident).
+-- $1 code, $2 merchant, $3 now: the voucher as a cashier may see it (no resident), and the
+-- merchant's own standing, in one round trip.
 SELECT v.id, v.code, v.batch_id, v.expires_at,
        voucher_status(v.status, v.expires_at, $3) AS status,
        b.category, b.face_value_fen, b.min_spend_fen,
        EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id) AS has_merchant_list,
        EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id AND m.merchant_id = $2)
-           AS merchant_listed
-FROM vouchers v JOIN batches b ON b.id = v.batch_id
+           AS merchant_listed,
+       me.status AS merchant_status, me.category AS merchant_category
+FROM vouchers v
+JOIN batches b ON b.id = v.batch_id
+LEFT JOIN merchants me ON me.id = $2
 WHERE v.code = $1;
 
--- name: lock_voucher
--- Held until the redemption's transaction ends, so two checkouts cannot both pass the checks.
-SELECT id FROM vouchers WHERE code = $1 FOR UPDATE;
+-- name: lock_voucher_for_merchant
+-- voucher_for_merchant, holding the voucher's row until the redemption's transaction ends,
+-- so two checkouts cannot both pass the checks. (Kept as its own text: a locking clause
+-- cannot be a parameter, and the preview must not lock.)
+SELECT v.id, v.code, v.batch_id, v.expires_at,
+       voucher_status(v.status, v.expires_at, $3) AS status,
+       b.category, b.face_value_fen, b.min_spend_fen,
+       EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id) AS has_merchant_list,
+       EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id AND m.merchant_id = $2)
+           AS merchant_listed,
+       me.status AS merchant_status, me.category AS merchant_category
+FROM vouchers v
+JOIN batches b ON b.id = v.batch_id
+LEFT JOIN merchants me ON me.id = $2
+WHERE v.code = $1
+FOR UPDATE OF v;
 
 -- name: claim_idempotency_key
 -- Inserted first in the redemption's transaction: a concurrent request with the same key

@@ -27,7 +27,8 @@ from service.timefmt import day_bounds
 TZ = ZoneInfo("Asia/Shanghai")
 FIRST = date(2020, 5, 1)
 
-# The same aggregates as sql/queries/stats.sql computes, without writing them.
+# The same aggregates over the same rows as sql/queries/stats.sql computes (claimed, redeemed,
+# expired, reversed per category; per merchant), without writing them.
 RAW_GROUP_BY = """
 SELECT r.category, count(*), sum(r.discount_fen), sum(r.order_amount_fen),
        count(DISTINCT v.resident_id), count(DISTINCT r.merchant_id)
@@ -38,6 +39,14 @@ GROUP BY r.category;
 RAW_CLAIMED = """
 SELECT b.category, count(*) FROM vouchers v JOIN batches b ON b.id = v.batch_id
 WHERE v.claimed_at >= $1 AND v.claimed_at < $2 GROUP BY b.category;
+"""
+RAW_EXPIRED = """
+SELECT b.category, count(*) FROM voucher_events e JOIN batches b ON b.id = e.batch_id
+WHERE e.kind = 'expired' AND e.at >= $1 AND e.at < $2 GROUP BY b.category;
+"""
+RAW_REVERSED = """
+SELECT category, count(*) FROM redemptions
+WHERE business_date = $1 AND status = 'reversed' GROUP BY category;
 """
 RAW_MERCHANTS = """
 SELECT r.merchant_id, count(*), sum(r.discount_fen), sum(r.order_amount_fen),
@@ -115,6 +124,8 @@ async def main(url: str, days: int, per_day: int) -> dict:
             async with db.pool.acquire() as conn:
                 await conn.fetch(RAW_GROUP_BY, day)
                 await conn.fetch(RAW_CLAIMED, day_start, day_end)
+                await conn.fetch(RAW_EXPIRED, day_start, day_end)
+                await conn.fetch(RAW_REVERSED, day)
                 await conn.fetch(RAW_MERCHANTS, day)
 
         async def job_day() -> None:
