@@ -453,3 +453,15 @@ async def test_a_replay_is_byte_for_byte_the_original_answer(api: Api) -> None:
         )
         raw.append((resp.status, await resp.read()))
     assert raw[0][0] == 201 and raw[0] == raw[1]
+
+
+async def test_the_answer_of_a_redemption_is_the_stored_redemption(api: Api) -> None:
+    """The 201 body is built before the write (so it is stored in the same statement); it must
+    be exactly what reading the redemption back gives."""
+    v = await voucher(api)
+    shop = await cashier(api)
+    created = await redeemed(api, shop, v["code"], key="same-as-stored")
+    _, stored = await api.call(
+        "GET", f"{REDEMPTIONS}/{created['id']}", headers=shop.headers, expect=200
+    )
+    assert created == stored

@@ -1,10 +1,11 @@
 """Redemption (核销) at the checkout, exactly once, and its reversal on the same business day.
 
-A redemption's transaction first inserts its idempotency key: a second request with the same
-key waits on that row until the first commits, then replays the stored answer (or refuses a
-different body). The voucher row is locked while it is checked and redeemed, and the partial
-unique index `redemptions_one_completed_per_voucher` guarantees at most one completed
-redemption per voucher even if that reasoning were wrong.
+A redemption's transaction first takes an advisory lock on its (merchant, key): a second
+request with the same key waits there until the first commits, then replays the stored answer
+(or refuses a different body). The voucher row is locked while it is checked and redeemed, the
+redemption and its stored answer are written in one statement, and the partial unique index
+`redemptions_one_completed_per_voucher` guarantees at most one completed redemption per voucher
+even if that reasoning were wrong. Five round trips in all: begin, lock, read, write, commit.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from service.db import Conn, Database
+from service.db import Database
 from service.domain.codes import code_from_input
 from service.errors import DomainError
 from service.timefmt import business_day, iso
@@ -102,6 +103,9 @@ def fingerprint(code: str, order_amount_fen: int, order_ref: str) -> bytes:
     return hashlib.sha256(canonical.encode()).digest()
 
 
+IDEMPOTENCY_LOCK_NAMESPACE = 0x4B455953  # "KEYS"
+
+
 async def redeem(
     db: Database,
     qr_key: bytes,
@@ -119,72 +123,89 @@ async def redeem(
     code = parse_code(qr_key, value)
     print_ = fingerprint(code, order_amount_fen, order_ref)
     async with db.transaction() as tx:
-        if not await tx.fetchval("claim_idempotency_key", merchant_id, key, print_, now):
-            stored = await tx.fetchrow("stored_idempotency_key", merchant_id, key)
-            assert stored is not None
-            if bytes(stored["fingerprint"]) != print_:
+        await tx.execute("lock_idempotency_key", IDEMPOTENCY_LOCK_NAMESPACE, f"{merchant_id}:{key}")
+        context = await tx.fetchrow("redemption_context", merchant_id, key, code, now)
+        assert context is not None  # one row, whatever exists
+        if context["status_code"] is not None:
+            if bytes(context["fingerprint"]) != print_:
                 raise DomainError(
                     "idempotency_key_reused",
                     "this Idempotency-Key was used for a different request",
                 )
-            return stored["status_code"], stored["response"]
-        redemption_id = None
+            return context["status_code"], context["response"]
         try:
-            row = await _redeem_locked(
-                tx, merchant_id, key, code, order_amount_fen, order_ref, now, tz
-            )
-            status, body = 201, redemption_json(row, tz)
-            redemption_id = row["id"]
+            body = _decide(context, merchant_id, code, order_amount_fen, order_ref, now, tz)
         except DomainError as refused:
             if refused.code in ("forbidden", "unavailable"):
                 raise
-            status, body = refused.status, refused.body()
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-        await tx.execute("store_idempotent_response", merchant_id, key, status, text, redemption_id)
-    return status, text
+            text = _text(refused.body())
+            await tx.execute("store_refusal", merchant_id, key, print_, refused.status, text, now)
+            return refused.status, text
+        text = _text(body)
+        await tx.execute(
+            "complete_redemption",
+            body["id"],
+            context["id"],
+            merchant_id,
+            context["batch_id"],
+            context["category"],
+            order_amount_fen,
+            context["face_value_fen"],
+            order_ref,
+            key,
+            now,
+            business_day(now, tz),
+            print_,
+            text,
+        )
+    return 201, text
 
 
-async def _redeem_locked(
-    tx: Conn,
+def _text(body: dict[str, Any]) -> str:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def _decide(
+    context: asyncpg.Record,
     merchant_id: int,
-    key: str,
     code: str,
     order_amount_fen: int,
     order_ref: str,
     now: datetime,
     tz: Any,
 ) -> dict[str, Any]:
-    voucher = await tx.fetchrow("lock_voucher_for_merchant", code, merchant_id, now)
-    if voucher is None:
+    """The redemption's body if this merchant may redeem this voucher for this order."""
+    if context["id"] is None:
         raise DomainError("not_found", "no such voucher")
-    reason = refusal(voucher)
+    reason = refusal(context)
     if reason is not None:
         raise DomainError(reason, REASONS[reason], {"code": code})
-    if order_amount_fen < voucher["min_spend_fen"]:
+    if order_amount_fen < context["min_spend_fen"]:
         raise DomainError(
             "below_min_spend",
-            f"this voucher needs an order of at least {voucher['min_spend_fen']} fen",
-            {"min_spend_fen": voucher["min_spend_fen"], "order_amount_fen": order_amount_fen},
+            f"this voucher needs an order of at least {context['min_spend_fen']} fen",
+            {"min_spend_fen": context["min_spend_fen"], "order_amount_fen": order_amount_fen},
         )
-    row = await tx.fetchrow(
-        "insert_redemption",
-        voucher["id"],
-        merchant_id,
-        voucher["batch_id"],
-        voucher["category"],
-        order_amount_fen,
-        voucher["face_value_fen"],
-        order_ref,
-        key,
-        now,
-        business_day(now, tz),
+    discount = context["face_value_fen"]
+    # The same shape as redemption_json of the stored row (tested), built before the write so
+    # that the answer is stored in the same statement.
+    return redemption_json(
+        {
+            "id": context["next_id"],
+            "code": code,
+            "merchant_id": merchant_id,
+            "category": context["category"],
+            "order_amount_fen": order_amount_fen,
+            "discount_fen": discount,
+            "payable_fen": order_amount_fen - discount,
+            "order_ref": order_ref,
+            "status": "completed",
+            "redeemed_at": now,
+            "reversed_at": None,
+            "reversal_reason": None,
+        },
+        tz,
     )
-    assert row is not None
-    return _with_code(row, code)
-
-
-def _with_code(row: asyncpg.Record, code: str) -> dict[str, Any]:
-    return {**dict(row), "code": code}
 
 
 async def reverse(

@@ -13,55 +13,61 @@ JOIN batches b ON b.id = v.batch_id
 LEFT JOIN merchants me ON me.id = $2
 WHERE v.code = $1;
 
--- name: lock_voucher_for_merchant
--- voucher_for_merchant, holding the voucher's row until the redemption's transaction ends,
--- so two checkouts cannot both pass the checks. (Kept as its own text: a locking clause
--- cannot be a parameter, and the preview must not lock.)
-SELECT v.id, v.code, v.batch_id, v.expires_at,
-       voucher_status(v.status, v.expires_at, $3) AS status,
-       b.category, b.face_value_fen, b.min_spend_fen,
-       EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id) AS has_merchant_list,
-       EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id AND m.merchant_id = $2)
-           AS merchant_listed,
-       me.status AS merchant_status, me.category AS merchant_category
-FROM vouchers v
-JOIN batches b ON b.id = v.batch_id
-LEFT JOIN merchants me ON me.id = $2
-WHERE v.code = $1
-FOR UPDATE OF v;
+-- name: lock_idempotency_key
+-- Requests with the same merchant and key take turns here: the second one waits until the
+-- first commits, then finds its stored answer. Transaction-scoped (safe behind PgBouncer).
+-- $1 namespace, $2 "merchant:key".
+SELECT pg_advisory_xact_lock($1::integer, hashtext($2));
 
--- name: claim_idempotency_key
--- Inserted first in the redemption's transaction: a concurrent request with the same key
--- waits here until this one commits, then finds the stored answer.
-INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status_code, response, created_at)
-VALUES ($1, $2, $3, 0, 'null', $4)
-ON CONFLICT (merchant_id, key) DO NOTHING
-RETURNING true;
+-- name: redemption_context
+-- Everything a redemption decides on, in one round trip: the key's stored answer if any, the
+-- merchant's standing, the voucher (locked until the transaction ends, so two checkouts
+-- cannot both pass the checks), and the id the redemption will have.
+-- $1 merchant, $2 key, $3 code, $4 now.
+SELECT k.fingerprint, k.status_code, k.response,
+       me.status AS merchant_status, me.category AS merchant_category,
+       v.id, v.code, v.batch_id, v.expires_at, v.status, v.category, v.face_value_fen,
+       v.min_spend_fen, v.has_merchant_list, v.merchant_listed,
+       nextval('redemptions_id_seq') AS next_id
+FROM (SELECT 1) AS one
+LEFT JOIN idempotency_keys k ON k.merchant_id = $1 AND k.key = $2
+LEFT JOIN merchants me ON me.id = $1
+LEFT JOIN LATERAL (
+    SELECT v.id, v.code, v.batch_id, v.expires_at,
+           voucher_status(v.status, v.expires_at, $4) AS status,
+           b.category, b.face_value_fen, b.min_spend_fen,
+           EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id) AS has_merchant_list,
+           EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id AND m.merchant_id = $1)
+               AS merchant_listed
+    FROM vouchers v JOIN batches b ON b.id = v.batch_id
+    WHERE v.code = $3
+    FOR UPDATE OF v
+) v ON true;
 
--- name: stored_idempotency_key
-SELECT fingerprint, status_code, response FROM idempotency_keys WHERE merchant_id = $1 AND key = $2;
-
--- name: store_idempotent_response
-UPDATE idempotency_keys SET status_code = $3, response = $4, redemption_id = $5
-WHERE merchant_id = $1 AND key = $2;
-
--- name: insert_redemption
--- The redemption, the voucher's new state and the ledger event, in one statement.
--- $1 voucher, $2 merchant, $3 batch, $4 category, $5 order, $6 discount, $7 order_ref,
--- $8 idempotency key, $9 now, $10 business date.
+-- name: complete_redemption
+-- The redemption, the voucher's new state, the ledger event and the key with its answer, in
+-- one statement. $1 id, $2 voucher, $3 merchant, $4 batch, $5 category, $6 order,
+-- $7 discount, $8 order_ref, $9 key, $10 now, $11 business date, $12 fingerprint, $13 answer.
 WITH redemption AS (
-    INSERT INTO redemptions (voucher_id, merchant_id, batch_id, category, order_amount_fen,
+    INSERT INTO redemptions (id, voucher_id, merchant_id, batch_id, category, order_amount_fen,
                              discount_fen, payable_fen, order_ref, idempotency_key, redeemed_at,
                              business_date)
-    VALUES ($1, $2, $3, $4, $5, $6, $5::bigint - $6::bigint, $7, $8, $9, $10)
-    RETURNING *
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $6::bigint - $7::bigint, $8, $9, $10, $11)
+    RETURNING id, voucher_id, batch_id, merchant_id, redeemed_at
 ), voucher AS (
-    UPDATE vouchers SET status = 'redeemed', redeemed_at = $9 WHERE id = $1
+    UPDATE vouchers SET status = 'redeemed', redeemed_at = $10 WHERE id = $2
 ), ledger AS (
     INSERT INTO voucher_events (voucher_id, batch_id, kind, at, redemption_id, merchant_id)
     SELECT voucher_id, batch_id, 'redeemed', redeemed_at, id, merchant_id FROM redemption
 )
-SELECT * FROM redemption;
+INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status_code, response,
+                              redemption_id, created_at)
+SELECT $3, $9, $12, 201, $13, id, $10 FROM redemption;
+
+-- name: store_refusal
+-- A refused redemption's answer, kept with its key so a retry gets the same one.
+INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status_code, response, created_at)
+VALUES ($1, $2, $3, $4, $5, $6);
 
 -- name: lock_redemption
 SELECT r.*, v.code FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
