@@ -16,7 +16,13 @@ from service.timefmt import business_day, day_bounds
 RECOMPUTED_DAYS = 2
 
 
+# The distinct counts sort a day's redemptions; with the default 4 MB a busy day's sort spills
+# to disk. Only this transaction gets more.
+WORK_MEM = "64MB"
+
+
 async def rollup_day(tx: Conn, day: date, now: datetime, tz: Any) -> int:
+    await tx.raw.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
     start, end = day_bounds(day, tz)
     rows = rows_of(await tx.execute("rollup_day_categories", day, start, end, now))
     return rows + rows_of(await tx.execute("rollup_day_merchants", day, now))
