@@ -7,8 +7,10 @@ the configured public key; `iss`, `aud`, `exp`, `sub` and `role` are required.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
 import secrets
 import time
 import uuid
@@ -74,6 +76,9 @@ class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._verified: dict[str, tuple[Principal, float]] = {}
+        # Prepared once: PyJWT would otherwise re-check the secret's format on every token.
+        secret = base64.urlsafe_b64encode(settings.jwt_secret.encode()).rstrip(b"=").decode()
+        self._hs256_key = jwt.PyJWK({"kty": "oct", "k": secret}, algorithm="HS256")
         self.public_key: Any = None
         if settings.jwt_public_key:
             from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -94,13 +99,9 @@ class TokenVerifier:
         return principal
 
     def _verify(self, token: str) -> tuple[Principal, float]:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise _unauthorized("malformed token") from None
-        alg = header.get("alg")
+        alg = _declared_alg(token)
         if alg == "HS256":
-            key: Any = self.settings.jwt_secret
+            key: Any = self._hs256_key
             algorithms = ["HS256"]
         elif alg in _ASYMMETRIC and self.public_key is not None:
             key = self.public_key
@@ -135,6 +136,17 @@ class TokenVerifier:
         principal = Principal(role=role, sub=sub, merchant_id=mid, jti=claims.get("jti"))
         # Remembered only until exp (PyJWT's leeway is not extended to the cache).
         return principal, float(claims["exp"])
+
+
+def _declared_alg(token: str) -> object:
+    """The header's `alg`, read only to pick the key family; PyJWT then verifies the header,
+    the signature and the claims in full with that family's algorithms alone."""
+    head = token.split(".", 1)[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        raise _unauthorized("malformed token") from None
+    return header.get("alg") if isinstance(header, dict) else None
 
 
 def _unauthorized(message: str) -> DomainError:
