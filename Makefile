@@ -24,13 +24,15 @@ run: $(STAMP) $(ASSETS)
 test: lint $(ASSETS) test-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Debian's Chromium and a CJK font for the browser tests (never a browser download), and wrk
-# for the benchmark's smoke run. If they cannot be installed, those tests are skipped with
-# the reason printed.
+# From Debian's packages: Chromium and a CJK font for the browser tests (never a browser
+# download), wrk for the benchmark's smoke run, nginx and PgBouncer for the topology test. If
+# they cannot be installed, those tests are skipped with the reason printed.
+TEST_PACKAGES := chromium fonts-wqy-microhei wrk nginx pgbouncer
 test-tools:
-	@command -v chromium >/dev/null && command -v wrk >/dev/null && fc-list :lang=zh | grep -q . || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei wrk) || \
-	  echo "browser and benchmark smoke tests will be skipped: could not install chromium, fonts-wqy-microhei, wrk"
+	@command -v chromium >/dev/null && command -v wrk >/dev/null && fc-list :lang=zh | grep -q . \
+	  && test -x /usr/sbin/nginx && test -x /usr/sbin/pgbouncer || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_PACKAGES)) || \
+	  echo "some tests will be skipped: could not install $(TEST_PACKAGES)"
 
 # The benchmark of ../shared/PERF.md: a table on the terminal and bench-results.json.
 bench: $(STAMP)

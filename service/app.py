@@ -83,6 +83,7 @@ def create_app(
     app.router.add_static("/api/docs/static", _swagger_ui_dir(), append_version=True)
     pages.add_static(app)
     app[keys.BACKGROUND] = set()
+    app[keys.LIFECYCLE] = keys.Lifecycle()
     app.cleanup_ctx.append(_database)
     if scheduler:
         app.cleanup_ctx.append(_scheduler)
@@ -92,7 +93,10 @@ def create_app(
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     db = await Database.connect(
-        database_url(settings), min_size=settings.pool_min, max_size=settings.pool_max
+        database_url(settings),
+        min_size=settings.pool_min,
+        max_size=settings.pool_max,
+        statement_cache_size=settings.statement_cache_size,
     )
     app[keys.DB] = db
     app[keys.SERVER_KEYS] = {r["name"]: bytes(r["key"]) for r in await db.fetch("load_app_keys")}

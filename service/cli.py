@@ -48,9 +48,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from service.migrations import migrate_url
 
     settings = resolved_settings()
-    applied = _run(migrate_url(settings.database_url or ""))
+    applied = _run(migrate_url(settings.database_url or "", settings.statement_cache_size))
     print(f"migrations applied: {applied or 'none (already current)'}")
     return 0
+
+
+DRAIN_SECONDS = 2.0
 
 
 def _serve(
@@ -62,35 +65,63 @@ def _serve(
     banner: str | None = None,
     reuse_port: bool = False,
 ) -> None:
-    from aiohttp import web
-
-    from service.app import create_app
-    from service.middlewares import AccessLogger
-
     try:
         import uvloop
 
         loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
     except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
         loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(
+            _serve_until_stopped(settings, host, port, scheduler, banner, reuse_port)
+        )
+    finally:
+        loop.close()
+
+
+async def _serve_until_stopped(
+    settings: Settings,
+    host: str,
+    port: int,
+    scheduler: bool,
+    banner: str | None,
+    reuse_port: bool,
+) -> None:
+    """Serve until SIGTERM or Ctrl-C, then drain: for a short while every answer carries
+    `Connection: close`, so clients (nginx) stop reusing connections to this process; then stop
+    listening and close what is left. Requests still queued in the kernel when the listener
+    closes are reset: for a restart without a single error, take the process out of nginx's
+    upstream first (deploy/README.md)."""
+    from aiohttp import web
+
+    from service import keys
+    from service.app import create_app
+    from service.middlewares import AccessLogger
+
     app = create_app(settings=settings, scheduler=scheduler)
-    if banner:
-
-        async def _print_banner(_: web.Application) -> None:
-            print(banner, flush=True)
-
-        app.on_startup.append(_print_banner)
-    web.run_app(
+    runner = web.AppRunner(
         app,
-        host=host,
-        port=port,
-        loop=loop,
         access_log=logging.getLogger("festival.access") if settings.access_log else None,
         access_log_class=AccessLogger,
-        print=lambda *_: None,
-        handle_signals=True,
-        reuse_port=reuse_port or None,
+        handle_signals=False,
     )
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
+    await site.start()
+    if banner:
+        print(banner, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        app[keys.LIFECYCLE].draining = True
+        await asyncio.sleep(DRAIN_SECONDS)
+        await site.stop()
+    finally:
+        await runner.cleanup()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -99,7 +130,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from service.migrations import migrate_url
 
     settings = resolved_settings()
-    _run(migrate_url(settings.database_url or ""))
+    _run(migrate_url(settings.database_url or "", settings.statement_cache_size))
     log.info("serving on http://%s:%s (docs at /api/docs)", args.host, args.port)
     # More workers share the port (SO_REUSEPORT, the kernel spreads connections); they are
     # plain API processes on the database this one resolved, and only this one schedules.
@@ -250,7 +281,7 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
     async def create() -> bool:
         from service.migrations import migrate_url
 
-        await migrate_url(settings.database_url or "")
+        await migrate_url(settings.database_url or "", settings.statement_cache_size)
         db = await Database.connect(settings.database_url or "", min_size=1, max_size=1)
         try:
             row = await db.fetchrow("insert_bureau_user", args.username, hash_password(password))
@@ -270,8 +301,13 @@ async def _with_runner(settings: Settings, work: Any) -> Any:
     from service.db import Database
     from service.migrations import migrate_url
 
-    await migrate_url(settings.database_url or "")
-    db = await Database.connect(settings.database_url or "", min_size=1, max_size=2)
+    await migrate_url(settings.database_url or "", settings.statement_cache_size)
+    db = await Database.connect(
+        settings.database_url or "",
+        min_size=1,
+        max_size=2,
+        statement_cache_size=settings.statement_cache_size,
+    )
     try:
         return await work(JobRunner(db, Clock(), settings.tz))
     finally:
@@ -401,7 +437,7 @@ async def _load_demo(settings: Settings, seed: int, scale: float) -> dict[str, A
     from service.demo.loader import is_empty, load_demo
     from service.migrations import migrate_url
 
-    await migrate_url(settings.database_url or "")
+    await migrate_url(settings.database_url or "", settings.statement_cache_size)
     db = await Database.connect(settings.database_url or "", min_size=2, max_size=10)
     try:
         if not await is_empty(db):

@@ -131,14 +131,18 @@ class Database:
         self.pool = pool
 
     @classmethod
-    async def connect(cls, url: str, *, min_size: int = 2, max_size: int = 20) -> Database:
+    async def connect(
+        cls, url: str, *, min_size: int = 2, max_size: int = 20, statement_cache_size: int = 100
+    ) -> Database:
         pool = await asyncpg.create_pool(
             url,
             min_size=min_size,
             max_size=max_size,
             command_timeout=30,
             reset=_reset,
-            # Behind PgBouncer in transaction mode, prepared statements need PgBouncer >= 1.21.
+            # Behind PgBouncer in transaction mode, prepared statements need PgBouncer >= 1.21
+            # with max_prepared_statements; older ones need a cache size of 0.
+            statement_cache_size=statement_cache_size,
             server_settings={"application_name": "festival", "timezone": "UTC"},
         )
         assert pool is not None

@@ -26,6 +26,16 @@ METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 SMS: web.AppKey[SmsSender] = web.AppKey("sms")
 CLAIMS: web.AppKey[ClaimCombiner] = web.AppKey("claims")
 JOBS: web.AppKey[JobRunner] = web.AppKey("jobs")
+
+
+class Lifecycle:
+    """Mutable process state the handlers read: draining = shutting down gracefully."""
+
+    def __init__(self) -> None:
+        self.draining = False
+
+
+LIFECYCLE: web.AppKey[Lifecycle] = web.AppKey("lifecycle")
 # Work started by a request that outlives it (a job run), awaited on shutdown.
 BACKGROUND: web.AppKey[set[asyncio.Task[object]]] = web.AppKey("background")
 # Keys kept in the database (app_keys table), loaded at start.

@@ -55,6 +55,10 @@ async def service_middleware(request: web.Request, handler: Handler) -> web.Stre
         exc.headers["X-Request-Id"] = request_id
         raise
     response.headers["X-Request-Id"] = request_id
+    if request.app[keys.LIFECYCLE].draining:
+        # Shutting down: the client (nginx) closes this connection after this answer instead
+        # of sending the next request down a connection about to go away.
+        response.force_close()
     resource = request.match_info.route.resource
     request.app[keys.METRICS].observe(
         request.method,

@@ -98,8 +98,8 @@ def latest_version() -> int:
     return len(available())
 
 
-async def migrate_url(url: str) -> list[int]:
-    conn = await asyncpg.connect(url)
+async def migrate_url(url: str, statement_cache_size: int = 100) -> list[int]:
+    conn = await asyncpg.connect(url, statement_cache_size=statement_cache_size)
     try:
         return await migrate(conn)
     finally:

@@ -40,6 +40,8 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     pool_min: int = 2
     pool_max: int = 20
+    # 0 behind PgBouncer older than 1.21 in transaction mode (no prepared statements there).
+    statement_cache_size: int = 100
     # Honour X-Forwarded-For from a reverse proxy (deploy/) for per-IP rate limits.
     trust_forwarded_for: bool = False
     sms_sender: str = "log"
@@ -73,6 +75,7 @@ class Settings:
             max_body_bytes=_int(env, "FESTIVAL_MAX_BODY_BYTES", 1024 * 1024),
             pool_min=_int(env, "FESTIVAL_POOL_MIN", 2),
             pool_max=_int(env, "FESTIVAL_POOL_MAX", 20),
+            statement_cache_size=_int(env, "FESTIVAL_DB_STATEMENT_CACHE", 100),
             trust_forwarded_for=_bool(env.get("FESTIVAL_TRUST_FORWARDED_FOR"), False),
             sms_sender=env.get("FESTIVAL_SMS_SENDER") or "log",
             access_log=_bool(env.get("FESTIVAL_ACCESS_LOG"), True),
