@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from service.clock import FixedClock
@@ -45,3 +45,25 @@ def batch_body(clock: FixedClock, **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+async def insert_batch(db_url: str, starts: datetime, ends: datetime, quantity: int = 10) -> int:
+    """A dining batch written straight to the database (before any service runs)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(db_url)
+    try:
+        batch_id: int = await conn.fetchval(
+            """
+            INSERT INTO batches (category, title, face_value_fen, min_spend_fen, quantity,
+                per_resident_limit, claim_starts_at, claim_ends_at, valid_days)
+            VALUES ('dining', '餐饮券', 1000, 5000, $3, 1, $1, $2, 7)
+            RETURNING id
+            """,
+            starts,
+            ends,
+            quantity,
+        )
+    finally:
+        await conn.close()
+    return batch_id

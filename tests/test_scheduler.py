@@ -17,6 +17,7 @@ from jobs.runner import JobRunner
 from service.clock import FixedClock
 from service.db import Database
 from tests.conftest import Api
+from tests.factories import insert_batch
 from tests.processes import FESTIVAL, ROOT, festival_env, serving
 from tests.scenario import DAY0, TZ, Op, at, build, expected_daily, play
 
@@ -301,20 +302,8 @@ async def test_festival_scheduler_catches_up_and_stops_on_sigterm(
     db_url: str, tmp_path: Path
 ) -> None:
     """The real command, on the real clock: a festival that began two days ago."""
-    conn = await asyncpg.connect(db_url)
-    try:
-        now = datetime.now(UTC)
-        await conn.execute(
-            """
-            INSERT INTO batches (category, title, face_value_fen, min_spend_fen, quantity,
-                per_resident_limit, claim_starts_at, claim_ends_at, valid_days)
-            VALUES ('dining', '餐饮券', 1000, 5000, 10, 1, $1, $2, 7)
-            """,
-            now - timedelta(days=2, hours=1),
-            now + timedelta(days=5),
-        )
-    finally:
-        await conn.close()
+    now = datetime.now(UTC)
+    await insert_batch(db_url, now - timedelta(days=2, hours=1), now + timedelta(days=5))
     env = festival_env(db_url, tmp_path)
     log = tmp_path / "scheduler.log"
     with log.open("w") as out:
@@ -345,18 +334,10 @@ async def test_festival_scheduler_catches_up_and_stops_on_sigterm(
 
 
 async def test_serve_runs_the_scheduler_unless_told_not_to(db_url: str, tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    await insert_batch(db_url, now - timedelta(days=1, hours=1), now + timedelta(days=5))
     conn = await asyncpg.connect(db_url)
     try:
-        now = datetime.now(UTC)
-        await conn.execute(
-            """
-            INSERT INTO batches (category, title, face_value_fen, min_spend_fen, quantity,
-                per_resident_limit, claim_starts_at, claim_ends_at, valid_days)
-            VALUES ('dining', '餐饮券', 1000, 5000, 10, 1, $1, $2, 7)
-            """,
-            now - timedelta(days=1, hours=1),
-            now + timedelta(days=5),
-        )
         env = festival_env(db_url, tmp_path)
         with serving(env, tmp_path / "quiet.log", "--no-scheduler"):
             await asyncio.sleep(1.0)

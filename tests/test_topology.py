@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "deploy"))
 from topology import Topology, missing_tools
 
 from tests.conftest import TEST_SECRET
-from tests.factories import merchant_body
+from tests.factories import insert_batch, merchant_body
 from tests.test_claims_concurrency import bearer
 
 pytestmark = pytest.mark.skipif(
@@ -90,19 +90,7 @@ async def test_the_topology_serves_a_flash_crowd_and_survives_losing_a_process(
     )
     # A festival that began two days ago: both schedulers catch up on it as they start.
     now = datetime.now(UTC)
-    conn = await asyncpg.connect(db_url)
-    try:
-        await conn.execute(
-            """
-            INSERT INTO batches (category, title, face_value_fen, min_spend_fen, quantity,
-                per_resident_limit, claim_starts_at, claim_ends_at, valid_days)
-            VALUES ('dining', '餐饮券', 1000, 5000, 10, 1, $1, $2, 7)
-            """,
-            now - timedelta(days=2, hours=1),
-            now + timedelta(days=1),
-        )
-    finally:
-        await conn.close()
+    await insert_batch(db_url, now - timedelta(days=2, hours=1), now + timedelta(days=1))
     with topology:
         base = topology.base
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
