@@ -29,6 +29,7 @@ from service.auth import TokenVerifier
 from service.clock import Clock
 from service.db import Database
 from service.domain.claims import ClaimCombiner
+from service.domain.redemptions import RedemptionCombiner
 from service.http import Endpoint, add_routes
 from service.metrics import Metrics
 from service.middlewares import middlewares
@@ -102,9 +103,11 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.SERVER_KEYS] = {r["name"]: bytes(r["key"]) for r in await db.fetch("load_app_keys")}
     clock = app[keys.CLOCK]
     app[keys.CLAIMS] = ClaimCombiner(db, clock.now)
+    app[keys.REDEMPTIONS] = RedemptionCombiner(db, clock.now, settings.tz)
     app[keys.JOBS] = JobRunner(db, clock, settings.tz)
     yield
     await app[keys.CLAIMS].close()
+    await app[keys.REDEMPTIONS].close()
     if app[keys.BACKGROUND]:
         await asyncio.gather(*app[keys.BACKGROUND], return_exceptions=True)
     await db.close()

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from service.clock import Clock
     from service.db import Database
     from service.domain.claims import ClaimCombiner
+    from service.domain.redemptions import RedemptionCombiner
     from service.metrics import Metrics
     from service.settings import Settings
     from service.sms import SmsSender
@@ -25,6 +26,7 @@ VERIFIER: web.AppKey[TokenVerifier] = web.AppKey("verifier")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 SMS: web.AppKey[SmsSender] = web.AppKey("sms")
 CLAIMS: web.AppKey[ClaimCombiner] = web.AppKey("claims")
+REDEMPTIONS: web.AppKey[RedemptionCombiner] = web.AppKey("redemptions")
 JOBS: web.AppKey[JobRunner] = web.AppKey("jobs")
 
 

@@ -465,3 +465,39 @@ async def test_the_answer_of_a_redemption_is_the_stored_redemption(api: Api) -> 
         "GET", f"{REDEMPTIONS}/{created['id']}", headers=shop.headers, expect=200
     )
     assert created == stored
+
+
+async def test_one_flush_settles_mixed_checkouts_each_as_if_alone(api: Api) -> None:
+    """The combiner's unit: one transaction, each checkout its own answer, in order."""
+    from service import keys as app_keys
+    from service.domain.redemptions import Checkout, redeem_many
+
+    v1, v2, v3 = await voucher(api, "a"), await voucher(api, "b"), await voucher(api, "c")
+    shop = await cashier(api)
+    first = await redeemed(api, shop, v2["code"], key="earlier")
+    db = api.client.app[app_keys.DB]
+    outcomes = await redeem_many(
+        db,
+        [
+            Checkout(shop.id, "k1", v1["code"], 12000, "a"),  # redeems v1
+            Checkout(shop.id, "k2", v1["code"], 12000, "b"),  # v1 again in the same flush
+            Checkout(shop.id, "k3", v3["code"], 9000, "c"),  # below the threshold
+            Checkout(shop.id, "earlier", v2["code"], 12000, "POS-0001"),  # a retry: replayed
+            Checkout(shop.id, "k5", v2["code"], 12000, "d"),  # already redeemed
+        ],
+        api.clock.now(),
+        api.settings.tz,
+    )
+    statuses = [o[0] if isinstance(o, tuple) else o.code for o in outcomes]
+    assert statuses == [201, 409, 409, 201, 409]
+    import json
+
+    assert json.loads(outcomes[1][1])["error"]["code"] == "already_redeemed"  # type: ignore[index]
+    assert json.loads(outcomes[2][1])["error"]["code"] == "below_min_spend"  # type: ignore[index]
+    assert json.loads(outcomes[3][1]) == first  # type: ignore[index]
+    assert json.loads(outcomes[4][1])["error"]["code"] == "already_redeemed"  # type: ignore[index]
+    # Each refusal is stored with its key and replays as it was.
+    again = await redeem_many(
+        db, [Checkout(shop.id, "k2", v1["code"], 12000, "b")], api.clock.now(), api.settings.tz
+    )
+    assert again == [outcomes[1]]

@@ -83,17 +83,14 @@ async def redeem(call: Call) -> web.StreamResponse:
             "an Idempotency-Key header of 1 to 64 visible characters is required",
             {"Idempotency-Key": ["Required, 1 to 64 visible ASCII characters."]},
         )
-    status, body = await redemptions.redeem(
-        call.db,
-        call.app[keys.SERVER_KEYS]["qr_signing"],
+    checkout = redemptions.Checkout(
         merchant_id=_merchant_id(call),
         key=key,
-        value=call.body["code"],
+        code=redemptions.parse_code(call.app[keys.SERVER_KEYS]["qr_signing"], call.body["code"]),
         order_amount_fen=call.body["order_amount_fen"],
         order_ref=call.body["order_ref"],
-        now=call.clock.now(),
-        tz=call.settings.tz,
     )
+    status, body = await call.app[keys.REDEMPTIONS].redeem(checkout)
     return web.Response(text=body, status=status, content_type="application/json")
 
 

@@ -10,8 +10,11 @@ even if that reasoning were wrong. Five round trips in all: begin, lock, read, w
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -104,6 +107,30 @@ def fingerprint(code: str, order_amount_fen: int, order_ref: str) -> bytes:
 
 
 IDEMPOTENCY_LOCK_NAMESPACE = 0x4B455953  # "KEYS"
+MAX_CHECKOUTS_PER_TRANSACTION = 200
+_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """One redemption request, as the cashier sent it."""
+
+    merchant_id: int
+    key: str
+    code: str
+    order_amount_fen: int
+    order_ref: str
+
+    @property
+    def fingerprint(self) -> bytes:
+        return fingerprint(self.code, self.order_amount_fen, self.order_ref)
+
+    @property
+    def lock_name(self) -> str:
+        return f"{self.merchant_id}:{self.key}"
+
+
+Answer = tuple[int, str]
 
 
 async def redeem(
@@ -117,74 +144,125 @@ async def redeem(
     order_ref: str,
     now: datetime,
     tz: Any,
-) -> tuple[int, str]:
-    """The HTTP status and JSON text of this redemption: byte for byte the same ones on every
-    retry of its key."""
-    code = parse_code(qr_key, value)
-    print_ = fingerprint(code, order_amount_fen, order_ref)
-    async with db.transaction() as tx:
-        await tx.execute("lock_idempotency_key", IDEMPOTENCY_LOCK_NAMESPACE, f"{merchant_id}:{key}")
-        context = await tx.fetchrow("redemption_context", merchant_id, key, code, now)
-        assert context is not None  # one row, whatever exists
-        if context["status_code"] is not None:
-            if bytes(context["fingerprint"]) != print_:
-                raise DomainError(
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was used for a different request",
-                )
-            return context["status_code"], context["response"]
+) -> Answer:
+    """The HTTP status and JSON text of one redemption: byte for byte the same ones on every
+    retry of its key. (The API combines concurrent checkouts; see RedemptionCombiner.)"""
+    checkout = Checkout(merchant_id, key, parse_code(qr_key, value), order_amount_fen, order_ref)
+    (outcome,) = await redeem_many(db, [checkout], now, tz)
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
+
+
+async def redeem_many(
+    db: Database, checkouts: list[Checkout], now: datetime, tz: Any
+) -> list[Answer | DomainError]:
+    """Settle many checkouts in one transaction (no two with the same merchant and key):
+    each gets its answer (a stored one when its key was used before), or an error that is
+    not stored (a key reused for another request, a merchant that does not exist)."""
+    for attempt in range(_RETRIES):
         try:
-            body = _decide(context, merchant_id, code, order_amount_fen, order_ref, now, tz)
-        except DomainError as refused:
-            if refused.code in ("forbidden", "unavailable"):
+            return await _redeem_once(db, checkouts, now, tz)
+        except (asyncpg.IntegrityConstraintViolationError, asyncpg.DeadlockDetectedError):
+            # Nothing was written; the constraint (or PostgreSQL's deadlock check) held.
+            if attempt == _RETRIES - 1:
                 raise
-            text = _text(refused.body())
-            await tx.execute("store_refusal", merchant_id, key, print_, refused.status, text, now)
-            return refused.status, text
-        text = _text(body)
-        await tx.execute(
-            "complete_redemption",
-            body["id"],
-            context["id"],
-            merchant_id,
-            context["batch_id"],
-            context["category"],
-            order_amount_fen,
-            context["face_value_fen"],
-            order_ref,
-            key,
-            now,
-            business_day(now, tz),
-            print_,
-            text,
+    raise AssertionError("unreachable")
+
+
+async def _redeem_once(
+    db: Database, checkouts: list[Checkout], now: datetime, tz: Any
+) -> list[Answer | DomainError]:
+    outcomes: list[Answer | DomainError] = []
+    done: list[tuple[Checkout, asyncpg.Record, dict[str, Any], str]] = []
+    refused: list[tuple[Checkout, int, str]] = []
+    async with db.transaction() as tx:
+        await tx.fetchval(
+            "lock_idempotency_keys", IDEMPOTENCY_LOCK_NAMESPACE, [c.lock_name for c in checkouts]
         )
-    return 201, text
+        rows = await tx.fetch(
+            "redemptions_context",
+            [c.merchant_id for c in checkouts],
+            [c.key for c in checkouts],
+            [c.code for c in checkouts],
+            now,
+        )
+        redeemed_now: set[int] = set()
+        for checkout, row in zip(checkouts, rows, strict=True):
+            if row["status_code"] is not None:
+                if bytes(row["fingerprint"]) != checkout.fingerprint:
+                    outcomes.append(
+                        DomainError(
+                            "idempotency_key_reused",
+                            "this Idempotency-Key was used for a different request",
+                        )
+                    )
+                else:
+                    outcomes.append((row["status_code"], row["response"]))
+                continue
+            context = dict(row)
+            if context["id"] in redeemed_now:  # the same voucher earlier in this flush
+                context["status"] = "redeemed"
+            try:
+                body = _decide(context, checkout, now, tz)
+            except DomainError as refusal_:
+                if refusal_.code == "forbidden":
+                    outcomes.append(refusal_)
+                    continue
+                text = _text(refusal_.body())
+                refused.append((checkout, refusal_.status, text))
+                outcomes.append((refusal_.status, text))
+                continue
+            text = _text(body)
+            redeemed_now.add(context["id"])
+            done.append((checkout, row, body, text))
+            outcomes.append((201, text))
+        if done or refused:
+            await tx.execute(
+                "complete_redemptions",
+                [b["id"] for _, _, b, _ in done],
+                [r["id"] for _, r, _, _ in done],
+                [c.merchant_id for c, _, _, _ in done],
+                [r["batch_id"] for _, r, _, _ in done],
+                [r["category"] for _, r, _, _ in done],
+                [c.order_amount_fen for c, _, _, _ in done],
+                [r["face_value_fen"] for _, r, _, _ in done],
+                [c.order_ref for c, _, _, _ in done],
+                [c.key for c, _, _, _ in done],
+                [c.fingerprint for c, _, _, _ in done],
+                [t for _, _, _, t in done],
+                [c.merchant_id for c, _, _ in refused],
+                [c.key for c, _, _ in refused],
+                [c.fingerprint for c, _, _ in refused],
+                [status for _, status, _ in refused],
+                [t for _, _, t in refused],
+                now,
+                business_day(now, tz),
+            )
+    return outcomes
 
 
 def _text(body: dict[str, Any]) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
-def _decide(
-    context: asyncpg.Record,
-    merchant_id: int,
-    code: str,
-    order_amount_fen: int,
-    order_ref: str,
-    now: datetime,
-    tz: Any,
-) -> dict[str, Any]:
+def _decide(context: dict[str, Any], checkout: Checkout, now: datetime, tz: Any) -> dict[str, Any]:
     """The redemption's body if this merchant may redeem this voucher for this order."""
+    if context["merchant_status"] is None:
+        raise DomainError("forbidden", "this token's merchant does not exist")
     if context["id"] is None:
         raise DomainError("not_found", "no such voucher")
     reason = refusal(context)
     if reason is not None:
-        raise DomainError(reason, REASONS[reason], {"code": code})
-    if order_amount_fen < context["min_spend_fen"]:
+        raise DomainError(reason, REASONS[reason], {"code": checkout.code})
+    if checkout.order_amount_fen < context["min_spend_fen"]:
         raise DomainError(
             "below_min_spend",
             f"this voucher needs an order of at least {context['min_spend_fen']} fen",
-            {"min_spend_fen": context["min_spend_fen"], "order_amount_fen": order_amount_fen},
+            {
+                "min_spend_fen": context["min_spend_fen"],
+                "order_amount_fen": checkout.order_amount_fen,
+            },
         )
     discount = context["face_value_fen"]
     # The same shape as redemption_json of the stored row (tested), built before the write so
@@ -192,13 +270,13 @@ def _decide(
     return redemption_json(
         {
             "id": context["next_id"],
-            "code": code,
-            "merchant_id": merchant_id,
+            "code": checkout.code,
+            "merchant_id": checkout.merchant_id,
             "category": context["category"],
-            "order_amount_fen": order_amount_fen,
+            "order_amount_fen": checkout.order_amount_fen,
             "discount_fen": discount,
-            "payable_fen": order_amount_fen - discount,
-            "order_ref": order_ref,
+            "payable_fen": checkout.order_amount_fen - discount,
+            "order_ref": checkout.order_ref,
             "status": "completed",
             "redeemed_at": now,
             "reversed_at": None,
@@ -206,6 +284,70 @@ def _decide(
         },
         tz,
     )
+
+
+class RedemptionCombiner:
+    """Combines the checkouts that arrive together in this process into shared transactions,
+    as the claims do: a burst of redemptions costs a few commits, not one each."""
+
+    def __init__(self, db: Database, now: Callable[[], datetime], tz: Any) -> None:
+        self.db, self.now, self.tz = db, now, tz
+        self._waiting: list[tuple[Checkout, asyncio.Future[Answer | DomainError]]] = []
+        self._draining = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def redeem(self, checkout: Checkout) -> Answer:
+        future: asyncio.Future[Answer | DomainError] = asyncio.get_running_loop().create_future()
+        self._waiting.append((checkout, future))
+        if not self._draining:
+            self._draining = True
+            self._task = asyncio.create_task(self._drain())
+        # Shielded: a cashier's connection that drops does not undo a redemption being written.
+        outcome = await asyncio.shield(future)
+        if isinstance(outcome, DomainError):
+            raise outcome
+        return outcome
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                taken: list[tuple[Checkout, asyncio.Future[Answer | DomainError]]] = []
+                later: list[tuple[Checkout, asyncio.Future[Answer | DomainError]]] = []
+                keys: set[str] = set()
+                for item in self._waiting:
+                    # A key twice in one flush: the second waits for the first's stored answer.
+                    if item[0].lock_name in keys or len(taken) >= MAX_CHECKOUTS_PER_TRANSACTION:
+                        later.append(item)
+                    else:
+                        keys.add(item[0].lock_name)
+                        taken.append(item)
+                self._waiting = later
+                try:
+                    outcomes = await redeem_many(
+                        self.db, [c for c, _ in taken], self.now(), self.tz
+                    )
+                except Exception as exc:  # every checkout of the flush learns of the failure
+                    for _, future in taken:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, future), outcome in zip(taken, outcomes, strict=True):
+                    if not future.done():
+                        future.set_result(outcome)
+        except asyncio.CancelledError:
+            for _, future in self._waiting:
+                if not future.done():
+                    future.set_exception(
+                        DomainError("unavailable", "the service is shutting down", retry_after=2)
+                    )
+            self._waiting = []
+            raise
+        finally:
+            self._draining = False
+
+    async def close(self) -> None:
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
 
 
 async def reverse(

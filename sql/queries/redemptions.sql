@@ -13,61 +13,79 @@ JOIN batches b ON b.id = v.batch_id
 LEFT JOIN merchants me ON me.id = $2
 WHERE v.code = $1;
 
--- name: lock_idempotency_key
--- Requests with the same merchant and key take turns here: the second one waits until the
--- first commits, then finds its stored answer. Transaction-scoped (safe behind PgBouncer).
--- $1 namespace, $2 "merchant:key".
-SELECT pg_advisory_xact_lock($1::integer, hashtext($2));
+-- name: lock_idempotency_keys
+-- Requests with the same merchant and key take turns here: a later one waits until the
+-- earlier commits, then finds its stored answer. Keys are locked in sorted order, so two
+-- combined flushes never wait on each other in a circle. $1 namespace, $2 "merchant:key"s.
+SELECT count(pg_advisory_xact_lock($1::integer, hashtext(k)))
+FROM (SELECT k FROM unnest($2::text[]) AS k ORDER BY k) AS sorted;
 
--- name: redemption_context
--- Everything a redemption decides on, in one round trip: the key's stored answer if any, the
--- merchant's standing, the voucher (locked until the transaction ends, so two checkouts
--- cannot both pass the checks), and the id the redemption will have.
--- $1 merchant, $2 key, $3 code, $4 now.
-SELECT k.fingerprint, k.status_code, k.response,
-       me.status AS merchant_status, me.category AS merchant_category,
-       v.id, v.code, v.batch_id, v.expires_at, v.status, v.category, v.face_value_fen,
-       v.min_spend_fen, v.has_merchant_list, v.merchant_listed,
-       nextval('redemptions_id_seq') AS next_id
-FROM (SELECT 1) AS one
-LEFT JOIN idempotency_keys k ON k.merchant_id = $1 AND k.key = $2
-LEFT JOIN merchants me ON me.id = $1
-LEFT JOIN LATERAL (
+-- name: redemptions_context
+-- Everything a flush of checkouts decides on, one row per checkout in order: the key's stored
+-- answer if any, the merchant's standing, the voucher (locked in id order until the
+-- transaction ends) and the id a redemption will have.
+-- $1 merchants, $2 keys, $3 codes, $4 now.
+WITH wanted AS (
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY
+        AS w (merchant_id, key, code, n)
+), locked AS (
     SELECT v.id, v.code, v.batch_id, v.expires_at,
            voucher_status(v.status, v.expires_at, $4) AS status,
            b.category, b.face_value_fen, b.min_spend_fen,
-           EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id) AS has_merchant_list,
-           EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id AND m.merchant_id = $1)
-               AS merchant_listed
+           EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id) AS has_merchant_list
     FROM vouchers v JOIN batches b ON b.id = v.batch_id
-    WHERE v.code = $3
+    WHERE v.code = ANY($3::text[])
+    ORDER BY v.id
     FOR UPDATE OF v
-) v ON true;
+)
+SELECT w.n, k.fingerprint, k.status_code, k.response,
+       me.status AS merchant_status, me.category AS merchant_category,
+       l.id, l.code, l.batch_id, l.expires_at, l.status, l.category, l.face_value_fen,
+       l.min_spend_fen, l.has_merchant_list,
+       EXISTS (SELECT 1 FROM batch_merchants m
+               WHERE m.batch_id = l.batch_id AND m.merchant_id = w.merchant_id) AS merchant_listed,
+       nextval('redemptions_id_seq') AS next_id
+FROM wanted w
+LEFT JOIN idempotency_keys k ON k.merchant_id = w.merchant_id AND k.key = w.key
+LEFT JOIN merchants me ON me.id = w.merchant_id
+LEFT JOIN locked l ON l.code = w.code
+ORDER BY w.n;
 
--- name: complete_redemption
--- The redemption, the voucher's new state, the ledger event and the key with its answer, in
--- one statement. $1 id, $2 voucher, $3 merchant, $4 batch, $5 category, $6 order,
--- $7 discount, $8 order_ref, $9 key, $10 now, $11 business date, $12 fingerprint, $13 answer.
-WITH redemption AS (
+-- name: complete_redemptions
+-- A flush's redemptions, the vouchers' new state, their ledger events, and every key with its
+-- answer (refusals too), in one statement.
+-- Redemptions: $1 ids, $2 vouchers, $3 merchants, $4 batches, $5 categories, $6 orders,
+-- $7 discounts, $8 order refs, $9 keys, $10 fingerprints, $11 answers.
+-- Refusals: $12 merchants, $13 keys, $14 fingerprints, $15 statuses, $16 answers.
+-- $17 now, $18 business date.
+WITH done AS (
+    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
+                         $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::bytea[],
+                         $11::text[])
+        AS d (id, voucher_id, merchant_id, batch_id, category, order_fen, discount_fen,
+              order_ref, key, fingerprint, answer)
+), redemption AS (
     INSERT INTO redemptions (id, voucher_id, merchant_id, batch_id, category, order_amount_fen,
                              discount_fen, payable_fen, order_ref, idempotency_key, redeemed_at,
                              business_date)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $6::bigint - $7::bigint, $8, $9, $10, $11)
-    RETURNING id, voucher_id, batch_id, merchant_id, redeemed_at
+    SELECT id, voucher_id, merchant_id, batch_id, category, order_fen, discount_fen,
+           order_fen - discount_fen, order_ref, key, $17, $18
+    FROM done
 ), voucher AS (
-    UPDATE vouchers SET status = 'redeemed', redeemed_at = $10 WHERE id = $2
+    UPDATE vouchers v SET status = 'redeemed', redeemed_at = $17
+    FROM done WHERE v.id = done.voucher_id
 ), ledger AS (
     INSERT INTO voucher_events (voucher_id, batch_id, kind, at, redemption_id, merchant_id)
-    SELECT voucher_id, batch_id, 'redeemed', redeemed_at, id, merchant_id FROM redemption
+    SELECT voucher_id, batch_id, 'redeemed', $17, id, merchant_id FROM done
+), refused AS (
+    SELECT * FROM unnest($12::bigint[], $13::text[], $14::bytea[], $15::integer[], $16::text[])
+        AS r (merchant_id, key, fingerprint, status_code, answer)
 )
 INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status_code, response,
                               redemption_id, created_at)
-SELECT $3, $9, $12, 201, $13, id, $10 FROM redemption;
-
--- name: store_refusal
--- A refused redemption's answer, kept with its key so a retry gets the same one.
-INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status_code, response, created_at)
-VALUES ($1, $2, $3, $4, $5, $6);
+SELECT merchant_id, key, fingerprint, 201, answer, id, $17 FROM done
+UNION ALL
+SELECT merchant_id, key, fingerprint, status_code, answer, NULL, $17 FROM refused;
 
 -- name: lock_redemption
 SELECT r.*, v.code FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
