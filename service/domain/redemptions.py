@@ -1,11 +1,12 @@
 """Redemption (核销) at the checkout, exactly once, and its reversal on the same business day.
 
-A redemption's transaction first takes an advisory lock on its (merchant, key): a second
-request with the same key waits there until the first commits, then replays the stored answer
-(or refuses a different body). The voucher row is locked while it is checked and redeemed, the
-redemption and its stored answer are written in one statement, and the partial unique index
-`redemptions_one_completed_per_voucher` guarantees at most one completed redemption per voucher
-even if that reasoning were wrong. Five round trips in all: begin, lock, read, write, commit.
+Checkouts that arrive together are settled in one transaction (RedemptionCombiner, like the
+claims). It first takes an advisory lock on each (merchant, key), in sorted order: a request
+with a key already in flight waits there until that one commits, then replays the stored
+answer (or refuses a different body). The vouchers are locked in id order while they are
+checked and redeemed; redemptions, vouchers, ledger events and every key with its answer are
+written in one statement; and the partial unique index `redemptions_one_completed_per_voucher`
+guarantees at most one completed redemption per voucher even if that reasoning were wrong.
 """
 
 from __future__ import annotations
