@@ -20,6 +20,7 @@ from typing import Any
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from jwt.algorithms import HMACAlgorithm
 
 from service.errors import DomainError
 from service.settings import Settings
@@ -76,9 +77,13 @@ class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._verified: dict[str, tuple[Principal, float]] = {}
-        # Prepared once: PyJWT would otherwise re-check the secret's format on every token.
-        secret = base64.urlsafe_b64encode(settings.jwt_secret.encode()).rstrip(b"=").decode()
-        self._hs256_key = jwt.PyJWK({"kty": "oct", "k": secret}, algorithm="HS256")
+        # A decoder of our own whose HS256 checks the secret's format (not PEM, not SSH, not
+        # DER: PyJWT's guard against key confusion) once, not on every token; the answer for
+        # a given secret never changes. Everything else is PyJWT's own verification.
+        self._decoder = jwt.PyJWT()
+        jws = self._decoder._jws
+        jws.unregister_algorithm("HS256")
+        jws.register_algorithm("HS256", _CheckedOnceHMAC())
         self.public_key: Any = None
         if settings.jwt_public_key:
             from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -101,7 +106,7 @@ class TokenVerifier:
     def _verify(self, token: str) -> tuple[Principal, float]:
         alg = _declared_alg(token)
         if alg == "HS256":
-            key: Any = self._hs256_key
+            key: Any = self.settings.jwt_secret
             algorithms = ["HS256"]
         elif alg in _ASYMMETRIC and self.public_key is not None:
             key = self.public_key
@@ -109,7 +114,7 @@ class TokenVerifier:
         else:
             raise _unauthorized("token algorithm not accepted")
         try:
-            claims = jwt.decode(
+            claims = self._decoder.decode(
                 token,
                 key,
                 algorithms=algorithms,
@@ -136,6 +141,23 @@ class TokenVerifier:
         principal = Principal(role=role, sub=sub, merchant_id=mid, jti=claims.get("jti"))
         # Remembered only until exp (PyJWT's leeway is not extended to the cache).
         return principal, float(claims["exp"])
+
+
+class _CheckedOnceHMAC(HMACAlgorithm):
+    """HMAC-SHA256 whose key preparation (and PyJWT's checks in it) runs once per secret."""
+
+    def __init__(self) -> None:
+        super().__init__(HMACAlgorithm.SHA256)
+        self._prepared: dict[bytes, bytes] = {}
+
+    def prepare_key(self, key: str | bytes) -> bytes:
+        raw = key.encode() if isinstance(key, str) else key
+        prepared = self._prepared.get(raw)
+        if prepared is None:
+            prepared = super().prepare_key(key)  # raises for a key of the wrong kind
+            if len(self._prepared) < 8:
+                self._prepared[raw] = prepared
+        return prepared
 
 
 def _declared_alg(token: str) -> object:
