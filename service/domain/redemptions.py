@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import asyncpg
@@ -122,7 +123,7 @@ class Checkout:
     order_amount_fen: int
     order_ref: str
 
-    @property
+    @cached_property
     def fingerprint(self) -> bytes:
         return fingerprint(self.code, self.order_amount_fen, self.order_ref)
 
