@@ -63,10 +63,22 @@ def template_db(server_url: str) -> Iterator[str]:
 
     asyncio.run(create())
     yield name
-    asyncio.run(_drop(server_url, name))
+    asyncio.run(drop_database(server_url, name))
 
 
-async def _drop(server_url: str, name: str) -> None:
+async def create_database(server_url: str, prefix: str, template: str | None = None) -> str:
+    """A new database (a clone of `template` when given); returns its name."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    clause = f' TEMPLATE "{template}"' if template else ""
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"{clause}')
+    finally:
+        await conn.close()
+    return name
+
+
+async def drop_database(server_url: str, name: str) -> None:
     conn = await asyncpg.connect(server_url)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -76,27 +88,17 @@ async def _drop(server_url: str, name: str) -> None:
 
 @pytest.fixture
 async def db_url(server_url: str, template_db: str) -> AsyncIterator[str]:
-    name = f"festival_t_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(server_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    finally:
-        await conn.close()
+    name = await create_database(server_url, "festival_t", template_db)
     yield with_database(server_url, name)
-    await _drop(server_url, name)
+    await drop_database(server_url, name)
 
 
 @pytest.fixture
 async def empty_db_url(server_url: str) -> AsyncIterator[str]:
     """A database with no schema at all (for migration tests)."""
-    name = f"festival_e_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(server_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
+    name = await create_database(server_url, "festival_e")
     yield with_database(server_url, name)
-    await _drop(server_url, name)
+    await drop_database(server_url, name)
 
 
 @pytest.fixture

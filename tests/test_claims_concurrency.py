@@ -20,7 +20,7 @@ import pytest
 
 from service.auth import issue_token
 from service.settings import Settings
-from tests.conftest import TEST_SECRET, with_database
+from tests.conftest import TEST_SECRET, create_database, drop_database, with_database
 from tests.factories import merchant_body
 from tests.processes import Server, festival_env, serving
 
@@ -88,18 +88,9 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster_db(server_url: str, template_db: str) -> Iterator[str]:
-    name = f"festival_c_{uuid.uuid4().hex[:12]}"
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(server_url)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"'))
+    name = asyncio.run(create_database(server_url, "festival_c", template_db))
     yield with_database(server_url, name)
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(drop_database(server_url, name))
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import re
 import subprocess
 import time
 import urllib.request
-import uuid
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from service.db import Database
 from service.demo.loader import FIRST_DAY, load_demo
 from service.domain.credit_code import credit_code_error
 from service.errors import DomainError
-from tests.conftest import with_database
+from tests.conftest import create_database, drop_database, with_database
 from tests.processes import FESTIVAL, ROOT, festival_env, free_port
 from tests.scenario import TZ, expected_daily
 
@@ -30,21 +29,8 @@ SCALE = 0.03
 
 
 async def fresh_db(server_url: str, template: str) -> tuple[str, str]:
-    name = f"festival_d_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    finally:
-        await admin.close()
+    name = await create_database(server_url, "festival_d", template)
     return name, with_database(server_url, name)
-
-
-async def drop(server_url: str, name: str) -> None:
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +50,7 @@ def demo_db(server_url: str, template_db: str, tmp_path_factory: pytest.TempPath
 
     name, url, credentials = asyncio.run(load())
     yield url, credentials
-    asyncio.run(drop(server_url, name))
+    asyncio.run(drop_database(server_url, name))
 
 
 async def test_the_demo_has_a_month_of_festival_in_four_categories(demo_db: Any) -> None:
@@ -188,7 +174,7 @@ async def test_the_same_seed_gives_the_same_festival(
                 await conn.close()
         assert rows[0] == rows[1] and len(rows[0]) > 100
     finally:
-        await drop(server_url, name)
+        await drop_database(server_url, name)
 
 
 def test_make_run_loads_the_demo_and_its_printed_commands_work(

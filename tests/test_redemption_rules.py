@@ -501,3 +501,18 @@ async def test_one_flush_settles_mixed_checkouts_each_as_if_alone(api: Api) -> N
         db, [Checkout(shop.id, "k2", v1["code"], 12000, "b")], api.clock.now(), api.settings.tz
     )
     assert again == [outcomes[1]]
+
+
+async def test_a_token_for_a_merchant_that_does_not_exist_is_forbidden(api: Api) -> None:
+    v = await voucher(api)
+    ghost = api.auth("merchant", "merchant:999999", 999999)
+    for code in (v["code"], new_code()):  # a real voucher, and an unknown one
+        status, body = await api.call(
+            "POST",
+            REDEMPTIONS,
+            headers={**ghost, "Idempotency-Key": f"ghost-{code}"},
+            json={"code": code, "order_amount_fen": 12000, "order_ref": "x"},
+        )
+        assert_error(status, body, 403, "forbidden")
+    status, body = await api.call("GET", f"{PREVIEW}/{v['code']}", headers=ghost)
+    assert_error(status, body, 403, "forbidden")

@@ -4,10 +4,8 @@ claims, redemptions and reversals across several days (including 23:59:59 and 00
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import timedelta
 
-import asyncpg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +14,7 @@ from jobs.runner import JobRunner
 from service.clock import FixedClock
 from service.db import Database
 from service.domain import stats
-from tests.conftest import with_database
+from tests.conftest import create_database, drop_database, with_database
 from tests.scenario import DAY0, TZ, Op, at, build, expected_daily, expected_merchants, play
 
 DAYS = 4
@@ -43,9 +41,7 @@ batches = st.lists(
 
 
 async def _scenario(server_url: str, template: str, plan: list[Op], shape: list) -> None:
-    name = f"festival_p_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server_url)
-    await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    name = await create_database(server_url, "festival_p", template)
     db = await Database.connect(with_database(server_url, name), min_size=1, max_size=2)
     try:
         world = await build(db, shape, DAYS)
@@ -100,8 +96,7 @@ async def _scenario(server_url: str, template: str, plan: list[Op], shape: list)
         assert settled == owed
     finally:
         await db.close()
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(server_url, name)
 
 
 @settings(

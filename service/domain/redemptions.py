@@ -250,6 +250,7 @@ def _text(body: dict[str, Any]) -> str:
 
 def _decide(context: dict[str, Any], checkout: Checkout, now: datetime, tz: Any) -> dict[str, Any]:
     """The redemption's body if this merchant may redeem this voucher for this order."""
+    # First: nothing may be stored for a merchant that does not exist (its key row could not be).
     if context["merchant_status"] is None:
         raise DomainError("forbidden", "this token's merchant does not exist")
     if context["id"] is None:

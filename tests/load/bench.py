@@ -40,19 +40,12 @@ from service.settings import Settings
 from tests.conftest import with_database
 from tests.factories import merchant_body
 from tests.load import rollup
+from tests.processes import free_port
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 TZ = ZoneInfo("Asia/Shanghai")
 SECRET = "bench-secret-" + "b" * 52
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_http(url: str, timeout: float = 60) -> None:
