@@ -1,8 +1,8 @@
 // The bureau's dashboard: festival-to-date totals, daily charts, merchants, settlements, jobs.
-import { Api, CATEGORY_NAMES, csv, dateTime, el, errorText, saveFile, show, today, yuan } from "/static/common.js";
+import { CATEGORY_NAMES, csv, dateTime, el, errorText, saveFile, show, signedInPage, today, yuan } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
-const api = new Api("bureau", () => render());
+const { api, render, signIn } = signedInPage("bureau", () => refresh());
 const CATEGORIES = Object.keys(CATEGORY_NAMES);
 const charts = {};
 let merchants = [];
@@ -10,31 +10,10 @@ let jobs = [];
 let range = null;
 let totals = [];
 
-function render() {
-  const signedIn = Boolean(api.token);
-  $("login").hidden = signedIn;
-  $("app").hidden = !signedIn;
-  $("who").textContent = signedIn ? sessionStorage.getItem("festival.bureau.name") || "" : "";
-  if (signedIn) refresh();
-}
-
 $("sign-in").addEventListener("click", async () => {
-  $("login-error").textContent = "";
-  try {
-    const login = await api.json("POST", "/auth/bureau", {
-      body: { username: $("username").value.trim(), password: $("password").value },
-    });
-    api.token = login.access_token;
-    sessionStorage.setItem("festival.bureau.name", $("username").value.trim());
-    $("password").value = "";
-    render();
-  } catch (error) {
-    $("login-error").textContent = errorText(error);
-  }
-});
-$("sign-out").addEventListener("click", () => {
-  api.token = null;
-  render();
+  const username = $("username").value.trim();
+  const body = { username, password: $("password").value };
+  if (await signIn("/auth/bureau", body, username)) $("password").value = "";
 });
 
 async function refresh() {

@@ -1,40 +1,17 @@
 // The cashier page: preview a voucher (typed or scanned), redeem it exactly once, reverse.
-import { Api, CATEGORY_NAMES, ERROR_TEXT, dateTime, el, errorText, parseYuan, show, yuan } from "/static/common.js";
+import { CATEGORY_NAMES, ERROR_TEXT, dateTime, el, errorText, parseYuan, show, signedInPage, yuan } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
-const api = new Api("cashier", () => render());
+const { api, render, signIn } = signedInPage("cashier", () => loadToday());
 let voucher = null;
 // One checkout attempt = one Idempotency-Key, kept for its retries (a double click or a
 // lost answer can never redeem twice); a new voucher or amount starts a new attempt.
 let attempt = null;
 
-function render() {
-  const signedIn = Boolean(api.token);
-  $("login").hidden = signedIn;
-  $("app").hidden = !signedIn;
-  $("who").textContent = signedIn ? sessionStorage.getItem("festival.cashier.name") || "" : "";
-  if (signedIn) loadToday();
-}
-
 $("sign-in").addEventListener("click", async () => {
-  $("login-error").textContent = "";
   const merchantId = Number($("merchant-id").value.trim());
-  try {
-    const login = await api.json("POST", "/auth/merchant", {
-      body: { merchant_id: merchantId, api_key: $("api-key").value.trim() },
-    });
-    api.token = login.access_token;
-    sessionStorage.setItem("festival.cashier.name", `商户 ${merchantId}`);
-    $("api-key").value = "";
-    render();
-  } catch (error) {
-    $("login-error").textContent = errorText(error);
-  }
-});
-
-$("sign-out").addEventListener("click", () => {
-  api.token = null;
-  render();
+  const body = { merchant_id: merchantId, api_key: $("api-key").value.trim() };
+  if (await signIn("/auth/merchant", body, `商户 ${merchantId}`)) $("api-key").value = "";
 });
 
 // --- preview -------------------------------------------------------------------------

@@ -170,3 +170,36 @@ export function saveFile(name, text, type = "text/csv;charset=utf-8") {
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
+
+// The sign-in shell every page shares: the login section or the app, who is signed in,
+// signing in through an API login, signing out. `onShown` loads the app's data.
+export function signedInPage(name, onShown) {
+  const $ = (id) => document.getElementById(id);
+  const whoKey = `festival.${name}.who`;
+  const api = new Api(name, () => render());
+  function render() {
+    const signedIn = Boolean(api.token);
+    $("login").hidden = signedIn;
+    $("app").hidden = !signedIn;
+    $("who").textContent = signedIn ? sessionStorage.getItem(whoKey) || "" : "";
+    if (signedIn) onShown();
+  }
+  async function signIn(path, body, who) {
+    $("login-error").textContent = "";
+    try {
+      const login = await api.json("POST", path, { body });
+      api.token = login.access_token;
+      sessionStorage.setItem(whoKey, who);
+      render();
+      return true;
+    } catch (error) {
+      $("login-error").textContent = errorText(error);
+      return false;
+    }
+  }
+  $("sign-out").addEventListener("click", () => {
+    api.token = null;
+    render();
+  });
+  return { api, render, signIn };
+}

@@ -1,21 +1,13 @@
 // The residents' page: SMS sign-in, batches by category with what remains, claim, wallet + QR.
-import { Api, CATEGORY_NAMES, dateTime, el, errorText, show, yuan } from "/static/common.js";
+import { CATEGORY_NAMES, dateTime, el, errorText, show, signedInPage, yuan } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
-const api = new Api("resident", () => render());
+const { api, render, signIn } = signedInPage("resident", () => loadBatches());
 let category = "all";
 let walletStatus = "active";
 let batches = [];
 let refreshTimer = null;
 let clockTimer = null;
-
-function render() {
-  const signedIn = Boolean(api.token);
-  $("login").hidden = signedIn;
-  $("app").hidden = !signedIn;
-  $("who").textContent = signedIn ? sessionStorage.getItem("festival.resident.phone") || "" : "";
-  if (signedIn) loadBatches();
-}
 
 // --- sign in -------------------------------------------------------------------------
 
@@ -40,23 +32,10 @@ $("send-code").addEventListener("click", async () => {
   }
 });
 
-$("sign-in").addEventListener("click", async () => {
+$("sign-in").addEventListener("click", () => {
   const phone = $("phone").value.trim();
   const code = $("code").value.trim();
-  $("login-error").textContent = "";
-  try {
-    const login = await api.json("POST", "/auth/resident", { body: { phone, code } });
-    api.token = login.access_token;
-    sessionStorage.setItem("festival.resident.phone", `${phone.slice(0, 3)}****${phone.slice(-4)}`);
-    render();
-  } catch (error) {
-    $("login-error").textContent = errorText(error);
-  }
-});
-
-$("sign-out").addEventListener("click", () => {
-  api.token = null;
-  render();
+  signIn("/auth/resident", { phone, code }, `${phone.slice(0, 3)}****${phone.slice(-4)}`);
 });
 
 // --- batches -------------------------------------------------------------------------
