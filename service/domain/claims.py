@@ -8,22 +8,23 @@ limit (`vouchers_within_resident_limit`, `vouchers_resident_slot_key`); Python o
 friendly answer first.
 
 `ClaimCombiner` feeds it: concurrent claims of a batch that arrive while one transaction is in
-flight are settled together by the next, so a burst costs a few transactions, not one each.
-Once a batch is seen empty, losers get `sold_out` from memory for a second.
+flight are settled together by the next, so a burst costs a few transactions, not one each
+(and a claim that makes a transaction fail is settled alone: service/combiner.py). Once a
+batch is seen empty, losers get `sold_out` from memory for a second.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 
+from service.combiner import Combiner
 from service.db import Database
 from service.domain.codes import new_code
 from service.errors import DomainError
@@ -176,77 +177,33 @@ async def _claim_once(db: Database, batch_id: int, subs: list[str], now: datetim
     ]
 
 
-@dataclass
-class _Queue:
-    waiting: list[tuple[str, asyncio.Future[Outcome]]] = field(default_factory=list)
-    draining: bool = False
-
-
 class ClaimCombiner:
-    """Combines concurrent claims of a batch in this process into shared transactions."""
+    """Combines concurrent claims of a batch in this process into shared transactions
+    (service/combiner.py), and remembers for a second that a batch is sold out."""
 
     def __init__(self, db: Database, now: Callable[[], datetime]) -> None:
         self.db = db
         self.now = now
-        self._queues: dict[int, _Queue] = {}
         self._sold_out_until: dict[int, float] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._combiner: Combiner[int, str, Claimed] = Combiner(
+            "claims", self._flush, max_size=MAX_CLAIMS_PER_TRANSACTION
+        )
 
     async def claim(self, batch_id: int, sub: str) -> Claimed:
         until = self._sold_out_until.get(batch_id)
         if until is not None and time.monotonic() < until:
             raise sold_out()
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        queue = self._queues.setdefault(batch_id, _Queue())
-        queue.waiting.append((sub, future))
-        if not queue.draining:
-            queue.draining = True
-            task = asyncio.create_task(self._drain(batch_id, queue))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        # Shielded: a client that hangs up does not undo a claim already being written;
-        # the voucher is in its wallet.
-        outcome = await asyncio.shield(future)
-        if isinstance(outcome, DomainError):
-            raise outcome
-        return outcome
+        return await self._combiner.submit(batch_id, sub)
 
     def forget(self, batch_id: int) -> None:
         """Drop what this process believes about a batch (after its quantity changed)."""
         self._sold_out_until.pop(batch_id, None)
 
-    async def _drain(self, batch_id: int, queue: _Queue) -> None:
-        try:
-            while queue.waiting:
-                taken = queue.waiting[:MAX_CLAIMS_PER_TRANSACTION]
-                del queue.waiting[:MAX_CLAIMS_PER_TRANSACTION]
-                try:
-                    outcomes = await claim_many(
-                        self.db, batch_id, [s for s, _ in taken], self.now()
-                    )
-                except Exception as exc:  # every claimant learns of the failure
-                    for _, future in taken:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                if any(isinstance(o, DomainError) and o.code == "sold_out" for o in outcomes):
-                    self._sold_out_until[batch_id] = time.monotonic() + SOLD_OUT_MEMORY_S
-                for (_, future), outcome in zip(taken, outcomes, strict=True):
-                    if not future.done():
-                        future.set_result(outcome)
-        except asyncio.CancelledError:
-            for _, future in queue.waiting:
-                if not future.done():
-                    future.set_exception(
-                        DomainError("unavailable", "the service is shutting down", retry_after=2)
-                    )
-            queue.waiting.clear()
-            raise
-        finally:
-            queue.draining = False
-            if not queue.waiting:
-                self._queues.pop(batch_id, None)
+    async def _flush(self, batch_id: int, subs: list[str]) -> list[Outcome]:
+        outcomes = await claim_many(self.db, batch_id, subs, self.now())
+        if any(isinstance(o, DomainError) and o.code == "sold_out" for o in outcomes):
+            self._sold_out_until[batch_id] = time.monotonic() + SOLD_OUT_MEMORY_S
+        return outcomes
 
     async def close(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._combiner.close()

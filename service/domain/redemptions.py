@@ -11,7 +11,6 @@ guarantees at most one completed redemption per voucher even if that reasoning w
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from typing import Any
 
 import asyncpg
 
+from service.combiner import Combiner
 from service.db import Database
 from service.domain.codes import code_from_input
 from service.errors import DomainError
@@ -291,66 +291,26 @@ def _decide(context: dict[str, Any], checkout: Checkout, now: datetime, tz: Any)
 
 class RedemptionCombiner:
     """Combines the checkouts that arrive together in this process into shared transactions,
-    as the claims do: a burst of redemptions costs a few commits, not one each."""
+    as the claims do: a burst of redemptions costs a few commits, not one each. A key twice
+    in one flush: the second waits for the next flush, where it finds the first's answer."""
 
     def __init__(self, db: Database, now: Callable[[], datetime], tz: Any) -> None:
         self.db, self.now, self.tz = db, now, tz
-        self._waiting: list[tuple[Checkout, asyncio.Future[Answer | DomainError]]] = []
-        self._draining = False
-        self._task: asyncio.Task[None] | None = None
+        self._combiner: Combiner[None, Checkout, Answer] = Combiner(
+            "redemptions",
+            self._flush,
+            max_size=MAX_CHECKOUTS_PER_TRANSACTION,
+            exclusive=lambda checkout: checkout.lock_name,
+        )
 
     async def redeem(self, checkout: Checkout) -> Answer:
-        future: asyncio.Future[Answer | DomainError] = asyncio.get_running_loop().create_future()
-        self._waiting.append((checkout, future))
-        if not self._draining:
-            self._draining = True
-            self._task = asyncio.create_task(self._drain())
-        # Shielded: a cashier's connection that drops does not undo a redemption being written.
-        outcome = await asyncio.shield(future)
-        if isinstance(outcome, DomainError):
-            raise outcome
-        return outcome
+        return await self._combiner.submit(None, checkout)
 
-    async def _drain(self) -> None:
-        try:
-            while self._waiting:
-                taken: list[tuple[Checkout, asyncio.Future[Answer | DomainError]]] = []
-                later: list[tuple[Checkout, asyncio.Future[Answer | DomainError]]] = []
-                keys: set[str] = set()
-                for item in self._waiting:
-                    # A key twice in one flush: the second waits for the first's stored answer.
-                    if item[0].lock_name in keys or len(taken) >= MAX_CHECKOUTS_PER_TRANSACTION:
-                        later.append(item)
-                    else:
-                        keys.add(item[0].lock_name)
-                        taken.append(item)
-                self._waiting = later
-                try:
-                    outcomes = await redeem_many(
-                        self.db, [c for c, _ in taken], self.now(), self.tz
-                    )
-                except Exception as exc:  # every checkout of the flush learns of the failure
-                    for _, future in taken:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (_, future), outcome in zip(taken, outcomes, strict=True):
-                    if not future.done():
-                        future.set_result(outcome)
-        except asyncio.CancelledError:
-            for _, future in self._waiting:
-                if not future.done():
-                    future.set_exception(
-                        DomainError("unavailable", "the service is shutting down", retry_after=2)
-                    )
-            self._waiting = []
-            raise
-        finally:
-            self._draining = False
+    async def _flush(self, _: None, checkouts: list[Checkout]) -> list[Answer | DomainError]:
+        return await redeem_many(self.db, checkouts, self.now(), self.tz)
 
     async def close(self) -> None:
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._combiner.close()
 
 
 async def reverse(
