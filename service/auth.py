@@ -11,11 +11,12 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 from argon2 import PasswordHasher
@@ -23,6 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from jwt.algorithms import HMACAlgorithm
 
 from service.errors import DomainError
+from service.schemas.common import MAX_ID, text_problem
 from service.settings import Settings
 
 ROLES = ("resident", "merchant", "bureau")
@@ -120,27 +122,48 @@ class TokenVerifier:
                 algorithms=algorithms,
                 audience=self.settings.jwt_audience,
                 issuer=self.settings.jwt_issuer,
-                options={"require": _REQUIRED, "strict_aud": True},
+                # aud may be a string or an array holding ours (RFC 7519 §4.1.3).
+                options={"require": _REQUIRED},
                 leeway=30,
             )
         except jwt.ExpiredSignatureError:
             raise _unauthorized("token expired") from None
         except jwt.PyJWTError:
             raise _unauthorized("token not valid") from None
+        # RFC 7519 makes these NumericDates; PyJWT would take "9999999999" as a number.
+        for name in ("exp", "iat", "nbf"):
+            if name in claims and not _is_number(claims[name]):
+                raise _unauthorized(f"token claim {name} is not a number")
         role, sub, mid = claims.get("role"), claims.get("sub"), claims.get("mid")
-        if role not in ROLES or not isinstance(sub, str) or not sub or len(sub) > 200:
+        if role not in ROLES or not _is_subject(sub):
             raise _unauthorized("token claims not valid")
         # The identity platform's key may sign resident tokens only.
         if role != "resident" and alg != "HS256":
             raise _unauthorized("token not valid")
         if role == "merchant":
-            if not isinstance(mid, int) or isinstance(mid, bool) or mid <= 0:
+            if not isinstance(mid, int) or isinstance(mid, bool) or not 0 < mid <= MAX_ID:
                 raise _unauthorized("merchant token without a valid mid")
         else:
             mid = None
         principal = Principal(role=role, sub=sub, merchant_id=mid, jti=claims.get("jti"))
         # Remembered only until exp (PyJWT's leeway is not extended to the cache).
         return principal, float(claims["exp"])
+
+
+def _is_number(value: object) -> bool:
+    # Bounded: float(10**400) raises, and no real date is 2**53 seconds away.
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) < 2**53
+    )
+
+
+def _is_subject(sub: object) -> TypeGuard[str]:
+    """A subject the service can store and log: 1-200 characters, no control characters or
+    lone surrogates (a NUL would fail inside PostgreSQL, with every claim combined with it)."""
+    return isinstance(sub, str) and 0 < len(sub) <= 200 and text_problem(sub) is None
 
 
 class _CheckedOnceHMAC(HMACAlgorithm):

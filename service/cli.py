@@ -97,7 +97,9 @@ async def _serve_until_stopped(
 
     from service import keys
     from service.app import create_app
-    from service.middlewares import AccessLogger
+    from service.middlewares import AccessLogger, quiet_malformed_requests
+
+    quiet_malformed_requests()
 
     app = create_app(settings=settings, scheduler=scheduler)
     runner = web.AppRunner(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -17,16 +18,35 @@ def wants_csv(request: web.Request, query: Mapping[str, Any]) -> bool:
     return "text/csv" in accept and "application/json" not in accept
 
 
-def csv_response(
-    rows: Iterable[Mapping[str, Any]], columns: Sequence[str], filename: str
-) -> web.Response:
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?", re.ASCII)
+
+
+def cell(value: Any) -> Any:
+    """A value as a spreadsheet will read it: text that a spreadsheet would run as a formula
+    (OWASP CSV injection: `=HYPERLINK(...)`, `@SUM(...)`, `-1+cmd|...`) gets a leading `'`;
+    numbers stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if row[c] is None else row[c] for c in columns])
+        writer.writerow([cell(row[c]) for c in columns])
+    return buffer.getvalue()
+
+
+def csv_response(
+    rows: Iterable[Mapping[str, Any]], columns: Sequence[str], filename: str
+) -> web.Response:
     return web.Response(
-        text=buffer.getvalue(),
+        text=csv_text(rows, columns),
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},

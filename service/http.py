@@ -9,6 +9,7 @@ document, so the docs cannot drift from validation or from authorisation.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +23,7 @@ from service.auth import Principal
 from service.clock import Clock
 from service.db import Database
 from service.errors import DomainError
+from service.schemas.common import printable
 from service.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -76,10 +78,18 @@ class Call:
 
     def path_id(self, name: str = "id") -> int:
         """A numeric path id; anything else is simply not found."""
-        raw = self.request.match_info[name]
-        if not raw.isdigit() or len(raw) > 18:
+        value = parse_path_id(self.request.match_info[name])
+        if value is None:
             raise DomainError("not_found", "not found")
+        return value
+
+
+def parse_path_id(raw: str) -> int | None:
+    """A row id written in a path, or None. ASCII digits only: str.isdigit() is true for "²"
+    and "١٢", and int("١٢") is 12."""
+    if 0 < len(raw) <= 18 and raw.isascii() and raw.isdigit() and raw != "0" * len(raw):
         return int(raw)
+    return None
 
 
 Handler = Callable[[Call], Awaitable[web.StreamResponse]]
@@ -100,6 +110,8 @@ class Endpoint:
     errors: tuple[str, ...] = ()
     # For bodies that are not JSON (CSV uploads): the media type, documented as a string.
     raw_body: str | None = None
+    # An absent body is read as {} (every field of the body schema is optional).
+    body_optional: bool = False
     produces_csv: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -158,19 +170,62 @@ def authenticate(request: web.Request) -> Principal:
 
 def _validation_error(err: ValidationError) -> DomainError:
     messages = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
-    return DomainError("invalid_request", "the request is not valid", messages)
+    # Unknown fields are echoed by name: a name may hold anything a client sent.
+    return DomainError("invalid_request", "the request is not valid", _echo_safe(messages))
 
 
-async def read_json(request: web.Request) -> Any:
+def _echo_safe(value: Any) -> Any:
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {_echo_safe(str(k)): _echo_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_echo_safe(v) for v in value]
+    return value
+
+
+MAX_JSON_DEPTH = 32
+
+
+def _malformed(reason: str) -> DomainError:
+    return DomainError("invalid_request", "the body is not valid JSON", {"_body": [reason]})
+
+
+async def read_json(request: web.Request, *, optional: bool = False) -> Any:
     raw = await request.read()
     if not raw:
+        if optional:
+            return {}
         raise DomainError("invalid_request", "a JSON body is required", {"_body": ["missing"]})
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
+    except RecursionError:  # nested deeper than the parser's stack (json.loads raises this)
+        raise _malformed(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError):
-        raise DomainError(
-            "invalid_request", "the body is not valid JSON", {"_body": ["malformed JSON"]}
-        ) from None
+        raise _malformed("malformed JSON") from None
+    _check_tree(data)
+    return data
+
+
+def _check_tree(data: Any) -> None:
+    """No body is nested deeper than any schema needs, and no text in it, key or value, holds
+    NUL or a lone surrogate (PostgreSQL cannot store them, UTF-8 cannot encode them)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise _malformed(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(value, str):
+            if _UNSTORABLE.search(value):
+                raise _malformed("text may not contain NUL or unpaired surrogates")
+        elif isinstance(value, dict):
+            stack.extend((k, depth + 1) for k in value)
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+
+
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 def load(schema: Schema, data: Any) -> Any:
@@ -192,7 +247,7 @@ def as_aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[
             query = load(endpoint.query, {k: request.query.getone(k) for k in request.query})
         body = None
         if endpoint.body is not None:
-            body = load(endpoint.body, await read_json(request))
+            body = load(endpoint.body, await read_json(request, optional=endpoint.body_optional))
         return await endpoint.handler(Call(request, principal, query, body))
 
     handle.__name__ = endpoint.handler.__name__

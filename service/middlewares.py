@@ -11,15 +11,31 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from service import keys
 from service.db import translate
 from service.errors import DomainError
-from service.http import dumps
+from service.http import API_PREFIX, dumps
+from service.schemas.common import printable
 
 log = logging.getLogger("festival.errors")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}", re.ASCII)
+
+# What every answer carries: no version for scanners, no MIME sniffing.
+COMMON_HEADERS = {"Server": "festival", "X-Content-Type-Options": "nosniff"}
+# Pages, their static files and the API docs (everything outside /api/v1): scripts and data only
+# from this origin; images also from blob: (the QR code fetched with the token); style
+# attributes for the chart library; never inside another site's frame (clickjacking).
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; "
+        "media-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 
 _HTTP_CODES = {
     400: ("invalid_request", "the request is not valid"),
@@ -46,15 +62,21 @@ async def service_middleware(request: web.Request, handler: Handler) -> web.Stre
     """Request id, JSON errors for every error path, and metrics: one layer, not three, since
     each layer costs every request (the flash crowd's included)."""
     incoming = request.headers.get("X-Request-Id", "")
-    request_id = incoming if _REQUEST_ID.match(incoming) else os.urandom(16).hex()
+    request_id = incoming if _REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
     request[keys.REQUEST_ID] = request_id
     started = time.perf_counter()
     try:
         response = await _answer(request, handler)
     except web.HTTPException as exc:  # a redirect or other non-error answer raised by aiohttp
         exc.headers["X-Request-Id"] = request_id
+        exc.headers.update(COMMON_HEADERS)
         raise
-    response.headers["X-Request-Id"] = request_id
+    headers = response.headers
+    headers["X-Request-Id"] = request_id
+    headers.update(COMMON_HEADERS)
+    if not request.path.startswith(API_PREFIX):
+        for name, value in PAGE_HEADERS.items():
+            headers.setdefault(name, value)
     if request.app[keys.LIFECYCLE].draining:
         # Shutting down: the client (nginx) closes this connection after this answer instead
         # of sending the next request down a connection about to go away.
@@ -107,13 +129,14 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 class AccessLogger(AbstractAccessLogger):
     """Method, path without its query, status, time and request id: no headers, no tokens,
-    no query strings (which could carry a code or phone number)."""
+    no query strings (which could carry a code or phone number). The path is logged as sent,
+    still percent-encoded, so `%0A` cannot start a forged log line."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.info(
             "%s %s %s %.1fms rid=%s",
-            request.method,
-            request.path,
+            printable(request.method),
+            printable(request.rel_url.raw_path),
             response.status,
             time * 1000,
             response.headers.get("X-Request-Id", "-"),
@@ -122,6 +145,26 @@ class AccessLogger(AbstractAccessLogger):
     @property
     def enabled(self) -> bool:
         return self.logger.isEnabledFor(logging.INFO)
+
+
+class MalformedRequestFilter(logging.Filter):
+    """aiohttp logs a request its HTTP parser refuses (a NUL in a header, a broken request
+    line) with a traceback at ERROR, though the client already got its 400: one warning line,
+    no traceback, so a stranger cannot fill the log or page the operators."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and (exc.code or 400) < 500:
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "-"
+            record.msg = "malformed HTTP request from %s refused (%s): %s"
+            record.args = (remote, exc.code, printable(str(exc.message))[:200])
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_malformed_requests() -> None:
+    logging.getLogger("aiohttp.server").addFilter(MalformedRequestFilter())
 
 
 def middlewares() -> list[Any]:

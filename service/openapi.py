@@ -59,7 +59,7 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
         op["parameters"] = parameters
     if ep.body is not None:
         op["requestBody"] = {
-            "required": True,
+            "required": not ep.body_optional,
             "content": {"application/json": {"schema": ep.body}},
         }
     elif ep.raw_body is not None:

@@ -4,13 +4,16 @@ admin route refuses the other roles, and every named query exists and is valid S
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
+from marshmallow import Schema, fields
 
 from service.app import all_endpoints
 from service.db import QUERIES
+from service.schemas.common import String
 from tests.conftest import Api, assert_error
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +23,8 @@ PUBLIC_PATHS = {
     ("GET", "/metrics"),
     ("GET", "/api/openapi.json"),
     ("GET", "/api/docs"),
+    ("GET", "/api/docs/init.js"),
+    ("GET", "/favicon.ico"),
     ("GET", "/api/v1/categories"),
     ("GET", "/"),
     ("GET", "/cashier"),
@@ -40,6 +45,32 @@ BUREAU_ONLY = [
 def test_public_endpoints_are_exactly_the_intended_ones() -> None:
     public = {(ep.method, ep.path) for ep in all_endpoints() if ep.roles is None}
     assert public == PUBLIC_PATHS
+
+
+def _fields(schema: Schema, where: str) -> Iterator[tuple[str, fields.Field]]:
+    for name, field in schema.fields.items():
+        yield f"{where}.{name}", field
+        inner = getattr(field, "inner", None)  # List
+        if inner is not None:
+            yield f"{where}.{name}[]", inner
+        nested = getattr(field, "schema", None)  # Nested
+        if isinstance(field, fields.Nested) and isinstance(nested, Schema):
+            yield from _fields(nested, f"{where}.{name}")
+
+
+def test_every_text_field_of_a_request_refuses_control_characters() -> None:
+    """Every string a client sends is read by the project's String field (API.md, "Input
+    rules"), so a new schema cannot quietly let NUL or a lone surrogate through."""
+    checked = 0
+    for ep in all_endpoints():
+        for schema, part in ((ep.query, "query"), (ep.body, "body")):
+            if schema is None:
+                continue
+            for where, field in _fields(schema, f"{ep.method} {ep.path} {part}"):
+                if isinstance(field, fields.String):
+                    assert isinstance(field, String), where
+                    checked += 1
+    assert checked > 20
 
 
 def test_admin_and_stats_endpoints_are_bureau_only() -> None:

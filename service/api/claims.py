@@ -6,13 +6,14 @@ import io
 
 import segno
 from aiohttp import web
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
 
 from service import keys
 from service.domain.codes import normalize
 from service.domain.vouchers import voucher_json
 from service.errors import DomainError
 from service.http import Call, Routes, json_response
+from service.schemas.common import OneOf, QueryInt
 from service.schemas.vouchers import Voucher
 
 routes = Routes("vouchers (resident)")
@@ -21,8 +22,8 @@ VOUCHER_STATUSES = ("active", "redeemed", "expired")
 
 
 class WalletQuery(Schema):
-    status = fields.String(validate=validate.OneOf(VOUCHER_STATUSES))
-    limit = fields.Integer(validate=validate.Range(min=1, max=500), load_default=200)
+    status = OneOf(VOUCHER_STATUSES)
+    limit = QueryInt(minimum=1, maximum=500, load_default=200)
 
 
 @routes.post(

@@ -12,6 +12,7 @@ from jobs.scheduler import next_run_at
 from service import keys
 from service.errors import DomainError
 from service.http import Call, Routes, json_response
+from service.schemas.common import Day
 from service.timefmt import business_day, iso
 
 routes = Routes("jobs (bureau)")
@@ -19,7 +20,7 @@ BUREAU = ("bureau",)
 
 
 class RunRequest(Schema):
-    date = fields.Date()
+    date = Day()
 
 
 class LastRun(Schema):
@@ -88,6 +89,7 @@ async def list_jobs(call: Call) -> web.StreamResponse:
     roles=BUREAU,
     summary="Run a job now (for a day, for daily jobs); 409 if it is running anywhere",
     body=RunRequest(),
+    body_optional=True,
     response=RunStarted(),
     status=202,
     errors=("not_found", "job_running"),

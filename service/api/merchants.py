@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from service.csvout import csv_response, wants_csv
 from service.domain import merchants
 from service.http import Call, Routes, json_response
 from service.schemas.merchants import (
+    MERCHANT_COLUMNS,
     Merchant,
     MerchantCreate,
     MerchantCreated,
@@ -39,13 +41,17 @@ async def create_merchant(call: Call) -> web.StreamResponse:
     summary="List merchants",
     query=MerchantListQuery(),
     response=Merchant(many=True),
+    produces_csv=True,
 )
 async def list_merchants(call: Call) -> web.StreamResponse:
     rows = await call.db.fetch(
         "list_merchants", call.query.get("category"), call.query.get("status")
     )
     tz = call.settings.tz
-    return json_response([merchants.merchant_json(r, tz) for r in rows])
+    items = [merchants.merchant_json(r, tz) for r in rows]
+    if wants_csv(call.request, call.query):
+        return csv_response(items, MERCHANT_COLUMNS, "festival-merchants.csv")
+    return json_response(items)
 
 
 @routes.get(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from aiohttp import web
 
 from service import keys
@@ -11,6 +9,7 @@ from service.domain import redemptions
 from service.errors import DomainError
 from service.http import Call, Routes, json_response
 from service.schemas.vouchers import (
+    IDEMPOTENCY_KEY,
     Redemption,
     RedemptionCreate,
     RedemptionList,
@@ -22,12 +21,16 @@ from service.timefmt import business_day
 
 routes = Routes("redemption (merchant)")
 MERCHANT = ("merchant",)
-_KEY = re.compile(r"^[\x21-\x7e]{1,64}$")
 IDEMPOTENCY_HEADER = {
     "in": "header",
     "name": "Idempotency-Key",
     "required": True,
-    "schema": {"type": "string", "maxLength": 64},
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "pattern": IDEMPOTENCY_KEY.regex.pattern,
+    },
     "description": "one per checkout attempt, reused on its retries",
 }
 
@@ -77,7 +80,7 @@ async def preview(call: Call) -> web.StreamResponse:
 )
 async def redeem(call: Call) -> web.StreamResponse:
     key = call.request.headers.get("Idempotency-Key", "")
-    if not _KEY.match(key):
+    if IDEMPOTENCY_KEY.regex.fullmatch(key) is None:
         raise DomainError(
             "invalid_request",
             "an Idempotency-Key header of 1 to 64 visible characters is required",

@@ -11,21 +11,22 @@ from service.csvout import csv_response, wants_csv
 from service.domain import stats
 from service.errors import DomainError
 from service.http import Call, Routes, json_response
+from service.schemas.common import Day, OneOf
 from service.timefmt import business_day
 
 routes = Routes("settlement")
 MAX_RANGE_DAYS = 366
-FORMAT = fields.String(validate=validate.OneOf(("json", "csv")))
+FORMAT = OneOf(("json", "csv"))
 
 
 class DayQuery(Schema):
-    date = fields.Date()
+    date = Day()
     format = FORMAT
 
 
 class RangeQuery(Schema):
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
+    from_ = Day(data_key="from")
+    to = Day()
     format = FORMAT
 
     @validates_schema

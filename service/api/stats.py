@@ -5,24 +5,24 @@ from __future__ import annotations
 from datetime import timedelta
 
 from aiohttp import web
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validates_schema
 
 from service.csvout import csv_response, wants_csv
 from service.domain import baselines, stats
 from service.errors import DomainError
 from service.http import Call, Routes, json_response
-from service.schemas.common import Category
+from service.schemas.common import Category, Day, OneOf
 from service.timefmt import business_day
 
 routes = Routes("stats (bureau)")
 BUREAU = ("bureau",)
 MAX_RANGE_DAYS = 366
-FORMAT = fields.String(validate=validate.OneOf(("json", "csv")))
+FORMAT = OneOf(("json", "csv"))
 
 
 class DailyQuery(Schema):
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
+    from_ = Day(data_key="from")
+    to = Day()
     category = Category()
     format = FORMAT
 
@@ -33,7 +33,7 @@ class DailyQuery(Schema):
 
 
 class MerchantsQuery(Schema):
-    date = fields.Date()
+    date = Day()
     category = Category()
     format = FORMAT
 
@@ -70,6 +70,52 @@ class DailyRow(Schema):
 
 class DailyList(Schema):
     items = fields.List(fields.Nested(DailyRow), required=True)
+
+
+class MerchantDayRow(Schema):
+    date = fields.String(required=True)
+    merchant_id = fields.Integer(required=True)
+    merchant_name = fields.String(required=True)
+    category = fields.String(required=True)
+    vouchers_redeemed = fields.Integer(required=True)
+    redemptions_reversed = fields.Integer(required=True)
+    subsidy_fen = fields.Integer(required=True)
+    sales_fen = fields.Integer(required=True)
+    leverage = fields.Float(required=True, allow_none=True)
+    unique_residents = fields.Integer(required=True)
+    computed_at = fields.String(required=True)
+
+
+class MerchantDayList(Schema):
+    items = fields.List(fields.Nested(MerchantDayRow), required=True)
+
+
+class SummaryPart(Schema):
+    vouchers_claimed = fields.Integer(required=True)
+    vouchers_redeemed = fields.Integer(required=True)
+    vouchers_expired = fields.Integer(required=True)
+    redemptions_reversed = fields.Integer(required=True)
+    subsidy_fen = fields.Integer(required=True)
+    sales_fen = fields.Integer(required=True)
+    sales_with_baseline_fen = fields.Integer(
+        required=True, metadata={"description": "sales of the days that have a baseline"}
+    )
+    baseline_sales_fen = fields.Integer(required=True, allow_none=True)
+    leverage = fields.Float(required=True, allow_none=True)
+    redemption_rate = fields.Float(required=True, allow_none=True)
+    recovery_index = fields.Float(required=True, allow_none=True)
+
+
+class SummaryCategory(SummaryPart):
+    category = fields.String(required=True)
+
+
+class Summary(Schema):
+    from_ = fields.String(data_key="from", required=True, allow_none=True)
+    to = fields.String(required=True, allow_none=True)
+    computed_at = fields.String(required=True, allow_none=True)
+    categories = fields.List(fields.Nested(SummaryCategory), required=True)
+    overall = fields.Nested(SummaryPart, required=True)
 
 
 class BaselinesStored(Schema):
@@ -109,6 +155,7 @@ async def daily(call: Call) -> web.StreamResponse:
     "/stats/summary",
     roles=BUREAU,
     summary="Festival to date per category and overall, today so far included",
+    response=Summary(),
 )
 async def summary(call: Call) -> web.StreamResponse:
     rows = await call.db.fetch("stats_summary")
@@ -120,6 +167,7 @@ async def summary(call: Call) -> web.StreamResponse:
     roles=BUREAU,
     summary="Per-merchant rows for a day (default today)",
     query=MerchantsQuery(),
+    response=MerchantDayList(),
     produces_csv=True,
 )
 async def merchants(call: Call) -> web.StreamResponse:

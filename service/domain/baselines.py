@@ -9,11 +9,11 @@ from datetime import date, datetime
 
 from service.db import Database
 from service.errors import DomainError
-from service.schemas.common import CATEGORIES, MAX_FEN
+from service.schemas.common import CATEGORIES, FIRST_DAY, LAST_DAY, MAX_FEN
 
 HEADER = ["date", "category", "sales_fen"]
 MAX_ROWS = 20_000
-_DIGITS = re.compile(r"^\d{1,15}$")
+_DIGITS = re.compile(r"[0-9]{1,15}", re.ASCII)
 # A day's sales across a category can exceed one order's cap by far.
 MAX_SALES_FEN = MAX_FEN * 1000
 
@@ -23,7 +23,13 @@ def parse(text: str) -> list[tuple[date, str, int]]:
     errors: dict[str, list[str]] = {}
     rows: list[tuple[date, str, int]] = []
     seen: dict[tuple[date, str], int] = {}
-    lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    try:
+        # newline="": the csv module reads CR, LF and CRLF line ends itself.
+        lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    except csv.Error as err:
+        raise DomainError(
+            "invalid_request", "the body is not readable as CSV", {"lines": {}, "csv": [str(err)]}
+        ) from None
     if not lines or [c.strip() for c in lines[0]] != HEADER:
         raise DomainError(
             "invalid_request",
@@ -45,10 +51,13 @@ def parse(text: str) -> list[tuple[date, str, int]]:
             day = None
         if day is None:
             problems.append(f"date {raw_date!r} is not a YYYY-MM-DD date.")
+        elif not FIRST_DAY <= day <= LAST_DAY:
+            problems.append(f"date {raw_date} is not between {FIRST_DAY} and {LAST_DAY}.")
+            day = None
         if category not in CATEGORIES:
             problems.append(f"category {category!r} is not one of {', '.join(CATEGORIES)}.")
         sales = None
-        if not _DIGITS.match(raw_sales) or int(raw_sales) > MAX_SALES_FEN:
+        if not _DIGITS.fullmatch(raw_sales) or int(raw_sales) > MAX_SALES_FEN:
             problems.append(f"sales_fen {raw_sales!r} is not a whole number of fen.")
         else:
             sales = int(raw_sales)

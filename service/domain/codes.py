@@ -48,6 +48,8 @@ def new_code() -> str:
 
 def normalize(typed: str) -> str | None:
     """The canonical code for what a cashier typed, or None when it cannot be a code."""
+    if not typed.isascii():  # "ﬀ".upper() is "FF": only what a keyboard types counts
+        return None
     code = typed.replace("-", "").replace(" ", "").upper()
     if len(code) != CODE_LENGTH or any(ch not in _INDEX for ch in code):
         return None
@@ -75,7 +77,9 @@ def code_from_input(key: bytes, value: str) -> str | None:
         code = normalize(parts[1])
         if code is None or code != parts[1]:
             return None
-        if not hmac.compare_digest(_signature(key, code), parts[2]):
+        # Bytes: compare_digest raises TypeError on a str that is not ASCII.
+        signature = parts[2].encode("utf-8", "surrogatepass")
+        if not hmac.compare_digest(_signature(key, code).encode(), signature):
             return None
         return code
     return normalize(value)

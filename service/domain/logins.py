@@ -29,9 +29,11 @@ async def merchant_login(
     db: Database, settings: Settings, merchant_id: int, api_key: str, ip: str, now: datetime
 ) -> dict:
     await rate_limits.hit(db, rate_limits.LOGIN_PER_IP, ip, now)
-    await rate_limits.hit(db, rate_limits.LOGIN_PER_ACCOUNT, f"m{merchant_id}", now)
+    wrong = f"m{merchant_id}@{ip}"
+    await rate_limits.check(db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, wrong, now)
     row = await db.fetchrow("merchant_credentials", merchant_id)
     if not api_key_matches(row["api_key_hash"] if row else None, api_key):
+        await rate_limits.record(db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, wrong, now)
         raise DomainError("unauthorized", "unknown merchant or wrong api key")
     assert row is not None
     # A suspended merchant may still sign in to see its history; redemption refuses it.
@@ -43,10 +45,12 @@ async def bureau_login(
 ) -> dict:
     await rate_limits.hit(db, rate_limits.LOGIN_PER_IP, ip, now)
     account_key = hashlib.sha256(username.encode()).hexdigest()[:24]
-    await rate_limits.hit(db, rate_limits.LOGIN_PER_ACCOUNT, f"b{account_key}", now)
+    wrong = f"b{account_key}@{ip}"
+    await rate_limits.check(db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, wrong, now)
     row = await db.fetchrow("bureau_user_by_username", username)
     ok = verify_password(row["password_hash"] if row else None, password)
     if not ok or row is None or row["disabled"]:
+        await rate_limits.record(db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, wrong, now)
         raise DomainError("unauthorized", "unknown user or wrong password")
     return _token_body(settings, "bureau", f"bureau:{row['username']}")
 

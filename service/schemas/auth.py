@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
-from service.schemas.common import Id, Text
+from service.schemas.common import FullMatch, Id, String, Text
 
-PHONE = validate.Regexp(r"^1[3-9]\d{9}$", error="Not a mainland China mobile number.")
+# Exactly 11 ASCII digits: no trailing newline, no full-width or other-script digits.
+PHONE = FullMatch(r"1[3-9][0-9]{9}", error="Not a mainland China mobile number.")
 
 
 class MerchantLogin(Schema):
@@ -18,7 +19,7 @@ class BureauLogin(Schema):
 
 
 class OtpRequest(Schema):
-    phone = fields.String(required=True, validate=PHONE)
+    phone = String(required=True, validate=PHONE)
 
 
 class OtpAccepted(Schema):
@@ -27,10 +28,8 @@ class OtpAccepted(Schema):
 
 
 class ResidentLogin(Schema):
-    phone = fields.String(required=True, validate=PHONE)
-    code = fields.String(
-        required=True, validate=validate.Regexp(r"^\d{6}$", error="A 6-digit code.")
-    )
+    phone = String(required=True, validate=PHONE)
+    code = String(required=True, validate=FullMatch(r"[0-9]{6}", error="A 6-digit code."))
 
 
 class Whoami(Schema):

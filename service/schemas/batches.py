@@ -2,7 +2,17 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from service.schemas.common import Category, Fen, Id, Int, StrictBool, Text, When, require_some
+from service.schemas.common import (
+    Category,
+    Fen,
+    Id,
+    Int,
+    OneOf,
+    StrictBool,
+    Text,
+    When,
+    require_some,
+)
 
 BATCH_STATUSES = ("scheduled", "open", "sold_out", "closed")
 
@@ -47,7 +57,7 @@ class BatchPatch(Schema):
 
 class BatchListQuery(Schema):
     category = Category()
-    status = fields.String(validate=validate.OneOf(BATCH_STATUSES))
+    status = OneOf(BATCH_STATUSES)
 
 
 class Batch(Schema):

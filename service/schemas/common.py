@@ -1,7 +1,11 @@
-"""Fields shared by every schema: strict JSON types, money in fen, times with offsets."""
+"""Fields shared by every schema: strict JSON types, money in fen, times with offsets, and the
+input rules of API.md: no control characters or lone surrogates in text, ASCII-only patterns
+matched in full, dates between 2000-01-01 and 2099-12-31."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -9,6 +13,63 @@ from marshmallow import Schema, ValidationError, fields, validate
 CATEGORIES = ("shopping", "dining", "culture_tourism", "auto")
 # Ten million yuan: far above any festival order, far below int32 overflow in sums per row.
 MAX_FEN = 1_000_000_000
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+_EARLIEST = datetime.combine(FIRST_DAY, time.min, UTC)
+_LATEST = datetime.combine(LAST_DAY, time.max, UTC)
+
+# C0 and C1 control characters, DEL, and UTF-16 surrogates (a lone one cannot be encoded as
+# UTF-8; PostgreSQL text cannot hold NUL). Free text may keep tab and newline.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL_FREE_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def text_problem(value: str, *, free_text: bool = False) -> str | None:
+    """Why `value` may not be stored or echoed as text, or None when it may."""
+    pattern = _CONTROL_FREE_TEXT if free_text else _CONTROL
+    found = pattern.search(value)
+    if found is None:
+        return None
+    return f"Control characters and unpaired surrogates are not allowed (U+{ord(found[0]):04X})."
+
+
+def printable(value: str) -> str:
+    """`value` safe to echo in an error or a log line: controls and surrogates escaped."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m[0]):04x}", value)
+
+
+class String(fields.String):
+    """Every text field of a request: control characters and lone surrogates are refused
+    (tab and newline too, unless `free_text`)."""
+
+    def __init__(self, *, free_text: bool = False, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.free_text = free_text
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        problem = text_problem(text, free_text=self.free_text)
+        if problem:
+            raise ValidationError(problem)
+        return text
+
+
+class FullMatch(validate.Validator):
+    """A regular expression matched against the whole value, ASCII classes only: `\\d` is
+    0-9 (not `٢` or `２`) and `$` does not let a trailing newline through (re.match would)."""
+
+    def __init__(self, pattern: str, *, error: str) -> None:
+        # Anchored too, so the OpenAPI document (apispec copies `regex`) says the same.
+        self.regex = re.compile(f"^(?:{pattern})$", re.ASCII)
+        self.message = error
+
+    def __call__(self, value: Any) -> Any:
+        if not isinstance(value, str) or self.regex.fullmatch(value) is None:
+            raise ValidationError(self.message)
+        return value
+
+    def _repr_args(self) -> str:
+        return f"pattern={self.regex.pattern!r}"
 
 
 class StrictBool(fields.Boolean):
@@ -24,20 +85,35 @@ def Int(*, minimum: int | None = None, maximum: int | None = None, **kw: Any) ->
     return fields.Integer(strict=True, validate=validate.Range(min=minimum, max=maximum), **kw)
 
 
+class QueryInteger(fields.Integer):
+    """An integer in a query string: ASCII digits only (`int("١٢")` would be 12)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not re.fullmatch(r"-?[0-9]{1,18}", value, re.ASCII):
+            raise ValidationError("Not a valid integer.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def QueryInt(*, minimum: int | None = None, maximum: int | None = None, **kw: Any) -> QueryInteger:
+    return QueryInteger(validate=validate.Range(min=minimum, max=maximum), **kw)
+
+
 def Fen(*, minimum: int = 0, **kw: Any) -> fields.Integer:
     """Money as integer fen (1 yuan = 100 fen); floats and strings are refused."""
     return Int(minimum=minimum, maximum=MAX_FEN, **kw)
 
 
-class TrimmedString(fields.String):
+class TrimmedString(String):
     """Surrounding whitespace is dropped, so "   " counts as empty."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         return super()._deserialize(value, attr, data, **kwargs).strip()
 
 
-def Text(*, max_length: int, min_length: int = 1, **kw: Any) -> fields.String:
-    return TrimmedString(validate=validate.Length(min=min_length, max=max_length), **kw)
+def Text(*, max_length: int, min_length: int = 1, free_text: bool = False, **kw: Any) -> String:
+    return TrimmedString(
+        free_text=free_text, validate=validate.Length(min=min_length, max=max_length), **kw
+    )
 
 
 MAX_ID = 2**63 - 1
@@ -48,13 +124,35 @@ def Id(**kw: Any) -> fields.Integer:
     return Int(minimum=1, maximum=MAX_ID, **kw)
 
 
-def Category(**kw: Any) -> fields.String:
-    return fields.String(validate=validate.OneOf(CATEGORIES), **kw)
+def Category(**kw: Any) -> String:
+    return String(validate=validate.OneOf(CATEGORIES), **kw)
+
+
+def OneOf(choices: tuple[str, ...], **kw: Any) -> String:
+    return String(validate=validate.OneOf(choices), **kw)
+
+
+def Day(**kw: Any) -> fields.Date:
+    """A business day, YYYY-MM-DD, between 2000-01-01 and 2099-12-31 (so that no date
+    arithmetic can overflow and no query scans the year 1)."""
+    return fields.Date(
+        validate=validate.Range(
+            min=FIRST_DAY, max=LAST_DAY, error="Must be between 2000-01-01 and 2099-12-31."
+        ),
+        **kw,
+    )
 
 
 def When(**kw: Any) -> fields.AwareDateTime:
-    """An ISO 8601 instant with its offset; a bare date or a naive time is refused."""
-    return fields.AwareDateTime(format="iso", **kw)
+    """An ISO 8601 instant with its offset, in 2000-2099; a bare date or a naive time is
+    refused."""
+    return fields.AwareDateTime(
+        format="iso",
+        validate=validate.Range(
+            min=_EARLIEST, max=_LATEST, error="Must be between 2000-01-01 and 2099-12-31 (UTC)."
+        ),
+        **kw,
+    )
 
 
 class ErrorDetail(Schema):

@@ -3,10 +3,10 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from service.domain.credit_code import credit_code_error
-from service.schemas.common import Category, Text, require_some
+from service.schemas.common import Category, FullMatch, OneOf, String, Text, require_some
 
-CONTACT_PHONE = validate.Regexp(
-    r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$",
+CONTACT_PHONE = FullMatch(
+    r"1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}",
     error="A mobile number (13812345678) or a landline with area code (0531-88886666).",
 )
 STATUSES = ("active", "suspended")
@@ -15,10 +15,10 @@ STATUSES = ("active", "suspended")
 class MerchantCreate(Schema):
     name = Text(max_length=100, required=True)
     category = Category(required=True)
-    credit_code = fields.String(required=True)
+    credit_code = String(required=True)
     district = Text(max_length=50, required=True)
     address = Text(max_length=200, required=True)
-    contact_phone = fields.String(required=True, validate=CONTACT_PHONE)
+    contact_phone = String(required=True, validate=CONTACT_PHONE)
 
     @validates("credit_code")
     def _credit_code(self, value: str, **_: object) -> None:
@@ -28,27 +28,42 @@ class MerchantCreate(Schema):
 
 
 class MerchantPatch(Schema):
-    status = fields.String(validate=validate.OneOf(STATUSES))
+    status = OneOf(STATUSES)
     name = Text(max_length=100)
     district = Text(max_length=50)
     address = Text(max_length=200)
-    contact_phone = fields.String(validate=CONTACT_PHONE)
+    contact_phone = String(validate=CONTACT_PHONE)
 
     @validates_schema
     def _something(self, data: dict, **_: object) -> None:
         require_some(data, ("status", "name", "district", "address", "contact_phone"))
 
 
+MERCHANT_COLUMNS = (
+    "id",
+    "name",
+    "category",
+    "credit_code",
+    "district",
+    "address",
+    "contact_phone",
+    "status",
+    "created_at",
+    "updated_at",
+)
+
+
 class MerchantListQuery(Schema):
     category = Category()
-    status = fields.String(validate=validate.OneOf(STATUSES))
+    status = OneOf(STATUSES)
+    format = OneOf(("json", "csv"))
 
 
 class Merchant(Schema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
     category = fields.String(required=True)
-    credit_code = fields.String(required=True)
+    credit_code = String(required=True)
     district = fields.String(required=True)
     address = fields.String(required=True)
     contact_phone = fields.String(required=True, metadata={"description": "masked: 138****5678"})

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.schemas.common import Fen, Text
+from service.schemas.common import Day, Fen, FullMatch, String, Text
+
+# What a checkout sends as Idempotency-Key: 1 to 64 visible ASCII characters.
+IDEMPOTENCY_KEY_PATTERN = r"[\x21-\x7e]{1,64}"
+IDEMPOTENCY_KEY = FullMatch(
+    IDEMPOTENCY_KEY_PATTERN, error="Required, 1 to 64 visible ASCII characters."
+)
 
 
 class Voucher(Schema):
@@ -40,7 +46,7 @@ class RedemptionCreate(Schema):
 
 
 class Reversal(Schema):
-    reason = Text(max_length=200, required=True)
+    reason = Text(max_length=200, required=True, free_text=True)
 
 
 class Redemption(Schema):
@@ -70,5 +76,5 @@ class RedemptionList(Schema):
 
 
 class RedemptionListQuery(Schema):
-    date = fields.Date()
-    idempotency_key = fields.String(validate=validate.Length(min=1, max=64))
+    date = Day()
+    idempotency_key = String(validate=IDEMPOTENCY_KEY)

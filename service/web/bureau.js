@@ -176,8 +176,7 @@ async function downloadFromApi(path, name) {
 $("daily-csv").addEventListener("click", () => downloadFromApi(dailyQuery("format=csv"), "festival-daily.csv"));
 $("settlements-csv").addEventListener("click", () =>
   downloadFromApi(`/admin/settlements?date=${$("settlement-date").value}&format=csv`, `settlement-${$("settlement-date").value}.csv`));
-$("merchants-csv").addEventListener("click", () =>
-  saveFile("merchants.csv", csv(["id", "name", "category", "credit_code", "district", "address", "contact_phone", "status"], merchants)));
+$("merchants-csv").addEventListener("click", () => downloadFromApi("/admin/merchants?format=csv", "merchants.csv"));
 $("totals-csv").addEventListener("click", () =>
   saveFile("festival-summary.csv", csv(["category", "vouchers_claimed", "vouchers_redeemed", "vouchers_expired",
     "redemptions_reversed", "subsidy_fen", "sales_fen", "leverage", "redemption_rate", "baseline_sales_fen",

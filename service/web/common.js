@@ -152,12 +152,18 @@ export function today() {
   return new Date().toLocaleDateString("sv-SE", { timeZone: "Asia/Shanghai" });
 }
 
+// Text a spreadsheet would run as a formula (=, +, -, @, tab, CR; OWASP CSV injection) gets a
+// leading ' as the service's own CSV does (service/csvout.py); numbers stay numbers.
+export function csvCell(v) {
+  let text = v == null ? "" : String(v);
+  if (typeof v === "string" && /^[=+\-@\t\r]/.test(text) && !/^[+-]?[0-9]+(\.[0-9]+)?$/.test(text)) {
+    text = "'" + text;
+  }
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
 export function csv(columns, rows) {
-  const cell = (v) => {
-    const text = v == null ? "" : String(v);
-    return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-  };
-  return [columns.join(","), ...rows.map((r) => columns.map((c) => cell(r[c])).join(","))].join(
+  return [columns.join(","), ...rows.map((r) => columns.map((c) => csvCell(r[c])).join(","))].join(
     "\r\n",
   ) + "\r\n";
 }

@@ -18,6 +18,9 @@ INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
 ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
 RETURNING hits;
 
+-- name: rate_limit_hits
+SELECT coalesce((SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = $2), 0);
+
 -- name: prune_rate_limits
 DELETE FROM rate_limits WHERE window_start < $1;
 
