@@ -15,24 +15,17 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from service.processes import FESTIVAL, free_port, stop, wait_http, wait_port
+
 ROOT = Path(__file__).resolve().parent.parent
-FESTIVAL = [sys.executable, "-m", "service.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def missing_tools() -> list[str]:
@@ -104,9 +97,9 @@ class Topology:
         for i in range(self.schedulers):
             self._start(f"scheduler-{i}", [*FESTIVAL, "scheduler"], env)
         for port in self.api_ports:
-            _wait_http(f"http://127.0.0.1:{port}/readyz")
+            wait_http(f"http://127.0.0.1:{port}/readyz")
         self._nginx()
-        _wait_http(self.base + "/readyz")
+        wait_http(self.base + "/readyz")
 
     def _start(
         self, name: str, command: list[str], env: dict[str, str] | None = None, **kw: object
@@ -153,7 +146,7 @@ class Topology:
                 shutil.chown(path, owner)
             command = ["runuser", "-u", owner, "--", *command]
         self._start("pgbouncer", command)
-        _wait_port(self.bouncer_port)
+        wait_port(self.bouncer_port)
 
     def _nginx(self) -> None:
         folder = self.folder / "nginx"
@@ -186,14 +179,7 @@ class Topology:
     # --- down --------------------------------------------------------------------------
 
     def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
-        process = self.processes[name]
-        if process.poll() is None:
-            process.send_signal(sig)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(self.processes[name], sig)
 
     def down(self) -> None:
         # Front to back: nginx first, the database's pooler last.
@@ -218,32 +204,6 @@ class Topology:
         self.down()
 
 
-def _wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
-def _wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{url} did not answer")
-        time.sleep(0.2)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -254,7 +214,6 @@ def main() -> int:
     up.add_argument("--port", type=int, default=8800)
     up.add_argument("--dir", default="var/topology")
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
     from service import embedded_postgres
 
     url = os.environ.get("DATABASE_URL") or embedded_postgres.start(ROOT / "var")

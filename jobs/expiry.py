@@ -13,7 +13,7 @@ from service.db import Conn
 
 
 async def sweep(tx: Conn, now: datetime) -> int:
-    return rows_of(await tx.execute("expire_vouchers", now))
+    return rows_of(await tx.execute("expire_vouchers", now=now))
 
 
 async def run(tx: Conn, ctx: RunContext) -> int:

@@ -16,8 +16,10 @@ FREQUENT_JOBS = ["intraday_refresh", "expiry_sweep"]
 
 async def run(tx: Conn, ctx: RunContext) -> int:
     rows = await rate_limits.prune(tx, ctx.now)
-    rows += rows_of(await tx.execute("prune_idempotency_keys", ctx.now - IDEMPOTENCY_KEEP))
+    rows += rows_of(await tx.execute("prune_idempotency_keys", before=ctx.now - IDEMPOTENCY_KEEP))
     rows += rows_of(
-        await tx.execute("prune_frequent_job_runs", ctx.now - FREQUENT_RUNS_KEEP, FREQUENT_JOBS)
+        await tx.execute(
+            "prune_frequent_job_runs", before=ctx.now - FREQUENT_RUNS_KEEP, jobs=FREQUENT_JOBS
+        )
     )
     return rows

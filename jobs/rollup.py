@@ -24,8 +24,10 @@ WORK_MEM = "64MB"
 async def rollup_day(tx: Conn, day: date, now: datetime, tz: Any) -> int:
     await tx.raw.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
     start, end = day_bounds(day, tz)
-    rows = rows_of(await tx.execute("rollup_day_categories", day, start, end, now))
-    return rows + rows_of(await tx.execute("rollup_day_merchants", day, now))
+    rows = rows_of(
+        await tx.execute("rollup_day_categories", day=day, day_start=start, day_end=end, now=now)
+    )
+    return rows + rows_of(await tx.execute("rollup_day_merchants", day=day, now=now))
 
 
 @dataclass(frozen=True)

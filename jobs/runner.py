@@ -62,26 +62,30 @@ class JobRunner:
         try:
             async with self.db.transaction() as tx:
                 if not await tx.fetchval(
-                    "job_try_period_lock", PERIOD_LOCK_NAMESPACE, job.name, period
+                    "job_try_period_lock",
+                    namespace=PERIOD_LOCK_NAMESPACE,
+                    job=job.name,
+                    period=period,
                 ):
                     return RunResult(job.name, period, "busy")
                 await tx.raw.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
-                await tx.execute("job_lock", LOCK_NAMESPACE, job.name)
+                await tx.execute("job_lock", namespace=LOCK_NAMESPACE, job=job.name)
                 if (
                     not force
-                    and await tx.fetchval("job_run_status", job.name, period) == "succeeded"
+                    and await tx.fetchval("job_run_status", job=job.name, period=period)
+                    == "succeeded"
                 ):
                     return RunResult(job.name, period, "already_done")
                 rows = await job.run(tx, RunContext(day=day, now=started, tz=self.tz))
                 await tx.execute(
                     "record_job_run",
-                    job.name,
-                    period,
-                    "succeeded",
-                    started,
-                    self.clock.now(),
-                    rows,
-                    None,
+                    job=job.name,
+                    period=period,
+                    status="succeeded",
+                    started_at=started,
+                    finished_at=self.clock.now(),
+                    rows=rows,
+                    error=None,
                 )
         except Exception as exc:
             log.exception("job %s for %s failed", job.name, period)
@@ -89,13 +93,13 @@ class JobRunner:
             try:
                 await self.db.execute(
                     "record_job_run",
-                    job.name,
-                    period,
-                    "failed",
-                    started,
-                    self.clock.now(),
-                    None,
-                    error,
+                    job=job.name,
+                    period=period,
+                    status="failed",
+                    started_at=started,
+                    finished_at=self.clock.now(),
+                    rows=None,
+                    error=error,
                 )
             except Exception:
                 log.exception("could not record the failure of %s for %s", job.name, period)
@@ -132,7 +136,7 @@ class JobRunner:
         yesterday = daily_period(now, self.tz)
         festival = await festival_days(self.db, self.tz)
         due = [d for d in festival.days() if d <= yesterday][-MAX_CATCH_UP_DAYS:]
-        done = {r["period"] for r in await self.db.fetch("job_succeeded_periods", job.name)}
+        done = {r["period"] for r in await self.db.fetch("job_succeeded_periods", job=job.name)}
         results = []
         for day in due:
             if day.isoformat() not in done:
@@ -150,5 +154,11 @@ class JobRunner:
         return results
 
     async def running(self) -> set[str]:
-        rows = await self.db.fetch("jobs_running", LOCK_NAMESPACE, [j.name for j in JOBS])
+        rows = await self.db.fetch(
+            "jobs_running", namespace=LOCK_NAMESPACE, jobs=[j.name for j in JOBS]
+        )
         return {r["name"] for r in rows}
+
+    async def last_runs(self) -> dict[str, Any]:
+        """Each job's latest run (a record), by job name."""
+        return {r["job"]: r for r in await self.db.fetch("jobs_last_runs")}

@@ -14,4 +14,4 @@ from service.timefmt import day_bounds
 
 async def run(tx: Conn, ctx: RunContext) -> int:
     _, end = day_bounds(ctx.day, ctx.tz)
-    return rows_of(await tx.execute("settle_day", ctx.day, end, ctx.now))
+    return rows_of(await tx.execute("settle_day", day=ctx.day, day_end=end, now=ctx.now))

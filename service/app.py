@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,7 +28,8 @@ from service.api import (
 )
 from service.auth import TokenVerifier
 from service.clock import Clock
-from service.db import Database
+from service.db import open_database
+from service.domain import server_keys
 from service.domain.claims import ClaimCombiner
 from service.domain.redemptions import RedemptionCombiner
 from service.http import Endpoint, add_routes
@@ -93,24 +95,20 @@ def create_app(
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    db = await Database.connect(
-        database_url(settings),
-        min_size=settings.pool_min,
-        max_size=settings.pool_max,
-        statement_cache_size=settings.statement_cache_size,
-    )
-    app[keys.DB] = db
-    app[keys.SERVER_KEYS] = {r["name"]: bytes(r["key"]) for r in await db.fetch("load_app_keys")}
-    clock = app[keys.CLOCK]
-    app[keys.CLAIMS] = ClaimCombiner(db, clock.now)
-    app[keys.REDEMPTIONS] = RedemptionCombiner(db, clock.now, settings.tz)
-    app[keys.JOBS] = JobRunner(db, clock, settings.tz)
-    yield
-    await app[keys.CLAIMS].close()
-    await app[keys.REDEMPTIONS].close()
-    if app[keys.BACKGROUND]:
-        await asyncio.gather(*app[keys.BACKGROUND], return_exceptions=True)
-    await db.close()
+    resolved = dataclasses.replace(settings, database_url=database_url(settings))
+    # `festival serve` migrated before it started serving.
+    async with open_database(resolved, migrate=False) as db:
+        app[keys.DB] = db
+        app[keys.SERVER_KEYS] = await server_keys.load(db)
+        clock = app[keys.CLOCK]
+        app[keys.CLAIMS] = ClaimCombiner(db, clock.now)
+        app[keys.REDEMPTIONS] = RedemptionCombiner(db, clock.now, settings.tz)
+        app[keys.JOBS] = JobRunner(db, clock, settings.tz)
+        yield
+        await app[keys.CLAIMS].close()
+        await app[keys.REDEMPTIONS].close()
+        if app[keys.BACKGROUND]:
+            await asyncio.gather(*app[keys.BACKGROUND], return_exceptions=True)
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:

@@ -23,7 +23,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from jwt.algorithms import HMACAlgorithm
 
-from service.errors import DomainError
+from service.errors import DomainError, ErrorCode
 from service.schemas.common import MAX_ID, text_problem
 from service.settings import Settings
 
@@ -195,7 +195,7 @@ def _declared_alg(token: str) -> object:
 
 
 def _unauthorized(message: str) -> DomainError:
-    return DomainError("unauthorized", message)
+    return DomainError(ErrorCode.UNAUTHORIZED, message)
 
 
 def hash_password(password: str) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from service.db import translate
-from service.errors import DomainError
+from service.errors import DomainError, ErrorCode
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,9 @@ class Combiner(Generic[Key, Request, Answer]):
             for _, future in queue.waiting:
                 if not future.done():
                     future.set_exception(
-                        DomainError("unavailable", "the service is shutting down", retry_after=2)
+                        DomainError(
+                            ErrorCode.UNAVAILABLE, "the service is shutting down", retry_after=2
+                        )
                     )
             queue.waiting.clear()
             raise

@@ -9,6 +9,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
+from marshmallow import Schema
+
+from service.http import Call, json_response
+from service.schemas.common import columns
 
 
 def wants_csv(request: web.Request, query: Mapping[str, Any]) -> bool:
@@ -40,6 +44,16 @@ def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
     for row in rows:
         writer.writerow([cell(row[c]) for c in columns])
     return buffer.getvalue()
+
+
+def table_response(
+    call: Call, items: list[dict[str, Any]], row: Schema, filename: str
+) -> web.Response:
+    """The one ending of every list the bureau may download: `{"items": [...]}`, or the same
+    rows as CSV whose columns are the row schema's fields."""
+    if wants_csv(call.request, call.query):
+        return csv_response(items, columns(row), filename)
+    return json_response({"items": items})
 
 
 def csv_response(

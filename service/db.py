@@ -1,47 +1,95 @@
 """The one thin database layer that `service/` and `jobs/` both call.
 
-SQL lives in `sql/queries/*.sql` as named blocks (`-- name: insert_merchant`), loaded once
-and called by name. asyncpg stays behind this module: driver errors are turned into domain
+SQL lives in `sql/queries/*.sql` as named blocks (`-- name: insert_merchant`) with named
+parameters (`:merchant_id`), loaded once and called by name with keyword arguments. asyncpg stays behind this module: driver errors are turned into domain
 errors here, by constraint name, never by message text.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from service.errors import DomainError
+from service.errors import DomainError, ErrorCode
+from service.settings import Settings
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 ACQUIRE_TIMEOUT_S = 5.0
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
 # Constraint violations that a client can cause, as the API answers them.
-CONSTRAINT_ERRORS: dict[str, tuple[str, str]] = {
-    "merchants_credit_code_key": ("conflict", "a merchant with this credit code already exists"),
-    "batches_not_oversold": ("sold_out", "the batch has no vouchers left"),
+CONSTRAINT_ERRORS: dict[str, tuple[ErrorCode, str]] = {
+    "merchants_credit_code_key": (
+        ErrorCode.CONFLICT,
+        "a merchant with this credit code already exists",
+    ),
+    "batches_not_oversold": (ErrorCode.SOLD_OUT, "the batch has no vouchers left"),
     "batches_min_spend_covers_face_value": (
-        "invalid_request",
+        ErrorCode.INVALID_REQUEST,
         "min_spend_fen must be at least face_value_fen",
     ),
-    "batches_window_order": ("invalid_request", "claim_ends_at must be after claim_starts_at"),
+    "batches_window_order": (
+        ErrorCode.INVALID_REQUEST,
+        "claim_ends_at must be after claim_starts_at",
+    ),
     "batches_valid_until_after_start": (
-        "invalid_request",
+        ErrorCode.INVALID_REQUEST,
         "valid_until must be after claim_starts_at",
     ),
-    "batch_merchants_merchant_fkey": ("invalid_request", "merchant_ids names an unknown merchant"),
-    "merchants_name_not_blank": ("invalid_request", "name must not be blank"),
-    "batches_title_not_blank": ("invalid_request", "title must not be blank"),
+    "batch_merchants_merchant_fkey": (
+        ErrorCode.INVALID_REQUEST,
+        "merchant_ids names an unknown merchant",
+    ),
+    "merchants_name_not_blank": (ErrorCode.INVALID_REQUEST, "name must not be blank"),
+    "batches_title_not_blank": (ErrorCode.INVALID_REQUEST, "title must not be blank"),
 }
 
 
-def load_queries(directory: Path = SQL_DIR / "queries") -> dict[str, str]:
-    queries: dict[str, str] = {}
+@dataclass(frozen=True)
+class Query:
+    """A named query: its SQL with `:name` parameters turned into PostgreSQL's `$n`, and the
+    names in that order."""
+
+    name: str
+    text: str
+    params: tuple[str, ...]
+
+    def args(self, values: dict[str, Any]) -> list[Any]:
+        """The positional arguments for `values`; a missing or extra name is refused before
+        anything reaches the database."""
+        if len(values) != len(self.params) or not all(p in values for p in self.params):
+            missing = sorted(set(self.params) - values.keys())
+            extra = sorted(values.keys() - set(self.params))
+            raise TypeError(f"query {self.name}: missing {missing}, unexpected {extra}")
+        return [values[p] for p in self.params]
+
+
+# A string literal, a comment, a cast (::), or a parameter: only the last is rewritten.
+_TOKEN = re.compile(r"'(?:[^']|'')*'|--[^\n]*|::|:([A-Za-z_]\w*)")
+
+
+def parse_query(name: str, body: str) -> Query:
+    params: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        param = match[1]
+        if param is None:
+            return match[0]
+        if param not in params:
+            params.append(param)
+        return f"${params.index(param) + 1}"
+
+    return Query(name, _TOKEN.sub(number, body), tuple(params))
+
+
+def load_queries(directory: Path = SQL_DIR / "queries") -> dict[str, Query]:
+    queries: dict[str, Query] = {}
     for path in sorted(directory.glob("*.sql")):
         text = path.read_text(encoding="utf-8")
         parts = _NAME.split(text)
@@ -49,14 +97,17 @@ def load_queries(directory: Path = SQL_DIR / "queries") -> dict[str, str]:
         for name, body in zip(parts[1::2], parts[2::2], strict=True):
             if name in queries:
                 raise RuntimeError(f"query {name} defined twice (second in {path.name})")
-            queries[name] = body.strip()
+            if _POSITIONAL.search(_TOKEN.sub("", body)):
+                raise RuntimeError(f"query {name} uses $n; name its parameters (:name)")
+            queries[name] = parse_query(name, body.strip())
     return queries
 
 
+_POSITIONAL = re.compile(r"\$\d")
 QUERIES = load_queries()
 
 
-def sql(name: str) -> str:
+def query(name: str) -> Query:
     try:
         return QUERIES[name]
     except KeyError:
@@ -88,7 +139,7 @@ def translate(exc: BaseException) -> DomainError | None:
         ),
     ):
         return DomainError(
-            "unavailable", "the database is unavailable, try again shortly", retry_after=2
+            ErrorCode.UNAVAILABLE, "the database is unavailable, try again shortly", retry_after=2
         )
     return None
 
@@ -99,20 +150,21 @@ class Conn:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.raw = conn
 
-    async def fetch(self, name: str, *args: Any) -> list[asyncpg.Record]:
-        return await self.raw.fetch(sql(name), *args)
+    async def fetch(self, name: str, /, **params: Any) -> list[asyncpg.Record]:
+        q = query(name)
+        return await self.raw.fetch(q.text, *q.args(params))
 
-    async def fetchrow(self, name: str, *args: Any) -> asyncpg.Record | None:
-        return await self.raw.fetchrow(sql(name), *args)
+    async def fetchrow(self, name: str, /, **params: Any) -> asyncpg.Record | None:
+        q = query(name)
+        return await self.raw.fetchrow(q.text, *q.args(params))
 
-    async def fetchval(self, name: str, *args: Any) -> Any:
-        return await self.raw.fetchval(sql(name), *args)
+    async def fetchval(self, name: str, /, **params: Any) -> Any:
+        q = query(name)
+        return await self.raw.fetchval(q.text, *q.args(params))
 
-    async def execute(self, name: str, *args: Any) -> str:
-        return await self.raw.execute(sql(name), *args)
-
-    async def executemany(self, name: str, args: Sequence[Sequence[Any]]) -> None:
-        await self.raw.executemany(sql(name), args)
+    async def execute(self, name: str, /, **params: Any) -> str:
+        q = query(name)
+        return await self.raw.execute(q.text, *q.args(params))
 
 
 async def _reset(conn: asyncpg.Connection) -> None:
@@ -122,6 +174,34 @@ async def _reset(conn: asyncpg.Connection) -> None:
     only a transaction left open by a cancelled request has to go."""
     if conn.is_in_transaction():
         await conn.execute("ROLLBACK")
+
+
+@asynccontextmanager
+async def open_database(
+    settings: Settings,
+    *,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    migrate: bool = True,
+) -> AsyncIterator[Database]:
+    """The store of record the settings name (`database_url` resolved beforehand), migrated
+    unless told not to, as every command and process opens it: with the statement cache
+    setting that PgBouncer older than 1.21 needs. Pool sizes default to the settings'."""
+    from service.migrations import migrate_url
+
+    url = settings.database_url or ""
+    if migrate:
+        await migrate_url(url, settings.statement_cache_size)
+    db = await Database.connect(
+        url,
+        min_size=settings.pool_min if min_size is None else min_size,
+        max_size=settings.pool_max if max_size is None else max_size,
+        statement_cache_size=settings.statement_cache_size,
+    )
+    try:
+        yield db
+    finally:
+        await db.close()
 
 
 class Database:
@@ -160,7 +240,9 @@ class Database:
             conn = await conn_cm.__aenter__()
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise DomainError(
-                "unavailable", "the database is unavailable, try again shortly", retry_after=2
+                ErrorCode.UNAVAILABLE,
+                "the database is unavailable, try again shortly",
+                retry_after=2,
             ) from exc
         try:
             yield conn
@@ -177,18 +259,18 @@ class Database:
         async with self._acquire() as conn, conn.transaction(isolation=isolation):
             yield Conn(conn)
 
-    async def fetch(self, name: str, *args: Any) -> list[asyncpg.Record]:
-        async with self._acquire() as conn:
-            return await conn.fetch(sql(name), *args)
+    async def fetch(self, name: str, /, **params: Any) -> list[asyncpg.Record]:
+        async with self.connection() as conn:
+            return await conn.fetch(name, **params)
 
-    async def fetchrow(self, name: str, *args: Any) -> asyncpg.Record | None:
-        async with self._acquire() as conn:
-            return await conn.fetchrow(sql(name), *args)
+    async def fetchrow(self, name: str, /, **params: Any) -> asyncpg.Record | None:
+        async with self.connection() as conn:
+            return await conn.fetchrow(name, **params)
 
-    async def fetchval(self, name: str, *args: Any) -> Any:
-        async with self._acquire() as conn:
-            return await conn.fetchval(sql(name), *args)
+    async def fetchval(self, name: str, /, **params: Any) -> Any:
+        async with self.connection() as conn:
+            return await conn.fetchval(name, **params)
 
-    async def execute(self, name: str, *args: Any) -> str:
-        async with self._acquire() as conn:
-            return await conn.execute(sql(name), *args)
+    async def execute(self, name: str, /, **params: Any) -> str:
+        async with self.connection() as conn:
+            return await conn.execute(name, **params)

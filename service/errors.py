@@ -6,48 +6,91 @@ Business rules raise `DomainError(code, ...)`; one middleware renders it as
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
-STATUS_BY_CODE: dict[str, int] = {
-    "invalid_request": 400,
-    "unauthorized": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "method_not_allowed": 405,
-    "sold_out": 409,
-    "limit_reached": 409,
-    "not_open": 409,
-    "closed": 409,
-    "already_redeemed": 409,
-    "expired": 409,
-    "not_redeemed": 409,
-    "reversal_window_passed": 409,
-    "merchant_not_eligible": 409,
-    "merchant_inactive": 409,
-    "below_min_spend": 409,
-    "idempotency_key_reused": 409,
-    "conflict": 409,
-    "job_running": 409,
-    "payload_too_large": 413,
-    "unsupported_media_type": 415,
-    "rate_limited": 429,
-    "internal_error": 500,
-    "unavailable": 503,
+
+class ErrorCode(StrEnum):
+    """The `code` of every error body (API.md's error table), with its HTTP status."""
+
+    INVALID_REQUEST = "invalid_request"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    SOLD_OUT = "sold_out"
+    LIMIT_REACHED = "limit_reached"
+    NOT_OPEN = "not_open"
+    CLOSED = "closed"
+    ALREADY_REDEEMED = "already_redeemed"
+    EXPIRED = "expired"
+    NOT_REDEEMED = "not_redeemed"
+    REVERSAL_WINDOW_PASSED = "reversal_window_passed"
+    MERCHANT_NOT_ELIGIBLE = "merchant_not_eligible"
+    MERCHANT_INACTIVE = "merchant_inactive"
+    BELOW_MIN_SPEND = "below_min_spend"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    CONFLICT = "conflict"
+    JOB_RUNNING = "job_running"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    RATE_LIMITED = "rate_limited"
+    INTERNAL_ERROR = "internal_error"
+    UNAVAILABLE = "unavailable"
+
+    @property
+    def status(self) -> int:
+        return STATUS_BY_CODE[self]
+
+
+STATUS_BY_CODE: dict[ErrorCode, int] = {
+    ErrorCode.INVALID_REQUEST: 400,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.SOLD_OUT: 409,
+    ErrorCode.LIMIT_REACHED: 409,
+    ErrorCode.NOT_OPEN: 409,
+    ErrorCode.CLOSED: 409,
+    ErrorCode.ALREADY_REDEEMED: 409,
+    ErrorCode.EXPIRED: 409,
+    ErrorCode.NOT_REDEEMED: 409,
+    ErrorCode.REVERSAL_WINDOW_PASSED: 409,
+    ErrorCode.MERCHANT_NOT_ELIGIBLE: 409,
+    ErrorCode.MERCHANT_INACTIVE: 409,
+    ErrorCode.BELOW_MIN_SPEND: 409,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 409,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.JOB_RUNNING: 409,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.UNAVAILABLE: 503,
+}
+
+
+# Why a voucher cannot be redeemed here, for the cashier (a preview's reason_message).
+REFUSALS = {
+    ErrorCode.MERCHANT_INACTIVE: "this merchant is suspended from the festival",
+    ErrorCode.MERCHANT_NOT_ELIGIBLE: "this voucher cannot be used at this merchant",
+    ErrorCode.ALREADY_REDEEMED: "this voucher has already been used",
+    ErrorCode.EXPIRED: "this voucher has expired",
 }
 
 
 class DomainError(Exception):
-    """A refusal with a stable machine-readable code (see STATUS_BY_CODE)."""
+    """A refusal with a stable machine-readable code (ErrorCode) and a message for people."""
 
     def __init__(
         self,
-        code: str,
+        code: ErrorCode,
         message: str,
         details: dict[str, Any] | None = None,
         *,
         retry_after: int | None = None,
     ) -> None:
-        assert code in STATUS_BY_CODE, code
         super().__init__(message)
         self.code = code
         self.message = message
@@ -56,15 +99,11 @@ class DomainError(Exception):
 
     @property
     def status(self) -> int:
-        return STATUS_BY_CODE[self.code]
+        return self.code.status
 
     def body(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
 
 def not_found(what: str = "resource") -> DomainError:
-    return DomainError("not_found", f"{what} not found")
-
-
-def invalid(details: dict[str, Any], message: str = "the request is not valid") -> DomainError:
-    return DomainError("invalid_request", message, details)
+    return DomainError(ErrorCode.NOT_FOUND, f"{what} not found")

@@ -22,7 +22,7 @@ from service import keys
 from service.auth import Principal
 from service.clock import Clock
 from service.db import Database
-from service.errors import DomainError
+from service.errors import DomainError, ErrorCode
 from service.schemas.common import printable
 from service.settings import Settings
 
@@ -80,7 +80,7 @@ class Call:
         """A numeric path id; anything else is simply not found."""
         value = parse_path_id(self.request.match_info[name])
         if value is None:
-            raise DomainError("not_found", "not found")
+            raise DomainError(ErrorCode.NOT_FOUND, "not found")
         return value
 
 
@@ -164,14 +164,14 @@ def authenticate(request: web.Request) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise DomainError("unauthorized", "a bearer token is required")
+        raise DomainError(ErrorCode.UNAUTHORIZED, "a bearer token is required")
     return request.app[keys.VERIFIER].verify(token.strip())
 
 
 def _validation_error(err: ValidationError) -> DomainError:
     messages = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
     # Unknown fields are echoed by name: a name may hold anything a client sent.
-    return DomainError("invalid_request", "the request is not valid", _echo_safe(messages))
+    return DomainError(ErrorCode.INVALID_REQUEST, "the request is not valid", _echo_safe(messages))
 
 
 def _echo_safe(value: Any) -> Any:
@@ -188,7 +188,7 @@ MAX_JSON_DEPTH = 32
 
 
 def _malformed(reason: str) -> DomainError:
-    return DomainError("invalid_request", "the body is not valid JSON", {"_body": [reason]})
+    return DomainError(ErrorCode.INVALID_REQUEST, "the body is not valid JSON", {"_body": [reason]})
 
 
 async def read_json(request: web.Request, *, optional: bool = False) -> Any:
@@ -196,7 +196,9 @@ async def read_json(request: web.Request, *, optional: bool = False) -> Any:
     if not raw:
         if optional:
             return {}
-        raise DomainError("invalid_request", "a JSON body is required", {"_body": ["missing"]})
+        raise DomainError(
+            ErrorCode.INVALID_REQUEST, "a JSON body is required", {"_body": ["missing"]}
+        )
     try:
         data = json.loads(raw)
     except RecursionError:  # nested deeper than the parser's stack (json.loads raises this)
@@ -241,7 +243,9 @@ def as_aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[
         if endpoint.roles is not None:
             principal = authenticate(request)
             if principal.role not in endpoint.roles:
-                raise DomainError("forbidden", "this token's role may not use this endpoint")
+                raise DomainError(
+                    ErrorCode.FORBIDDEN, "this token's role may not use this endpoint"
+                )
         query: dict[str, Any] = {}
         if endpoint.query is not None:
             query = load(endpoint.query, {k: request.query.getone(k) for k in request.query})

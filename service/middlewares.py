@@ -16,7 +16,7 @@ from aiohttp.typedefs import Handler
 
 from service import keys
 from service.db import translate
-from service.errors import DomainError
+from service.errors import DomainError, ErrorCode
 from service.http import API_PREFIX, dumps
 from service.schemas.common import printable
 
@@ -38,13 +38,13 @@ PAGE_HEADERS = {
 }
 
 _HTTP_CODES = {
-    400: ("invalid_request", "the request is not valid"),
-    401: ("unauthorized", "authentication required"),
-    403: ("forbidden", "forbidden"),
-    404: ("not_found", "no such resource"),
-    405: ("method_not_allowed", "method not allowed on this resource"),
-    413: ("payload_too_large", "the request body is too large"),
-    415: ("unsupported_media_type", "unsupported media type"),
+    400: (ErrorCode.INVALID_REQUEST, "the request is not valid"),
+    401: (ErrorCode.UNAUTHORIZED, "authentication required"),
+    403: (ErrorCode.FORBIDDEN, "forbidden"),
+    404: (ErrorCode.NOT_FOUND, "no such resource"),
+    405: (ErrorCode.METHOD_NOT_ALLOWED, "method not allowed on this resource"),
+    413: (ErrorCode.PAYLOAD_TOO_LARGE, "the request body is too large"),
+    415: (ErrorCode.UNSUPPORTED_MEDIA_TYPE, "unsupported media type"),
 }
 
 
@@ -99,9 +99,9 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code, message = _HTTP_CODES.get(exc.status, ("invalid_request", exc.reason))
+        code, message = _HTTP_CODES.get(exc.status, (ErrorCode.INVALID_REQUEST, exc.reason))
         if exc.status >= 500:
-            code, message = "internal_error", "internal error"
+            code, message = ErrorCode.INTERNAL_ERROR, "internal error"
         response = _error_response(DomainError(code, message))
         response.set_status(exc.status)
         if exc.status == 405 and "Allow" in exc.headers:
@@ -120,7 +120,7 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         log.exception("unexpected error in request %s", request.get(keys.REQUEST_ID))
         return _error_response(
             DomainError(
-                "internal_error",
+                ErrorCode.INTERNAL_ERROR,
                 "internal error; quote the request id when reporting it",
                 {"request_id": request.get(keys.REQUEST_ID)},
             )

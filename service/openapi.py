@@ -9,7 +9,7 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from service.errors import STATUS_BY_CODE
+from service.errors import ErrorCode
 from service.http import Endpoint
 from service.schemas.common import ErrorBody
 
@@ -75,16 +75,16 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
     responses: dict[str, Any] = {str(ep.status): {"description": "success"}}
     if content:
         responses[str(ep.status)]["content"] = content
-    codes = set(ep.errors)
+    codes = {ErrorCode(code) for code in ep.errors}
     if ep.body is not None or ep.query is not None:
-        codes.add("invalid_request")
+        codes.add(ErrorCode.INVALID_REQUEST)
     if ep.roles is not None:
-        codes.update({"unauthorized", "forbidden"})
+        codes.update({ErrorCode.UNAUTHORIZED, ErrorCode.FORBIDDEN})
         op["security"] = [{"bearer": []}]
         op["description"] = "Roles: " + ", ".join(sorted(ep.roles)) + "."
     by_status: dict[int, list[str]] = {}
     for code in sorted(codes):
-        by_status.setdefault(STATUS_BY_CODE[code], []).append(code)
+        by_status.setdefault(code.status, []).append(code)
     for status, status_codes in sorted(by_status.items()):
         responses[str(status)] = {
             "description": "error codes: " + ", ".join(status_codes),

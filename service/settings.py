@@ -25,6 +25,9 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
 
 
+DEFAULT_TZ = "Asia/Shanghai"
+
+
 @dataclass(frozen=True)
 class Settings:
     # None: start the embedded PostgreSQL under data_dir.
@@ -51,7 +54,7 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         data_dir = Path(env.get("FESTIVAL_DATA_DIR") or "./var").resolve()
-        tz_name = env.get("FESTIVAL_TZ") or "Asia/Shanghai"
+        tz_name = env.get("FESTIVAL_TZ") or DEFAULT_TZ
         try:
             tz = ZoneInfo(tz_name)
         except Exception:
@@ -68,17 +71,20 @@ class Settings:
             data_dir=data_dir,
             jwt_secret=secret,
             tz=tz,
-            jwt_issuer=env.get("FESTIVAL_JWT_ISSUER") or "huaiyin-festival",
-            jwt_audience=env.get("FESTIVAL_JWT_AUDIENCE") or "festival-api",
+            # Defaults are the dataclass's own (written once, above).
+            jwt_issuer=env.get("FESTIVAL_JWT_ISSUER") or cls.jwt_issuer,
+            jwt_audience=env.get("FESTIVAL_JWT_AUDIENCE") or cls.jwt_audience,
             jwt_public_key=public_key,
-            access_token_ttl_s=_int(env, "FESTIVAL_TOKEN_TTL", 8 * 3600),
-            max_body_bytes=_int(env, "FESTIVAL_MAX_BODY_BYTES", 1024 * 1024),
-            pool_min=_int(env, "FESTIVAL_POOL_MIN", 2),
-            pool_max=_int(env, "FESTIVAL_POOL_MAX", 20),
-            statement_cache_size=_int(env, "FESTIVAL_DB_STATEMENT_CACHE", 100),
-            trust_forwarded_for=_bool(env.get("FESTIVAL_TRUST_FORWARDED_FOR"), False),
-            sms_sender=env.get("FESTIVAL_SMS_SENDER") or "log",
-            access_log=_bool(env.get("FESTIVAL_ACCESS_LOG"), True),
+            access_token_ttl_s=_int(env, "FESTIVAL_TOKEN_TTL", cls.access_token_ttl_s),
+            max_body_bytes=_int(env, "FESTIVAL_MAX_BODY_BYTES", cls.max_body_bytes),
+            pool_min=_int(env, "FESTIVAL_POOL_MIN", cls.pool_min),
+            pool_max=_int(env, "FESTIVAL_POOL_MAX", cls.pool_max),
+            statement_cache_size=_int(env, "FESTIVAL_DB_STATEMENT_CACHE", cls.statement_cache_size),
+            trust_forwarded_for=_bool(
+                env.get("FESTIVAL_TRUST_FORWARDED_FOR"), cls.trust_forwarded_for
+            ),
+            sms_sender=env.get("FESTIVAL_SMS_SENDER") or cls.sms_sender,
+            access_log=_bool(env.get("FESTIVAL_ACCESS_LOG"), cls.access_log),
         )
 
 

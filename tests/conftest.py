@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -21,12 +22,15 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
+from marshmallow import ValidationError
 
 from service import embedded_postgres
-from service.app import create_app
+from service.app import all_endpoints, create_app
 from service.auth import issue_token
 from service.clock import FixedClock
+from service.http import Endpoint
 from service.migrations import migrate_url
+from service.schemas.common import ErrorBody
 from service.settings import Settings
 from service.sms import CapturingSmsSender
 
@@ -152,6 +156,7 @@ class Api:
         body: Any = text
         if resp.content_type == "application/json":
             body = await resp.json()
+            assert_declared_shape(method, path, resp.status, body)
         if expect is not None:
             assert resp.status == expect, f"{method} {path}: {resp.status} {text}"
         return resp.status, body
@@ -189,6 +194,36 @@ async def api(
     app = create_app(settings=settings, clock=clock, sms=sms)
     client = await aiohttp_client(app)
     return Api(client, settings, clock, sms)
+
+
+def _route_patterns() -> list[tuple[str, re.Pattern[str], Endpoint]]:
+    return [
+        (ep.method, re.compile(re.sub(r"\\{\w+\\}", "[^/]+", re.escape(ep.path)) + "$"), ep)
+        for ep in all_endpoints()
+    ]
+
+
+ROUTES = _route_patterns()
+
+
+def assert_declared_shape(method: str, path: str, status: int, body: Any) -> None:
+    """Every JSON body the tests see matches what the OpenAPI document declares for it: the
+    endpoint's response schema on success (no undeclared field, none missing), the error
+    body otherwise. Each shape is declared once, and this keeps the code to it."""
+    bare = path.split("?", 1)[0]
+    endpoint = next((ep for m, p, ep in ROUTES if m == method and p.match(bare)), None)
+    if endpoint is None:
+        return
+    if status >= 400:
+        schema: Any = ErrorBody()
+    elif status == endpoint.status and endpoint.response is not None:
+        schema = endpoint.response
+    else:
+        return
+    try:
+        schema.load(body)
+    except ValidationError as err:
+        raise AssertionError(f"{method} {path} {status}: not as declared: {err.messages}") from None
 
 
 def assert_error(status: int, body: Any, expected_status: int, code: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.clock import FixedClock
@@ -31,6 +31,7 @@ def merchant_body(**overrides: Any) -> dict[str, Any]:
 
 
 def batch_body(clock: FixedClock, **overrides: Any) -> dict[str, Any]:
+    """A shopping batch (满100减20) open at the clock's time."""
     now = clock.now()
     body = {
         "category": "shopping",
@@ -45,6 +46,18 @@ def batch_body(clock: FixedClock, **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def live_batch_body(**overrides: Any) -> dict[str, Any]:
+    """A dining batch (满50减10) open now by the real clock, for tests of real processes."""
+    return batch_body(
+        FixedClock(datetime.now(UTC)),
+        category="dining",
+        title="餐饮券 满50减10",
+        face_value_fen=1000,
+        min_spend_fen=5000,
+        **overrides,
+    )
 
 
 async def insert_batch(db_url: str, starts: datetime, ends: datetime, quantity: int = 10) -> int:

@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from service.processes import FESTIVAL, free_port, stop, wait_http
 from tests.conftest import TEST_SECRET
 
-FESTIVAL = [sys.executable, "-m", "service.cli"]
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["FESTIVAL", "ROOT", "Server", "festival_env", "free_port", "run_festival", "serving"]
 
 
 def festival_env(database_url: str | None, data_dir: Path, **extra: str) -> dict[str, str]:
@@ -74,23 +64,10 @@ def serving(env: dict[str, str], log_path: Path, *extra: str) -> Iterator[Server
         )
     server = Server(f"http://127.0.0.1:{port}", process, log_path)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"serve exited early:\n{server.log()}")
-            try:
-                with urllib.request.urlopen(server.base + "/healthz", timeout=1):  # noqa: S310
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"serve did not start:\n{server.log()}") from None
-                time.sleep(0.1)
+        try:
+            wait_http(server.base + "/healthz", 60, process)
+        except (OSError, RuntimeError) as err:
+            raise AssertionError(f"serve did not start ({err}):\n{server.log()}") from None
         yield server
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)

@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from service.db import Database
-from service.domain import redemptions
+from service.domain import redemptions, server_keys
 from service.domain.batches import create_batch
 from service.domain.claims import claim_many
 from service.domain.merchants import create_merchant
@@ -76,7 +76,7 @@ async def build(db: Database, batches: list[tuple[int, int, int]], days: int) ->
             at(0, 0),
         )
         batch_ids.append(row["id"])
-    keys = {r["name"]: bytes(r["key"]) for r in await db.fetch("load_app_keys")}
+    keys = await server_keys.load(db)
     qr_key = keys["qr_signing"]
     return World(db, qr_key, batch_ids, merchants)
 

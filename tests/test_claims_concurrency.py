@@ -9,7 +9,6 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +20,7 @@ import pytest
 from service.auth import issue_token
 from service.settings import Settings
 from tests.conftest import TEST_SECRET, create_database, drop_database, with_database
-from tests.factories import merchant_body
+from tests.factories import live_batch_body, merchant_body
 from tests.processes import Server, festival_env, serving
 
 TOKENS = Settings(
@@ -55,19 +54,7 @@ class Cluster:
             await conn.close()
 
     async def batch(self, **overrides: Any) -> int:
-        now = datetime.now(UTC)
-        body = {
-            "category": "dining",
-            "title": "餐饮券 满50减10",
-            "face_value_fen": 1000,
-            "min_spend_fen": 5000,
-            "quantity": 100,
-            "per_resident_limit": 1,
-            "claim_starts_at": (now - timedelta(minutes=5)).isoformat(),
-            "claim_ends_at": (now + timedelta(hours=1)).isoformat(),
-            "valid_days": 7,
-            **overrides,
-        }
+        body = live_batch_body(**overrides)
         status, created = await self.call(
             0, "POST", "/api/v1/admin/batches", json=body, headers=bearer("bureau", "ops")
         )

@@ -26,6 +26,7 @@ PUBLIC_PATHS = {
     ("GET", "/api/docs/init.js"),
     ("GET", "/favicon.ico"),
     ("GET", "/api/v1/categories"),
+    ("GET", "/api/v1/about"),
     ("GET", "/"),
     ("GET", "/cashier"),
     ("GET", "/bureau"),
@@ -108,12 +109,37 @@ def test_every_query_the_code_names_exists_and_every_query_is_used() -> None:
     assert set(QUERIES) - used == set(), "queries in sql/queries that no code uses"
 
 
+def test_named_parameters_become_positional_once_and_calls_must_name_them_all() -> None:
+    from service.db import parse_query
+
+    q = parse_query(
+        "t",
+        "SELECT :a::int, ':b', x::text -- :c\nFROM t WHERE y = :a AND z = ANY(:d::text[])",
+    )
+    assert (
+        q.text == "SELECT $1::int, ':b', x::text -- :c\nFROM t WHERE y = $1 AND z = ANY($2::text[])"
+    )
+    assert q.params == ("a", "d")
+    assert q.args({"d": [], "a": 1}) == [1, []]
+    with pytest.raises(TypeError, match="missing \\['d'\\]"):
+        q.args({"a": 1})
+    with pytest.raises(TypeError, match="unexpected \\['e'\\]"):
+        q.args({"a": 1, "d": [], "e": 2})
+
+
+def test_no_query_uses_positional_parameters() -> None:
+    for path in (ROOT / "sql" / "queries").glob("*.sql"):
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            code = line.split("--", 1)[0]
+            assert not re.search(r"\$\d", code), f"{path.name}:{number}: {line}"
+
+
 async def test_every_query_is_valid_sql_against_the_migrated_schema(db_url: str) -> None:
     conn = await asyncpg.connect(db_url)
     try:
-        for name, sql in QUERIES.items():
+        for name, query in QUERIES.items():
             try:
-                await conn.prepare(sql)
+                await conn.prepare(query.text)
             except asyncpg.PostgresError as err:
                 pytest.fail(f"query {name}: {err}")
     finally:

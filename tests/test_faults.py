@@ -11,7 +11,6 @@ import uuid
 import warnings
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import asyncpg
 import pytest
 
 from tests.conftest import with_database
+from tests.factories import live_batch_body
 from tests.processes import festival_env, serving
 from tests.test_claims_concurrency import bearer
 
@@ -56,21 +56,10 @@ async def test_postgres_restarted_mid_crowd(private_postgres: Any, tmp_path: Pat
                 async with session.post(api.base + path, headers=headers, json=body) as resp:
                     return resp.status, await resp.json()
 
-            now = datetime.now(UTC)
             status, batch = await post(
                 "/api/v1/admin/batches",
                 bearer("bureau", "ops"),
-                {
-                    "category": "dining",
-                    "title": "餐饮券",
-                    "face_value_fen": 1000,
-                    "min_spend_fen": 5000,
-                    "quantity": 300,
-                    "per_resident_limit": 1,
-                    "claim_starts_at": (now - timedelta(minutes=1)).isoformat(),
-                    "claim_ends_at": (now + timedelta(hours=1)).isoformat(),
-                    "valid_days": 7,
-                },
+                live_batch_body(quantity=300),
             )
             assert status == 201, batch
             path = f"/api/v1/batches/{batch['id']}/claims"

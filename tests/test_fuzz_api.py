@@ -14,14 +14,13 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from service.app import all_endpoints
 from tests.conftest import create_database, drop_database, with_database
-from tests.factories import merchant_body
+from tests.factories import live_batch_body, merchant_body
 from tests.processes import ROOT, festival_env, serving
 from tests.test_claims_concurrency import bearer
 
@@ -75,23 +74,8 @@ def _seed(base: str, bureau: dict[str, str]) -> tuple[dict[str, dict[str, str]],
     of the merchant's: the tokens and the ids the fuzzer should aim at."""
     shop = _post(base, "/api/v1/admin/merchants", merchant_body(), bureau)
     mid = shop["merchant"]["id"]
-    now = datetime.now(UTC)
-    batch = _post(
-        base,
-        "/api/v1/admin/batches",
-        {
-            "category": "shopping",
-            "title": "购物券 满100减20",
-            "face_value_fen": 2000,
-            "min_spend_fen": 10000,
-            "quantity": 1000,
-            "per_resident_limit": 2,
-            "claim_starts_at": (now - timedelta(hours=1)).isoformat(),
-            "claim_ends_at": (now + timedelta(hours=1)).isoformat(),
-            "valid_days": 7,
-        },
-        bureau,
-    )
+    body = live_batch_body(category="shopping", quantity=1000, per_resident_limit=2)
+    batch = _post(base, "/api/v1/admin/batches", body, bureau)
     tokens = {
         "bureau": bureau,
         "merchant": bearer("merchant", f"m{mid}", mid),

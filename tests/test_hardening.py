@@ -21,7 +21,7 @@ from service import keys
 from service.app import create_app
 from service.domain.codes import qr_string
 from service.domain.redemptions import Checkout
-from service.errors import DomainError
+from service.errors import DomainError, ErrorCode
 from service.middlewares import AccessLogger
 from tests.conftest import TEST_SECRET, Api, assert_error
 
@@ -182,7 +182,7 @@ async def test_an_unavailable_database_fails_the_flush_at_once_without_halving(
 
     async def flush(_: None, requests: list[int]) -> list[int | DomainError]:
         calls.append(len(requests))
-        raise DomainError("unavailable", "down", retry_after=2)
+        raise DomainError(ErrorCode.UNAVAILABLE, "down", retry_after=2)
 
     combiner: Combiner[None, int, int] = Combiner("t", flush, max_size=100)
     outcomes = await asyncio.gather(
@@ -574,10 +574,10 @@ async def test_right_logins_do_not_count_toward_the_wrong_attempt_limit(
 
 
 async def test_a_stranger_cannot_lock_the_bureau_out(forwarded_api: Api) -> None:
-    from service.auth import hash_password
+    from service.domain.logins import create_bureau_user
 
     db = forwarded_api.client.app[keys.DB]
-    await db.execute("insert_bureau_user", "analyst", hash_password("correct horse battery"))
+    await create_bureau_user(db, "analyst", "correct horse battery")
     login = "/api/v1/auth/bureau"
     for _ in range(11):
         await forwarded_api.call(

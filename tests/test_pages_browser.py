@@ -22,10 +22,11 @@ from service import keys
 from service.app import create_app
 from service.auth import hash_password, issue_token
 from service.clock import Clock
-from service.domain.stats import DAILY_COLUMNS
+from service.schemas.common import columns
+from service.schemas.stats import DailyRow
 from service.settings import Settings
 from service.sms import CapturingSmsSender
-from tests.factories import merchant_body
+from tests.factories import live_batch_body, merchant_body
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
@@ -76,19 +77,7 @@ class Live:
         return body["merchant"]["id"], body["api_key"]
 
     async def batch(self, **overrides: Any) -> dict[str, Any]:
-        now = datetime.now(UTC)
-        body = {
-            "category": "dining",
-            "title": "餐饮券 满50减10",
-            "face_value_fen": 1000,
-            "min_spend_fen": 5000,
-            "quantity": 50,
-            "per_resident_limit": 1,
-            "claim_starts_at": (now - timedelta(minutes=5)).isoformat(),
-            "claim_ends_at": (now + timedelta(hours=2)).isoformat(),
-            "valid_days": 7,
-            **overrides,
-        }
+        body = live_batch_body(**{"quantity": 50, **overrides})
         return await self.call(
             "POST", "/api/v1/admin/batches", 201, json=body, headers=self.headers("bureau")
         )
@@ -340,7 +329,7 @@ async def test_the_bureau_sees_the_apis_totals_and_downloads_csv(
     target = tmp_path / "daily.csv"
     await download.save_as(str(target))
     lines = target.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == ",".join(DAILY_COLUMNS)
+    assert lines[0] == ",".join(columns(DailyRow()))
     assert any(line.split(",")[1] == "dining" and ",3000,29800," in line for line in lines[1:])
     async with page.expect_download() as download_info:
         await page.click("#totals-csv")

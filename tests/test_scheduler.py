@@ -16,6 +16,7 @@ from jobs.registry import BY_NAME, JOBS
 from jobs.runner import JobRunner
 from service.clock import FixedClock
 from service.db import Database
+from service.domain import stats
 from tests.conftest import Api
 from tests.factories import insert_batch
 from tests.processes import FESTIVAL, ROOT, festival_env, serving
@@ -144,7 +145,7 @@ async def test_a_scheduler_back_after_two_missed_days_fills_both(db_url: str) ->
             ("settlement", "2020-05-03", "succeeded"),
         ]
         assert await runner.catch_up_all() == []  # nothing left, nothing run twice
-        stored = await db.fetch("stats_daily_rows", DAY0, DAY0 + timedelta(days=2), None)
+        stored = await stats.daily_rows(db, DAY0, DAY0 + timedelta(days=2), None)
         assert len(stored) == 3 * 4
     finally:
         await db.close()
@@ -230,7 +231,7 @@ async def test_a_job_killed_mid_run_leaves_nothing_and_is_redone_cleanly(
         assert {r.outcome for r in results} == {"succeeded"}
         days = [DAY0 + timedelta(days=i) for i in range(4)]
         want = await expected_daily(db, days)
-        got = await db.fetch("stats_daily_rows", days[0], days[-1], None)
+        got = await stats.daily_rows(db, days[0], days[-1], None)
         assert {(r["date"].isoformat(), r["category"]): r["vouchers_expired"] for r in got} == {
             k: v["vouchers_expired"] for k, v in want.items()
         }

@@ -14,6 +14,7 @@ from jobs.runner import JobRunner
 from service.clock import FixedClock
 from service.db import Database
 from service.domain import stats
+from service.views import stats as views
 from tests.conftest import create_database, drop_database, with_database
 from tests.scenario import DAY0, TZ, Op, at, build, expected_daily, expected_merchants, play
 
@@ -61,8 +62,8 @@ async def _scenario(server_url: str, template: str, plan: list[Op], shape: list)
         days = [DAY0 + timedelta(days=i) for i in range(DAYS)]
 
         got = {
-            (r["date"].isoformat(), r["category"]): stats.daily_row(r, TZ)
-            for r in await db.fetch("stats_daily_rows", days[0], days[-1], None)
+            (r["date"].isoformat(), r["category"]): views.daily_row(r, TZ)
+            for r in await stats.daily_rows(db, days[0], days[-1], None)
         }
         want = await expected_daily(db, days)
         assert set(got) == set(want)

@@ -8,6 +8,7 @@ from service import keys
 from service.domain import batches
 from service.http import PUBLIC, Call, Routes, json_response
 from service.schemas.batches import Batch, BatchCreate, BatchListQuery, BatchPatch
+from service.views.batches import batch_json
 
 routes = Routes("batches")
 BUREAU = ("bureau",)
@@ -21,11 +22,11 @@ BUREAU = ("bureau",)
     response=Batch(many=True),
 )
 async def list_batches(call: Call) -> web.StreamResponse:
-    rows = await call.db.fetch(
-        "list_batches", call.clock.now(), call.query.get("category"), call.query.get("status")
+    rows = await batches.list_batches(
+        call.db, call.clock.now(), call.query.get("category"), call.query.get("status")
     )
     tz = call.settings.tz
-    return json_response([batches.batch_json(r, tz) for r in rows])
+    return json_response([batch_json(r, tz) for r in rows])
 
 
 @routes.get(
@@ -33,7 +34,7 @@ async def list_batches(call: Call) -> web.StreamResponse:
 )
 async def get_batch(call: Call) -> web.StreamResponse:
     row = await batches.get_batch(call.db, call.path_id(), call.clock.now())
-    return json_response(batches.batch_json(row, call.settings.tz))
+    return json_response(batch_json(row, call.settings.tz))
 
 
 @routes.post(
@@ -47,7 +48,7 @@ async def get_batch(call: Call) -> web.StreamResponse:
 )
 async def create_batch(call: Call) -> web.StreamResponse:
     row = await batches.create_batch(call.db, call.body, call.clock.now())
-    return json_response(batches.batch_json(row, call.settings.tz), 201)
+    return json_response(batch_json(row, call.settings.tz), 201)
 
 
 @routes.patch(
@@ -61,4 +62,4 @@ async def create_batch(call: Call) -> web.StreamResponse:
 async def patch_batch(call: Call) -> web.StreamResponse:
     row = await batches.update_batch(call.db, call.path_id(), call.body, call.clock.now())
     call.app[keys.CLAIMS].forget(row["id"])
-    return json_response(batches.batch_json(row, call.settings.tz))
+    return json_response(batch_json(row, call.settings.tz))

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from aiohttp import web
+from marshmallow import Schema, fields
 
+from service.domain import categories
 from service.http import PUBLIC, Call, Routes, json_response
 from service.schemas.common import CategoryItem
 
@@ -15,5 +17,30 @@ routes = Routes("categories")
     response=CategoryItem(many=True),
 )
 async def list_categories(call: Call) -> web.StreamResponse:
-    rows = await call.db.fetch("list_categories")
-    return json_response([dict(r) for r in rows])
+    return json_response(await categories.list_categories(call.db))
+
+
+class About(Schema):
+    name_zh = fields.String(required=True)
+    name_en = fields.String(required=True)
+    time_zone = fields.String(
+        required=True, metadata={"description": "IANA zone of the business day (FESTIVAL_TZ)"}
+    )
+    currency = fields.String(required=True, metadata={"description": "money is in fen of it"})
+
+
+@routes.get(
+    "/about",
+    roles=PUBLIC,
+    summary="The festival's name and the time zone its business days are in",
+    response=About(),
+)
+async def about(call: Call) -> web.StreamResponse:
+    return json_response(
+        {
+            "name_zh": "春暖槐荫消费节",
+            "name_en": "Spring Warmth Huaiyin Consumption Festival",
+            "time_zone": call.settings.tz.key,
+            "currency": "CNY",
+        }
+    )

@@ -9,12 +9,13 @@ from aiohttp import web
 from marshmallow import Schema
 
 from service import keys
+from service.domain import vouchers
 from service.domain.codes import normalize
-from service.domain.vouchers import voucher_json
-from service.errors import DomainError
+from service.errors import DomainError, ErrorCode
 from service.http import Call, Routes, json_response
 from service.schemas.common import OneOf, QueryInt
 from service.schemas.vouchers import Voucher
+from service.views.vouchers import voucher_json
 
 routes = Routes("vouchers (resident)")
 RESIDENT = ("resident",)
@@ -48,12 +49,8 @@ async def claim(call: Call) -> web.StreamResponse:
     response=Voucher(many=True),
 )
 async def wallet(call: Call) -> web.StreamResponse:
-    rows = await call.db.fetch(
-        "resident_vouchers",
-        call.me.sub,
-        call.clock.now(),
-        call.query.get("status"),
-        call.query["limit"],
+    rows = await vouchers.wallet(
+        call.db, call.me.sub, call.clock.now(), call.query.get("status"), call.query["limit"]
     )
     qr_key = call.app[keys.SERVER_KEYS]["qr_signing"]
     return json_response([voucher_json(r, qr_key, call.settings.tz) for r in rows])
@@ -62,9 +59,9 @@ async def wallet(call: Call) -> web.StreamResponse:
 async def _own_voucher(call: Call) -> dict:
     # Someone else's voucher is simply not found: no hint that the code exists.
     code = normalize(call.request.match_info["code"])
-    row = code and await call.db.fetchrow("resident_voucher", call.me.sub, code, call.clock.now())
+    row = code and await vouchers.wallet_voucher(call.db, call.me.sub, code, call.clock.now())
     if not row:
-        raise DomainError("not_found", "no such voucher in your wallet")
+        raise DomainError(ErrorCode.NOT_FOUND, "no such voucher in your wallet")
     return dict(row)
 
 

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields
 from jobs.registry import BY_NAME, JOBS
 from jobs.scheduler import next_run_at
 from service import keys
-from service.errors import DomainError
+from service.errors import DomainError, ErrorCode
 from service.http import Call, Routes, json_response
 from service.schemas.common import Day
 from service.timefmt import business_day, iso
@@ -56,8 +56,8 @@ class RunStarted(Schema):
 )
 async def list_jobs(call: Call) -> web.StreamResponse:
     tz, now = call.settings.tz, call.clock.now()
-    last = {r["job"]: r for r in await call.db.fetch("jobs_last_runs")}
-    running = await call.app[keys.JOBS].running()
+    runner = call.app[keys.JOBS]
+    last, running = await runner.last_runs(), await runner.running()
     items = []
     for job in JOBS:
         run = last.get(job.name)
@@ -97,15 +97,19 @@ async def list_jobs(call: Call) -> web.StreamResponse:
 async def start_run(call: Call) -> web.StreamResponse:
     job = BY_NAME.get(call.request.match_info["name"])
     if job is None:
-        raise DomainError("not_found", "no such job", {"jobs": [j.name for j in JOBS]})
+        raise DomainError(ErrorCode.NOT_FOUND, "no such job", {"jobs": [j.name for j in JOBS]})
     day = call.body.get("date")
     if day is not None and day > business_day(call.clock.now(), call.settings.tz):
         raise DomainError(
-            "invalid_request", "that day has not come yet", {"date": ["Must not be in the future."]}
+            ErrorCode.INVALID_REQUEST,
+            "that day has not come yet",
+            {"date": ["Must not be in the future."]},
         )
     runner = call.app[keys.JOBS]
     if job.name in await runner.running():
-        raise DomainError("job_running", f"{job.name} is running; try again when it is done")
+        raise DomainError(
+            ErrorCode.JOB_RUNNING, f"{job.name} is running; try again when it is done"
+        )
     task = asyncio.create_task(runner.run_now(job, day))
     background = call.app[keys.BACKGROUND]
     background.add(task)

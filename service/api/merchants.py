@@ -15,6 +15,7 @@ from service.schemas.merchants import (
     MerchantListQuery,
     MerchantPatch,
 )
+from service.views.merchants import merchant_json
 
 routes = Routes("merchants (bureau)")
 BUREAU = ("bureau",)
@@ -32,7 +33,7 @@ BUREAU = ("bureau",)
 async def create_merchant(call: Call) -> web.StreamResponse:
     row, api_key = await merchants.create_merchant(call.db, call.body)
     tz = call.settings.tz
-    return json_response({"merchant": merchants.merchant_json(row, tz), "api_key": api_key}, 201)
+    return json_response({"merchant": merchant_json(row, tz), "api_key": api_key}, 201)
 
 
 @routes.get(
@@ -44,11 +45,11 @@ async def create_merchant(call: Call) -> web.StreamResponse:
     produces_csv=True,
 )
 async def list_merchants(call: Call) -> web.StreamResponse:
-    rows = await call.db.fetch(
-        "list_merchants", call.query.get("category"), call.query.get("status")
+    rows = await merchants.list_merchants(
+        call.db, call.query.get("category"), call.query.get("status")
     )
     tz = call.settings.tz
-    items = [merchants.merchant_json(r, tz) for r in rows]
+    items = [merchant_json(r, tz) for r in rows]
     if wants_csv(call.request, call.query):
         return csv_response(items, MERCHANT_COLUMNS, "festival-merchants.csv")
     return json_response(items)
@@ -63,7 +64,7 @@ async def list_merchants(call: Call) -> web.StreamResponse:
 )
 async def get_merchant(call: Call) -> web.StreamResponse:
     row = await merchants.get_merchant(call.db, call.path_id())
-    return json_response(merchants.merchant_json(row, call.settings.tz))
+    return json_response(merchant_json(row, call.settings.tz))
 
 
 @routes.patch(
@@ -76,4 +77,4 @@ async def get_merchant(call: Call) -> web.StreamResponse:
 )
 async def patch_merchant(call: Call) -> web.StreamResponse:
     row = await merchants.update_merchant(call.db, call.path_id(), call.body)
-    return json_response(merchants.merchant_json(row, call.settings.tz))
+    return json_response(merchant_json(row, call.settings.tz))

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from service import keys
 from service.domain import redemptions
-from service.errors import DomainError
+from service.errors import DomainError, ErrorCode
 from service.http import Call, Routes, json_response
 from service.schemas.vouchers import (
     IDEMPOTENCY_KEY,
@@ -18,6 +18,7 @@ from service.schemas.vouchers import (
     VoucherPreview,
 )
 from service.timefmt import business_day
+from service.views.redemptions import preview_json, redemption_json
 
 routes = Routes("redemption (merchant)")
 MERCHANT = ("merchant",)
@@ -49,15 +50,14 @@ def _merchant_id(call: Call) -> int:
     errors=("not_found",),
 )
 async def preview(call: Call) -> web.StreamResponse:
-    body = await redemptions.preview(
+    voucher, reason = await redemptions.preview(
         call.db,
         call.app[keys.SERVER_KEYS]["qr_signing"],
         _merchant_id(call),
         call.request.match_info["code"],
         call.clock.now(),
-        call.settings.tz,
     )
-    return json_response(body)
+    return json_response(preview_json(voucher, reason, call.settings.tz))
 
 
 @routes.post(
@@ -82,7 +82,7 @@ async def redeem(call: Call) -> web.StreamResponse:
     key = call.request.headers.get("Idempotency-Key", "")
     if IDEMPOTENCY_KEY.regex.fullmatch(key) is None:
         raise DomainError(
-            "invalid_request",
+            ErrorCode.INVALID_REQUEST,
             "an Idempotency-Key header of 1 to 64 visible characters is required",
             {"Idempotency-Key": ["Required, 1 to 64 visible ASCII characters."]},
         )
@@ -107,11 +107,11 @@ async def redeem(call: Call) -> web.StreamResponse:
 async def list_redemptions(call: Call) -> web.StreamResponse:
     mid, tz = _merchant_id(call), call.settings.tz
     if "idempotency_key" in call.query:
-        rows = await call.db.fetch("merchant_redemption_by_key", mid, call.query["idempotency_key"])
+        rows = await redemptions.by_key(call.db, mid, call.query["idempotency_key"])
     else:
         day = call.query.get("date") or business_day(call.clock.now(), tz)
-        rows = await call.db.fetch("merchant_redemptions_on_day", mid, day)
-    items = [redemptions.redemption_json(r, tz) for r in rows]
+        rows = await redemptions.on_day(call.db, mid, day)
+    items = [redemption_json(r, tz) for r in rows]
     completed = [i for i in items if i["status"] == "completed"]
     totals = {
         "count": len(completed),
@@ -129,10 +129,8 @@ async def list_redemptions(call: Call) -> web.StreamResponse:
     errors=("not_found",),
 )
 async def get_redemption(call: Call) -> web.StreamResponse:
-    row = await call.db.fetchrow("merchant_redemption", call.path_id(), _merchant_id(call))
-    if row is None:
-        raise DomainError("not_found", "no such redemption")
-    return json_response(redemptions.redemption_json(row, call.settings.tz))
+    row = await redemptions.get(call.db, _merchant_id(call), call.path_id())
+    return json_response(redemption_json(row, call.settings.tz))
 
 
 @routes.post(
@@ -144,12 +142,8 @@ async def get_redemption(call: Call) -> web.StreamResponse:
     errors=("not_found", "forbidden", "not_redeemed", "reversal_window_passed"),
 )
 async def reverse(call: Call) -> web.StreamResponse:
-    body = await redemptions.reverse(
-        call.db,
-        _merchant_id(call),
-        call.path_id(),
-        call.body["reason"],
-        call.clock.now(),
-        call.settings.tz,
+    tz = call.settings.tz
+    row = await redemptions.reverse(
+        call.db, _merchant_id(call), call.path_id(), call.body["reason"], call.clock.now(), tz
     )
-    return json_response(body)
+    return json_response(redemption_json(row, tz))

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import os
 import random
 import secrets
+import sys
+import time as time_module
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,16 +25,17 @@ from typing import Any
 
 from jobs.registry import BY_NAME
 from jobs.runner import JobRunner
-from service.auth import hash_password
 from service.clock import FixedClock
-from service.db import Database
+from service.db import Database, open_database
 from service.demo.places import AUTO_DEALERS_IN_FESTIVAL, MERCHANTS
-from service.domain import redemptions
+from service.domain import baselines, logins, redemptions, server_keys
 from service.domain.batches import create_batch
 from service.domain.claims import Claimed, claim_many
 from service.domain.credit_code import ALPHABET, with_check_character
 from service.domain.merchants import create_merchant
-from service.errors import DomainError
+from service.errors import DomainError, ErrorCode
+from service.progress import progress
+from service.settings import Settings
 
 FIRST_DAY = date(2020, 5, 1)
 DAYS = 31
@@ -114,7 +118,7 @@ class DemoLoader:
         return datetime.combine(day, time(), self.tz) + timedelta(seconds=seconds)
 
     async def load(self) -> Progress:
-        keys = {r["name"]: bytes(r["key"]) for r in await self.db.fetch("load_app_keys")}
+        keys = await server_keys.load(self.db)
         self.qr_key = keys["qr_signing"]
         await self._merchants()
         await self._batches()
@@ -305,19 +309,17 @@ class DemoLoader:
         rows = await self.db.fetch("demo_daily_sales_per_category")
         for row in rows:
             planned[row["category"]] = row["sales_fen"] / max(1, row["days"])
-        dates, categories, sales = [], [], []
+        rows = []
         for n in range(DAYS):
             day2020 = FIRST_DAY + timedelta(days=n)
             day2019 = day2020.replace(year=2019)
             factor = 1.45 if day2019.day <= 4 else (1.2 if day2019.weekday() >= 5 else 0.9)
             for category in OFFERS:
                 typical = planned.get(category, 0.0) / 0.88
-                dates.append(day2020)
-                categories.append(category)
-                sales.append(int(typical * factor * self.rng.uniform(0.94, 1.06)))
-        await self.db.execute(
-            "upsert_baselines", dates, categories, sales, self.at(FIRST_DAY - timedelta(days=7), 0)
-        )
+                rows.append(
+                    (day2020, category, int(typical * factor * self.rng.uniform(0.94, 1.06)))
+                )
+        await baselines.store(self.db, rows, self.at(FIRST_DAY - timedelta(days=7), 0))
 
 
 async def is_empty(db: Database) -> bool:
@@ -368,7 +370,7 @@ async def load_demo(
     """Load the demo into an empty database; returns what a newcomer needs to try it."""
     if not await is_empty(db):
         raise DomainError(
-            "conflict",
+            ErrorCode.CONFLICT,
             "the database already holds merchants or batches; "
             "the demo loads only into an empty database",
         )
@@ -376,7 +378,7 @@ async def load_demo(
     progress = await loader.load()
     live = await live_batches(db, now or datetime.now(tz))
     password = secrets.token_urlsafe(12)
-    await db.execute("insert_bureau_user", BUREAU_USER, hash_password(password))
+    await logins.create_bureau_user(db, BUREAU_USER, password)
     dining = loader.merchants["dining"][0]
     credentials = {
         "bureau": {"username": BUREAU_USER, "password": password},
@@ -415,3 +417,26 @@ def read_credentials(data_dir: Path) -> dict[str, Any] | None:
         return None
     data: dict[str, Any] = json.loads(path.read_text())
     return data
+
+
+async def load_if_empty(settings: Settings, *, seed: int, scale: float) -> dict[str, Any] | None:
+    """`festival demo` and `make run`: the demo into the settings' database if it is empty,
+    with a progress bar; None when the database already holds a festival."""
+    async with open_database(settings, min_size=2, max_size=10) as db:
+        if not await is_empty(db):
+            return None
+        started = time_module.monotonic()
+        print("loading the demo festival (1–31 May 2020)…", file=sys.stderr)
+        # One progress bar instead of a log line per nightly job.
+        logging.getLogger("festival.jobs").setLevel(logging.WARNING)
+        credentials = await load_demo(
+            db, settings.tz, settings.data_dir, seed=seed, scale=scale, report=progress
+        )
+        summary = credentials["summary"]
+        print(
+            f"demo loaded in {time_module.monotonic() - started:.0f} s:"
+            f" {summary['vouchers']:,} vouchers, {summary['redemptions']:,} redemptions,"
+            f" {summary['reversals']:,} reversals",
+            file=sys.stderr,
+        )
+        return credentials

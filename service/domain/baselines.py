@@ -8,7 +8,7 @@ import re
 from datetime import date, datetime
 
 from service.db import Database
-from service.errors import DomainError
+from service.errors import DomainError, ErrorCode
 from service.schemas.common import CATEGORIES, FIRST_DAY, LAST_DAY, MAX_FEN
 
 HEADER = ["date", "category", "sales_fen"]
@@ -28,11 +28,13 @@ def parse(text: str) -> list[tuple[date, str, int]]:
         lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
     except csv.Error as err:
         raise DomainError(
-            "invalid_request", "the body is not readable as CSV", {"lines": {}, "csv": [str(err)]}
+            ErrorCode.INVALID_REQUEST,
+            "the body is not readable as CSV",
+            {"lines": {}, "csv": [str(err)]},
         ) from None
     if not lines or [c.strip() for c in lines[0]] != HEADER:
         raise DomainError(
-            "invalid_request",
+            ErrorCode.INVALID_REQUEST,
             "the first line must be the header date,category,sales_fen",
             {"lines": {"1": ["Expected the header date,category,sales_fen."]}},
         )
@@ -70,20 +72,24 @@ def parse(text: str) -> list[tuple[date, str, int]]:
         elif day is not None and sales is not None:
             rows.append((day, category, sales))
     if len(rows) > MAX_ROWS:
-        raise DomainError("invalid_request", f"at most {MAX_ROWS} rows per upload", {})
+        raise DomainError(ErrorCode.INVALID_REQUEST, f"at most {MAX_ROWS} rows per upload", {})
     if errors:
         raise DomainError(
-            "invalid_request",
+            ErrorCode.INVALID_REQUEST,
             f"{len(errors)} line(s) are not valid; nothing was stored",
             {"lines": errors},
         )
     if not rows:
-        raise DomainError("invalid_request", "no rows after the header", {"lines": {}})
+        raise DomainError(ErrorCode.INVALID_REQUEST, "no rows after the header", {"lines": {}})
     return rows
 
 
 async def store(db: Database, rows: list[tuple[date, str, int]], now: datetime) -> int:
     await db.execute(
-        "upsert_baselines", [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], now
+        "upsert_baselines",
+        days=[r[0] for r in rows],
+        categories=[r[1] for r in rows],
+        sales=[r[2] for r in rows],
+        now=now,
     )
     return len(rows)

@@ -27,7 +27,7 @@ import asyncpg
 from service.combiner import Combiner
 from service.db import Database
 from service.domain.codes import new_code
-from service.errors import DomainError
+from service.errors import DomainError, ErrorCode
 
 log = logging.getLogger(__name__)
 
@@ -62,22 +62,22 @@ def _window_refusal(batch: asyncpg.Record, now: datetime) -> DomainError | None:
     if now >= batch["claim_ends_at"] or (
         batch["valid_until"] is not None and now >= batch["valid_until"]
     ):
-        return DomainError("closed", "this batch's claim window has ended")
+        return DomainError(ErrorCode.CLOSED, "this batch's claim window has ended")
     if now < batch["claim_starts_at"]:
         return DomainError(
-            "not_open",
+            ErrorCode.NOT_OPEN,
             "this batch is not open yet",
             {"claim_starts_at": batch["claim_starts_at"].isoformat()},
         )
     if batch["paused"]:
-        return DomainError("not_open", "claims of this batch are paused")
+        return DomainError(ErrorCode.NOT_OPEN, "claims of this batch are paused")
     if batch["claimed"] >= batch["quantity"]:
         return sold_out()
     return None
 
 
 def sold_out() -> DomainError:
-    return DomainError("sold_out", "all vouchers of this batch have been claimed")
+    return DomainError(ErrorCode.SOLD_OUT, "all vouchers of this batch have been claimed")
 
 
 def expiry(batch: asyncpg.Record, now: datetime) -> datetime:
@@ -103,16 +103,16 @@ async def claim_many(db: Database, batch_id: int, subs: list[str], now: datetime
 
 async def _claim_once(db: Database, batch_id: int, subs: list[str], now: datetime) -> list[Outcome]:
     async with db.transaction() as tx:
-        batch = await tx.fetchrow("lock_batch_for_claims", batch_id)
+        batch = await tx.fetchrow("lock_batch_for_claims", batch_id=batch_id)
         if batch is None:
-            return [DomainError("not_found", "batch not found")] * len(subs)
+            return [DomainError(ErrorCode.NOT_FOUND, "batch not found")] * len(subs)
         refusal = _window_refusal(batch, now)
         if refusal is not None:
             return [refusal] * len(subs)
         distinct = list(dict.fromkeys(subs))
         residents: dict[str, tuple[int, int]] = {}
         for _ in range(_RETRIES):
-            rows = await tx.fetch("claim_residents", distinct, batch_id)
+            rows = await tx.fetch("claim_residents", subs=distinct, batch_id=batch_id)
             residents.update({r["sub"]: (r["id"], r["held"]) for r in rows})
             # A resident created by a concurrent transaction is invisible to the statement
             # that waited for it; asking again sees it.
@@ -132,7 +132,7 @@ async def _claim_once(db: Database, batch_id: int, subs: list[str], now: datetim
             if held[sub] >= limit:
                 outcomes.append(
                     DomainError(
-                        "limit_reached",
+                        ErrorCode.LIMIT_REACHED,
                         f"at most {limit} voucher(s) of this batch per resident",
                         {"per_resident_limit": limit},
                     )
@@ -150,13 +150,13 @@ async def _claim_once(db: Database, batch_id: int, subs: list[str], now: datetim
         if codes:
             inserted = await tx.fetch(
                 "insert_claimed_vouchers",
-                batch_id,
-                limit,
-                codes,
-                resident_ids,
-                slots,
-                now,
-                expires_at,
+                batch_id=batch_id,
+                per_resident_limit=limit,
+                codes=codes,
+                resident_ids=resident_ids,
+                slots=slots,
+                now=now,
+                expires_at=expires_at,
             )
             assert len(inserted) == len(codes)
     won = iter(codes)

@@ -8,11 +8,11 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
-from service.auth import api_key_matches, issue_token, verify_password
+from service.auth import api_key_matches, hash_password, issue_token, verify_password
 from service.db import Database
 from service.domain import rate_limits
 from service.domain.phones import mask_phone, phone_hash
-from service.errors import DomainError
+from service.errors import DomainError, ErrorCode
 from service.settings import Settings
 from service.sms import SmsSender
 
@@ -31,10 +31,10 @@ async def merchant_login(
     await rate_limits.hit(db, rate_limits.LOGIN_PER_IP, ip, now)
     wrong = f"m{merchant_id}@{ip}"
     await rate_limits.check(db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, wrong, now)
-    row = await db.fetchrow("merchant_credentials", merchant_id)
+    row = await db.fetchrow("merchant_credentials", merchant_id=merchant_id)
     if not api_key_matches(row["api_key_hash"] if row else None, api_key):
         await rate_limits.record(db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, wrong, now)
-        raise DomainError("unauthorized", "unknown merchant or wrong api key")
+        raise DomainError(ErrorCode.UNAUTHORIZED, "unknown merchant or wrong api key")
     assert row is not None
     # A suspended merchant may still sign in to see its history; redemption refuses it.
     return _token_body(settings, "merchant", f"merchant:{merchant_id}", merchant_id)
@@ -47,12 +47,22 @@ async def bureau_login(
     account_key = hashlib.sha256(username.encode()).hexdigest()[:24]
     wrong = f"b{account_key}@{ip}"
     await rate_limits.check(db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, wrong, now)
-    row = await db.fetchrow("bureau_user_by_username", username)
+    row = await db.fetchrow("bureau_user_by_username", username=username)
     ok = verify_password(row["password_hash"] if row else None, password)
     if not ok or row is None or row["disabled"]:
         await rate_limits.record(db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, wrong, now)
-        raise DomainError("unauthorized", "unknown user or wrong password")
+        raise DomainError(ErrorCode.UNAUTHORIZED, "unknown user or wrong password")
     return _token_body(settings, "bureau", f"bureau:{row['username']}")
+
+
+async def create_bureau_user(db: Database, username: str, password: str) -> bool:
+    """A bureau account with this password (slow salted hash); True if it is new, False
+    if an existing account's password was reset."""
+    row = await db.fetchrow(
+        "insert_bureau_user", username=username, password_hash=hash_password(password)
+    )
+    assert row is not None
+    return bool(row["created"])
 
 
 def _code_hash(pepper: bytes, hashed_phone: bytes, code: str) -> bytes:
@@ -72,7 +82,13 @@ async def request_login_code(
     ):
         await rate_limits.hit(db, limit, subject, now)
     code = f"{secrets.randbelow(1_000_000):06d}"
-    await db.execute("upsert_otp", hashed, _code_hash(pepper, hashed, code), now, now + OTP_TTL)
+    await db.execute(
+        "upsert_otp",
+        phone_hash=hashed,
+        code_hash=_code_hash(pepper, hashed, code),
+        now=now,
+        expires_at=now + OTP_TTL,
+    )
     await sms.send_login_code(phone, code)
     return {
         "expires_in": int(OTP_TTL.total_seconds()),
@@ -87,25 +103,30 @@ async def resident_login(
     hashed = phone_hash(pepper, phone)
     async with db.transaction() as tx:
         # The row lock makes "check, then count a failure or consume" atomic.
-        otp = await tx.fetchrow("lock_otp", hashed)
+        otp = await tx.fetchrow("lock_otp", phone_hash=hashed)
         if otp is None or otp["consumed_at"] is not None:
-            raise DomainError("unauthorized", "no login code is pending; request a new one")
+            raise DomainError(ErrorCode.UNAUTHORIZED, "no login code is pending; request a new one")
         if otp["failed_attempts"] >= OTP_MAX_FAILURES:
             raise DomainError(
-                "unauthorized", "too many wrong codes; request a new one", {"reason": "locked"}
+                ErrorCode.UNAUTHORIZED,
+                "too many wrong codes; request a new one",
+                {"reason": "locked"},
             )
         if now >= otp["expires_at"]:
-            raise DomainError("unauthorized", "the code has expired; request a new one")
+            raise DomainError(ErrorCode.UNAUTHORIZED, "the code has expired; request a new one")
         if not hmac.compare_digest(otp["code_hash"], _code_hash(pepper, hashed, code)):
-            failures = await tx.fetchval("otp_failed", hashed)
+            failures = await tx.fetchval("otp_failed", phone_hash=hashed)
             left = max(0, OTP_MAX_FAILURES - failures)
             sub = None
         else:
-            await tx.execute("otp_consumed", hashed, now)
+            await tx.execute("otp_consumed", phone_hash=hashed, now=now)
             sub = await tx.fetchval(
-                "upsert_resident_by_phone", f"r_{uuid.uuid4().hex}", hashed, mask_phone(phone)
+                "upsert_resident_by_phone",
+                sub=f"r_{uuid.uuid4().hex}",
+                phone_hash=hashed,
+                phone_masked=mask_phone(phone),
             )
     # Raised only after the commit, so the failed attempt is counted.
     if sub is None:
-        raise DomainError("unauthorized", "wrong code", {"attempts_left": left})
+        raise DomainError(ErrorCode.UNAUTHORIZED, "wrong code", {"attempts_left": left})
     return _token_body(settings, "resident", sub)

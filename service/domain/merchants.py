@@ -8,24 +8,7 @@ import asyncpg
 
 from service.auth import hash_api_key, new_api_key
 from service.db import Database
-from service.domain.phones import mask_phone
 from service.errors import not_found
-from service.timefmt import iso
-
-
-def merchant_json(row: asyncpg.Record, tz: Any) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "category": row["category"],
-        "credit_code": row["credit_code"],
-        "district": row["district"],
-        "address": row["address"],
-        "contact_phone": mask_phone(row["contact_phone"]),
-        "status": row["status"],
-        "created_at": iso(row["created_at"], tz),
-        "updated_at": iso(row["updated_at"], tz),
-    }
 
 
 async def create_merchant(db: Database, data: dict[str, Any]) -> tuple[asyncpg.Record, str]:
@@ -33,20 +16,26 @@ async def create_merchant(db: Database, data: dict[str, Any]) -> tuple[asyncpg.R
     api_key = new_api_key()
     row = await db.fetchrow(
         "insert_merchant",
-        data["name"].strip(),
-        data["category"],
-        data["credit_code"],
-        data["district"].strip(),
-        data["address"].strip(),
-        data["contact_phone"],
-        hash_api_key(api_key),
+        name=data["name"].strip(),
+        category=data["category"],
+        credit_code=data["credit_code"],
+        district=data["district"].strip(),
+        address=data["address"].strip(),
+        contact_phone=data["contact_phone"],
+        api_key_hash=hash_api_key(api_key),
     )
     assert row is not None
     return row, api_key
 
 
+async def list_merchants(
+    db: Database, category: str | None, status: str | None
+) -> list[asyncpg.Record]:
+    return await db.fetch("list_merchants", category=category, status=status)
+
+
 async def get_merchant(db: Database, merchant_id: int) -> asyncpg.Record:
-    row = await db.fetchrow("get_merchant", merchant_id)
+    row = await db.fetchrow("get_merchant", merchant_id=merchant_id)
     if row is None:
         raise not_found("merchant")
     return row
@@ -55,12 +44,12 @@ async def get_merchant(db: Database, merchant_id: int) -> asyncpg.Record:
 async def update_merchant(db: Database, merchant_id: int, data: dict[str, Any]) -> asyncpg.Record:
     row = await db.fetchrow(
         "update_merchant",
-        merchant_id,
-        data.get("status"),
-        data.get("name"),
-        data.get("district"),
-        data.get("address"),
-        data.get("contact_phone"),
+        merchant_id=merchant_id,
+        status=data.get("status"),
+        name=data.get("name"),
+        district=data.get("district"),
+        address=data.get("address"),
+        contact_phone=data.get("contact_phone"),
     )
     if row is None:
         raise not_found("merchant")

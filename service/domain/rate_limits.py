@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from service.db import Conn, Database
-from service.errors import DomainError
+from service.errors import DomainError, ErrorCode
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def _window(limit: Limit, now: datetime) -> tuple[float, datetime]:
 def _refusal(limit: Limit, epoch: float, window_start: datetime) -> DomainError:
     retry_after = max(1, math.ceil(window_start.timestamp() + limit.window_s - epoch))
     return DomainError(
-        "rate_limited",
+        ErrorCode.RATE_LIMITED,
         "too many requests, try again later",
         {"retry_after_seconds": retry_after},
         retry_after=retry_after,
@@ -47,7 +47,8 @@ def _refusal(limit: Limit, epoch: float, window_start: datetime) -> DomainError:
 async def hit(db: Database | Conn, limit: Limit, subject: str, now: datetime) -> None:
     """Count one hit for `subject`; refuse with rate_limited once the window is full."""
     epoch, window_start = _window(limit, now)
-    hits = await db.fetchval("hit_rate_limit", f"{limit.name}:{subject}", window_start)
+    bucket = f"{limit.name}:{subject}"
+    hits = await db.fetchval("hit_rate_limit", bucket=bucket, window_start=window_start)
     if hits > limit.max_hits:
         raise _refusal(limit, epoch, window_start)
 
@@ -56,17 +57,18 @@ async def check(db: Database | Conn, limit: Limit, subject: str, now: datetime) 
     """Refuse with rate_limited if `subject`'s window is already full; counts nothing (the
     caller counts with `record` only what the limit is about, e.g. wrong passwords)."""
     epoch, window_start = _window(limit, now)
-    hits = await db.fetchval("rate_limit_hits", f"{limit.name}:{subject}", window_start)
+    bucket = f"{limit.name}:{subject}"
+    hits = await db.fetchval("rate_limit_hits", bucket=bucket, window_start=window_start)
     if hits >= limit.max_hits:
         raise _refusal(limit, epoch, window_start)
 
 
 async def record(db: Database | Conn, limit: Limit, subject: str, now: datetime) -> None:
     _, window_start = _window(limit, now)
-    await db.fetchval("hit_rate_limit", f"{limit.name}:{subject}", window_start)
+    await db.fetchval("hit_rate_limit", bucket=f"{limit.name}:{subject}", window_start=window_start)
 
 
 async def prune(db: Database | Conn, now: datetime) -> int:
     """Drops windows older than the longest limit; returns how many."""
-    status = await db.execute("prune_rate_limits", now - timedelta(days=2))
+    status = await db.execute("prune_rate_limits", before=now - timedelta(days=2))
     return int(status.rsplit(" ", 1)[-1])

@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import cached_property
 from typing import Any
 
@@ -24,79 +24,47 @@ import asyncpg
 from service.combiner import Combiner
 from service.db import Database
 from service.domain.codes import code_from_input
-from service.errors import DomainError
-from service.timefmt import business_day, iso
-
-REASONS = {
-    "merchant_inactive": "this merchant is suspended from the festival",
-    "merchant_not_eligible": "this voucher cannot be used at this merchant",
-    "already_redeemed": "this voucher has already been used",
-    "expired": "this voucher has expired",
-}
-
-
-def redemption_json(row: asyncpg.Record | dict[str, Any], tz: Any) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "code": row["code"],
-        "merchant_id": row["merchant_id"],
-        "category": row["category"],
-        "order_amount_fen": row["order_amount_fen"],
-        "discount_fen": row["discount_fen"],
-        "payable_fen": row["payable_fen"],
-        "order_ref": row["order_ref"],
-        "status": row["status"],
-        "redeemed_at": iso(row["redeemed_at"], tz),
-        "reversed_at": iso(row["reversed_at"], tz),
-        "reversal_reason": row["reversal_reason"],
-    }
+from service.errors import REFUSALS, DomainError, ErrorCode
+from service.timefmt import business_day
+from service.views.redemptions import redemption_json
 
 
 def parse_code(qr_key: bytes, value: str) -> str:
     code = code_from_input(qr_key, value)
     if code is None:
-        raise DomainError("not_found", "no such voucher: check the code, or scan the QR code again")
+        raise DomainError(
+            ErrorCode.NOT_FOUND, "no such voucher: check the code, or scan the QR code again"
+        )
     return code
 
 
-def refusal(voucher: asyncpg.Record) -> str | None:
+def refusal(voucher: asyncpg.Record) -> ErrorCode | None:
     """Why this merchant cannot redeem this voucher now, as an error code; None if it can."""
     if voucher["merchant_status"] is None:
-        raise DomainError("forbidden", "this token's merchant does not exist")
+        raise DomainError(ErrorCode.FORBIDDEN, "this token's merchant does not exist")
     if voucher["merchant_status"] != "active":
-        return "merchant_inactive"
+        return ErrorCode.MERCHANT_INACTIVE
     if voucher["merchant_category"] != voucher["category"] or (
         voucher["has_merchant_list"] and not voucher["merchant_listed"]
     ):
-        return "merchant_not_eligible"
+        return ErrorCode.MERCHANT_NOT_ELIGIBLE
     if voucher["status"] == "redeemed":
-        return "already_redeemed"
+        return ErrorCode.ALREADY_REDEEMED
     if voucher["status"] == "expired":
-        return "expired"
+        return ErrorCode.EXPIRED
     return None
 
 
 async def preview(
-    db: Database, qr_key: bytes, merchant_id: int, value: str, now: datetime, tz: Any
-) -> dict[str, Any]:
+    db: Database, qr_key: bytes, merchant_id: int, value: str, now: datetime
+) -> tuple[asyncpg.Record, ErrorCode | None]:
+    """The voucher a cashier typed or scanned, and why this merchant cannot redeem it now
+    (an error code), or None if it can."""
     code = parse_code(qr_key, value)
-    voucher = await db.fetchrow("voucher_for_merchant", code, merchant_id, now)
+    voucher = await db.fetchrow("voucher_for_merchant", code=code, merchant_id=merchant_id, now=now)
     if voucher is None:
-        raise DomainError("not_found", "no such voucher")
-    reason = refusal(voucher)
-    body = {
-        "code": voucher["code"],
-        "category": voucher["category"],
-        "face_value_fen": voucher["face_value_fen"],
-        "min_spend_fen": voucher["min_spend_fen"],
-        "status": voucher["status"],
-        "expires_at": iso(voucher["expires_at"], tz),
-        "redeemable": reason is None,
-    }
-    if reason is not None:
-        body["reason"] = reason
-        body["reason_message"] = REASONS[reason]
-    return body
+        raise DomainError(ErrorCode.NOT_FOUND, "no such voucher")
+    return voucher, refusal(voucher)
 
 
 def fingerprint(code: str, order_amount_fen: int, order_ref: str) -> bytes:
@@ -176,18 +144,19 @@ async def _redeem_once(
     db: Database, checkouts: list[Checkout], now: datetime, tz: Any
 ) -> list[Answer | DomainError]:
     outcomes: list[Answer | DomainError] = []
-    done: list[tuple[Checkout, asyncpg.Record, dict[str, Any], str]] = []
-    refused: list[tuple[Checkout, int, str]] = []
+    completed = Completed(now=now, business_date=business_day(now, tz))
     async with db.transaction() as tx:
         await tx.fetchval(
-            "lock_idempotency_keys", IDEMPOTENCY_LOCK_NAMESPACE, [c.lock_name for c in checkouts]
+            "lock_idempotency_keys",
+            namespace=IDEMPOTENCY_LOCK_NAMESPACE,
+            lock_names=[c.lock_name for c in checkouts],
         )
         rows = await tx.fetch(
             "redemptions_context",
-            [c.merchant_id for c in checkouts],
-            [c.key for c in checkouts],
-            [c.code for c in checkouts],
-            now,
+            merchant_ids=[c.merchant_id for c in checkouts],
+            keys=[c.key for c in checkouts],
+            codes=[c.code for c in checkouts],
+            now=now,
         )
         redeemed_now: set[int] = set()
         for checkout, row in zip(checkouts, rows, strict=True):
@@ -195,7 +164,7 @@ async def _redeem_once(
                 if bytes(row["fingerprint"]) != checkout.fingerprint:
                     outcomes.append(
                         DomainError(
-                            "idempotency_key_reused",
+                            ErrorCode.IDEMPOTENCY_KEY_REUSED,
                             "this Idempotency-Key was used for a different request",
                         )
                     )
@@ -212,36 +181,61 @@ async def _redeem_once(
                     outcomes.append(refusal_)
                     continue
                 text = _text(refusal_.body())
-                refused.append((checkout, refusal_.status, text))
+                completed.refuse(checkout, refusal_.status, text)
                 outcomes.append((refusal_.status, text))
                 continue
             text = _text(body)
             redeemed_now.add(context["id"])
-            done.append((checkout, row, body, text))
+            completed.redeem(checkout, row, body["id"], text)
             outcomes.append((201, text))
-        if done or refused:
-            await tx.execute(
-                "complete_redemptions",
-                [b["id"] for _, _, b, _ in done],
-                [r["id"] for _, r, _, _ in done],
-                [c.merchant_id for c, _, _, _ in done],
-                [r["batch_id"] for _, r, _, _ in done],
-                [r["category"] for _, r, _, _ in done],
-                [c.order_amount_fen for c, _, _, _ in done],
-                [r["face_value_fen"] for _, r, _, _ in done],
-                [c.order_ref for c, _, _, _ in done],
-                [c.key for c, _, _, _ in done],
-                [c.fingerprint for c, _, _, _ in done],
-                [t for _, _, _, t in done],
-                [c.merchant_id for c, _, _ in refused],
-                [c.key for c, _, _ in refused],
-                [c.fingerprint for c, _, _ in refused],
-                [status for _, status, _ in refused],
-                [t for _, _, t in refused],
-                now,
-                business_day(now, tz),
-            )
+        if completed.ids or completed.refused_keys:
+            await tx.execute("complete_redemptions", **vars(completed))
     return outcomes
+
+
+@dataclass
+class Completed:
+    """What a flush writes in one statement (`complete_redemptions`, whose parameters are
+    these fields): a column per field, a redemption or a stored refusal per row."""
+
+    now: datetime
+    business_date: date
+    ids: list[int] = field(default_factory=list)
+    voucher_ids: list[int] = field(default_factory=list)
+    merchant_ids: list[int] = field(default_factory=list)
+    batch_ids: list[int] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    order_amounts: list[int] = field(default_factory=list)
+    discounts: list[int] = field(default_factory=list)
+    order_refs: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    fingerprints: list[bytes] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
+    refused_merchant_ids: list[int] = field(default_factory=list)
+    refused_keys: list[str] = field(default_factory=list)
+    refused_fingerprints: list[bytes] = field(default_factory=list)
+    refused_statuses: list[int] = field(default_factory=list)
+    refused_answers: list[str] = field(default_factory=list)
+
+    def redeem(self, checkout: Checkout, voucher: asyncpg.Record, id_: int, answer: str) -> None:
+        self.ids.append(id_)
+        self.voucher_ids.append(voucher["id"])
+        self.merchant_ids.append(checkout.merchant_id)
+        self.batch_ids.append(voucher["batch_id"])
+        self.categories.append(voucher["category"])
+        self.order_amounts.append(checkout.order_amount_fen)
+        self.discounts.append(voucher["face_value_fen"])
+        self.order_refs.append(checkout.order_ref)
+        self.keys.append(checkout.key)
+        self.fingerprints.append(checkout.fingerprint)
+        self.answers.append(answer)
+
+    def refuse(self, checkout: Checkout, status: int, answer: str) -> None:
+        self.refused_merchant_ids.append(checkout.merchant_id)
+        self.refused_keys.append(checkout.key)
+        self.refused_fingerprints.append(checkout.fingerprint)
+        self.refused_statuses.append(status)
+        self.refused_answers.append(answer)
 
 
 def _text(body: dict[str, Any]) -> str:
@@ -252,15 +246,15 @@ def _decide(context: dict[str, Any], checkout: Checkout, now: datetime, tz: Any)
     """The redemption's body if this merchant may redeem this voucher for this order."""
     # First: nothing may be stored for a merchant that does not exist (its key row could not be).
     if context["merchant_status"] is None:
-        raise DomainError("forbidden", "this token's merchant does not exist")
+        raise DomainError(ErrorCode.FORBIDDEN, "this token's merchant does not exist")
     if context["id"] is None:
-        raise DomainError("not_found", "no such voucher")
+        raise DomainError(ErrorCode.NOT_FOUND, "no such voucher")
     reason = refusal(context)
     if reason is not None:
-        raise DomainError(reason, REASONS[reason], {"code": checkout.code})
+        raise DomainError(reason, REFUSALS[reason], {"code": checkout.code})
     if checkout.order_amount_fen < context["min_spend_fen"]:
         raise DomainError(
-            "below_min_spend",
+            ErrorCode.BELOW_MIN_SPEND,
             f"this voucher needs an order of at least {context['min_spend_fen']} fen",
             {
                 "min_spend_fen": context["min_spend_fen"],
@@ -313,23 +307,45 @@ class RedemptionCombiner:
         await self._combiner.close()
 
 
+async def get(db: Database, merchant_id: int, redemption_id: int) -> asyncpg.Record:
+    """One of the merchant's redemptions; another merchant's is simply not found."""
+    row = await db.fetchrow(
+        "merchant_redemption", redemption_id=redemption_id, merchant_id=merchant_id
+    )
+    if row is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "no such redemption")
+    return row
+
+
+async def on_day(db: Database, merchant_id: int, day: date) -> list[asyncpg.Record]:
+    return await db.fetch("merchant_redemptions_on_day", merchant_id=merchant_id, day=day)
+
+
+async def by_key(db: Database, merchant_id: int, key: str) -> list[asyncpg.Record]:
+    """The merchant's redemption made with this Idempotency-Key (a list of at most one)."""
+    return await db.fetch("merchant_redemption_by_key", merchant_id=merchant_id, key=key)
+
+
 async def reverse(
     db: Database, merchant_id: int, redemption_id: int, reason: str, now: datetime, tz: Any
-) -> dict[str, Any]:
+) -> asyncpg.Record:
+    """The reversed redemption; only its merchant, only on its business day (in `tz`)."""
     async with db.transaction() as tx:
-        current = await tx.fetchrow("lock_redemption", redemption_id)
+        current = await tx.fetchrow("lock_redemption", redemption_id=redemption_id)
         if current is None:
-            raise DomainError("not_found", "no such redemption")
+            raise DomainError(ErrorCode.NOT_FOUND, "no such redemption")
         if current["merchant_id"] != merchant_id:
-            raise DomainError("forbidden", "only the redeeming merchant may reverse it")
+            raise DomainError(ErrorCode.FORBIDDEN, "only the redeeming merchant may reverse it")
         if current["status"] != "completed":
-            raise DomainError("not_redeemed", "this redemption has already been reversed")
+            raise DomainError(ErrorCode.NOT_REDEEMED, "this redemption has already been reversed")
         if business_day(current["redeemed_at"], tz) != business_day(now, tz):
             raise DomainError(
-                "reversal_window_passed",
+                ErrorCode.REVERSAL_WINDOW_PASSED,
                 "a redemption can only be reversed on the day it was made",
                 {"business_date": current["business_date"].isoformat()},
             )
-        row = await tx.fetchrow("reverse_redemption", redemption_id, now, reason)
+        row = await tx.fetchrow(
+            "reverse_redemption", redemption_id=redemption_id, now=now, reason=reason
+        )
         assert row is not None
-    return redemption_json(row, tz)
+    return row

@@ -1,155 +1,30 @@
-"""The bureau's numbers as API.md defines them, read from the tables the jobs maintain.
-
-Ratios have no value without a denominator: they are None (null), never 0 and never an error.
-"""
+"""The bureau's numbers, read from the tables the scheduled jobs maintain."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 import asyncpg
 
-from service.timefmt import iso
-
-DAILY_COLUMNS = (
-    "date",
-    "category",
-    "vouchers_claimed",
-    "vouchers_redeemed",
-    "vouchers_expired",
-    "redemptions_reversed",
-    "subsidy_fen",
-    "sales_fen",
-    "leverage",
-    "redemption_rate",
-    "unique_residents",
-    "active_merchants",
-    "baseline_sales_fen",
-    "recovery_index",
-    "computed_at",
-)
-MERCHANT_COLUMNS = (
-    "date",
-    "merchant_id",
-    "merchant_name",
-    "category",
-    "vouchers_redeemed",
-    "redemptions_reversed",
-    "subsidy_fen",
-    "sales_fen",
-    "leverage",
-    "unique_residents",
-    "computed_at",
-)
-SETTLEMENT_COLUMNS = (
-    "merchant_id",
-    "merchant_name",
-    "date",
-    "redemptions",
-    "subsidy_fen",
-    "adjustments_fen",
-    "net_fen",
-    "status",
-    "settled_at",
-)
+from service.db import Database
 
 
-def ratio(numerator: int | None, denominator: int | None) -> float | None:
-    if numerator is None or not denominator:
-        return None
-    return round(numerator / denominator, 4)
+async def known_days(db: Database) -> tuple[date | None, date | None]:
+    """The first and last day the rollup has computed (None, None before any)."""
+    row = await db.fetchrow("stats_date_range")
+    assert row is not None
+    return row["first"], row["last"]
 
 
-def daily_row(row: asyncpg.Record, tz: Any) -> dict[str, Any]:
-    baseline = row["baseline_sales_fen"]
-    return {
-        "date": row["date"].isoformat(),
-        "category": row["category"],
-        "vouchers_claimed": row["vouchers_claimed"],
-        "vouchers_redeemed": row["vouchers_redeemed"],
-        "vouchers_expired": row["vouchers_expired"],
-        "redemptions_reversed": row["redemptions_reversed"],
-        "subsidy_fen": row["subsidy_fen"],
-        "sales_fen": row["sales_fen"],
-        "leverage": ratio(row["sales_fen"], row["subsidy_fen"]),
-        "redemption_rate": ratio(int(row["cumulative_redeemed"]), int(row["cumulative_claimed"])),
-        "unique_residents": row["unique_residents"],
-        "active_merchants": row["active_merchants"],
-        "baseline_sales_fen": baseline,
-        "recovery_index": ratio(row["sales_fen"], baseline),
-        "computed_at": iso(row["computed_at"], tz),
-    }
+async def daily_rows(
+    db: Database, from_day: date, to_day: date, category: str | None
+) -> list[asyncpg.Record]:
+    return await db.fetch("stats_daily_rows", from_day=from_day, to_day=to_day, category=category)
 
 
-def merchant_row(row: asyncpg.Record, tz: Any) -> dict[str, Any]:
-    return {
-        "date": row["date"].isoformat(),
-        "merchant_id": row["merchant_id"],
-        "merchant_name": row["merchant_name"],
-        "category": row["category"],
-        "vouchers_redeemed": row["vouchers_redeemed"],
-        "redemptions_reversed": row["redemptions_reversed"],
-        "subsidy_fen": row["subsidy_fen"],
-        "sales_fen": row["sales_fen"],
-        "leverage": ratio(row["sales_fen"], row["subsidy_fen"]),
-        "unique_residents": row["unique_residents"],
-        "computed_at": iso(row["computed_at"], tz),
-    }
+async def summary_rows(db: Database) -> list[asyncpg.Record]:
+    return await db.fetch("stats_summary")
 
 
-def _totals(parts: list[dict[str, int | None]]) -> dict[str, Any]:
-    keys = (
-        "vouchers_claimed",
-        "vouchers_redeemed",
-        "vouchers_expired",
-        "redemptions_reversed",
-        "subsidy_fen",
-        "sales_fen",
-        "sales_with_baseline_fen",
-    )
-    total: dict[str, Any] = {k: sum(int(p[k] or 0) for p in parts) for k in keys}
-    baselines = [p["baseline_sales_fen"] for p in parts if p["baseline_sales_fen"] is not None]
-    total["baseline_sales_fen"] = sum(baselines) if baselines else None
-    return total
-
-
-def _with_ratios(part: dict[str, Any]) -> dict[str, Any]:
-    part["leverage"] = ratio(part["sales_fen"], part["subsidy_fen"])
-    part["redemption_rate"] = ratio(part["vouchers_redeemed"], part["vouchers_claimed"])
-    # Recovery compares sales with the baseline over the days that have one.
-    part["recovery_index"] = ratio(part["sales_with_baseline_fen"], part["baseline_sales_fen"])
-    return part
-
-
-def summary(rows: list[asyncpg.Record], tz: Any) -> dict[str, Any]:
-    categories = []
-    for row in rows:
-        part = _totals([dict(row)])
-        part = {"category": row["category"], **_with_ratios(part)}
-        categories.append(part)
-    overall = _with_ratios(_totals([dict(r) for r in rows]))
-    dates = [r["first_date"] for r in rows if r["first_date"]]
-    last_dates = [r["last_date"] for r in rows if r["last_date"]]
-    computed = [r["computed_at"] for r in rows if r["computed_at"]]
-    return {
-        "from": min(dates).isoformat() if dates else None,
-        "to": max(last_dates).isoformat() if last_dates else None,
-        "computed_at": iso(max(computed), tz) if computed else None,
-        "categories": categories,
-        "overall": overall,
-    }
-
-
-def settlement_row(row: asyncpg.Record, tz: Any) -> dict[str, Any]:
-    return {
-        "merchant_id": row["merchant_id"],
-        "merchant_name": row["merchant_name"],
-        "date": row["date"].isoformat() if isinstance(row["date"], date) else row["date"],
-        "redemptions": row["redemptions"],
-        "subsidy_fen": row["subsidy_fen"],
-        "adjustments_fen": row["adjustments_fen"],
-        "net_fen": row["subsidy_fen"] + row["adjustments_fen"],
-        "status": row["status"],
-        "settled_at": iso(row["settled_at"], tz),
-    }
+async def merchant_rows(db: Database, day: date, category: str | None) -> list[asyncpg.Record]:
+    return await db.fetch("stats_merchant_rows", day=day, category=category)

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
 import asyncpg
 
-from service.domain.codes import qr_string
-from service.timefmt import iso
+from service.db import Database
 
 
-def voucher_json(row: asyncpg.Record | dict[str, Any], qr_key: bytes, tz: Any) -> dict[str, Any]:
-    return {
-        "code": row["code"],
-        "batch_id": row["batch_id"],
-        "category": row["category"],
-        "title": row["title"],
-        "face_value_fen": row["face_value_fen"],
-        "min_spend_fen": row["min_spend_fen"],
-        "status": row["status"],
-        "claimed_at": iso(row["claimed_at"], tz),
-        "expires_at": iso(row["expires_at"], tz),
-        "redeemed_at": iso(row["redeemed_at"], tz),
-        "qr": qr_string(qr_key, row["code"]),
-    }
+async def wallet(
+    db: Database, sub: str, now: datetime, status: str | None, limit: int
+) -> list[asyncpg.Record]:
+    """A resident's vouchers, newest first, with their status as of `now`."""
+    return await db.fetch("resident_vouchers", sub=sub, now=now, status=status, limit=limit)
+
+
+async def wallet_voucher(db: Database, sub: str, code: str, now: datetime) -> asyncpg.Record | None:
+    """One voucher of the resident's; None for anyone else's (no hint that it exists)."""
+    return await db.fetchrow("resident_voucher", sub=sub, code=code, now=now)

@@ -8,7 +8,9 @@ import re
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from service.errors import DomainError, ErrorCode
 
 CATEGORIES = ("shopping", "dining", "culture_tourism", "auto")
 # Ten million yuan: far above any festival order, far below int32 overflow in sums per row.
@@ -153,6 +155,43 @@ def When(**kw: Any) -> fields.AwareDateTime:
         ),
         **kw,
     )
+
+
+FORMAT = ("json", "csv")
+MAX_RANGE_DAYS = 366
+
+
+class TableQuery(Schema):
+    """Any list the bureau may also download: `?format=csv` (or `Accept: text/csv`)."""
+
+    format = OneOf(FORMAT)
+
+
+class DayRangeQuery(TableQuery):
+    """`from` and `to`, both optional, in order; the handler fills the defaults and checks
+    the span (at most MAX_RANGE_DAYS) with `check_span`."""
+
+    from_ = Day(data_key="from")
+    to = Day()
+
+    @validates_schema
+    def _order(self, data: dict[str, Any], **_: object) -> None:
+        if "from_" in data and "to" in data and data["from_"] > data["to"]:
+            raise ValidationError("Must not be after to.", "from")
+
+
+def check_span(from_day: date, to_day: date) -> None:
+    if (to_day - from_day).days >= MAX_RANGE_DAYS:
+        raise DomainError(
+            ErrorCode.INVALID_REQUEST,
+            f"at most {MAX_RANGE_DAYS} days per request",
+            {"from": [f"The range may span at most {MAX_RANGE_DAYS} days."]},
+        )
+
+
+def columns(schema: Schema) -> tuple[str, ...]:
+    """The CSV header of a row schema: its fields' names in the order they are declared."""
+    return tuple(f.data_key or name for name, f in schema.fields.items())
 
 
 class ErrorDetail(Schema):

@@ -1,12 +1,27 @@
 // Shared by the three pages: the API client, money in fen, safe DOM building, messages.
 // Tokens live in sessionStorage only (never in URLs); a 401 sends the user back to sign in.
 
-export const CATEGORY_NAMES = {
-  shopping: "购物",
-  dining: "餐饮",
-  culture_tourism: "文化旅游",
-  auto: "汽车销售",
-};
+// What the service says of itself, read once when a page loads: the categories in display
+// order (GET /categories) and the time zone of its business days (GET /about).
+async function reference() {
+  try {
+    const [categories, about] = await Promise.all(
+      ["/api/v1/categories", "/api/v1/about"].map(async (path) => {
+        const response = await fetch(path);
+        if (!response.ok) throw new Error(`${path}: ${response.status}`);
+        return response.json();
+      }),
+    );
+    return { categories, about };
+  } catch (error) {
+    document.body.textContent = "服务暂时不可用，请稍后刷新页面。";
+    throw error;
+  }
+}
+const { categories, about } = await reference();
+
+export const CATEGORY_NAMES = Object.fromEntries(categories.map((c) => [c.code, c.name_zh]));
+export const TIME_ZONE = about.time_zone;
 
 // Plain Chinese for each error code of the API; the server's message is shown beside it.
 export const ERROR_TEXT = {
@@ -145,11 +160,11 @@ export function errorText(error) {
 export function dateTime(iso) {
   if (!iso) return "—";
   const d = new Date(iso);
-  return d.toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false });
+  return d.toLocaleString("zh-CN", { timeZone: TIME_ZONE, hour12: false });
 }
 
 export function today() {
-  return new Date().toLocaleDateString("sv-SE", { timeZone: "Asia/Shanghai" });
+  return new Date().toLocaleDateString("sv-SE", { timeZone: TIME_ZONE });
 }
 
 // Text a spreadsheet would run as a formula (=, +, -, @, tab, CR; OWASP CSV injection) gets a

@@ -1,11 +1,11 @@
 -- name: merchant_credentials
-SELECT id, api_key_hash, status FROM merchants WHERE id = $1;
+SELECT id, api_key_hash, status FROM merchants WHERE id = :merchant_id;
 
 -- name: bureau_user_by_username
-SELECT id, username, password_hash, disabled FROM bureau_users WHERE username = $1;
+SELECT id, username, password_hash, disabled FROM bureau_users WHERE username = :username;
 
 -- name: insert_bureau_user
-INSERT INTO bureau_users (username, password_hash) VALUES ($1, $2)
+INSERT INTO bureau_users (username, password_hash) VALUES (:username, :password_hash)
 ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, disabled = false
 RETURNING id, (xmax = 0) AS created;
 
@@ -14,20 +14,20 @@ SELECT name, key FROM app_keys;
 
 -- name: hit_rate_limit
 -- Counts one hit in a fixed window and returns the window's count so far.
-INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
+INSERT INTO rate_limits (bucket, window_start, hits) VALUES (:bucket, :window_start, 1)
 ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
 RETURNING hits;
 
 -- name: rate_limit_hits
-SELECT coalesce((SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = $2), 0);
+SELECT coalesce((SELECT hits FROM rate_limits WHERE bucket = :bucket AND window_start = :window_start), 0);
 
 -- name: prune_rate_limits
-DELETE FROM rate_limits WHERE window_start < $1;
+DELETE FROM rate_limits WHERE window_start < :before;
 
 -- name: upsert_otp
 -- A new code replaces the phone's previous one (and its failed attempts).
 INSERT INTO otp_codes (phone_hash, code_hash, created_at, expires_at)
-VALUES ($1, $2, $3, $4)
+VALUES (:phone_hash, :code_hash, :now, :expires_at)
 ON CONFLICT (phone_hash) DO UPDATE SET
     code_hash = EXCLUDED.code_hash,
     created_at = EXCLUDED.created_at,
@@ -37,17 +37,17 @@ ON CONFLICT (phone_hash) DO UPDATE SET
 
 -- name: lock_otp
 SELECT code_hash, expires_at, failed_attempts, consumed_at
-FROM otp_codes WHERE phone_hash = $1
+FROM otp_codes WHERE phone_hash = :phone_hash
 FOR UPDATE;
 
 -- name: otp_failed
-UPDATE otp_codes SET failed_attempts = failed_attempts + 1 WHERE phone_hash = $1
+UPDATE otp_codes SET failed_attempts = failed_attempts + 1 WHERE phone_hash = :phone_hash
 RETURNING failed_attempts;
 
 -- name: otp_consumed
-UPDATE otp_codes SET consumed_at = $2 WHERE phone_hash = $1;
+UPDATE otp_codes SET consumed_at = :now WHERE phone_hash = :phone_hash;
 
 -- name: upsert_resident_by_phone
-INSERT INTO residents (sub, phone_hash, phone_masked) VALUES ($1, $2, $3)
+INSERT INTO residents (sub, phone_hash, phone_masked) VALUES (:sub, :phone_hash, :phone_masked)
 ON CONFLICT (phone_hash) DO UPDATE SET phone_masked = EXCLUDED.phone_masked
 RETURNING sub;

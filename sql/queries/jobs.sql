@@ -1,32 +1,31 @@
 -- name: job_try_period_lock
 -- Whoever holds it runs this period; another process due at the same time skips it. Held
--- until the transaction ends, released if the process dies. $1 namespace, $2 job, $3 period.
-SELECT pg_try_advisory_xact_lock($1::integer, hashtext($2 || '/' || $3));
+-- until the transaction ends, released if the process dies.
+SELECT pg_try_advisory_xact_lock(:namespace::integer, hashtext(:job || '/' || :period));
 
 -- name: job_lock
 -- Runs of one job (of any periods) take turns: a run waits here for the one before it.
-SELECT pg_advisory_xact_lock($1::integer, hashtext($2));
+SELECT pg_advisory_xact_lock(:namespace::integer, hashtext(:job));
 
 -- name: jobs_running
--- Which jobs hold their lock right now, anywhere. $1 namespace, $2 job names.
-SELECT name FROM unnest($2::text[]) AS name
+-- Which of :jobs hold their lock right now, anywhere.
+SELECT name FROM unnest(:jobs::text[]) AS name
 WHERE EXISTS (
     SELECT 1 FROM pg_locks
     WHERE locktype = 'advisory' AND granted AND objsubid = 2
-      AND classid::bigint = ($1::bigint & 4294967295)
+      AND classid::bigint = (:namespace::bigint & 4294967295)
       AND objid::bigint = (hashtext(name)::bigint & 4294967295)
 );
 
 -- name: job_run_status
-SELECT status FROM job_runs WHERE job = $1 AND period = $2;
+SELECT status FROM job_runs WHERE job = :job AND period = :period;
 
 -- name: job_succeeded_periods
-SELECT period FROM job_runs WHERE job = $1 AND status = 'succeeded';
+SELECT period FROM job_runs WHERE job = :job AND status = 'succeeded';
 
 -- name: record_job_run
--- $1 job, $2 period, $3 status, $4 started, $5 finished, $6 rows, $7 error.
 INSERT INTO job_runs (job, period, status, started_at, finished_at, rows, error)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+VALUES (:job, :period, :status, :started_at, :finished_at, :rows, :error)
 ON CONFLICT (job, period) DO UPDATE SET
     status = EXCLUDED.status,
     attempts = job_runs.attempts + 1,
@@ -51,15 +50,15 @@ FROM batches;
 -- the moment it expired (so a late sweep still counts it on the right day).
 WITH expired AS (
     UPDATE vouchers SET status = 'expired'
-    WHERE status = 'active' AND expires_at <= $1
+    WHERE status = 'active' AND expires_at <= :now
     RETURNING id, batch_id, expires_at
 )
 INSERT INTO voucher_events (voucher_id, batch_id, kind, at)
 SELECT id, batch_id, 'expired', expires_at FROM expired;
 
 -- name: prune_idempotency_keys
-DELETE FROM idempotency_keys WHERE created_at < $1;
+DELETE FROM idempotency_keys WHERE created_at < :before;
 
 -- name: prune_frequent_job_runs
 -- Frequent jobs leave a row per due minute; days-old ones tell nobody anything.
-DELETE FROM job_runs WHERE started_at < $1 AND job = ANY($2::text[]);
+DELETE FROM job_runs WHERE started_at < :before AND job = ANY(:jobs::text[]);

@@ -1,29 +1,29 @@
 -- name: insert_merchant
 INSERT INTO merchants (name, category, credit_code, district, address, contact_phone, api_key_hash)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+VALUES (:name, :category, :credit_code, :district, :address, :contact_phone, :api_key_hash)
 RETURNING *;
 
 -- name: get_merchant
-SELECT * FROM merchants WHERE id = $1;
+SELECT * FROM merchants WHERE id = :merchant_id;
 
 -- name: list_merchants
--- $1 category or null, $2 status or null.
+-- :category and :status may be null (any).
 SELECT * FROM merchants
-WHERE ($1::text IS NULL OR category = $1) AND ($2::text IS NULL OR status = $2)
+WHERE (:category::text IS NULL OR category = :category) AND (:status::text IS NULL OR status = :status)
 ORDER BY id;
 
 -- name: update_merchant
 -- Null leaves a field as it is.
 UPDATE merchants SET
-    status = coalesce($2, status),
-    name = coalesce($3, name),
-    district = coalesce($4, district),
-    address = coalesce($5, address),
-    contact_phone = coalesce($6, contact_phone),
+    status = coalesce(:status, status),
+    name = coalesce(:name, name),
+    district = coalesce(:district, district),
+    address = coalesce(:address, address),
+    contact_phone = coalesce(:contact_phone, contact_phone),
     updated_at = now()
-WHERE id = $1
+WHERE id = :merchant_id
 RETURNING *;
 
 -- name: merchant_categories
 -- The category of each of the given merchants that exists.
-SELECT id, category FROM merchants WHERE id = ANY($1::bigint[]);
+SELECT id, category FROM merchants WHERE id = ANY(:merchant_ids::bigint[]);

@@ -1,40 +1,40 @@
 -- name: voucher_for_merchant
--- $1 code, $2 merchant, $3 now: the voucher as a cashier may see it (no resident), and the
+-- The voucher as a cashier may see it (no resident), and the
 -- merchant's own standing, in one round trip.
 SELECT v.id, v.code, v.batch_id, v.expires_at,
-       voucher_status(v.status, v.expires_at, $3) AS status,
+       voucher_status(v.status, v.expires_at, :now) AS status,
        b.category, b.face_value_fen, b.min_spend_fen,
        EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id) AS has_merchant_list,
-       EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id AND m.merchant_id = $2)
+       EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id AND m.merchant_id = :merchant_id)
            AS merchant_listed,
        me.status AS merchant_status, me.category AS merchant_category
 FROM vouchers v
 JOIN batches b ON b.id = v.batch_id
-LEFT JOIN merchants me ON me.id = $2
-WHERE v.code = $1;
+LEFT JOIN merchants me ON me.id = :merchant_id
+WHERE v.code = :code;
 
 -- name: lock_idempotency_keys
 -- Requests with the same merchant and key take turns here: a later one waits until the
 -- earlier commits, then finds its stored answer. Keys are locked in sorted order, so two
--- combined flushes never wait on each other in a circle. $1 namespace, $2 "merchant:key"s.
-SELECT count(pg_advisory_xact_lock($1::integer, hashtext(k)))
-FROM (SELECT k FROM unnest($2::text[]) AS k ORDER BY k) AS sorted;
+-- combined flushes never wait on each other in a circle. :lock_names are "merchant:key"s.
+SELECT count(pg_advisory_xact_lock(:namespace::integer, hashtext(k)))
+FROM (SELECT k FROM unnest(:lock_names::text[]) AS k ORDER BY k) AS sorted;
 
 -- name: redemptions_context
 -- Everything a flush of checkouts decides on, one row per checkout in order: the key's stored
 -- answer if any, the merchant's standing, the voucher (locked in id order until the
 -- transaction ends) and the id a redemption will have.
--- $1 merchants, $2 keys, $3 codes, $4 now.
+-- :merchant_ids, :keys and :codes are parallel arrays, one element per checkout.
 WITH wanted AS (
-    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY
+    SELECT * FROM unnest(:merchant_ids::bigint[], :keys::text[], :codes::text[]) WITH ORDINALITY
         AS w (merchant_id, key, code, n)
 ), locked AS (
     SELECT v.id, v.code, v.batch_id, v.expires_at,
-           voucher_status(v.status, v.expires_at, $4) AS status,
+           voucher_status(v.status, v.expires_at, :now) AS status,
            b.category, b.face_value_fen, b.min_spend_fen,
            EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id) AS has_merchant_list
     FROM vouchers v JOIN batches b ON b.id = v.batch_id
-    WHERE v.code = ANY($3::text[])
+    WHERE v.code = ANY(:codes::text[])
     ORDER BY v.id
     FOR UPDATE OF v
 )
@@ -54,14 +54,12 @@ ORDER BY w.n;
 -- name: complete_redemptions
 -- A flush's redemptions, the vouchers' new state, their ledger events, and every key with its
 -- answer (refusals too), in one statement.
--- Redemptions: $1 ids, $2 vouchers, $3 merchants, $4 batches, $5 categories, $6 orders,
--- $7 discounts, $8 order refs, $9 keys, $10 fingerprints, $11 answers.
--- Refusals: $12 merchants, $13 keys, $14 fingerprints, $15 statuses, $16 answers.
--- $17 now, $18 business date.
+-- Parallel arrays, one element per redemption (:ids … :answers) and one per stored refusal
+-- (:refused_merchant_ids … :refused_answers): see service/domain/redemptions.py, Completed.
 WITH done AS (
-    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
-                         $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::bytea[],
-                         $11::text[])
+    SELECT * FROM unnest(:ids::bigint[], :voucher_ids::bigint[], :merchant_ids::bigint[], :batch_ids::bigint[], :categories::text[],
+                         :order_amounts::bigint[], :discounts::bigint[], :order_refs::text[], :keys::text[], :fingerprints::bytea[],
+                         :answers::text[])
         AS d (id, voucher_id, merchant_id, batch_id, category, order_fen, discount_fen,
               order_ref, key, fingerprint, answer)
 ), redemption AS (
@@ -69,59 +67,59 @@ WITH done AS (
                              discount_fen, payable_fen, order_ref, idempotency_key, redeemed_at,
                              business_date)
     SELECT id, voucher_id, merchant_id, batch_id, category, order_fen, discount_fen,
-           order_fen - discount_fen, order_ref, key, $17, $18
+           order_fen - discount_fen, order_ref, key, :now, :business_date
     FROM done
 ), voucher AS (
-    UPDATE vouchers v SET status = 'redeemed', redeemed_at = $17
+    UPDATE vouchers v SET status = 'redeemed', redeemed_at = :now
     FROM done WHERE v.id = done.voucher_id
 ), ledger AS (
     INSERT INTO voucher_events (voucher_id, batch_id, kind, at, redemption_id, merchant_id)
-    SELECT voucher_id, batch_id, 'redeemed', $17, id, merchant_id FROM done
+    SELECT voucher_id, batch_id, 'redeemed', :now, id, merchant_id FROM done
 ), refused AS (
-    SELECT * FROM unnest($12::bigint[], $13::text[], $14::bytea[], $15::integer[], $16::text[])
+    SELECT * FROM unnest(:refused_merchant_ids::bigint[], :refused_keys::text[], :refused_fingerprints::bytea[], :refused_statuses::integer[], :refused_answers::text[])
         AS r (merchant_id, key, fingerprint, status_code, answer)
 )
 INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status_code, response,
                               redemption_id, created_at)
-SELECT merchant_id, key, fingerprint, 201, answer, id, $17 FROM done
+SELECT merchant_id, key, fingerprint, 201, answer, id, :now FROM done
 UNION ALL
-SELECT merchant_id, key, fingerprint, status_code, answer, NULL, $17 FROM refused;
+SELECT merchant_id, key, fingerprint, status_code, answer, NULL, :now FROM refused;
 
 -- name: lock_redemption
 SELECT r.*, v.code FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
-WHERE r.id = $1
+WHERE r.id = :redemption_id
 FOR UPDATE OF r, v;
 
 -- name: reverse_redemption
--- $1 redemption, $2 now, $3 reason. The voucher goes back to active, or to expired (with
+-- The voucher goes back to active, or to expired (with
 -- its own ledger event) when its validity has run out meanwhile.
 WITH redemption AS (
-    UPDATE redemptions SET status = 'reversed', reversed_at = $2, reversal_reason = $3
-    WHERE id = $1 AND status = 'completed'
+    UPDATE redemptions SET status = 'reversed', reversed_at = :now, reversal_reason = :reason
+    WHERE id = :redemption_id AND status = 'completed'
     RETURNING *
 ), voucher AS (
     UPDATE vouchers v
-    SET status = CASE WHEN v.expires_at > $2 THEN 'active' ELSE 'expired' END, redeemed_at = NULL
+    SET status = CASE WHEN v.expires_at > :now THEN 'active' ELSE 'expired' END, redeemed_at = NULL
     FROM redemption r WHERE v.id = r.voucher_id
     RETURNING v.id, v.batch_id, v.status, v.code
 ), reversed AS (
     INSERT INTO voucher_events (voucher_id, batch_id, kind, at, redemption_id, merchant_id)
-    SELECT voucher_id, batch_id, 'reversed', $2, id, merchant_id FROM redemption
+    SELECT voucher_id, batch_id, 'reversed', :now, id, merchant_id FROM redemption
 ), expired AS (
     INSERT INTO voucher_events (voucher_id, batch_id, kind, at)
-    SELECT id, batch_id, 'expired', $2 FROM voucher WHERE status = 'expired'
+    SELECT id, batch_id, 'expired', :now FROM voucher WHERE status = 'expired'
 )
 SELECT r.*, v.code FROM redemption r JOIN voucher v ON v.id = r.voucher_id;
 
 -- name: merchant_redemption
 SELECT r.*, v.code FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
-WHERE r.id = $1 AND r.merchant_id = $2;
+WHERE r.id = :redemption_id AND r.merchant_id = :merchant_id;
 
 -- name: merchant_redemptions_on_day
 SELECT r.*, v.code FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
-WHERE r.merchant_id = $1 AND r.business_date = $2
+WHERE r.merchant_id = :merchant_id AND r.business_date = :day
 ORDER BY r.id DESC;
 
 -- name: merchant_redemption_by_key
 SELECT r.*, v.code FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
-WHERE r.merchant_id = $1 AND r.idempotency_key = $2;
+WHERE r.merchant_id = :merchant_id AND r.idempotency_key = :key;

@@ -2,17 +2,17 @@
 -- Settles a business day for every merchant without a line for it yet: its completed,
 -- unsettled redemptions up to that day, and as a negative adjustment the settled ones
 -- reversed since (before the day's end). Lines already written are never touched.
--- $1 date, $2 the next day's first instant, $3 now.
+-- :day_end is the next day's first instant.
 WITH settled AS (
-    UPDATE redemptions r SET settled_on = $1
-    WHERE r.settled_on IS NULL AND r.status = 'completed' AND r.business_date <= $1
-      AND NOT EXISTS (SELECT 1 FROM settlement_lines l WHERE l.merchant_id = r.merchant_id AND l.date = $1)
+    UPDATE redemptions r SET settled_on = :day
+    WHERE r.settled_on IS NULL AND r.status = 'completed' AND r.business_date <= :day
+      AND NOT EXISTS (SELECT 1 FROM settlement_lines l WHERE l.merchant_id = r.merchant_id AND l.date = :day)
     RETURNING r.merchant_id, r.discount_fen
 ), adjusted AS (
-    UPDATE redemptions r SET adjusted_on = $1
+    UPDATE redemptions r SET adjusted_on = :day
     WHERE r.status = 'reversed' AND r.settled_on IS NOT NULL AND r.adjusted_on IS NULL
-      AND r.reversed_at < $2
-      AND NOT EXISTS (SELECT 1 FROM settlement_lines l WHERE l.merchant_id = r.merchant_id AND l.date = $1)
+      AND r.reversed_at < :day_end
+      AND NOT EXISTS (SELECT 1 FROM settlement_lines l WHERE l.merchant_id = r.merchant_id AND l.date = :day)
     RETURNING r.merchant_id, r.discount_fen
 ), per_merchant AS (
     SELECT merchant_id,
@@ -27,7 +27,7 @@ WITH settled AS (
     GROUP BY merchant_id
 )
 INSERT INTO settlement_lines (merchant_id, date, redemptions, subsidy_fen, adjustments_fen, settled_at)
-SELECT merchant_id, $1, redemptions, subsidy_fen, adjustments_fen, $3 FROM per_merchant;
+SELECT merchant_id, :day, redemptions, subsidy_fen, adjustments_fen, :now FROM per_merchant;
 
 -- name: settlement_lines_on_day
 -- Settled lines of a day, and a pending line for merchants with completed redemptions of
@@ -35,19 +35,18 @@ SELECT merchant_id, $1, redemptions, subsidy_fen, adjustments_fen, $3 FROM per_m
 SELECT l.merchant_id, m.name AS merchant_name, l.date, l.redemptions, l.subsidy_fen,
        l.adjustments_fen, 'settled' AS status, l.settled_at
 FROM settlement_lines l JOIN merchants m ON m.id = l.merchant_id
-WHERE l.date = $1
+WHERE l.date = :day
 UNION ALL
-SELECT r.merchant_id, m.name, $1, count(*), sum(r.discount_fen)::bigint, 0, 'pending', NULL
+SELECT r.merchant_id, m.name, :day, count(*), sum(r.discount_fen)::bigint, 0, 'pending', NULL
 FROM redemptions r JOIN merchants m ON m.id = r.merchant_id
-WHERE r.business_date = $1 AND r.status = 'completed' AND r.settled_on IS NULL
-  AND NOT EXISTS (SELECT 1 FROM settlement_lines l WHERE l.merchant_id = r.merchant_id AND l.date = $1)
+WHERE r.business_date = :day AND r.status = 'completed' AND r.settled_on IS NULL
+  AND NOT EXISTS (SELECT 1 FROM settlement_lines l WHERE l.merchant_id = r.merchant_id AND l.date = :day)
 GROUP BY r.merchant_id, m.name
 ORDER BY merchant_id;
 
 -- name: merchant_settlement_lines
--- $1 merchant, $2 from, $3 to.
 SELECT l.merchant_id, m.name AS merchant_name, l.date, l.redemptions, l.subsidy_fen,
        l.adjustments_fen, 'settled' AS status, l.settled_at
 FROM settlement_lines l JOIN merchants m ON m.id = l.merchant_id
-WHERE l.merchant_id = $1 AND l.date BETWEEN $2 AND $3
+WHERE l.merchant_id = :merchant_id AND l.date BETWEEN :from_day AND :to_day
 ORDER BY l.date;

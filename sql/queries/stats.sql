@@ -1,18 +1,18 @@
 -- name: rollup_day_categories
 -- One business day's numbers per category, recomputed from the raw rows and upserted.
--- $1 date, $2 the day's first instant, $3 the next day's first instant, $4 now.
+-- :day_start and :day_end are the day's first instant and the next day's.
 INSERT INTO stats_daily (date, category, vouchers_claimed, vouchers_redeemed, vouchers_expired,
                          redemptions_reversed, subsidy_fen, sales_fen, unique_residents,
                          active_merchants, computed_at)
-SELECT $1, c.code,
+SELECT :day, c.code,
        coalesce(claimed.n, 0), coalesce(redeemed.n, 0), coalesce(expired.n, 0),
        coalesce(reversed.n, 0), coalesce(redeemed.subsidy, 0), coalesce(redeemed.sales, 0),
-       coalesce(redeemed.residents, 0), coalesce(redeemed.merchants, 0), $4
+       coalesce(redeemed.residents, 0), coalesce(redeemed.merchants, 0), :now
 FROM categories c
 LEFT JOIN (
     SELECT b.category, count(*) AS n
     FROM vouchers v JOIN batches b ON b.id = v.batch_id
-    WHERE v.claimed_at >= $2 AND v.claimed_at < $3
+    WHERE v.claimed_at >= :day_start AND v.claimed_at < :day_end
     GROUP BY b.category
 ) claimed ON claimed.category = c.code
 LEFT JOIN (
@@ -20,19 +20,19 @@ LEFT JOIN (
            sum(r.order_amount_fen) AS sales, count(DISTINCT v.resident_id) AS residents,
            count(DISTINCT r.merchant_id) AS merchants
     FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
-    WHERE r.business_date = $1 AND r.status = 'completed'
+    WHERE r.business_date = :day AND r.status = 'completed'
     GROUP BY r.category
 ) redeemed ON redeemed.category = c.code
 LEFT JOIN (
     SELECT b.category, count(*) AS n
     FROM voucher_events e JOIN batches b ON b.id = e.batch_id
-    WHERE e.kind = 'expired' AND e.at >= $2 AND e.at < $3
+    WHERE e.kind = 'expired' AND e.at >= :day_start AND e.at < :day_end
     GROUP BY b.category
 ) expired ON expired.category = c.code
 LEFT JOIN (
     SELECT category, count(*) AS n
     FROM redemptions
-    WHERE business_date = $1 AND status = 'reversed'
+    WHERE business_date = :day AND status = 'reversed'
     GROUP BY category
 ) reversed ON reversed.category = c.code
 ON CONFLICT (date, category) DO UPDATE SET
@@ -47,19 +47,18 @@ ON CONFLICT (date, category) DO UPDATE SET
     computed_at = EXCLUDED.computed_at;
 
 -- name: rollup_day_merchants
--- $1 date, $2 now.
 INSERT INTO stats_daily_merchants (date, merchant_id, category, vouchers_redeemed,
                                    redemptions_reversed, subsidy_fen, sales_fen,
                                    unique_residents, computed_at)
-SELECT $1, r.merchant_id, min(r.category),
+SELECT :day, r.merchant_id, min(r.category),
        count(*) FILTER (WHERE r.status = 'completed'),
        count(*) FILTER (WHERE r.status = 'reversed'),
        coalesce(sum(r.discount_fen) FILTER (WHERE r.status = 'completed'), 0),
        coalesce(sum(r.order_amount_fen) FILTER (WHERE r.status = 'completed'), 0),
        count(DISTINCT v.resident_id) FILTER (WHERE r.status = 'completed'),
-       $2
+       :now
 FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
-WHERE r.business_date = $1
+WHERE r.business_date = :day
 GROUP BY r.merchant_id
 ON CONFLICT (date, merchant_id) DO UPDATE SET
     category = EXCLUDED.category,
@@ -71,17 +70,17 @@ ON CONFLICT (date, merchant_id) DO UPDATE SET
     computed_at = EXCLUDED.computed_at;
 
 -- name: stats_daily_rows
--- $1 from, $2 to, $3 category or null. Cumulative sums run from the festival's first row.
+-- :category may be null (all). Cumulative sums run from the festival's first row.
 SELECT * FROM (
     SELECT s.*, b.sales_fen AS baseline_sales_fen,
            (sum(s.vouchers_redeemed) OVER running)::bigint AS cumulative_redeemed,
            (sum(s.vouchers_claimed) OVER running)::bigint AS cumulative_claimed
     FROM stats_daily s
     LEFT JOIN baselines b ON b.date = s.date AND b.category = s.category
-    WHERE s.date <= $2 AND ($3::text IS NULL OR s.category = $3)
+    WHERE s.date <= :to_day AND (:category::text IS NULL OR s.category = :category)
     WINDOW running AS (PARTITION BY s.category ORDER BY s.date)
 ) rows
-WHERE date >= $1
+WHERE date >= :from_day
 ORDER BY date, category;
 
 -- name: stats_date_range
@@ -109,14 +108,14 @@ GROUP BY c.code, c.sort_order
 ORDER BY c.sort_order;
 
 -- name: stats_merchant_rows
--- $1 date, $2 category or null.
+-- :category may be null (all).
 SELECT s.*, m.name AS merchant_name
 FROM stats_daily_merchants s JOIN merchants m ON m.id = s.merchant_id
-WHERE s.date = $1 AND ($2::text IS NULL OR s.category = $2)
+WHERE s.date = :day AND (:category::text IS NULL OR s.category = :category)
 ORDER BY s.subsidy_fen DESC, s.merchant_id;
 
 -- name: upsert_baselines
 INSERT INTO baselines (date, category, sales_fen, uploaded_at)
-SELECT d, c, s, $4 FROM unnest($1::date[], $2::text[], $3::bigint[]) AS t (d, c, s)
+SELECT d, c, s, :now FROM unnest(:days::date[], :categories::text[], :sales::bigint[]) AS t (d, c, s)
 ON CONFLICT (date, category) DO UPDATE SET
     sales_fen = EXCLUDED.sales_fen, uploaded_at = EXCLUDED.uploaded_at;

@@ -1,24 +1,23 @@
 -- name: resident_vouchers
--- $1 resident subject, $2 now, $3 status or null, $4 limit. Newest first.
+-- :status may be null (all). Newest first.
 SELECT * FROM (
     SELECT v.id, v.code, v.batch_id, b.category, b.title, b.face_value_fen, b.min_spend_fen,
-           voucher_status(v.status, v.expires_at, $2) AS status,
+           voucher_status(v.status, v.expires_at, :now) AS status,
            v.claimed_at, v.expires_at, v.redeemed_at
     FROM vouchers v
     JOIN residents r ON r.id = v.resident_id
     JOIN batches b ON b.id = v.batch_id
-    WHERE r.sub = $1
+    WHERE r.sub = :sub
 ) mine
-WHERE $3::text IS NULL OR status = $3
+WHERE :status::text IS NULL OR status = :status
 ORDER BY claimed_at DESC, id DESC
-LIMIT $4;
+LIMIT :limit;
 
 -- name: resident_voucher
--- $1 resident subject, $2 code, $3 now.
 SELECT v.code, v.batch_id, b.category, b.title, b.face_value_fen, b.min_spend_fen,
-       voucher_status(v.status, v.expires_at, $3) AS status,
+       voucher_status(v.status, v.expires_at, :now) AS status,
        v.claimed_at, v.expires_at, v.redeemed_at
 FROM vouchers v
 JOIN residents r ON r.id = v.resident_id
 JOIN batches b ON b.id = v.batch_id
-WHERE r.sub = $1 AND v.code = $2;
+WHERE r.sub = :sub AND v.code = :code;

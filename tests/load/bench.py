@@ -20,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,28 +35,16 @@ from service.db import Database
 from service.domain.claims import Claimed, claim_many
 from service.domain.merchants import create_merchant
 from service.migrations import migrate_url
+from service.processes import free_port, stop, wait_http, wait_port
 from service.settings import Settings
 from tests.conftest import with_database
 from tests.factories import merchant_body
 from tests.load import rollup
-from tests.processes import free_port
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 TZ = ZoneInfo("Asia/Shanghai")
 SECRET = "bench-secret-" + "b" * 52
-
-
-def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def wrk(url: str, seconds: float, connections: int, script: Path | None = None, *args: str) -> dict:
@@ -138,11 +125,7 @@ class Bench:
         return process
 
     def stop(self, process: subprocess.Popen[bytes]) -> None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
     # --- 1. the limit ------------------------------------------------------------------
 
@@ -345,7 +328,7 @@ class Bench:
             batch_id=1,
             tokens=[token("resident", f"naive-{i}") for i in range(self.args.residents)],
         )
-        self._wait_port(port)
+        wait_port(port)
         self.say("naive reference: lock the batch row, check, insert, one transaction per claim")
         run = wrk(f"http://127.0.0.1:{port}", self.args.seconds, 256, HERE / "claim.lua", str(data))
         self.stop(app)
@@ -361,19 +344,6 @@ class Bench:
                 "naive_oversold": max(0, issued - self.args.quantity),
             }
         )
-
-    def _wait_port(self, port: int) -> None:
-        import socket
-
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
 
     # --- 4. rollup -----------------------------------------------------------------------
 

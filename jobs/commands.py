@@ -1,0 +1,104 @@
+"""`festival scheduler` and `festival jobs …`: the scheduled jobs from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
+
+from jobs.registry import BY_NAME, JOBS, JobSpec
+from jobs.runner import JobRunner, RunResult
+from jobs.scheduler import FestivalScheduler, next_run_at
+from service.clock import Clock
+from service.db import open_database
+from service.progress import progress
+from service.settings import Settings
+
+T = TypeVar("T")
+
+
+async def with_runner(settings: Settings, work: Callable[[JobRunner], Awaitable[T]]) -> T:
+    async with open_database(settings, min_size=1, max_size=2) as db:
+        return await work(JobRunner(db, Clock(), settings.tz))
+
+
+def job_named(name: str) -> JobSpec:
+    if name not in BY_NAME:
+        raise SystemExit(f"no job named {name!r}; jobs: {', '.join(BY_NAME)}")
+    return BY_NAME[name]
+
+
+async def run_scheduler(settings: Settings) -> None:
+    """The jobs alone, until SIGTERM or Ctrl-C."""
+
+    async def forever(runner: JobRunner) -> None:
+        scheduler = FestivalScheduler(runner)
+        scheduler.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await scheduler.stop()
+
+    await with_runner(settings, forever)
+
+
+async def list_jobs(settings: Settings) -> list[str]:
+    """A table: each job, its schedule, its next due time and its last run."""
+
+    async def show(runner: JobRunner) -> list[str]:
+        last, running = await runner.last_runs(), await runner.running()
+        now = datetime.now(UTC)
+        lines = [f"{'job':<18} {'schedule':<16} {'next run':<26} last run"]
+        for job in JOBS:
+            run = last.get(job.name)
+            nxt = next_run_at(job, settings.tz, now)
+            if job.name in running:
+                last_text = "running now"
+            elif run is None:
+                last_text = "never"
+            else:
+                last_text = f"{run['status']} for {run['period']} ({run['rows']} rows)"
+                if run["error"]:
+                    last_text += f": {run['error']}"
+            when = nxt.isoformat() if nxt else "-"
+            lines.append(f"{job.name:<18} {job.schedule:<16} {when:<26} {last_text}")
+        return lines
+
+    return await with_runner(settings, show)
+
+
+def describe(result: RunResult) -> str:
+    return (
+        f"{result.job} for {result.period}: {result.outcome}"
+        + (f", {result.rows} rows" if result.rows is not None else "")
+        + (f" ({result.error})" if result.error else "")
+    )
+
+
+async def run_job(settings: Settings, job: JobSpec, day: date | None) -> RunResult:
+    return await with_runner(settings, lambda runner: runner.run_now(job, day))
+
+
+async def backfill(settings: Settings, job: JobSpec, first: date, last: date) -> tuple[int, int]:
+    """The job for every day from `first` to `last`, with a progress bar: (days, failures)."""
+    if not job.daily:
+        raise SystemExit(f"{job.name} is not a daily job; use festival jobs run")
+    if last < first:
+        raise SystemExit("--from must not be after --to")
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+    async def fill(runner: JobRunner) -> int:
+        failures = 0
+        for i, day in enumerate(days, start=1):
+            result = await runner.run_day(job, day, force=True)
+            failures += result.outcome != "succeeded"
+            progress(i, len(days), f"{day} {result.outcome}")
+        return failures
+
+    return len(days), await with_runner(settings, fill)

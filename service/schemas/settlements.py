@@ -1,0 +1,27 @@
+"""Settlement lines: what the government owes each merchant."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from service.schemas.common import Day, TableQuery
+
+
+class DayQuery(TableQuery):
+    date = Day()
+
+
+class SettlementLine(Schema):
+    merchant_id = fields.Integer(required=True)
+    merchant_name = fields.String(required=True)
+    date = fields.String(required=True)
+    redemptions = fields.Integer(required=True)
+    subsidy_fen = fields.Integer(required=True)
+    adjustments_fen = fields.Integer(required=True)
+    net_fen = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("settled", "pending")))
+    settled_at = fields.String(required=True, allow_none=True)
+
+
+class SettlementList(Schema):
+    items = fields.List(fields.Nested(SettlementLine), required=True)

@@ -1,0 +1,100 @@
+"""The bureau's numbers: queries and the rows the API answers (also their CSV columns)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from service.schemas.common import Category, Day, DayRangeQuery, TableQuery
+
+
+class DailyQuery(DayRangeQuery):
+    category = Category()
+
+
+class MerchantsQuery(TableQuery):
+    date = Day()
+    category = Category()
+
+
+class DailyRow(Schema):
+    date = fields.String(required=True)
+    category = fields.String(required=True)
+    vouchers_claimed = fields.Integer(required=True)
+    vouchers_redeemed = fields.Integer(required=True)
+    vouchers_expired = fields.Integer(required=True)
+    redemptions_reversed = fields.Integer(required=True)
+    subsidy_fen = fields.Integer(required=True)
+    sales_fen = fields.Integer(required=True)
+    leverage = fields.Float(
+        required=True, allow_none=True, metadata={"description": "sales ÷ subsidy (拉动比)"}
+    )
+    redemption_rate = fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={"description": "redeemed ÷ claimed, cumulative since the festival start"},
+    )
+    unique_residents = fields.Integer(
+        required=True, metadata={"description": "residents with a completed redemption that day"}
+    )
+    active_merchants = fields.Integer(
+        required=True, metadata={"description": "merchants with a completed redemption that day"}
+    )
+    baseline_sales_fen = fields.Integer(required=True, allow_none=True)
+    recovery_index = fields.Float(
+        required=True, allow_none=True, metadata={"description": "sales ÷ baseline"}
+    )
+    computed_at = fields.String(required=True)
+
+
+class DailyList(Schema):
+    items = fields.List(fields.Nested(DailyRow), required=True)
+
+
+class MerchantDayRow(Schema):
+    date = fields.String(required=True)
+    merchant_id = fields.Integer(required=True)
+    merchant_name = fields.String(required=True)
+    category = fields.String(required=True)
+    vouchers_redeemed = fields.Integer(required=True)
+    redemptions_reversed = fields.Integer(required=True)
+    subsidy_fen = fields.Integer(required=True)
+    sales_fen = fields.Integer(required=True)
+    leverage = fields.Float(required=True, allow_none=True)
+    unique_residents = fields.Integer(required=True)
+    computed_at = fields.String(required=True)
+
+
+class MerchantDayList(Schema):
+    items = fields.List(fields.Nested(MerchantDayRow), required=True)
+
+
+class SummaryPart(Schema):
+    vouchers_claimed = fields.Integer(required=True)
+    vouchers_redeemed = fields.Integer(required=True)
+    vouchers_expired = fields.Integer(required=True)
+    redemptions_reversed = fields.Integer(required=True)
+    subsidy_fen = fields.Integer(required=True)
+    sales_fen = fields.Integer(required=True)
+    sales_with_baseline_fen = fields.Integer(
+        required=True, metadata={"description": "sales of the days that have a baseline"}
+    )
+    baseline_sales_fen = fields.Integer(required=True, allow_none=True)
+    leverage = fields.Float(required=True, allow_none=True)
+    redemption_rate = fields.Float(required=True, allow_none=True)
+    recovery_index = fields.Float(required=True, allow_none=True)
+
+
+class SummaryCategory(SummaryPart):
+    category = fields.String(required=True)
+
+
+class Summary(Schema):
+    from_ = fields.String(data_key="from", required=True, allow_none=True)
+    to = fields.String(required=True, allow_none=True)
+    computed_at = fields.String(required=True, allow_none=True)
+    categories = fields.List(fields.Nested(SummaryCategory), required=True)
+    overall = fields.Nested(SummaryPart, required=True)
+
+
+class BaselinesStored(Schema):
+    rows = fields.Integer(required=True)

@@ -1,0 +1,1 @@
+"""Presentation: how rows become the JSON bodies and CSV rows of API.md, per area."""
