@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
@@ -13,6 +11,7 @@ from jobs.runner import JobRunner, RunResult
 from jobs.scheduler import FestivalScheduler, next_run_at
 from service.clock import Clock
 from service.db import open_database
+from service.processes import until_stopped
 from service.progress import progress
 from service.settings import Settings
 
@@ -36,12 +35,8 @@ async def run_scheduler(settings: Settings) -> None:
     async def forever(runner: JobRunner) -> None:
         scheduler = FestivalScheduler(runner)
         scheduler.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         try:
-            await stop.wait()
+            await until_stopped()
         finally:
             await scheduler.stop()
 

@@ -19,7 +19,7 @@ from jobs.context import RunContext
 from jobs.registry import JOBS, JobSpec
 from jobs.rollup import festival_days
 from service.clock import Clock
-from service.db import Database
+from service.db import Conn, Database
 from service.timefmt import business_day
 
 log = logging.getLogger("festival.jobs")
@@ -77,35 +77,40 @@ class JobRunner:
                 ):
                     return RunResult(job.name, period, "already_done")
                 rows = await job.run(tx, RunContext(day=day, now=started, tz=self.tz))
-                await tx.execute(
-                    "record_job_run",
-                    job=job.name,
-                    period=period,
-                    status="succeeded",
-                    started_at=started,
-                    finished_at=self.clock.now(),
-                    rows=rows,
-                    error=None,
-                )
+                await self._record(tx, job, period, started, rows=rows)
         except Exception as exc:
             log.exception("job %s for %s failed", job.name, period)
             error = f"{type(exc).__name__}: {exc}"[:2000]
             try:
-                await self.db.execute(
-                    "record_job_run",
-                    job=job.name,
-                    period=period,
-                    status="failed",
-                    started_at=started,
-                    finished_at=self.clock.now(),
-                    rows=None,
-                    error=error,
-                )
+                await self._record(self.db, job, period, started, error=error)
             except Exception:
                 log.exception("could not record the failure of %s for %s", job.name, period)
             return RunResult(job.name, period, "failed", error=error)
         log.info("job %s for %s: %d rows", job.name, period, rows)
         return RunResult(job.name, period, "succeeded", rows=rows)
+
+    async def _record(
+        self,
+        db: Conn | Database,
+        job: JobSpec,
+        period: str,
+        started: datetime,
+        *,
+        rows: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        """The run's outcome: succeeded with its rows (in the run's own transaction), or
+        failed with its error (after the rollback)."""
+        await db.execute(
+            "record_job_run",
+            job=job.name,
+            period=period,
+            status="failed" if error else "succeeded",
+            started_at=started,
+            finished_at=self.clock.now(),
+            rows=rows,
+            error=error,
+        )
 
     async def run_day(self, job: JobSpec, day: date, *, force: bool = False) -> RunResult:
         return await self.run(job, day.isoformat(), day, force=force)

@@ -9,7 +9,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
-from marshmallow import Schema
 
 from service.http import Call, json_response
 from service.schemas.common import columns
@@ -46,13 +45,12 @@ def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
     return buffer.getvalue()
 
 
-def table_response(
-    call: Call, items: list[dict[str, Any]], row: Schema, filename: str
-) -> web.Response:
-    """The one ending of every list the bureau may download: `{"items": [...]}`, or the same
-    rows as CSV whose columns are the row schema's fields."""
+def table_response(call: Call, items: list[dict[str, Any]], filename: str) -> web.Response:
+    """The one ending of every list the bureau may download (an endpoint with a `table`):
+    `{"items": [...]}`, or the same rows as CSV whose columns are the table's fields."""
+    assert call.endpoint.table is not None, "table_response answers table endpoints"
     if wants_csv(call.request, call.query):
-        return csv_response(items, columns(row), filename)
+        return csv_response(items, columns(call.endpoint.table), filename)
     return json_response({"items": items})
 
 

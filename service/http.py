@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields
 
 from service import keys
 from service.auth import Principal
@@ -54,6 +54,7 @@ class Call:
     principal: Principal | None
     query: dict[str, Any]
     body: Any
+    endpoint: Endpoint
 
     @property
     def app(self) -> web.Application:
@@ -113,12 +114,36 @@ class Endpoint:
     # An absent body is read as {} (every field of the body schema is optional).
     body_optional: bool = False
     produces_csv: bool = False
+    # A list the bureau may download: the answer is {"items": [rows]}, or CSV whose columns
+    # are this row schema's fields. Set through Routes(table=...), which sets the rest.
+    table: Schema | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+_TABLE_ROLES: Any = object()
+
+
+_ITEMS: dict[type[Schema], type[Schema]] = {}
+
+
+def items_of(row: type[Schema]) -> type[Schema]:
+    """The schema of `{"items": [row, ...]}` (one class per row schema, named after it)."""
+    if row not in _ITEMS:
+        name = row.__name__.removesuffix("Row") + "List"
+        items = fields.List(fields.Nested(row), required=True)
+        _ITEMS[row] = Schema.from_dict({"items": items}, name=name)
+    return _ITEMS[row]
+
+
 class Routes:
-    def __init__(self, tag: str, prefix: str = API_PREFIX) -> None:
+    """An area's endpoints. `roles` is who may call them unless an endpoint says otherwise
+    (None: public); every endpoint states it, through its table or itself."""
+
+    def __init__(
+        self, tag: str, *, roles: tuple[str, ...] | None, prefix: str = API_PREFIX
+    ) -> None:
         self.tag = tag
+        self.roles = roles
         self.prefix = prefix
         self.endpoints: list[Endpoint] = []
 
@@ -127,10 +152,16 @@ class Routes:
         method: str,
         path: str,
         *,
-        roles: tuple[str, ...] | None,
         summary: str,
+        roles: tuple[str, ...] | None = _TABLE_ROLES,
         **options: Any,
     ) -> Callable[[Handler], Handler]:
+        if roles is _TABLE_ROLES:
+            roles = self.roles
+        if options.get("table") is not None:
+            options.setdefault("response", items_of(type(options["table"]))())
+            options["produces_csv"] = True
+
         def register(handler: Handler) -> Handler:
             self.endpoints.append(
                 Endpoint(
@@ -252,7 +283,7 @@ def as_aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[
         body = None
         if endpoint.body is not None:
             body = load(endpoint.body, await read_json(request, optional=endpoint.body_optional))
-        return await endpoint.handler(Call(request, principal, query, body))
+        return await endpoint.handler(Call(request, principal, query, body, endpoint))
 
     handle.__name__ = endpoint.handler.__name__
     return handle

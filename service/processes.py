@@ -58,3 +58,14 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 
             process.kill()
             process.wait()
     return process.returncode
+
+
+async def until_stopped() -> None:
+    """Wait for SIGTERM or Ctrl-C (in a process that runs until told to stop)."""
+    import asyncio
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import subprocess
 import sys
 
+from service.processes import until_stopped
 from service.settings import Settings
 
 log = logging.getLogger("festival")
@@ -73,12 +73,8 @@ async def _serve_until_stopped(
     await site.start()
     if banner:
         print(banner, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await until_stopped()
         app[keys.LIFECYCLE].draining = True
         await asyncio.sleep(DRAIN_SECONDS)
         await site.stop()

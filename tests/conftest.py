@@ -232,3 +232,19 @@ def assert_error(status: int, body: Any, expected_status: int, code: str) -> Non
     assert body["error"]["code"] == code, body
     assert isinstance(body["error"]["message"], str) and body["error"]["message"], body
     assert isinstance(body["error"]["details"], dict), body
+
+
+def assert_invalid(status: int, body: Any, field: str, case: Any = None) -> None:
+    """A 400 invalid_request whose details name `field`."""
+    assert_error(status, body, 400, "invalid_request")
+    assert field in body["error"]["details"], (case, body)
+
+
+async def assert_queries_invalid(
+    api: Api, path: str, queries: str, headers: dict[str, str] | None = None
+) -> None:
+    """Each of the space-separated query strings (`?status=OPEN ?page=1`) of `path` is a 400
+    whose details name its parameter."""
+    for query in queries.split():
+        status, body = await api.call("GET", path + query, headers=headers)
+        assert_invalid(status, body, query[1:].split("=")[0], query)

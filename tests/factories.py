@@ -50,14 +50,13 @@ def batch_body(clock: FixedClock, **overrides: Any) -> dict[str, Any]:
 
 def live_batch_body(**overrides: Any) -> dict[str, Any]:
     """A dining batch (满50减10) open now by the real clock, for tests of real processes."""
-    return batch_body(
-        FixedClock(datetime.now(UTC)),
-        category="dining",
-        title="餐饮券 满50减10",
-        face_value_fen=1000,
-        min_spend_fen=5000,
-        **overrides,
-    )
+    dining = {
+        "category": "dining",
+        "title": "餐饮券 满50减10",
+        "face_value_fen": 1000,
+        "min_spend_fen": 5000,
+    }
+    return batch_body(FixedClock(datetime.now(UTC)), **{**dining, **overrides})
 
 
 async def insert_batch(db_url: str, starts: datetime, ends: datetime, quantity: int = 10) -> int:

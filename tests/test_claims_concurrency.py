@@ -183,28 +183,33 @@ async def claim_codes(cluster: Cluster, batch_id: int, n: int) -> list[str]:
     return codes
 
 
-def redeem_request(code: str, key: str, amount: int = 8000) -> dict[str, Any]:
-    return {"json": {"code": code, "order_amount_fen": amount, "order_ref": f"pos-{key}"}}
+async def redeem(
+    cluster: Cluster, i: int, merchant: dict[str, str], key: str, code: str, ref: str
+) -> tuple[int, Any]:
+    """Checkout `i` (on server i mod 2): an order of 80 yuan with this key and reference."""
+    return await cluster.call(
+        i,
+        "POST",
+        "/api/v1/merchant/redemptions",
+        headers={**merchant, "Idempotency-Key": key},
+        json={"code": code, "order_amount_fen": 8000, "order_ref": f"pos-{ref}"},
+    )
+
+
+async def a_claimed_voucher(cluster: Cluster) -> tuple[int, dict[str, str], str]:
+    """A dining merchant (its id and token) and a voucher it may redeem."""
+    batch_id = await cluster.batch()
+    mid = await cluster.merchant()
+    (code,) = await claim_codes(cluster, batch_id, 1)
+    return mid, bearer("merchant", f"merchant:{mid}", mid), code
 
 
 async def test_fifty_redemptions_of_one_voucher_with_different_keys_redeem_once(
     cluster: Cluster,
 ) -> None:
-    batch_id = await cluster.batch()
-    mid = await cluster.merchant()
-    (code,) = await claim_codes(cluster, batch_id, 1)
-    merchant = bearer("merchant", f"merchant:{mid}", mid)
+    _, merchant, code = await a_claimed_voucher(cluster)
     results = await asyncio.gather(
-        *(
-            cluster.call(
-                i,
-                "POST",
-                "/api/v1/merchant/redemptions",
-                headers={**merchant, "Idempotency-Key": f"till-{i}"},
-                **redeem_request(code, str(i)),
-            )
-            for i in range(50)
-        )
+        *(redeem(cluster, i, merchant, f"till-{i}", code, str(i)) for i in range(50))
     )
     statuses = Counter(status for status, _ in results)
     assert statuses == {201: 1, 409: 49}, statuses
@@ -219,21 +224,9 @@ async def test_fifty_redemptions_of_one_voucher_with_different_keys_redeem_once(
 async def test_twenty_identical_requests_with_one_key_redeem_once_and_answer_alike(
     cluster: Cluster,
 ) -> None:
-    batch_id = await cluster.batch()
-    mid = await cluster.merchant()
-    (code,) = await claim_codes(cluster, batch_id, 1)
-    headers = {**bearer("merchant", f"merchant:{mid}", mid), "Idempotency-Key": "retry-storm-1"}
+    mid, merchant, code = await a_claimed_voucher(cluster)
     results = await asyncio.gather(
-        *(
-            cluster.call(
-                i,
-                "POST",
-                "/api/v1/merchant/redemptions",
-                headers=headers,
-                **redeem_request(code, "storm"),
-            )
-            for i in range(20)
-        )
+        *(redeem(cluster, i, merchant, "retry-storm-1", code, "storm") for i in range(20))
     )
     assert {status for status, _ in results} == {201}
     bodies = [body for _, body in results]
@@ -262,16 +255,7 @@ async def test_ledger_reconciles_after_a_mixed_concurrent_run(cluster: Cluster) 
     assert len(codes) == 120
     # Redeem 80 of them concurrently, each twice with different keys (one must lose).
     redemptions = await asyncio.gather(
-        *(
-            cluster.call(
-                i,
-                "POST",
-                "/api/v1/merchant/redemptions",
-                headers={**merchant, "Idempotency-Key": f"mix-{i}"},
-                **redeem_request(codes[i % 80], f"mix-{i}"),
-            )
-            for i in range(160)
-        )
+        *(redeem(cluster, i, merchant, f"mix-{i}", codes[i % 80], f"mix-{i}") for i in range(160))
     )
     done = [body for status, body in redemptions if status == 201]
     assert len(done) == 80

@@ -21,6 +21,7 @@ import pytest
 from tests.conftest import with_database
 from tests.factories import live_batch_body
 from tests.processes import festival_env, serving
+from tests.reconcile import vouchers_by_resident
 from tests.test_claims_concurrency import bearer
 
 
@@ -92,12 +93,7 @@ async def test_postgres_restarted_mid_crowd(private_postgres: Any, tmp_path: Pat
     assert all(b["error"]["code"] == "sold_out" for _, s, b in answers if s == 409)
     conn = await asyncpg.connect(url)
     try:
-        rows = {
-            r["sub"]: r["code"]
-            for r in await conn.fetch(
-                "SELECT r.sub, v.code FROM vouchers v JOIN residents r ON r.id = v.resident_id"
-            )
-        }
+        rows = await vouchers_by_resident(conn)
         claimed = await conn.fetchval("SELECT claimed FROM batches WHERE id = $1", batch["id"])
     finally:
         await conn.close()

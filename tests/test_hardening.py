@@ -24,6 +24,7 @@ from service.domain.redemptions import Checkout
 from service.errors import DomainError, ErrorCode
 from service.middlewares import AccessLogger
 from tests.conftest import TEST_SECRET, Api, assert_error
+from tests.test_tokens import claims
 
 ROOT = Path(__file__).resolve().parent.parent
 REDEMPTIONS = "/api/v1/merchant/redemptions"
@@ -59,6 +60,20 @@ async def post_redemption(api: Api, who: dict[str, Any], body: Any) -> tuple[int
         headers["Content-Type"] = "application/json"
         return await api.call("POST", REDEMPTIONS, data=body.encode(), headers=headers)
     return await api.call("POST", REDEMPTIONS, json=body, headers=headers)
+
+
+async def redeemed_checkout(api: Api) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """A merchant, and a voucher it has redeemed (its code and the redemption)."""
+    shop = await cashier(api)
+    (code,) = await claimed_codes(api, 1)
+    _, redemption = await api.call(
+        "POST",
+        REDEMPTIONS,
+        json=checkout_body(code),
+        headers={**shop["headers"], "Idempotency-Key": "k1"},
+        expect=201,
+    )
+    return shop, code, redemption
 
 
 # --- 1. poison in a shared transaction ----------------------------------------------------
@@ -352,15 +367,7 @@ async def test_control_characters_and_lone_surrogates_are_400_everywhere(
 ) -> None:
     from tests.factories import batch_body, merchant_body
 
-    shop = await cashier(api)
-    (code,) = await claimed_codes(api, 1)
-    _, redemption = await api.call(
-        "POST",
-        REDEMPTIONS,
-        json=checkout_body(code),
-        headers={**shop["headers"], "Idempotency-Key": "k1"},
-        expect=201,
-    )
+    shop, code, redemption = await redeemed_checkout(api)
     attempts = [
         ("POST", "/api/v1/auth/bureau", {"username": f"ops{bad}", "password": "x" * 12}, {}),
         ("POST", "/api/v1/auth/bureau", {"username": "ops", "password": f"pass{bad}word"}, {}),
@@ -396,15 +403,7 @@ async def test_control_characters_and_lone_surrogates_are_400_everywhere(
 
 
 async def test_free_text_keeps_tab_and_newline_other_text_does_not(api: Api) -> None:
-    shop = await cashier(api)
-    (code,) = await claimed_codes(api, 1)
-    _, redemption = await api.call(
-        "POST",
-        REDEMPTIONS,
-        json=checkout_body(code),
-        headers={**shop["headers"], "Idempotency-Key": "k1"},
-        expect=201,
-    )
+    shop, _, redemption = await redeemed_checkout(api)
     _, reversed_ = await api.call(
         "POST",
         f"{REDEMPTIONS}/{redemption['id']}/reversal",
@@ -502,17 +501,9 @@ async def test_batch_times_outside_2000_to_2099_are_400(api: Api, when: str) -> 
     assert_error(status, body, 400, "invalid_request")
 
 
-def signed(**claims: Any) -> dict[str, str]:
-    now = int(time.time())
-    payload = {
-        "iss": "huaiyin-festival",
-        "aud": "festival-api",
-        "sub": "m",
-        "role": "merchant",
-        "iat": now,
-        "exp": now + 600,
-        **claims,
-    }
+def signed(**overrides: Any) -> dict[str, str]:
+    """A token signed with the service's secret (a merchant's unless overridden)."""
+    payload = claims(**{"sub": "m", "role": "merchant", "jti": None, **overrides})
     return {"Authorization": "Bearer " + jwt.encode(payload, TEST_SECRET, algorithm="HS256")}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncpg
+import pytest
 
 from service.db import CONSTRAINT_ERRORS
 
@@ -57,12 +58,9 @@ async def test_the_quota_constraint_holds_even_against_direct_sql(db_url: str) -
             RETURNING id
             """
         )
-        try:
+        with pytest.raises(asyncpg.CheckViolationError) as refused:
             await conn.execute("UPDATE batches SET claimed = 3 WHERE id = $1", batch_id)
-        except asyncpg.CheckViolationError as err:
-            assert err.constraint_name == "batches_not_oversold"
-        else:
-            raise AssertionError("oversold batch accepted")
+        assert refused.value.constraint_name == "batches_not_oversold"
     finally:
         await conn.close()
 
@@ -104,7 +102,7 @@ async def test_the_ledger_is_append_only(db_url: str) -> None:
             else:
                 raise AssertionError(f"{statement} was allowed")
         # A second voucher in the same slot breaks the per-resident limit constraint.
-        try:
+        with pytest.raises(asyncpg.CheckViolationError) as refused:
             await conn.execute(
                 """
                 INSERT INTO vouchers (code, batch_id, per_resident_limit, resident_id, slot,
@@ -113,9 +111,6 @@ async def test_the_ledger_is_append_only(db_url: str) -> None:
                 """,
                 batch_id,
             )
-        except asyncpg.CheckViolationError as err:
-            assert err.constraint_name == "vouchers_within_resident_limit"
-        else:
-            raise AssertionError("a resident got more than its limit")
+        assert refused.value.constraint_name == "vouchers_within_resident_limit"
     finally:
         await conn.close()

@@ -34,14 +34,7 @@ DAILY_HEADER = (
     "subsidy_fen,sales_fen,leverage,redemption_rate,unique_residents,active_merchants,"
     "baseline_sales_fen,recovery_index,computed_at"
 )
-COUNTS = (
-    "vouchers_claimed",
-    "vouchers_redeemed",
-    "vouchers_expired",
-    "redemptions_reversed",
-    "subsidy_fen",
-    "sales_fen",
-)
+COUNTS = DAILY_HEADER.split(",")[2:8]  # vouchers_claimed … sales_fen
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -435,13 +428,24 @@ async def test_summary_recovery_against_the_baseline(api: Api) -> None:
 # --- /stats/merchants -----------------------------------------------------------------
 
 
-def merchant_row(who: Shop, category: str, **figures: Any) -> dict[str, Any]:
+MERCHANT_FIGURES = (
+    "vouchers_redeemed",
+    "redemptions_reversed",
+    "subsidy_fen",
+    "sales_fen",
+    "leverage",
+    "unique_residents",
+)
+
+
+def merchant_row(who: Shop, category: str, *figures: Any) -> dict[str, Any]:
+    """A merchant's row of 6 May; `figures` in the order of MERCHANT_FIGURES."""
     return {
         "date": "2020-05-06",
         "merchant_id": who.id,
         "merchant_name": who.name,
         "category": category,
-        **figures,
+        **dict(zip(MERCHANT_FIGURES, figures, strict=True)),
         "computed_at": NOW,
     }
 
@@ -449,36 +453,9 @@ def merchant_row(who: Shop, category: str, **figures: Any) -> dict[str, Any]:
 async def test_merchant_rows_of_a_day(api: Api) -> None:
     s = await scenario(api)
     await run(api, "daily_rollup")
-    shop2 = merchant_row(
-        s.shop2,
-        "shopping",
-        vouchers_redeemed=2,
-        redemptions_reversed=0,
-        subsidy_fen=4000,
-        sales_fen=25000,
-        leverage=6.25,
-        unique_residents=2,
-    )
-    shop1 = merchant_row(
-        s.shop1,
-        "shopping",
-        vouchers_redeemed=1,
-        redemptions_reversed=1,
-        subsidy_fen=2000,
-        sales_fen=12345,
-        leverage=6.1725,
-        unique_residents=1,
-    )
-    diner = merchant_row(
-        s.diner,
-        "dining",
-        vouchers_redeemed=1,
-        redemptions_reversed=0,
-        subsidy_fen=1000,
-        sales_fen=8000,
-        leverage=8.0,
-        unique_residents=1,
-    )
+    shop2 = merchant_row(s.shop2, "shopping", 2, 0, 4000, 25000, 6.25, 2)
+    shop1 = merchant_row(s.shop1, "shopping", 1, 1, 2000, 12345, 6.1725, 1)
+    diner = merchant_row(s.diner, "dining", 1, 0, 1000, 8000, 8.0, 1)
     assert (await get(api, MERCHANTS + "?date=2020-05-06"))["items"] == [shop2, shop1, diner]
     assert (await get(api, MERCHANTS))["items"] == [shop2, shop1, diner]  # today by default
     assert (await get(api, MERCHANTS + "?date=2020-05-06&category=dining"))["items"] == [diner]

@@ -13,10 +13,18 @@ from jobs.registry import BY_NAME
 from jobs.runner import JobRunner
 from service.clock import FixedClock
 from service.db import Database
-from service.domain import stats
-from service.views import stats as views
 from tests.conftest import create_database, drop_database, with_database
-from tests.scenario import DAY0, TZ, Op, at, build, expected_daily, expected_merchants, play
+from tests.scenario import (
+    DAY0,
+    TZ,
+    Op,
+    assert_daily_rows_match_raw_rows,
+    assert_every_fen_settled,
+    at,
+    build,
+    expected_merchants,
+    play,
+)
 
 DAYS = 4
 seconds = st.one_of(st.sampled_from([0, 1, 86398, 86399, 36000]), st.integers(0, 86399))
@@ -61,15 +69,7 @@ async def _scenario(server_url: str, template: str, plan: list[Op], shape: list)
         assert {r.outcome for r in results} == {"succeeded"}, results
         days = [DAY0 + timedelta(days=i) for i in range(DAYS)]
 
-        got = {
-            (r["date"].isoformat(), r["category"]): views.daily_row(r, TZ)
-            for r in await stats.daily_rows(db, days[0], days[-1], None)
-        }
-        want = await expected_daily(db, days)
-        assert set(got) == set(want)
-        for key, row in want.items():
-            assert got[key]["computed_at"]
-            assert {k: v for k, v in got[key].items() if k != "computed_at"} == row, key
+        await assert_daily_rows_match_raw_rows(db, days)
 
         merchant_rows = await db.pool.fetch("SELECT * FROM stats_daily_merchants")
         got_m = {
@@ -87,14 +87,7 @@ async def _scenario(server_url: str, template: str, plan: list[Op], shape: list)
         }
         assert got_m == await expected_merchants(db)
 
-        # Every fen owed is on exactly one settlement line.
-        owed = await db.pool.fetchval(
-            "SELECT coalesce(sum(discount_fen), 0) FROM redemptions WHERE status = 'completed'"
-        )
-        settled = await db.pool.fetchval(
-            "SELECT coalesce(sum(subsidy_fen + adjustments_fen), 0) FROM settlement_lines"
-        )
-        assert settled == owed
+        await assert_every_fen_settled(db)
     finally:
         await db.close()
         await drop_database(server_url, name)

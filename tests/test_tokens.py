@@ -38,6 +38,11 @@ def claims(**overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in base.items() if v is not None}
 
 
+def hs256(**overrides: Any) -> str:
+    """A token with these claims, signed like the service's own."""
+    return jwt.encode(claims(**overrides), TEST_SECRET, algorithm="HS256")
+
+
 def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -55,7 +60,7 @@ async def status_for(api: Api, token: str, path: str = ADMIN) -> tuple[int, Any]
 
 
 async def test_a_good_token_passes(api: Api) -> None:
-    token = jwt.encode(claims(), TEST_SECRET, algorithm="HS256")
+    token = hs256()
     status, body = await status_for(api, token, ME)
     assert (status, body) == (200, {"role": "bureau", "sub": "someone", "merchant_id": None})
 
@@ -75,58 +80,25 @@ async def test_a_good_token_passes(api: Api) -> None:
             lambda: jwt.encode(claims(exp=int(time.time()) - 120), TEST_SECRET, algorithm="HS256"),
             id="expired",
         ),
+        pytest.param(lambda: hs256(aud="other-api"), id="wrong-aud"),
         pytest.param(
-            lambda: jwt.encode(claims(aud="other-api"), TEST_SECRET, algorithm="HS256"),
-            id="wrong-aud",
-        ),
-        pytest.param(
-            lambda: jwt.encode(
-                claims(aud=["other", "festival-api-x"]), TEST_SECRET, algorithm="HS256"
-            ),
+            lambda: hs256(aud=["other", "festival-api-x"]),
             id="aud-list",
         ),
-        pytest.param(
-            lambda: jwt.encode(claims(iss="evil"), TEST_SECRET, algorithm="HS256"), id="wrong-iss"
-        ),
-        pytest.param(
-            lambda: jwt.encode(claims(iss="huaiyin"), TEST_SECRET, algorithm="HS256"),
-            id="partial-iss",
-        ),
-        pytest.param(
-            lambda: jwt.encode(claims(iss="huaiyin-festival-evil"), TEST_SECRET, algorithm="HS256"),
-            id="longer-iss",
-        ),
-        pytest.param(
-            lambda: jwt.encode(claims(exp=None), TEST_SECRET, algorithm="HS256"), id="no-exp"
-        ),
-        pytest.param(
-            lambda: jwt.encode(claims(iss=None), TEST_SECRET, algorithm="HS256"), id="no-iss"
-        ),
-        pytest.param(
-            lambda: jwt.encode(claims(aud=None), TEST_SECRET, algorithm="HS256"), id="no-aud"
-        ),
-        pytest.param(
-            lambda: jwt.encode(claims(sub=None), TEST_SECRET, algorithm="HS256"), id="no-sub"
-        ),
-        pytest.param(
-            lambda: jwt.encode(claims(role="admin"), TEST_SECRET, algorithm="HS256"),
-            id="unknown-role",
-        ),
-        pytest.param(
-            lambda: jwt.encode(claims(role="merchant"), TEST_SECRET, algorithm="HS256"),
-            id="merchant-without-mid",
-        ),
-        pytest.param(
-            lambda: jwt.encode(claims(role="merchant", mid="7"), TEST_SECRET, algorithm="HS256"),
-            id="mid-string",
-        ),
+        pytest.param(lambda: hs256(iss="evil"), id="wrong-iss"),
+        pytest.param(lambda: hs256(iss="huaiyin"), id="partial-iss"),
+        pytest.param(lambda: hs256(iss="huaiyin-festival-evil"), id="longer-iss"),
+        pytest.param(lambda: hs256(exp=None), id="no-exp"),
+        pytest.param(lambda: hs256(iss=None), id="no-iss"),
+        pytest.param(lambda: hs256(aud=None), id="no-aud"),
+        pytest.param(lambda: hs256(sub=None), id="no-sub"),
+        pytest.param(lambda: hs256(role="admin"), id="unknown-role"),
+        pytest.param(lambda: hs256(role="merchant"), id="merchant-without-mid"),
+        pytest.param(lambda: hs256(role="merchant", mid="7"), id="mid-string"),
         pytest.param(
             lambda: jwt.encode(claims(), TEST_SECRET, algorithm="HS512"), id="unlisted-alg"
         ),
-        pytest.param(
-            lambda: jwt.encode(claims(), TEST_SECRET, algorithm="HS256")[:-4] + "AAAA",
-            id="tampered",
-        ),
+        pytest.param(lambda: hs256()[:-4] + "AAAA", id="tampered"),
         pytest.param(lambda: "not.a.token", id="garbage"),
     ],
 )
@@ -172,7 +144,7 @@ async def test_identity_platform_rs256_resident_tokens_verify(
         status, body = await status_for(platform, token, ME)
         assert_error(status, body, 401, "unauthorized")
     # Our own HS256 tokens still work beside it.
-    status, _ = await status_for(platform, jwt.encode(claims(), TEST_SECRET, algorithm="HS256"), ME)
+    status, _ = await status_for(platform, hs256(), ME)
     assert status == 200
 
 

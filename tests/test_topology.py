@@ -22,6 +22,7 @@ from topology import Topology, missing_tools
 
 from tests.conftest import TEST_SECRET
 from tests.factories import insert_batch, merchant_body
+from tests.reconcile import vouchers_by_resident
 from tests.test_claims_concurrency import bearer
 
 pytestmark = pytest.mark.skipif(
@@ -165,14 +166,7 @@ async def test_the_topology_serves_a_flash_crowd_and_survives_losing_a_process(
 
         conn = await asyncpg.connect(db_url)
         try:
-            rows = {
-                r["sub"]: r["code"]
-                for r in await conn.fetch(
-                    "SELECT r.sub, v.code FROM vouchers v JOIN residents r ON r.id = v.resident_id"
-                    " WHERE v.batch_id = $1",
-                    second,
-                )
-            }
+            rows = await vouchers_by_resident(conn, second)
             twice = await conn.fetchval(
                 "SELECT count(*) FROM (SELECT voucher_id FROM redemptions WHERE status = 'completed'"
                 " GROUP BY voucher_id HAVING count(*) > 1) x"

@@ -10,13 +10,12 @@ from service.http import PUBLIC, Call, Routes, json_response
 from service.schemas.batches import Batch, BatchCreate, BatchListQuery, BatchPatch
 from service.views.batches import batch_json
 
-routes = Routes("batches")
+routes = Routes("batches", roles=PUBLIC)
 BUREAU = ("bureau",)
 
 
 @routes.get(
     "/batches",
-    roles=PUBLIC,
     summary="Batches on offer, open ones first",
     query=BatchListQuery(),
     response=Batch(many=True),
@@ -29,9 +28,7 @@ async def list_batches(call: Call) -> web.StreamResponse:
     return json_response([batch_json(r, tz) for r in rows])
 
 
-@routes.get(
-    "/batches/{id}", roles=PUBLIC, summary="One batch", response=Batch(), errors=("not_found",)
-)
+@routes.get("/batches/{id}", summary="One batch", response=Batch(), errors=("not_found",))
 async def get_batch(call: Call) -> web.StreamResponse:
     row = await batches.get_batch(call.db, call.path_id(), call.clock.now())
     return json_response(batch_json(row, call.settings.tz))

@@ -7,12 +7,11 @@ from service.domain import categories
 from service.http import PUBLIC, Call, Routes, json_response
 from service.schemas.common import CategoryItem
 
-routes = Routes("categories")
+routes = Routes("categories", roles=PUBLIC)
 
 
 @routes.get(
     "/categories",
-    roles=PUBLIC,
     summary="The four festival categories",
     response=CategoryItem(many=True),
 )
@@ -31,7 +30,6 @@ class About(Schema):
 
 @routes.get(
     "/about",
-    roles=PUBLIC,
     summary="The festival's name and the time zone its business days are in",
     response=About(),
 )

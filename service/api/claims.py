@@ -17,8 +17,7 @@ from service.schemas.common import OneOf, QueryInt
 from service.schemas.vouchers import Voucher
 from service.views.vouchers import voucher_json
 
-routes = Routes("vouchers (resident)")
-RESIDENT = ("resident",)
+routes = Routes("vouchers (resident)", roles=("resident",))
 VOUCHER_STATUSES = ("active", "redeemed", "expired")
 
 
@@ -29,7 +28,6 @@ class WalletQuery(Schema):
 
 @routes.post(
     "/batches/{id}/claims",
-    roles=RESIDENT,
     summary="Claim a voucher of an open batch",
     response=Voucher(),
     status=201,
@@ -43,7 +41,6 @@ async def claim(call: Call) -> web.StreamResponse:
 
 @routes.get(
     "/me/vouchers",
-    roles=RESIDENT,
     summary="The caller's vouchers, newest first",
     query=WalletQuery(),
     response=Voucher(many=True),
@@ -67,7 +64,6 @@ async def _own_voucher(call: Call) -> dict:
 
 @routes.get(
     "/me/vouchers/{code}",
-    roles=RESIDENT,
     summary="One of the caller's vouchers",
     response=Voucher(),
     errors=("not_found",),
@@ -80,7 +76,6 @@ async def wallet_voucher(call: Call) -> web.StreamResponse:
 
 @routes.get(
     "/me/vouchers/{code}/qr.svg",
-    roles=RESIDENT,
     summary="The voucher's QR code (SVG)",
     errors=("not_found",),
     extra={"produces": "image/svg+xml"},

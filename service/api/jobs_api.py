@@ -15,8 +15,7 @@ from service.http import Call, Routes, json_response
 from service.schemas.common import Day
 from service.timefmt import business_day, iso
 
-routes = Routes("jobs (bureau)")
-BUREAU = ("bureau",)
+routes = Routes("jobs (bureau)", roles=("bureau",))
 
 
 class RunRequest(Schema):
@@ -50,7 +49,6 @@ class RunStarted(Schema):
 
 @routes.get(
     "/admin/jobs",
-    roles=BUREAU,
     summary="Each scheduled job and its last run",
     response=Job(many=True),
 )
@@ -86,7 +84,6 @@ async def list_jobs(call: Call) -> web.StreamResponse:
 
 @routes.post(
     "/admin/jobs/{name}/runs",
-    roles=BUREAU,
     summary="Run a job now (for a day, for daily jobs); 409 if it is running anywhere",
     body=RunRequest(),
     body_optional=True,

@@ -17,7 +17,7 @@ from service.schemas.auth import (
 )
 from service.schemas.common import TokenResponse
 
-routes = Routes("login")
+routes = Routes("login", roles=PUBLIC)
 
 
 def client_ip(call: Call) -> str:
@@ -29,49 +29,35 @@ def client_ip(call: Call) -> str:
     return call.request.remote or "unknown"
 
 
+def sign_in(call: Call) -> logins.SignIn:
+    pepper = call.app[keys.SERVER_KEYS]["phone_pepper"]
+    return logins.SignIn(call.db, call.settings, pepper, client_ip(call), call.clock.now())
+
+
 @routes.post(
     "/auth/merchant",
-    roles=PUBLIC,
     summary="Merchant sign-in with its api key",
     body=MerchantLogin(),
     response=TokenResponse(),
     errors=("unauthorized", "rate_limited"),
 )
 async def merchant_login(call: Call) -> web.StreamResponse:
-    body = await logins.merchant_login(
-        call.db,
-        call.settings,
-        call.body["merchant_id"],
-        call.body["api_key"],
-        client_ip(call),
-        call.clock.now(),
-    )
-    return json_response(body)
+    return json_response(await sign_in(call).merchant(**call.body))
 
 
 @routes.post(
     "/auth/bureau",
-    roles=PUBLIC,
     summary="Commerce bureau sign-in",
     body=BureauLogin(),
     response=TokenResponse(),
     errors=("unauthorized", "rate_limited"),
 )
 async def bureau_login(call: Call) -> web.StreamResponse:
-    body = await logins.bureau_login(
-        call.db,
-        call.settings,
-        call.body["username"],
-        call.body["password"],
-        client_ip(call),
-        call.clock.now(),
-    )
-    return json_response(body)
+    return json_response(await sign_in(call).bureau(**call.body))
 
 
 @routes.post(
     "/auth/otp",
-    roles=PUBLIC,
     summary="Send a 6-digit login code by SMS",
     body=OtpRequest(),
     response=OtpAccepted(),
@@ -79,36 +65,18 @@ async def bureau_login(call: Call) -> web.StreamResponse:
     errors=("rate_limited",),
 )
 async def request_otp(call: Call) -> web.StreamResponse:
-    body = await logins.request_login_code(
-        call.db,
-        call.app[keys.SERVER_KEYS]["phone_pepper"],
-        call.app[keys.SMS],
-        call.body["phone"],
-        client_ip(call),
-        call.clock.now(),
-    )
-    return json_response(body, 202)
+    return json_response(await sign_in(call).request_code(call.app[keys.SMS], **call.body), 202)
 
 
 @routes.post(
     "/auth/resident",
-    roles=PUBLIC,
     summary="Resident sign-in with the SMS code",
     body=ResidentLogin(),
     response=TokenResponse(),
     errors=("unauthorized", "rate_limited"),
 )
 async def resident_login(call: Call) -> web.StreamResponse:
-    body = await logins.resident_login(
-        call.db,
-        call.settings,
-        call.app[keys.SERVER_KEYS]["phone_pepper"],
-        call.body["phone"],
-        call.body["code"],
-        client_ip(call),
-        call.clock.now(),
-    )
-    return json_response(body)
+    return json_response(await sign_in(call).resident(**call.body))
 
 
 @routes.get(

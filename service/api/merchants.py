@@ -7,8 +7,8 @@ from aiohttp import web
 from service.csvout import csv_response, wants_csv
 from service.domain import merchants
 from service.http import Call, Routes, json_response
+from service.schemas.common import columns
 from service.schemas.merchants import (
-    MERCHANT_COLUMNS,
     Merchant,
     MerchantCreate,
     MerchantCreated,
@@ -17,13 +17,11 @@ from service.schemas.merchants import (
 )
 from service.views.merchants import merchant_json
 
-routes = Routes("merchants (bureau)")
-BUREAU = ("bureau",)
+routes = Routes("merchants (bureau)", roles=("bureau",))
 
 
 @routes.post(
     "/admin/merchants",
-    roles=BUREAU,
     summary="Register a merchant; its api key is shown once",
     body=MerchantCreate(),
     response=MerchantCreated(),
@@ -38,7 +36,6 @@ async def create_merchant(call: Call) -> web.StreamResponse:
 
 @routes.get(
     "/admin/merchants",
-    roles=BUREAU,
     summary="List merchants",
     query=MerchantListQuery(),
     response=Merchant(many=True),
@@ -51,13 +48,12 @@ async def list_merchants(call: Call) -> web.StreamResponse:
     tz = call.settings.tz
     items = [merchant_json(r, tz) for r in rows]
     if wants_csv(call.request, call.query):
-        return csv_response(items, MERCHANT_COLUMNS, "festival-merchants.csv")
+        return csv_response(items, columns(Merchant()), "festival-merchants.csv")
     return json_response(items)
 
 
 @routes.get(
     "/admin/merchants/{id}",
-    roles=BUREAU,
     summary="One merchant",
     response=Merchant(),
     errors=("not_found",),
@@ -69,7 +65,6 @@ async def get_merchant(call: Call) -> web.StreamResponse:
 
 @routes.patch(
     "/admin/merchants/{id}",
-    roles=BUREAU,
     summary="Suspend or reactivate a merchant, or change its contact",
     body=MerchantPatch(),
     response=Merchant(),

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from service.http import PUBLIC, Call, Routes
 
-routes = Routes("pages", prefix="")
+routes = Routes("pages", roles=PUBLIC, prefix="")
 WEB = Path(__file__).resolve().parent.parent / "web"
 NODE_MODULES = Path(__file__).resolve().parent.parent.parent / "node_modules"
 VENDOR = {
@@ -24,22 +24,22 @@ def _page(name: str) -> web.FileResponse:
     return web.FileResponse(WEB / name, headers={"Cache-Control": "no-cache"})
 
 
-@routes.get("/", roles=PUBLIC, summary="Residents' page", extra={"hidden": True})
+@routes.get("/", summary="Residents' page", extra={"hidden": True})
 async def resident_page(call: Call) -> web.StreamResponse:
     return _page("index.html")
 
 
-@routes.get("/cashier", roles=PUBLIC, summary="Cashier page", extra={"hidden": True})
+@routes.get("/cashier", summary="Cashier page", extra={"hidden": True})
 async def cashier_page(call: Call) -> web.StreamResponse:
     return _page("cashier.html")
 
 
-@routes.get("/bureau", roles=PUBLIC, summary="Bureau dashboard", extra={"hidden": True})
+@routes.get("/bureau", summary="Bureau dashboard", extra={"hidden": True})
 async def bureau_page(call: Call) -> web.StreamResponse:
     return _page("bureau.html")
 
 
-@routes.get("/favicon.ico", roles=PUBLIC, summary="The pages' icon", extra={"hidden": True})
+@routes.get("/favicon.ico", summary="The pages' icon", extra={"hidden": True})
 async def favicon(call: Call) -> web.StreamResponse:
     return web.FileResponse(
         WEB / "favicon.ico",
@@ -47,9 +47,7 @@ async def favicon(call: Call) -> web.StreamResponse:
     )
 
 
-@routes.get(
-    "/static/vendor/{name}", roles=PUBLIC, summary="Browser libraries", extra={"hidden": True}
-)
+@routes.get("/static/vendor/{name}", summary="Browser libraries", extra={"hidden": True})
 async def vendor_file(call: Call) -> web.StreamResponse:
     path = VENDOR.get(call.request.match_info["name"])
     if path is None or not path.exists():

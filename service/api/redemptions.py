@@ -20,8 +20,7 @@ from service.schemas.vouchers import (
 from service.timefmt import business_day
 from service.views.redemptions import preview_json, redemption_json
 
-routes = Routes("redemption (merchant)")
-MERCHANT = ("merchant",)
+routes = Routes("redemption (merchant)", roles=("merchant",))
 IDEMPOTENCY_HEADER = {
     "in": "header",
     "name": "Idempotency-Key",
@@ -44,7 +43,6 @@ def _merchant_id(call: Call) -> int:
 
 @routes.get(
     "/merchant/vouchers/{code}",
-    roles=MERCHANT,
     summary="Cashier preview of a voucher (typed code or scanned QR string)",
     response=VoucherPreview(),
     errors=("not_found",),
@@ -62,7 +60,6 @@ async def preview(call: Call) -> web.StreamResponse:
 
 @routes.post(
     "/merchant/redemptions",
-    roles=MERCHANT,
     summary="Redeem a voucher, exactly once per key",
     body=RedemptionCreate(),
     response=Redemption(),
@@ -99,7 +96,6 @@ async def redeem(call: Call) -> web.StreamResponse:
 
 @routes.get(
     "/merchant/redemptions",
-    roles=MERCHANT,
     summary="The caller's redemptions of a day (default today), or the one made with a key",
     query=RedemptionListQuery(),
     response=RedemptionList(),
@@ -123,7 +119,6 @@ async def list_redemptions(call: Call) -> web.StreamResponse:
 
 @routes.get(
     "/merchant/redemptions/{id}",
-    roles=MERCHANT,
     summary="One of the caller's redemptions",
     response=Redemption(),
     errors=("not_found",),
@@ -135,7 +130,6 @@ async def get_redemption(call: Call) -> web.StreamResponse:
 
 @routes.post(
     "/merchant/redemptions/{id}/reversal",
-    roles=MERCHANT,
     summary="Reverse a redemption on its business day; the voucher can be used again",
     body=Reversal(),
     response=Redemption(),

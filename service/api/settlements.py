@@ -10,26 +10,24 @@ from service.csvout import table_response
 from service.domain import settlements
 from service.http import Call, Routes
 from service.schemas.common import DayRangeQuery, check_span
-from service.schemas.settlements import DayQuery, SettlementLine, SettlementList
+from service.schemas.settlements import DayQuery, SettlementLine
 from service.timefmt import business_day
 from service.views.settlements import settlement_row
 
-routes = Routes("settlement")
+routes = Routes("settlement", roles=("bureau",))
 
 
 @routes.get(
     "/admin/settlements",
-    roles=("bureau",),
     summary="Per-merchant settlement lines of a day (default yesterday); CSV with ?format=csv",
     query=DayQuery(),
-    response=SettlementList(),
-    produces_csv=True,
+    table=SettlementLine(),
 )
 async def day_lines(call: Call) -> web.StreamResponse:
     tz = call.settings.tz
     day = call.query.get("date") or business_day(call.clock.now(), tz) - timedelta(days=1)
     items = [settlement_row(r, tz) for r in await settlements.lines_on_day(call.db, day)]
-    return table_response(call, items, SettlementLine(), f"festival-settlement-{day}.csv")
+    return table_response(call, items, f"festival-settlement-{day}.csv")
 
 
 @routes.get(
@@ -37,8 +35,7 @@ async def day_lines(call: Call) -> web.StreamResponse:
     roles=("merchant",),
     summary="The caller's settlement lines between two days (default the last 31)",
     query=DayRangeQuery(),
-    response=SettlementList(),
-    produces_csv=True,
+    table=SettlementLine(),
 )
 async def merchant_lines(call: Call) -> web.StreamResponse:
     tz = call.settings.tz
@@ -49,4 +46,4 @@ async def merchant_lines(call: Call) -> web.StreamResponse:
     assert mid is not None
     rows = await settlements.merchant_lines(call.db, mid, start, to)
     items = [settlement_row(r, tz) for r in rows]
-    return table_response(call, items, SettlementLine(), f"settlement-{mid}-{start}-{to}.csv")
+    return table_response(call, items, f"settlement-{mid}-{start}-{to}.csv")

@@ -13,10 +13,8 @@ from service.http import Call, Routes, json_response
 from service.schemas.common import MAX_RANGE_DAYS, check_span
 from service.schemas.stats import (
     BaselinesStored,
-    DailyList,
     DailyQuery,
     DailyRow,
-    MerchantDayList,
     MerchantDayRow,
     MerchantsQuery,
     Summary,
@@ -24,17 +22,14 @@ from service.schemas.stats import (
 from service.timefmt import business_day
 from service.views import stats as views
 
-routes = Routes("stats (bureau)")
-BUREAU = ("bureau",)
+routes = Routes("stats (bureau)", roles=("bureau",))
 
 
 @routes.get(
     "/stats/daily",
-    roles=BUREAU,
     summary="One row per (date, category); CSV with ?format=csv",
     query=DailyQuery(),
-    response=DailyList(),
-    produces_csv=True,
+    table=DailyRow(),
 )
 async def daily(call: Call) -> web.StreamResponse:
     # Without a range: the whole festival, as far as it has been computed.
@@ -46,12 +41,11 @@ async def daily(call: Call) -> web.StreamResponse:
     check_span(start, to)
     rows = await stats.daily_rows(call.db, start, to, call.query.get("category"))
     items = [views.daily_row(r, call.settings.tz) for r in rows]
-    return table_response(call, items, DailyRow(), f"festival-daily-{start}-{to}.csv")
+    return table_response(call, items, f"festival-daily-{start}-{to}.csv")
 
 
 @routes.get(
     "/stats/summary",
-    roles=BUREAU,
     summary="Festival to date per category and overall, today so far included",
     response=Summary(),
 )
@@ -62,22 +56,19 @@ async def summary(call: Call) -> web.StreamResponse:
 
 @routes.get(
     "/stats/merchants",
-    roles=BUREAU,
     summary="Per-merchant rows for a day (default today)",
     query=MerchantsQuery(),
-    response=MerchantDayList(),
-    produces_csv=True,
+    table=MerchantDayRow(),
 )
 async def merchants(call: Call) -> web.StreamResponse:
     day = call.query.get("date") or business_day(call.clock.now(), call.settings.tz)
     rows = await stats.merchant_rows(call.db, day, call.query.get("category"))
     items = [views.merchant_row(r, call.settings.tz) for r in rows]
-    return table_response(call, items, MerchantDayRow(), f"festival-merchants-{day}.csv")
+    return table_response(call, items, f"festival-merchants-{day}.csv")
 
 
 @routes.put(
     "/admin/baselines",
-    roles=BUREAU,
     summary="Upload baselines as CSV (date,category,sales_fen); all rows or none",
     raw_body="text/csv",
     response=BaselinesStored(),

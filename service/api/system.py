@@ -7,7 +7,7 @@ from aiohttp import web
 from service import keys, migrations
 from service.http import PUBLIC, Call, Routes, json_response
 
-routes = Routes("service", prefix="")
+routes = Routes("service", roles=PUBLIC, prefix="")
 
 DOCS_HTML = """<!doctype html>
 <html lang="zh-CN">
@@ -32,14 +32,13 @@ DOCS_INIT_JS = """window.ui = SwaggerUIBundle({
 """
 
 
-@routes.get("/healthz", roles=PUBLIC, summary="The process is up")
+@routes.get("/healthz", summary="The process is up")
 async def healthz(call: Call) -> web.StreamResponse:
     return json_response({"status": "ok"})
 
 
 @routes.get(
     "/readyz",
-    roles=PUBLIC,
     summary="The database answers and migrations are current",
     errors=("unavailable",),
 )
@@ -65,26 +64,24 @@ async def readyz(call: Call) -> web.StreamResponse:
     return json_response({"status": "ready", "schema_version": version})
 
 
-@routes.get("/metrics", roles=PUBLIC, summary="Prometheus metrics (text format)")
+@routes.get("/metrics", summary="Prometheus metrics (text format)")
 async def metrics(call: Call) -> web.StreamResponse:
     m = call.app[keys.METRICS]
     m.db_pool_size.set(call.db.pool.get_size())
     return web.Response(body=m.render(), headers={"Content-Type": "text/plain; version=0.0.4"})
 
 
-@routes.get("/api/openapi.json", roles=PUBLIC, summary="This document")
+@routes.get("/api/openapi.json", summary="This document")
 async def openapi(call: Call) -> web.StreamResponse:
     return json_response(call.app[OPENAPI])
 
 
-@routes.get("/api/docs", roles=PUBLIC, summary="A page to read the OpenAPI document")
+@routes.get("/api/docs", summary="A page to read the OpenAPI document")
 async def docs(call: Call) -> web.StreamResponse:
     return web.Response(text=DOCS_HTML, content_type="text/html")
 
 
-@routes.get(
-    "/api/docs/init.js", roles=PUBLIC, summary="Starts the docs page", extra={"hidden": True}
-)
+@routes.get("/api/docs/init.js", summary="Starts the docs page", extra={"hidden": True})
 async def docs_init(call: Call) -> web.StreamResponse:
     return web.Response(text=DOCS_INIT_JS, content_type="text/javascript")
 

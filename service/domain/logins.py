@@ -6,7 +6,9 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from service.auth import api_key_matches, hash_password, issue_token, verify_password
 from service.db import Database
@@ -18,41 +20,6 @@ from service.sms import SmsSender
 
 OTP_TTL = timedelta(minutes=5)
 OTP_MAX_FAILURES = 5
-
-
-def _token_body(settings: Settings, role: str, sub: str, mid: int | None = None) -> dict:
-    token, ttl = issue_token(settings, role=role, sub=sub, merchant_id=mid)
-    return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
-
-
-async def merchant_login(
-    db: Database, settings: Settings, merchant_id: int, api_key: str, ip: str, now: datetime
-) -> dict:
-    await rate_limits.hit(db, rate_limits.LOGIN_PER_IP, ip, now)
-    wrong = f"m{merchant_id}@{ip}"
-    await rate_limits.check(db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, wrong, now)
-    row = await db.fetchrow("merchant_credentials", merchant_id=merchant_id)
-    if not api_key_matches(row["api_key_hash"] if row else None, api_key):
-        await rate_limits.record(db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, wrong, now)
-        raise DomainError(ErrorCode.UNAUTHORIZED, "unknown merchant or wrong api key")
-    assert row is not None
-    # A suspended merchant may still sign in to see its history; redemption refuses it.
-    return _token_body(settings, "merchant", f"merchant:{merchant_id}", merchant_id)
-
-
-async def bureau_login(
-    db: Database, settings: Settings, username: str, password: str, ip: str, now: datetime
-) -> dict:
-    await rate_limits.hit(db, rate_limits.LOGIN_PER_IP, ip, now)
-    account_key = hashlib.sha256(username.encode()).hexdigest()[:24]
-    wrong = f"b{account_key}@{ip}"
-    await rate_limits.check(db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, wrong, now)
-    row = await db.fetchrow("bureau_user_by_username", username=username)
-    ok = verify_password(row["password_hash"] if row else None, password)
-    if not ok or row is None or row["disabled"]:
-        await rate_limits.record(db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, wrong, now)
-        raise DomainError(ErrorCode.UNAUTHORIZED, "unknown user or wrong password")
-    return _token_body(settings, "bureau", f"bureau:{row['username']}")
 
 
 async def create_bureau_user(db: Database, username: str, password: str) -> bool:
@@ -69,64 +36,109 @@ def _code_hash(pepper: bytes, hashed_phone: bytes, code: str) -> bytes:
     return hmac.new(pepper, hashed_phone + code.encode(), hashlib.sha256).digest()
 
 
-async def request_login_code(
-    db: Database, pepper: bytes, sms: SmsSender, phone: str, ip: str, now: datetime
-) -> dict:
-    hashed = phone_hash(pepper, phone)
-    subject = hashed.hex()[:32]
-    await rate_limits.hit(db, rate_limits.OTP_PER_IP_HOUR, ip, now)
-    for limit in (
-        rate_limits.OTP_PER_PHONE_MINUTE,
-        rate_limits.OTP_PER_PHONE_HOUR,
-        rate_limits.OTP_PER_PHONE_DAY,
-    ):
-        await rate_limits.hit(db, limit, subject, now)
-    code = f"{secrets.randbelow(1_000_000):06d}"
-    await db.execute(
-        "upsert_otp",
-        phone_hash=hashed,
-        code_hash=_code_hash(pepper, hashed, code),
-        now=now,
-        expires_at=now + OTP_TTL,
-    )
-    await sms.send_login_code(phone, code)
-    return {
-        "expires_in": int(OTP_TTL.total_seconds()),
-        "resend_after": rate_limits.OTP_PER_PHONE_MINUTE.window_s,
-    }
+@dataclass(frozen=True)
+class SignIn:
+    """One sign-in attempt: the database, who is asking (client address) and when. Every
+    attempt counts toward its address's limit; wrong credentials also count per (account,
+    address), never per account alone, so a stranger cannot lock anyone out."""
 
+    db: Database
+    settings: Settings
+    pepper: bytes  # of the phone hashes
+    ip: str
+    now: datetime
 
-async def resident_login(
-    db: Database, settings: Settings, pepper: bytes, phone: str, code: str, ip: str, now: datetime
-) -> dict:
-    await rate_limits.hit(db, rate_limits.LOGIN_PER_IP, ip, now)
-    hashed = phone_hash(pepper, phone)
-    async with db.transaction() as tx:
-        # The row lock makes "check, then count a failure or consume" atomic.
-        otp = await tx.fetchrow("lock_otp", phone_hash=hashed)
-        if otp is None or otp["consumed_at"] is not None:
-            raise DomainError(ErrorCode.UNAUTHORIZED, "no login code is pending; request a new one")
-        if otp["failed_attempts"] >= OTP_MAX_FAILURES:
-            raise DomainError(
-                ErrorCode.UNAUTHORIZED,
-                "too many wrong codes; request a new one",
-                {"reason": "locked"},
-            )
-        if now >= otp["expires_at"]:
-            raise DomainError(ErrorCode.UNAUTHORIZED, "the code has expired; request a new one")
-        if not hmac.compare_digest(otp["code_hash"], _code_hash(pepper, hashed, code)):
-            failures = await tx.fetchval("otp_failed", phone_hash=hashed)
-            left = max(0, OTP_MAX_FAILURES - failures)
-            sub = None
-        else:
-            await tx.execute("otp_consumed", phone_hash=hashed, now=now)
-            sub = await tx.fetchval(
-                "upsert_resident_by_phone",
-                sub=f"r_{uuid.uuid4().hex}",
-                phone_hash=hashed,
-                phone_masked=mask_phone(phone),
-            )
-    # Raised only after the commit, so the failed attempt is counted.
-    if sub is None:
-        raise DomainError(ErrorCode.UNAUTHORIZED, "wrong code", {"attempts_left": left})
-    return _token_body(settings, "resident", sub)
+    async def _guard(self, account: str) -> str:
+        await rate_limits.hit(self.db, rate_limits.LOGIN_PER_IP, self.ip, self.now)
+        wrong = f"{account}@{self.ip}"
+        await rate_limits.check(
+            self.db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, wrong, self.now
+        )
+        return wrong
+
+    async def _refuse(self, wrong: str, message: str) -> DomainError:
+        await rate_limits.record(
+            self.db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, wrong, self.now
+        )
+        return DomainError(ErrorCode.UNAUTHORIZED, message)
+
+    def _token(self, role: str, sub: str, mid: int | None = None) -> dict[str, Any]:
+        token, ttl = issue_token(self.settings, role=role, sub=sub, merchant_id=mid)
+        return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
+
+    async def merchant(self, merchant_id: int, api_key: str) -> dict[str, Any]:
+        wrong = await self._guard(f"m{merchant_id}")
+        row = await self.db.fetchrow("merchant_credentials", merchant_id=merchant_id)
+        if not api_key_matches(row["api_key_hash"] if row else None, api_key):
+            raise await self._refuse(wrong, "unknown merchant or wrong api key")
+        # A suspended merchant may still sign in to see its history; redemption refuses it.
+        return self._token("merchant", f"merchant:{merchant_id}", merchant_id)
+
+    async def bureau(self, username: str, password: str) -> dict[str, Any]:
+        wrong = await self._guard("b" + hashlib.sha256(username.encode()).hexdigest()[:24])
+        row = await self.db.fetchrow("bureau_user_by_username", username=username)
+        ok = verify_password(row["password_hash"] if row else None, password)
+        if not ok or row is None or row["disabled"]:
+            raise await self._refuse(wrong, "unknown user or wrong password")
+        return self._token("bureau", f"bureau:{row['username']}")
+
+    async def request_code(self, sms: SmsSender, phone: str) -> dict[str, Any]:
+        db, now, pepper = self.db, self.now, self.pepper
+        hashed = phone_hash(pepper, phone)
+        subject = hashed.hex()[:32]
+        await rate_limits.hit(db, rate_limits.OTP_PER_IP_HOUR, self.ip, now)
+        for limit in (
+            rate_limits.OTP_PER_PHONE_MINUTE,
+            rate_limits.OTP_PER_PHONE_HOUR,
+            rate_limits.OTP_PER_PHONE_DAY,
+        ):
+            await rate_limits.hit(db, limit, subject, now)
+        code = f"{secrets.randbelow(1_000_000):06d}"
+        await db.execute(
+            "upsert_otp",
+            phone_hash=hashed,
+            code_hash=_code_hash(pepper, hashed, code),
+            now=now,
+            expires_at=now + OTP_TTL,
+        )
+        await sms.send_login_code(phone, code)
+        return {
+            "expires_in": int(OTP_TTL.total_seconds()),
+            "resend_after": rate_limits.OTP_PER_PHONE_MINUTE.window_s,
+        }
+
+    async def resident(self, phone: str, code: str) -> dict[str, Any]:
+        now, pepper = self.now, self.pepper
+        await rate_limits.hit(self.db, rate_limits.LOGIN_PER_IP, self.ip, now)
+        hashed = phone_hash(pepper, phone)
+        async with self.db.transaction() as tx:
+            # The row lock makes "check, then count a failure or consume" atomic.
+            otp = await tx.fetchrow("lock_otp", phone_hash=hashed)
+            if otp is None or otp["consumed_at"] is not None:
+                raise DomainError(
+                    ErrorCode.UNAUTHORIZED, "no login code is pending; request a new one"
+                )
+            if otp["failed_attempts"] >= OTP_MAX_FAILURES:
+                raise DomainError(
+                    ErrorCode.UNAUTHORIZED,
+                    "too many wrong codes; request a new one",
+                    {"reason": "locked"},
+                )
+            if now >= otp["expires_at"]:
+                raise DomainError(ErrorCode.UNAUTHORIZED, "the code has expired; request a new one")
+            if not hmac.compare_digest(otp["code_hash"], _code_hash(pepper, hashed, code)):
+                failures = await tx.fetchval("otp_failed", phone_hash=hashed)
+                left = max(0, OTP_MAX_FAILURES - failures)
+                sub = None
+            else:
+                await tx.execute("otp_consumed", phone_hash=hashed, now=now)
+                sub = await tx.fetchval(
+                    "upsert_resident_by_phone",
+                    sub=f"r_{uuid.uuid4().hex}",
+                    phone_hash=hashed,
+                    phone_masked=mask_phone(phone),
+                )
+        # Raised only after the commit, so the failed attempt is counted.
+        if sub is None:
+            raise DomainError(ErrorCode.UNAUTHORIZED, "wrong code", {"attempts_left": left})
+        return self._token("resident", sub)

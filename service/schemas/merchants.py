@@ -39,20 +39,6 @@ class MerchantPatch(Schema):
         require_some(data, ("status", "name", "district", "address", "contact_phone"))
 
 
-MERCHANT_COLUMNS = (
-    "id",
-    "name",
-    "category",
-    "credit_code",
-    "district",
-    "address",
-    "contact_phone",
-    "status",
-    "created_at",
-    "updated_at",
-)
-
-
 class MerchantListQuery(Schema):
     category = Category()
     status = OneOf(STATUSES)

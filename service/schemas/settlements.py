@@ -21,7 +21,3 @@ class SettlementLine(Schema):
     net_fen = fields.Integer(required=True)
     status = fields.String(required=True, validate=validate.OneOf(("settled", "pending")))
     settled_at = fields.String(required=True, allow_none=True)
-
-
-class SettlementList(Schema):
-    items = fields.List(fields.Nested(SettlementLine), required=True)

@@ -16,15 +16,25 @@ class MerchantsQuery(TableQuery):
     category = Category()
 
 
-class DailyRow(Schema):
-    date = fields.String(required=True)
-    category = fields.String(required=True)
+class VoucherCounts(Schema):
+    """What a day (or the festival to date) did with vouchers, in counts and fen."""
+
     vouchers_claimed = fields.Integer(required=True)
     vouchers_redeemed = fields.Integer(required=True)
     vouchers_expired = fields.Integer(required=True)
     redemptions_reversed = fields.Integer(required=True)
     subsidy_fen = fields.Integer(required=True)
     sales_fen = fields.Integer(required=True)
+
+
+class DayAndCategory(Schema):
+    date = fields.String(required=True)
+    category = fields.String(required=True)
+
+
+# Bases' fields come first, the last base's first of all: date, category, the counts, then
+# the row's own fields (the CSV's column order).
+class DailyRow(VoucherCounts, DayAndCategory):
     leverage = fields.Float(
         required=True, allow_none=True, metadata={"description": "sales ÷ subsidy (拉动比)"}
     )
@@ -46,10 +56,6 @@ class DailyRow(Schema):
     computed_at = fields.String(required=True)
 
 
-class DailyList(Schema):
-    items = fields.List(fields.Nested(DailyRow), required=True)
-
-
 class MerchantDayRow(Schema):
     date = fields.String(required=True)
     merchant_id = fields.Integer(required=True)
@@ -64,17 +70,7 @@ class MerchantDayRow(Schema):
     computed_at = fields.String(required=True)
 
 
-class MerchantDayList(Schema):
-    items = fields.List(fields.Nested(MerchantDayRow), required=True)
-
-
-class SummaryPart(Schema):
-    vouchers_claimed = fields.Integer(required=True)
-    vouchers_redeemed = fields.Integer(required=True)
-    vouchers_expired = fields.Integer(required=True)
-    redemptions_reversed = fields.Integer(required=True)
-    subsidy_fen = fields.Integer(required=True)
-    sales_fen = fields.Integer(required=True)
+class SummaryPart(VoucherCounts):
     sales_with_baseline_fen = fields.Integer(
         required=True, metadata={"description": "sales of the days that have a baseline"}
     )

@@ -11,29 +11,28 @@ IDEMPOTENCY_KEY = FullMatch(
 )
 
 
-class Voucher(Schema):
+class VoucherFacts(Schema):
+    """What anyone handling a voucher sees of it (the cashier's preview shows no more)."""
+
     code = fields.String(required=True)
-    batch_id = fields.Integer(required=True)
     category = fields.String(required=True)
-    title = fields.String(required=True)
     face_value_fen = fields.Integer(required=True)
     min_spend_fen = fields.Integer(required=True)
     status = fields.String(
         required=True, validate=validate.OneOf(("active", "redeemed", "expired"))
     )
-    claimed_at = fields.String(required=True)
     expires_at = fields.String(required=True)
+
+
+class Voucher(VoucherFacts):
+    batch_id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    claimed_at = fields.String(required=True)
     redeemed_at = fields.String(required=True, allow_none=True)
     qr = fields.String(required=True, metadata={"description": "the string the merchant scans"})
 
 
-class VoucherPreview(Schema):
-    code = fields.String(required=True)
-    category = fields.String(required=True)
-    face_value_fen = fields.Integer(required=True)
-    min_spend_fen = fields.Integer(required=True)
-    status = fields.String(required=True)
-    expires_at = fields.String(required=True)
+class VoucherPreview(VoucherFacts):
     redeemable = fields.Boolean(required=True)
     reason = fields.String(metadata={"description": "an error code, when not redeemable"})
     reason_message = fields.String()

@@ -11,8 +11,9 @@ import sys
 
 import asyncpg
 import jwt
-import uvloop
 from aiohttp import web
+
+from tests.load.bare_app import run
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS naive_batches (id int PRIMARY KEY, quantity int NOT NULL, claimed int NOT NULL);
@@ -74,11 +75,4 @@ if __name__ == "__main__":
     app.on_startup.append(startup)
     app.on_cleanup.append(cleanup)
     app.router.add_post("/api/v1/batches/{id}/claims", claim)
-    web.run_app(
-        app,
-        host="127.0.0.1",
-        port=int(sys.argv[1]),
-        access_log=None,
-        loop=uvloop.new_event_loop(),
-        print=None,
-    )
+    run(app, int(sys.argv[1]))

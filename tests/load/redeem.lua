@@ -1,14 +1,7 @@
 -- Redemption: merchants redeem distinct claimed vouchers with idempotency keys; every tenth
 -- request retries the previous one (same key, same body). Needs globals from the data file:
 -- codes (array), merchants (array of tokens, one per merchant).
-local threads = {}
-local next_id = 0
-
-function setup(thread)
-  thread:set("id", next_id)
-  next_id = next_id + 1
-  table.insert(threads, thread)
-end
+dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "report.lua")
 
 function init(args)
   dofile(args[1])
@@ -34,21 +27,4 @@ function request()
     ["Idempotency-Key"] = "bench-" .. code,
   }, body)
   return last
-end
-
-function response(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
-end
-
-function done(summary, latency, requests)
-  local totals = {}
-  for _, thread in ipairs(threads) do
-    for status, n in pairs(thread:get("statuses")) do
-      totals[status] = (totals[status] or 0) + n
-    end
-  end
-  for status, n in pairs(totals) do
-    io.write(string.format("STATUS %d %d\n", status, n))
-  end
-  io.write(string.format("LATENCY %f %f\n", latency:percentile(50) / 1000, latency:percentile(99) / 1000))
 end
