@@ -40,7 +40,8 @@ class ErrorCode(StrEnum):
 
     @property
     def status(self) -> int:
-        return STATUS_BY_CODE[self]
+        # By the plain string: an Enum member hashes in Python, a str in C (hot error path).
+        return _STATUS[self._value_]
 
 
 STATUS_BY_CODE: dict[ErrorCode, int] = {
@@ -69,6 +70,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.UNAVAILABLE: 503,
 }
+_STATUS = {code.value: status for code, status in STATUS_BY_CODE.items()}
 
 
 # Why a voucher cannot be redeemed here, for the cashier (a preview's reason_message).
