@@ -23,10 +23,11 @@ from service.auth import Principal
 from service.clock import Clock
 from service.db import Database
 from service.errors import DomainError, ErrorCode
-from service.schemas.common import printable
+from service.schemas.common import IDEMPOTENCY_KEY, printable
 from service.settings import Settings
 
 API_PREFIX = "/api/v1"
+JSON = "application/json"
 PUBLIC: None = None
 
 
@@ -83,6 +84,37 @@ class Call:
         if value is None:
             raise DomainError(ErrorCode.NOT_FOUND, "not found")
         return value
+
+
+def idempotency_header(*, required: bool, description: str) -> dict[str, Any]:
+    """The Idempotency-Key header as the OpenAPI document describes it."""
+    return {
+        "in": "header",
+        "name": "Idempotency-Key",
+        "required": required,
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64,
+            "pattern": IDEMPOTENCY_KEY.regex.pattern,
+        },
+        "description": description,
+    }
+
+
+def idempotency_key(call: Call, *, required: bool) -> str | None:
+    """The request's Idempotency-Key (Stripe's rules: 1 to 64 visible ASCII characters)."""
+    key = call.request.headers.get("Idempotency-Key")
+    if key is None and not required:
+        return None
+    if key is None or IDEMPOTENCY_KEY.regex.fullmatch(key) is None:
+        raise DomainError(
+            ErrorCode.INVALID_REQUEST,
+            "an Idempotency-Key header of 1 to 64 visible characters is "
+            + ("required" if required else "allowed"),
+            {"Idempotency-Key": ["1 to 64 visible ASCII characters."]},
+        )
+    return key
 
 
 def parse_path_id(raw: str) -> int | None:

@@ -169,6 +169,23 @@ async def test_one_resident_sending_20_claims_at_once_gets_its_limit(cluster: Cl
     assert [r["slot"] for r in rows] == [1, 2, 3]
 
 
+async def test_one_tap_retried_20_times_on_both_processes_claims_once(cluster: Cluster) -> None:
+    """The same Idempotency-Key from one resident, 20 times at once on two processes, with
+    a limit of 3: one voucher, and the same answer 20 times."""
+    batch_id = await cluster.batch(quantity=50, per_resident_limit=3)
+    headers = {**bearer("resident", f"tapper-{uuid.uuid4().hex[:8]}"), "Idempotency-Key": "tap-1"}
+    results = await asyncio.gather(
+        *(
+            cluster.call(i, "POST", f"/api/v1/batches/{batch_id}/claims", headers=headers)
+            for i in range(20)
+        )
+    )
+    assert {status for status, _ in results} == {201}, results
+    assert len({body["code"] for _, body in results}) == 1
+    rows = await cluster.sql("SELECT count(*) AS n FROM vouchers WHERE batch_id = $1", batch_id)
+    assert rows[0]["n"] == 1
+
+
 async def claim_codes(cluster: Cluster, batch_id: int, n: int) -> list[str]:
     codes = []
     for i in range(n):

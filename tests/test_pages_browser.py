@@ -138,7 +138,7 @@ async def shot(page: Any, name: str) -> None:
 
 
 async def test_a_resident_signs_in_claims_and_shows_the_qr_code(live: Live, browser: Any) -> None:
-    batch = await live.batch(title="餐饮券 满50减10（今日）")
+    batch = await live.batch(title="餐饮券 满50减10（今日）", per_resident_limit=2)
     await live.batch(
         title="购物券 满100减20（明日）",
         category="shopping",
@@ -164,10 +164,27 @@ async def test_a_resident_signs_in_claims_and_shows_the_qr_code(live: Live, brow
     assert "剩余 50 / 50 张" in await card.inner_text()
     assert "距开抢" in await page.locator(".batch", has_text="明日").inner_text()
     await shot(page, "resident-batches")
+    # The first tap's answer is lost on the way back (the claim reached the server): 重试
+    # sends the same tap, which the server answers as the first time, without a second voucher.
+    lost = {"count": 0}
+
+    async def lose_first_answer(route: Any) -> None:
+        if lost["count"] == 0:
+            lost["count"] += 1
+            await route.fetch()
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    await page.route(f"**/api/v1/batches/{batch['id']}/claims", lose_first_answer)
     await card.locator("button", has_text="立即领取").click()
+    await page.wait_for_selector(".toast.error:has-text('网络异常')")
+    await card.locator("button", has_text="重试").click()
     await page.wait_for_selector(".toast.ok:has-text('领取成功')")
     await page.wait_for_selector(f"[data-batch='{batch['id']}']:has-text('剩余 49 / 50 张')")
-    # A second claim hits the per-resident limit: the server's message, in plain words.
+    # A new tap is a new claim; the one after it hits the per-resident limit of 2.
+    await card.locator("button", has_text="立即领取").click()
+    await page.wait_for_selector(f"[data-batch='{batch['id']}']:has-text('剩余 48 / 50 张')")
     await card.locator("button", has_text="立即领取").click()
     await page.wait_for_selector(".toast.error:has-text('已达到每人领取上限')")
 

@@ -10,9 +10,10 @@ from marshmallow import Schema
 
 from service import keys
 from service.domain import vouchers
+from service.domain.claims import Stored
 from service.domain.codes import normalize
 from service.errors import DomainError, ErrorCode
-from service.http import Call, Routes, json_response
+from service.http import JSON, Call, Routes, idempotency_header, idempotency_key, json_response
 from service.schemas.common import OneOf, QueryInt
 from service.schemas.vouchers import Voucher
 from service.views.vouchers import voucher_json
@@ -28,13 +29,33 @@ class WalletQuery(Schema):
 
 @routes.post(
     "/batches/{id}/claims",
+    extra={
+        "headers": [
+            idempotency_header(
+                required=False,
+                description="optional, one per tap: a retry with it never claims twice",
+            )
+        ]
+    },
     summary="Claim a voucher of an open batch",
     response=Voucher(),
     status=201,
-    errors=("not_found", "not_open", "closed", "sold_out", "limit_reached", "unavailable"),
+    errors=(
+        "invalid_request",
+        "not_found",
+        "not_open",
+        "closed",
+        "sold_out",
+        "limit_reached",
+        "idempotency_key_reused",
+        "unavailable",
+    ),
 )
 async def claim(call: Call) -> web.StreamResponse:
-    claimed = await call.app[keys.CLAIMS].claim(call.path_id(), call.me.sub)
+    key = idempotency_key(call, required=False)
+    claimed = await call.app[keys.CLAIMS].claim(call.path_id(), call.me.sub, key)
+    if isinstance(claimed, Stored):  # a keyed claim: the answer stored with it, byte for byte
+        return web.Response(text=claimed.text, status=claimed.status, content_type=JSON)
     qr_key = call.app[keys.SERVER_KEYS]["qr_signing"]
     return json_response(voucher_json(claimed, qr_key, call.settings.tz), 201)
 

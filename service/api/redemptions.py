@@ -6,10 +6,8 @@ from aiohttp import web
 
 from service import keys
 from service.domain import redemptions
-from service.errors import DomainError, ErrorCode
-from service.http import Call, Routes, json_response
+from service.http import JSON, Call, Routes, idempotency_header, idempotency_key, json_response
 from service.schemas.vouchers import (
-    IDEMPOTENCY_KEY,
     Redemption,
     RedemptionCreate,
     RedemptionList,
@@ -21,18 +19,9 @@ from service.timefmt import business_day
 from service.views.redemptions import preview_json, redemption_json
 
 routes = Routes("redemption (merchant)", roles=("merchant",))
-IDEMPOTENCY_HEADER = {
-    "in": "header",
-    "name": "Idempotency-Key",
-    "required": True,
-    "schema": {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": 64,
-        "pattern": IDEMPOTENCY_KEY.regex.pattern,
-    },
-    "description": "one per checkout attempt, reused on its retries",
-}
+IDEMPOTENCY_HEADER = idempotency_header(
+    required=True, description="one per checkout attempt, reused on its retries"
+)
 
 
 def _merchant_id(call: Call) -> int:
@@ -76,22 +65,15 @@ async def preview(call: Call) -> web.StreamResponse:
     extra={"headers": [IDEMPOTENCY_HEADER]},
 )
 async def redeem(call: Call) -> web.StreamResponse:
-    key = call.request.headers.get("Idempotency-Key", "")
-    if IDEMPOTENCY_KEY.regex.fullmatch(key) is None:
-        raise DomainError(
-            ErrorCode.INVALID_REQUEST,
-            "an Idempotency-Key header of 1 to 64 visible characters is required",
-            {"Idempotency-Key": ["Required, 1 to 64 visible ASCII characters."]},
-        )
     checkout = redemptions.Checkout(
         merchant_id=_merchant_id(call),
-        key=key,
+        key=idempotency_key(call, required=True) or "",
         code=redemptions.parse_code(call.app[keys.SERVER_KEYS]["qr_signing"], call.body["code"]),
         order_amount_fen=call.body["order_amount_fen"],
         order_ref=call.body["order_ref"],
     )
     status, body = await call.app[keys.REDEMPTIONS].redeem(checkout)
-    return web.Response(text=body, status=status, content_type="application/json")
+    return web.Response(text=body, status=status, content_type=JSON)
 
 
 @routes.get(

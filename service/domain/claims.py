@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 import asyncpg
 
 from service.combiner import Combiner
-from service.db import Database
+from service.db import Conn, Database
 from service.domain.codes import new_code
 from service.errors import DomainError, ErrorCode
 
@@ -53,9 +53,6 @@ class Claimed:
 
     def __getitem__(self, name: str) -> Any:
         return getattr(self, name)
-
-
-Outcome = Claimed | DomainError
 
 
 def _window_refusal(batch: asyncpg.Record, now: datetime) -> DomainError | None:
@@ -87,39 +84,73 @@ def expiry(batch: asyncpg.Record, now: datetime) -> datetime:
     return expires
 
 
-async def claim_many(db: Database, batch_id: int, subs: list[str], now: datetime) -> list[Outcome]:
-    """Settle the claims of `subs` (in arrival order, repeats allowed) on one batch."""
+@dataclass(frozen=True)
+class ClaimRequest:
+    """One resident's tap: its subject, and the Idempotency-Key the page sent, if any."""
+
+    sub: str
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A keyed claim's answer, exactly as stored with it: a retry gets the same bytes."""
+
+    status: int
+    text: str
+
+
+Outcome = Claimed | Stored | DomainError
+# How a keyed claim's won voucher is written as its stored answer (the API's voucher JSON).
+Render = Callable[[Claimed], str]
+
+
+async def claim_many(
+    db: Database,
+    batch_id: int,
+    requests: Sequence[ClaimRequest | str],
+    now: datetime,
+    render: Render | None = None,
+) -> list[Outcome]:
+    """Settle these claims (in arrival order; a subject may repeat, a (subject, key) pair may
+    not) on one batch. A keyed claim that wins has its answer stored in the same transaction
+    and replayed for its key ever after; `render` writes that answer."""
+    wanted = [r if isinstance(r, ClaimRequest) else ClaimRequest(r) for r in requests]
     for attempt in range(_RETRIES):
         try:
-            return await _claim_once(db, batch_id, subs, now)
+            return await _claim_once(db, batch_id, wanted, now, render)
         except asyncpg.IntegrityConstraintViolationError as err:
-            # A race the lock should have prevented, or a code collision (2^-64): the
-            # constraint held, so nothing was written; decide again from fresh state.
+            # A race the lock should have prevented, a code collision (2^-64), or one key
+            # used at once for two batches: the constraint held, so nothing was written;
+            # decide again from fresh state (the key's answer is then found stored).
             log.warning("claim transaction retried after %s", err.constraint_name)
             if attempt == _RETRIES - 1:
                 raise
     raise AssertionError("unreachable")
 
 
-async def _claim_once(db: Database, batch_id: int, subs: list[str], now: datetime) -> list[Outcome]:
+async def _claim_once(
+    db: Database, batch_id: int, wanted: list[ClaimRequest], now: datetime, render: Render | None
+) -> list[Outcome]:
     async with db.transaction() as tx:
         batch = await tx.fetchrow("lock_batch_for_claims", batch_id=batch_id)
         if batch is None:
-            return [DomainError(ErrorCode.NOT_FOUND, "batch not found")] * len(subs)
+            return [DomainError(ErrorCode.NOT_FOUND, "batch not found")] * len(wanted)
+        # A keyed retry of a won claim gets its answer whatever happened since (sold out,
+        # closed); anything else is judged now.
+        residents: dict[str, tuple[int, int]] = {}
+        stored: dict[tuple[int, str | None], asyncpg.Record] = {}
+        if any(r.key is not None for r in wanted):
+            residents = await _residents(tx, batch_id, [r.sub for r in wanted])
+            stored = await _stored_answers(tx, wanted, residents)
         refusal = _window_refusal(batch, now)
         if refusal is not None:
-            return [refusal] * len(subs)
-        distinct = list(dict.fromkeys(subs))
-        residents: dict[str, tuple[int, int]] = {}
-        for _ in range(_RETRIES):
-            rows = await tx.fetch("claim_residents", subs=distinct, batch_id=batch_id)
-            residents.update({r["sub"]: (r["id"], r["held"]) for r in rows})
-            # A resident created by a concurrent transaction is invisible to the statement
-            # that waited for it; asking again sees it.
-            if len(residents) == len(distinct):
-                break
-        else:
-            raise RuntimeError("residents could not be resolved")
+            return [
+                _replay(answer, batch_id) if answer is not None else refusal
+                for answer in (stored.get((residents.get(r.sub, (0,))[0], r.key)) for r in wanted)
+            ]
+        if not residents:
+            residents = await _residents(tx, batch_id, [r.sub for r in wanted])
 
         limit = batch["per_resident_limit"]
         remaining = batch["quantity"] - batch["claimed"]
@@ -128,8 +159,11 @@ async def _claim_once(db: Database, batch_id: int, subs: list[str], now: datetim
         codes: list[str] = []
         resident_ids: list[int] = []
         slots: list[int] = []
-        for sub in subs:
-            if held[sub] >= limit:
+        for request in wanted:
+            answer = stored.get((residents[request.sub][0], request.key))
+            if answer is not None:
+                outcomes.append(_replay(answer, batch_id))
+            elif held[request.sub] >= limit:
                 outcomes.append(
                     DomainError(
                         ErrorCode.LIMIT_REACHED,
@@ -140,11 +174,11 @@ async def _claim_once(db: Database, batch_id: int, subs: list[str], now: datetim
             elif remaining <= 0:
                 outcomes.append(sold_out())
             else:
-                held[sub] += 1
+                held[request.sub] += 1
                 remaining -= 1
                 codes.append(new_code())
-                resident_ids.append(residents[sub][0])
-                slots.append(held[sub])
+                resident_ids.append(residents[request.sub][0])
+                slots.append(held[request.sub])
                 outcomes.append(None)
         expires_at = expiry(batch, now)
         if codes:
@@ -159,49 +193,136 @@ async def _claim_once(db: Database, batch_id: int, subs: list[str], now: datetim
                 expires_at=expires_at,
             )
             assert len(inserted) == len(codes)
-    won = iter(codes)
-    return [
-        outcome
-        if outcome is not None
-        else Claimed(
-            code=next(won),
-            batch_id=batch_id,
-            category=batch["category"],
-            title=batch["title"],
-            face_value_fen=batch["face_value_fen"],
-            min_spend_fen=batch["min_spend_fen"],
-            claimed_at=now,
-            expires_at=expires_at,
+        won = iter(codes)
+        decided: list[Outcome] = [
+            outcome
+            if outcome is not None
+            else Claimed(
+                code=next(won),
+                batch_id=batch_id,
+                category=batch["category"],
+                title=batch["title"],
+                face_value_fen=batch["face_value_fen"],
+                min_spend_fen=batch["min_spend_fen"],
+                claimed_at=now,
+                expires_at=expires_at,
+            )
+            for outcome in outcomes
+        ]
+        return await _store_keyed(tx, batch_id, wanted, residents, decided, stored, now, render)
+
+
+async def _residents(tx: Conn, batch_id: int, subs: list[str]) -> dict[str, tuple[int, int]]:
+    """Each claimant's resident id (created on first use) and vouchers of the batch held."""
+    distinct = list(dict.fromkeys(subs))
+    residents: dict[str, tuple[int, int]] = {}
+    for _ in range(_RETRIES):
+        rows = await tx.fetch("claim_residents", subs=distinct, batch_id=batch_id)
+        residents.update({r["sub"]: (r["id"], r["held"]) for r in rows})
+        # A resident created by a concurrent transaction is invisible to the statement that
+        # waited for it; asking again sees it.
+        if len(residents) == len(distinct):
+            return residents
+    raise RuntimeError("residents could not be resolved")
+
+
+async def _stored_answers(
+    tx: Conn, wanted: list[ClaimRequest], residents: dict[str, tuple[int, int]]
+) -> dict[tuple[int, str | None], asyncpg.Record]:
+    keyed = [r for r in wanted if r.key is not None]
+    if not keyed:
+        return {}
+    rows = await tx.fetch(
+        "stored_claim_answers",
+        resident_ids=[residents[r.sub][0] for r in keyed],
+        keys=[r.key for r in keyed],
+    )
+    return {(row["resident_id"], row["key"]): row for row in rows}
+
+
+def _replay(answer: asyncpg.Record, batch_id: int) -> Outcome:
+    if answer["batch_id"] != batch_id:
+        return DomainError(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            "this Idempotency-Key was used for a claim on another batch",
         )
-        for outcome in outcomes
-    ]
+    return Stored(answer["status_code"], answer["response"])
+
+
+async def _store_keyed(
+    tx: Conn,
+    batch_id: int,
+    wanted: list[ClaimRequest],
+    residents: dict[str, tuple[int, int]],
+    decided: list[Outcome],
+    stored: dict[tuple[int, str | None], asyncpg.Record],
+    now: datetime,
+    render: Render | None,
+) -> list[Outcome]:
+    """Keyed claims won now get their answer stored and are answered from what was stored, so
+    the first answer and every replay are the same bytes. A refusal changed nothing and is not
+    stored: a retry of that tap is judged afresh (and may win if stock came back)."""
+    ids: list[int] = []
+    keys: list[str] = []
+    statuses: list[int] = []
+    answers: list[str] = []
+    final: list[Outcome] = []
+    for request, outcome in zip(wanted, decided, strict=True):
+        rid = residents[request.sub][0]
+        if request.key is None or not isinstance(outcome, Claimed):
+            final.append(outcome)
+            continue
+        assert render is not None, "keyed claims need a renderer for their answers"
+        answer = Stored(201, render(outcome))
+        ids.append(rid)
+        keys.append(request.key)
+        statuses.append(answer.status)
+        answers.append(answer.text)
+        final.append(answer)
+    if keys:
+        await tx.execute(
+            "store_claim_answers",
+            batch_id=batch_id,
+            resident_ids=ids,
+            keys=keys,
+            statuses=statuses,
+            answers=answers,
+            now=now,
+        )
+    return final
 
 
 class ClaimCombiner:
     """Combines concurrent claims of a batch in this process into shared transactions
-    (service/combiner.py), and remembers for a second that a batch is sold out."""
+    (service/combiner.py), and remembers for a second that a batch is sold out. Two claims
+    with the same (resident, key) never share a flush: the second finds the first's answer."""
 
-    def __init__(self, db: Database, now: Callable[[], datetime]) -> None:
+    def __init__(self, db: Database, now: Callable[[], datetime], render: Render) -> None:
         self.db = db
         self.now = now
+        self.render = render
         self._sold_out_until: dict[int, float] = {}
-        self._combiner: Combiner[int, str, Claimed] = Combiner(
-            "claims", self._flush, max_size=MAX_CLAIMS_PER_TRANSACTION
+        self._combiner: Combiner[int, ClaimRequest, Claimed | Stored] = Combiner(
+            "claims",
+            self._flush,
+            max_size=MAX_CLAIMS_PER_TRANSACTION,
+            exclusive=lambda r: (r.sub, r.key) if r.key is not None else id(r),
         )
 
-    async def claim(self, batch_id: int, sub: str) -> Claimed:
+    async def claim(self, batch_id: int, sub: str, key: str | None = None) -> Claimed | Stored:
         until = self._sold_out_until.get(batch_id)
-        if until is not None and time.monotonic() < until:
+        # A keyed claim may be the retry of a won one: the database has its answer.
+        if key is None and until is not None and time.monotonic() < until:
             raise sold_out()
-        return await self._combiner.submit(batch_id, sub)
+        return await self._combiner.submit(batch_id, ClaimRequest(sub, key))
 
     def forget(self, batch_id: int) -> None:
         """Drop what this process believes about a batch (after its quantity changed)."""
         self._sold_out_until.pop(batch_id, None)
 
-    async def _flush(self, batch_id: int, subs: list[str]) -> list[Outcome]:
-        outcomes = await claim_many(self.db, batch_id, subs, self.now())
-        if any(isinstance(o, DomainError) and o.code == "sold_out" for o in outcomes):
+    async def _flush(self, batch_id: int, requests: list[ClaimRequest]) -> list[Outcome]:
+        outcomes = await claim_many(self.db, batch_id, requests, self.now(), self.render)
+        if any(isinstance(o, DomainError) and o.code == ErrorCode.SOLD_OUT for o in outcomes):
             self._sold_out_until[batch_id] = time.monotonic() + SOLD_OUT_MEMORY_S
         return outcomes
 

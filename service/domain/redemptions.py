@@ -26,6 +26,7 @@ from service.db import Database
 from service.domain.codes import code_from_input
 from service.errors import REFUSALS, DomainError, ErrorCode
 from service.timefmt import business_day
+from service.views import as_text
 from service.views.redemptions import redemption_json
 
 
@@ -180,11 +181,11 @@ async def _redeem_once(
                 if refusal_.code == "forbidden":
                     outcomes.append(refusal_)
                     continue
-                text = _text(refusal_.body())
+                text = as_text(refusal_.body())
                 completed.refuse(checkout, refusal_.status, text)
                 outcomes.append((refusal_.status, text))
                 continue
-            text = _text(body)
+            text = as_text(body)
             redeemed_now.add(context["id"])
             completed.redeem(checkout, row, body["id"], text)
             outcomes.append((201, text))
@@ -236,10 +237,6 @@ class Completed:
         self.refused_fingerprints.append(checkout.fingerprint)
         self.refused_statuses.append(status)
         self.refused_answers.append(answer)
-
-
-def _text(body: dict[str, Any]) -> str:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
 def _decide(context: dict[str, Any], checkout: Checkout, now: datetime, tz: Any) -> dict[str, Any]:

@@ -74,6 +74,10 @@ class FullMatch(validate.Validator):
         return f"pattern={self.regex.pattern!r}"
 
 
+# What a checkout or a resident's page sends as Idempotency-Key: 1 to 64 visible ASCII.
+IDEMPOTENCY_KEY = FullMatch(r"[\x21-\x7e]{1,64}", error="1 to 64 visible ASCII characters.")
+
+
 class StrictBool(fields.Boolean):
     """JSON true/false only: "true", 1 and "yes" are type errors, not booleans."""
 

@@ -2,13 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.schemas.common import Day, Fen, FullMatch, String, Text
-
-# What a checkout sends as Idempotency-Key: 1 to 64 visible ASCII characters.
-IDEMPOTENCY_KEY_PATTERN = r"[\x21-\x7e]{1,64}"
-IDEMPOTENCY_KEY = FullMatch(
-    IDEMPOTENCY_KEY_PATTERN, error="Required, 1 to 64 visible ASCII characters."
-)
+from service.schemas.common import IDEMPOTENCY_KEY, Day, Fen, String, Text
 
 
 class VoucherFacts(Schema):

@@ -1,5 +1,5 @@
 // The cashier page: preview a voucher (typed or scanned), redeem it exactly once, reverse.
-import { CATEGORY_NAMES, ERROR_TEXT, dateTime, el, errorText, parseYuan, show, signedInPage, yuan } from "/static/common.js";
+import { CATEGORY_NAMES, ERROR_TEXT, dateTime, el, errorText, newIdempotencyKey, parseYuan, show, signedInPage, yuan } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const { api, render, signIn } = signedInPage("cashier", () => loadToday());
@@ -75,7 +75,7 @@ async function redeem() {
     order_amount_fen: fen,
     order_ref: $("order-ref").value.trim() || `POS-${Date.now()}`,
   };
-  if (!attempt) attempt = { key: crypto.randomUUID(), body };
+  if (!attempt) attempt = { key: newIdempotencyKey(), body };
   $("redeem").disabled = true;
   $("retry").hidden = true;
   $("redeem-result").replaceChildren(el("div", { class: "muted" }, "核销中…"));

@@ -169,6 +169,13 @@ export function today() {
 
 // Text a spreadsheet would run as a formula (=, +, -, @, tab, CR; OWASP CSV injection) gets a
 // leading ' as the service's own CSV does (service/csvout.py); numbers stay numbers.
+// One Idempotency-Key per tap or checkout attempt, reused on its retries. Random from
+// getRandomValues, which (unlike randomUUID) also works on a page served over plain HTTP.
+export function newIdempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 export function csvCell(v) {
   let text = v == null ? "" : String(v);
   if (typeof v === "string" && /^[=+\-@\t\r]/.test(text) && !/^[+-]?[0-9]+(\.[0-9]+)?$/.test(text)) {

@@ -1,5 +1,5 @@
 // The residents' page: SMS sign-in, batches by category with what remains, claim, wallet + QR.
-import { CATEGORY_NAMES, dateTime, el, errorText, show, signedInPage, yuan } from "/static/common.js";
+import { CATEGORY_NAMES, dateTime, el, errorText, newIdempotencyKey, show, signedInPage, yuan } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const { api, render, signIn } = signedInPage("resident", () => loadBatches());
@@ -97,7 +97,7 @@ function drawBatches() {
 function batchCard(batch) {
   const action =
     batch.status === "open"
-      ? el("button", { onclick: (e) => claim(batch, e.target) }, "立即领取")
+      ? el("button", { onclick: (e) => claim(batch, e.target) }, pendingTaps.has(batch.id) ? "重试" : "立即领取")
       : el("button", { disabled: true, class: "secondary" }, STATUS_TEXT[batch.status]);
   return el("div", { class: "card batch", "data-batch": batch.id },
     el("div", { class: "value" },
@@ -114,19 +114,26 @@ function batchCard(batch) {
     action);
 }
 
+// A tap whose answer was lost keeps its Idempotency-Key: 重试 sends the same one, so the
+// server answers as it did the first time and never claims twice.
+const pendingTaps = new Map();
+
 async function claim(batch, button) {
   button.disabled = true;
+  const key = pendingTaps.get(batch.id) || newIdempotencyKey();
+  pendingTaps.set(batch.id, key);
   try {
-    const voucher = await api.json("POST", `/batches/${batch.id}/claims`);
+    const voucher = await api.json("POST", `/batches/${batch.id}/claims`, {
+      headers: { "Idempotency-Key": key },
+    });
+    pendingTaps.delete(batch.id);
     show(`领取成功：${voucher.title}`, "ok");
     loadBatches();
   } catch (error) {
     show(errorText(error), "error");
-    if (error.code === undefined) {
-      // The network failed: the claim may or may not have been made; try again safely
-      // (the per-resident limit holds) or look in the wallet.
-      button.textContent = "重试";
-    }
+    // The network failed: the button says 重试 and sends the same tap again, safely.
+    // Answered (a refusal): the next tap is a new one.
+    if (error.code !== undefined) pendingTaps.delete(batch.id);
     loadBatches();
   } finally {
     button.disabled = false;

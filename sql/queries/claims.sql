@@ -37,3 +37,16 @@ WITH new AS (
     UPDATE batches SET claimed = claimed + (SELECT count(*) FROM new) WHERE id = :batch_id
 )
 SELECT code FROM new;
+
+-- name: stored_claim_answers
+-- The answers already stored for these (resident, key) pairs, given as parallel arrays.
+SELECT k.resident_id, k.key, k.batch_id, k.status_code, k.response
+FROM claim_keys k
+JOIN unnest(:resident_ids::bigint[], :keys::text[]) AS w (resident_id, key)
+  ON k.resident_id = w.resident_id AND k.key = w.key;
+
+-- name: store_claim_answers
+INSERT INTO claim_keys (resident_id, key, batch_id, status_code, response, created_at)
+SELECT r, k, :batch_id, s, a, :now
+FROM unnest(:resident_ids::bigint[], :keys::text[], :statuses::integer[], :answers::text[])
+    AS t (r, k, s, a);

@@ -57,6 +57,8 @@ INSERT INTO voucher_events (voucher_id, batch_id, kind, at)
 SELECT id, batch_id, 'expired', expires_at FROM expired;
 
 -- name: prune_idempotency_keys
+-- Checkouts' and claims' keys alike.
+WITH claims AS (DELETE FROM claim_keys WHERE created_at < :before)
 DELETE FROM idempotency_keys WHERE created_at < :before;
 
 -- name: prune_frequent_job_runs
