@@ -99,7 +99,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     resolved = dataclasses.replace(settings, database_url=database_url(settings))
     # `festival serve` migrated before it started serving.
-    async with open_database(resolved, migrate=False) as db:
+    # Requests get a bounded pool; the jobs this process runs (or starts for the bureau) a
+    # small one of their own, with no statement timeout, that never takes requests' connections.
+    async with (
+        open_database(resolved, migrate=False, bounded=True) as db,
+        open_database(resolved, min_size=1, max_size=2, migrate=False) as jobs_db,
+    ):
         app[keys.DB] = db
         app[keys.SERVER_KEYS] = await server_keys.load(db)
         clock = app[keys.CLOCK]
@@ -108,7 +113,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             db, clock.now, lambda claimed: as_text(voucher_json(claimed, qr_key, settings.tz))
         )
         app[keys.REDEMPTIONS] = RedemptionCombiner(db, clock.now, settings.tz)
-        app[keys.JOBS] = JobRunner(db, clock, settings.tz)
+        app[keys.JOBS] = JobRunner(jobs_db, clock, settings.tz)
         yield
         await app[keys.CLAIMS].close()
         await app[keys.REDEMPTIONS].close()

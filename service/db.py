@@ -20,7 +20,11 @@ from service.errors import DomainError, ErrorCode
 from service.settings import Settings
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-ACQUIRE_TIMEOUT_S = 5.0
+# Commands and jobs wait as long as their work takes; requests (open_database(bounded=True))
+# get a connection within the settings' acquire timeout and each statement within their
+# statement timeout, or answer 503: a slow or exhausted database never hangs a client.
+UNBOUNDED_ACQUIRE_S = 60.0
+UNBOUNDED_STATEMENT_S = 600.0
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
 # Constraint violations that a client can cause, as the API answers them.
@@ -183,10 +187,12 @@ async def open_database(
     min_size: int | None = None,
     max_size: int | None = None,
     migrate: bool = True,
+    bounded: bool = False,
 ) -> AsyncIterator[Database]:
     """The store of record the settings name (`database_url` resolved beforehand), migrated
     unless told not to, as every command and process opens it: with the statement cache
-    setting that PgBouncer older than 1.21 needs. Pool sizes default to the settings'."""
+    setting that PgBouncer older than 1.21 needs. Pool sizes default to the settings'.
+    `bounded`: for requests, with the settings' acquire and statement timeouts."""
     from service.migrations import migrate_url
 
     url = settings.database_url or ""
@@ -197,6 +203,8 @@ async def open_database(
         min_size=settings.pool_min if min_size is None else min_size,
         max_size=settings.pool_max if max_size is None else max_size,
         statement_cache_size=settings.statement_cache_size,
+        acquire_timeout=settings.db_acquire_timeout_s if bounded else UNBOUNDED_ACQUIRE_S,
+        statement_timeout=settings.db_statement_timeout_s if bounded else UNBOUNDED_STATEMENT_S,
     )
     try:
         yield db
@@ -207,18 +215,28 @@ async def open_database(
 class Database:
     """The pool, with the same named-query methods; each call takes its own connection."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float = UNBOUNDED_ACQUIRE_S) -> None:
         self.pool = pool
+        self.acquire_timeout = acquire_timeout
 
     @classmethod
     async def connect(
-        cls, url: str, *, min_size: int = 2, max_size: int = 20, statement_cache_size: int = 100
+        cls,
+        url: str,
+        *,
+        min_size: int = 2,
+        max_size: int = 20,
+        statement_cache_size: int = 100,
+        acquire_timeout: float = UNBOUNDED_ACQUIRE_S,
+        statement_timeout: float = UNBOUNDED_STATEMENT_S,
     ) -> Database:
         pool = await asyncpg.create_pool(
             url,
             min_size=min_size,
             max_size=max_size,
-            command_timeout=30,
+            # Client-side: asyncpg cancels the statement (also a lock wait) and raises
+            # TimeoutError, which is 503. Works behind PgBouncer, unlike a SET.
+            command_timeout=statement_timeout,
             reset=_reset,
             # Behind PgBouncer in transaction mode, prepared statements need PgBouncer >= 1.21
             # with max_prepared_statements; older ones need a cache size of 0.
@@ -226,7 +244,7 @@ class Database:
             server_settings={"application_name": "festival", "timezone": "UTC"},
         )
         assert pool is not None
-        return cls(pool)
+        return cls(pool, acquire_timeout)
 
     async def close(self) -> None:
         await self.pool.close()
@@ -236,7 +254,7 @@ class Database:
         # Failing to get a connection at all (server down, at its connection limit, not
         # accepting connections, pool exhausted) is "unavailable", whatever the cause.
         try:
-            conn_cm = self.pool.acquire(timeout=ACQUIRE_TIMEOUT_S)
+            conn_cm = self.pool.acquire(timeout=self.acquire_timeout)
             conn = await conn_cm.__aenter__()
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise DomainError(

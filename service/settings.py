@@ -28,6 +28,19 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
 DEFAULT_TZ = "Asia/Shanghai"
 
 
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 < value < 3600:
+        raise SystemExit(f"{name} must be between 0 and 3600 seconds, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     # None: start the embedded PostgreSQL under data_dir.
@@ -45,6 +58,10 @@ class Settings:
     pool_max: int = 20
     # 0 behind PgBouncer older than 1.21 in transaction mode (no prepared statements there).
     statement_cache_size: int = 100
+    # A request waits at most this long for a connection, and for each statement (a lock
+    # wait included), then answers 503 unavailable: seconds.
+    db_acquire_timeout_s: float = 2.0
+    db_statement_timeout_s: float = 3.0
     # Honour X-Forwarded-For from a reverse proxy (deploy/) for per-IP rate limits.
     trust_forwarded_for: bool = False
     sms_sender: str = "log"
@@ -80,6 +97,12 @@ class Settings:
             pool_min=_int(env, "FESTIVAL_POOL_MIN", cls.pool_min),
             pool_max=_int(env, "FESTIVAL_POOL_MAX", cls.pool_max),
             statement_cache_size=_int(env, "FESTIVAL_DB_STATEMENT_CACHE", cls.statement_cache_size),
+            db_acquire_timeout_s=_float(
+                env, "FESTIVAL_DB_ACQUIRE_TIMEOUT", cls.db_acquire_timeout_s
+            ),
+            db_statement_timeout_s=_float(
+                env, "FESTIVAL_DB_STATEMENT_TIMEOUT", cls.db_statement_timeout_s
+            ),
             trust_forwarded_for=_bool(
                 env.get("FESTIVAL_TRUST_FORWARDED_FOR"), cls.trust_forwarded_for
             ),

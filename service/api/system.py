@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from service import keys, migrations
@@ -43,11 +45,21 @@ async def healthz(call: Call) -> web.StreamResponse:
     errors=("unavailable",),
 )
 async def readyz(call: Call) -> web.StreamResponse:
+    pool = call.db.pool
     try:
-        version = await migrations.current_version(call.db.pool)
+        # Bounded like a request: a busy, exhausted or unreachable database is "not ready"
+        # within a second or two, never a probe that hangs.
+        async with asyncio.timeout(READY_TIMEOUT_S), call.db.connection() as conn:
+            version = await migrations.current_version(conn.raw)
     except Exception:
         return json_response(
-            {"status": "unavailable", "reason": "database unreachable"}, 503, {"Retry-After": "5"}
+            {
+                "status": "unavailable",
+                "reason": "database unreachable, busy or out of connections",
+                "pool": {"size": pool.get_size(), "idle": pool.get_idle_size()},
+            },
+            503,
+            {"Retry-After": "5"},
         )
     latest = migrations.latest_version()
     if version != latest:
@@ -86,4 +98,5 @@ async def docs_init(call: Call) -> web.StreamResponse:
     return web.Response(text=DOCS_INIT_JS, content_type="text/javascript")
 
 
+READY_TIMEOUT_S = 1.5
 OPENAPI: web.AppKey[dict] = web.AppKey("openapi")
