@@ -15,6 +15,7 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,13 @@ from urllib.parse import parse_qs, urlsplit
 from service.processes import FESTIVAL, free_port, stop, wait_http, wait_port
 
 ROOT = Path(__file__).resolve().parent.parent
+# What systemd does between fork and exec for a socket-activated service: the socket at fd 3,
+# LISTEN_FDS=1 and LISTEN_PID = the pid that will run the service (exec keeps it).
+SYSTEMD_HANDOFF = (
+    "import os, sys; os.dup2(int(sys.argv[1]), 3); "
+    "os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid())); "
+    "os.execv(sys.argv[2], sys.argv[2:])"
+)
 
 
 def missing_tools() -> list[str]:
@@ -52,7 +60,9 @@ class Topology:
     schedulers: int = 2
     env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    api_ports: list[int] = field(default_factory=list)
+    api_port: int = 0
+    api_socket: socket.socket | None = None
+    api_env: dict[str, str] = field(default_factory=dict)
     bouncer_port: int = 0
     bouncer_folder: Path | None = None
 
@@ -73,7 +83,6 @@ class Topology:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         self.bouncer_port = free_port()
-        self.api_ports = [free_port() for _ in range(self.apis)]
         self._pgbouncer()
         env = {
             **os.environ,
@@ -90,16 +99,42 @@ class Topology:
         )
         if migrated.returncode != 0:
             raise RuntimeError(f"migration through PgBouncer failed:\n{migrated.stderr}")
-        for i, port in enumerate(self.api_ports):
-            self._start(
-                f"api-{i}", [*FESTIVAL, "serve", "--port", str(port), "--no-scheduler"], env
-            )
+        # As systemd's festival-api.socket: one listening socket, held here, that every API
+        # process serves on; restarting a process never closes it.
+        self.api_socket = socket.create_server(("127.0.0.1", 0), backlog=1024)
+        self.api_port = self.api_socket.getsockname()[1]
+        self.api_env = env
+        for i in range(self.apis):
+            self.start_api(i)
         for i in range(self.schedulers):
             self._start(f"scheduler-{i}", [*FESTIVAL, "scheduler"], env)
-        for port in self.api_ports:
-            wait_http(f"http://127.0.0.1:{port}/readyz")
+        wait_http(f"http://127.0.0.1:{self.api_port}/readyz")
         self._nginx()
         wait_http(self.base + "/readyz")
+
+    def start_api(self, i: int) -> None:
+        """API process `i` on the shared socket, handed over as systemd does (fd 3,
+        LISTEN_FDS=1, LISTEN_PID = the process's own pid, set just before exec)."""
+        assert self.api_socket is not None
+        fd = self.api_socket.fileno()
+        self._start(
+            f"api-{i}",
+            [sys.executable, "-c", SYSTEMD_HANDOFF, str(fd), *FESTIVAL, "serve", "--no-scheduler"],
+            self.api_env,
+            pass_fds=(fd,),
+        )
+
+    def restart_api(self, i: int, timeout: float = 60) -> None:
+        """A rolling restart's step: drain and stop process `i`, start it again, and wait
+        until it serves (so the next step never leaves fewer than N-1 serving)."""
+        self.stop(f"api-{i}", signal.SIGTERM)
+        self.start_api(i)
+        log = self.folder / f"api-{i}.log"
+        deadline = time.monotonic() + timeout
+        while "serving on" not in log.read_text():
+            if self.processes[f"api-{i}"].poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"api-{i} did not come back:\n{log.read_text()}")
+            time.sleep(0.05)
 
     def _start(
         self, name: str, command: list[str], env: dict[str, str] | None = None, **kw: object
@@ -151,9 +186,7 @@ class Topology:
     def _nginx(self) -> None:
         folder = self.folder / "nginx"
         folder.mkdir(exist_ok=True)
-        upstreams = "\n".join(
-            f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;" for p in self.api_ports
-        )
+        upstreams = f"        server 127.0.0.1:{self.api_port};"
         (folder / "nginx.conf").write_text(
             (ROOT / "deploy" / "nginx-local.conf")
             .read_text()
@@ -191,6 +224,8 @@ class Topology:
         for name in order:
             if name in self.processes:
                 self.stop(name)
+        if self.api_socket is not None:
+            self.api_socket.close()
 
     def __enter__(self) -> Topology:
         try:

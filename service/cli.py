@@ -44,9 +44,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from service.server import serve
 
-    scheduler = not args.no_scheduler
-    serve(resolved_settings(), args.host, args.port, args.workers, scheduler, args.reuse_port)
-    return 0
+    return serve(resolved_settings(), args.host, args.port, args.workers, not args.no_scheduler)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -54,13 +52,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     and print what a newcomer needs to try it."""
     from service.demo.banner import newcomer_banner
     from service.demo.loader import load_if_empty, read_credentials
-    from service.server import serve_forever
+    from service.server import listening_socket, serve_forever
 
     settings = resolved_settings()
     asyncio.run(load_if_empty(settings, seed=2020, scale=args.demo_scale))
     base = f"http://{args.host}:{args.port}"
     banner = newcomer_banner(settings, base, read_credentials(settings.data_dir))
-    serve_forever(settings, args.host, args.port, scheduler=True, banner=banner)
+    sock = listening_socket(args.host, args.port)
+    serve_forever(settings, sock, scheduler=True, banner=banner)
     return 0
 
 
@@ -172,9 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     _address(serve)
     serve.add_argument("--no-scheduler", action="store_true", help="serve the API only")
     serve.add_argument(
-        "--workers", type=int, default=1, help="API processes sharing the port (default 1)"
+        "--workers", type=int, default=1, help="API processes sharing one socket (default 1)"
     )
-    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 
     run = sub.add_parser("run", help="what `make run` does: migrate, serve, print how to try it")

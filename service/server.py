@@ -1,29 +1,61 @@
-"""Serving the API: one process, or several sharing the port, drained on SIGTERM."""
+"""Serving the API: one listening socket, shared by every API process, and a drain on SIGTERM
+that loses no request.
+
+The socket comes from systemd (socket activation, `LISTEN_FDS`: deploy/festival-api.socket),
+from the `festival serve --workers N` supervisor (`FESTIVAL_LISTEN_FD`), or is opened here.
+Connections wait in that one kernel queue, which no single process owns: a process that stops
+leaves the queued connections to the others instead of resetting them (as SO_REUSEPORT, one
+queue per process, would).
+
+Draining (SIGTERM): stop accepting, answer what is in flight with `Connection: close` so
+clients (nginx) stop reusing connections to this process, wait until the connections are
+gone (nginx closes its idle ones after its upstream keepalive_timeout, deploy/), then exit.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+import signal
+import socket
 import subprocess
-import sys
+import time
 
-from service.processes import until_stopped
+from service.processes import FESTIVAL, until_stopped
 from service.settings import Settings
 
 log = logging.getLogger("festival")
 
-DRAIN_SECONDS = 2.0
+# How long a stopping process waits for its connections to go (they close after their next
+# answer, or when nginx drops them idle), before closing what is left.
+DRAIN_MAX_S = 10.0
+# A worker that exits within this many seconds of starting is not restarted in a loop.
+CRASH_LOOP_S = 5.0
+SYSTEMD_FIRST_FD = 3
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The socket to serve on: systemd's, the supervisor's, or a new one."""
+    if os.environ.get("LISTEN_FDS") and os.environ.get("LISTEN_PID") == str(os.getpid()):
+        sock = socket.socket(fileno=SYSTEMD_FIRST_FD)
+    elif os.environ.get("FESTIVAL_LISTEN_FD"):
+        sock = socket.socket(fileno=int(os.environ["FESTIVAL_LISTEN_FD"]))
+    else:
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+    sock.setblocking(False)
+    return sock
 
 
 def serve_forever(
     settings: Settings,
-    host: str,
-    port: int,
+    sock: socket.socket,
     *,
     scheduler: bool,
     banner: str | None = None,
-    reuse_port: bool = False,
 ) -> None:
     try:
         import uvloop
@@ -33,26 +65,14 @@ def serve_forever(
         loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        loop.run_until_complete(
-            _serve_until_stopped(settings, host, port, scheduler, banner, reuse_port)
-        )
+        loop.run_until_complete(_serve_until_stopped(settings, sock, scheduler, banner))
     finally:
         loop.close()
 
 
 async def _serve_until_stopped(
-    settings: Settings,
-    host: str,
-    port: int,
-    scheduler: bool,
-    banner: str | None,
-    reuse_port: bool,
+    settings: Settings, sock: socket.socket, scheduler: bool, banner: str | None
 ) -> None:
-    """Serve until SIGTERM or Ctrl-C, then drain: for a short while every answer carries
-    `Connection: close`, so clients (nginx) stop reusing connections to this process; then stop
-    listening and close what is left. Requests still queued in the kernel when the listener
-    closes are reset: for a restart without a single error, take the process out of nginx's
-    upstream first (deploy/README.md)."""
     from aiohttp import web
 
     from service import keys
@@ -60,7 +80,6 @@ async def _serve_until_stopped(
     from service.middlewares import AccessLogger, quiet_malformed_requests
 
     quiet_malformed_requests()
-
     app = create_app(settings=settings, scheduler=scheduler)
     runner = web.AppRunner(
         app,
@@ -69,53 +88,88 @@ async def _serve_until_stopped(
         handle_signals=False,
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
+    site = web.SockSite(runner, sock)
     await site.start()
+    bound_host, bound_port = sock.getsockname()[:2]
+    log.info("serving on http://%s:%s (docs at /api/docs)", bound_host, bound_port)
     if banner:
         print(banner, flush=True)
     try:
         await until_stopped()
         app[keys.LIFECYCLE].draining = True
-        await asyncio.sleep(DRAIN_SECONDS)
-        await site.stop()
+        await site.stop()  # this process stops accepting; the others keep the socket open
+        # aiohttp tells nobody when its last connection closes: look every 50 ms.
+        for _ in range(int(DRAIN_MAX_S / 0.05)):
+            if runner.server is None or not runner.server.connections:
+                break
+            await asyncio.sleep(0.05)
     finally:
         await runner.cleanup()
 
 
-def serve(
-    settings: Settings, host: str, port: int, workers: int, scheduler: bool, reuse_port: bool
-) -> None:
-    """`festival serve`: migrate, then this process serves (and schedules, unless told not
-    to); `workers - 1` more API processes share the port (SO_REUSEPORT, the kernel spreads
-    connections) on the database this one resolved."""
+def serve(settings: Settings, host: str, port: int, workers: int, scheduler: bool) -> int:
+    """`festival serve`: migrate, then serve. One worker serves in this process; more are
+    child processes on this process's socket, which then only supervises them: it restarts
+    one that dies and, on SIGTERM, drains them all."""
     from service.migrations import migrate_url
 
     asyncio.run(migrate_url(settings.database_url or "", settings.statement_cache_size))
-    log.info("serving on http://%s:%s (docs at /api/docs)", host, port)
-    children = []
+    sock = listening_socket(host, port)
     if workers > 1:
-        env = {**os.environ, "DATABASE_URL": settings.database_url or ""}
-        if not os.environ.get("FESTIVAL_JWT_SECRET"):
-            env["FESTIVAL_JWT_SECRET"] = settings.jwt_secret
-        command = [
-            sys.executable,
-            "-m",
-            "service.cli",
-            "serve",
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--no-scheduler",
-            "--reuse-port",
-        ]
-        children = [subprocess.Popen(command, env=env) for _ in range(workers - 1)]  # noqa: S603
-    try:
-        serve_forever(
-            settings, host, port, scheduler=scheduler, reuse_port=reuse_port or bool(children)
+        return supervise(settings, sock, workers, scheduler)
+    serve_forever(settings, sock, scheduler=scheduler)
+    return 0
+
+
+def supervise(settings: Settings, sock: socket.socket, workers: int, scheduler: bool) -> int:
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url or "",
+        "FESTIVAL_JWT_SECRET": settings.jwt_secret,
+        "FESTIVAL_LISTEN_FD": str(sock.fileno()),
+    }
+    env.pop("LISTEN_FDS", None)
+    env.pop("LISTEN_PID", None)
+
+    def start(i: int) -> subprocess.Popen[bytes]:
+        # The first worker runs the scheduler (unless told not to); jobs run once per due
+        # time anyway, whoever runs them.
+        extra = [] if scheduler and i == 0 else ["--no-scheduler"]
+        return subprocess.Popen(  # noqa: S603 (our own command)
+            [*FESTIVAL, "serve", *extra], env=env, pass_fds=(sock.fileno(),)
         )
+
+    children = {i: start(i) for i in range(workers)}
+    started = {i: time.monotonic() for i in children}
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while not stopping:
+            time.sleep(0.2)
+            for i, child in list(children.items()):
+                if child.poll() is not None and not stopping:
+                    if time.monotonic() - started[i] < CRASH_LOOP_S:
+                        log.error(
+                            "worker %d exited at start (%s); not restarting", i, child.returncode
+                        )
+                        stopping = True
+                        break
+                    log.warning("worker %d exited (%s); starting another", i, child.returncode)
+                    children[i], started[i] = start(i), time.monotonic()
     finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            child.wait(timeout=30)
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children.values():
+            try:
+                child.wait(timeout=DRAIN_MAX_S + 20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        sock.close()
+    return 0 if all(c.returncode in (0, -signal.SIGTERM) for c in children.values()) else 1

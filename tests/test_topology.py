@@ -5,7 +5,6 @@ concurrent redemptions go through all of it; then an API process is stopped mid-
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 import uuid
 from collections import Counter
@@ -139,30 +138,26 @@ async def test_the_topology_serves_a_flash_crowd_and_survives_losing_a_process(
             assert [s for s, _ in redeemed[:60]] == [201] * 60
             assert Counter(s for s, _ in redeemed[60:]) == {201: 1, 409: 19}
 
-            # 3. One API process stops in the middle of a crowd: nginx keeps serving.
-            second = await batch(session, base, 150, now - timedelta(minutes=1))
-            crowd = asyncio.create_task(claim_wave(session, base, second, 300))
-            await asyncio.sleep(0.05)
-            await asyncio.to_thread(topology.stop, "api-0", signal.SIGTERM)
-            during = await crowd
-            # Requests that were queued at the stopped process when it closed get a 502 from
-            # nginx (it never resends a POST): the page retries them, as it does on errors.
-            retried = [
-                await call(
-                    session,
-                    base,
-                    "POST",
-                    f"/api/v1/batches/{second}/claims",
-                    headers=bearer("resident", sub),
-                )
-                for sub, s, _ in during
-                if s == 502
-            ]
+            # 3. A rolling restart under load: every API process drained and started again in
+            #    turn while residents keep claiming. Every request is answered: no reset, no
+            #    502 (the processes share one socket; nginx drops idle connections in 1 s).
+            second = await batch(session, base, 400, now - timedelta(minutes=1))
+            during: list[tuple[str, int, Any]] = []
+            restarting = True
+
+            async def keep_claiming() -> None:
+                while restarting:
+                    during.extend(await claim_wave(session, base, second, 20))
+
+            load = asyncio.create_task(keep_claiming())
+            await asyncio.sleep(0.3)
+            for i in range(topology.apis):
+                await asyncio.to_thread(topology.restart_api, i)
+            restarting = False
+            await load
             statuses = Counter(s for _, s, _ in during)
-            assert set(statuses) <= {201, 409, 502} and statuses[502] <= 60, statuses
-            assert {s for s, _ in retried} <= {201, 409}, retried
-            after = await claim_wave(session, base, second, 50)
-            assert {s for _, s, _ in after} == {409}  # still served, and sold out
+            assert set(statuses) <= {201, 409}, statuses  # zero resets, zero 502s
+            assert statuses[201] > 0 and sum(statuses.values()) >= 100, statuses
 
         conn = await asyncpg.connect(db_url)
         try:
@@ -185,7 +180,7 @@ async def test_the_topology_serves_a_flash_crowd_and_survives_losing_a_process(
         # Nothing lost: each 201 is its resident's row, and no more than the stock was issued.
         answered = {sub: body["code"] for sub, s, body in during if s == 201}
         assert answered.items() <= rows.items()
-        assert len(rows) == 150 and twice == 0
+        assert len(rows) == len(answered) <= 400 and twice == 0
         periods = Counter((r["job"], r["period"]) for r in runs)
         assert len(periods) >= 4 and set(periods.values()) == {1}
         assert {r["attempts"] for r in runs} == {1} and {r["status"] for r in runs} == {"succeeded"}
