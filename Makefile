@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The pages' browser libraries (npm, no build step): echarts, jsqr.
 ASSETS := node_modules/.installed
 
-.PHONY: run test lint format bench clean test-tools
+.PHONY: run test lint format bench chaos clean test-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(BIN)/python -m tests.load.bench $(BENCH_ARGS)
 
+# Single faults under real load, reconciled with the database: a table and chaos-results.json.
+# Needs PostgreSQL's binaries (Debian's postgresql package, else pgserver's) and, for the
+# rolling restart, nginx and pgbouncer (installed by test-tools).
+chaos: $(STAMP) test-tools
+	$(BIN)/python -m tests.chaos.run $(CHAOS_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -49,4 +55,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) var test-output node_modules *.egg-info
+	rm -rf $(VENV) var test-output node_modules *.egg-info bench-results.json chaos-results.json

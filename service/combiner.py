@@ -94,7 +94,14 @@ class Combiner(Generic[Key, Request, Answer]):
     async def _drain(self, key: Key, queue: _Queue[Request, Answer]) -> None:
         try:
             while queue.waiting:
-                await self._settle(key, self._take(queue))
+                failure = await self._settle(key, self._take(queue))
+                if failure is not None:
+                    # The database did not answer this flush in time: the requests queued
+                    # behind it would only wait as long again. They get the same 503 now.
+                    for _, future in queue.waiting:
+                        if not future.done():
+                            future.set_exception(failure)
+                    queue.waiting.clear()
         except asyncio.CancelledError:
             for _, future in queue.waiting:
                 if not future.done():
@@ -112,15 +119,17 @@ class Combiner(Generic[Key, Request, Answer]):
 
     async def _settle(
         self, key: Key, items: list[tuple[Request, asyncio.Future[Answer | DomainError]]]
-    ) -> None:
+    ) -> Exception | None:
+        """Answer these requests; returns the failure if the database was unavailable."""
         try:
             outcomes = await self._flush(key, [request for request, _ in items])
         except Exception as exc:
-            if len(items) == 1 or _unavailable(exc):
+            unavailable = _unavailable(exc)
+            if len(items) == 1 or unavailable:
                 for _, future in items:
                     if not future.done():
                         future.set_exception(exc)
-                return
+                return exc if unavailable else None
             log.warning(
                 "%s: a flush of %d failed (%s); settling it in halves",
                 self.name,
@@ -128,12 +137,17 @@ class Combiner(Generic[Key, Request, Answer]):
                 type(exc).__name__,
             )
             half = len(items) // 2
-            await self._settle(key, items[:half])
-            await self._settle(key, items[half:])
-            return
+            failure = await self._settle(key, items[:half])
+            if failure is None:
+                return await self._settle(key, items[half:])
+            for _, future in items[half:]:
+                if not future.done():
+                    future.set_exception(failure)
+            return failure
         for (_, future), outcome in zip(items, outcomes, strict=True):
             if not future.done():
                 future.set_result(outcome)
+        return None
 
     async def close(self) -> None:
         if self._tasks:

@@ -35,6 +35,9 @@ class Lifecycle:
 
     def __init__(self) -> None:
         self.draining = False
+        # When this process last answered 503 (the database slow, away or out of connections):
+        # /readyz reports it for a few seconds after.
+        self.unavailable_at = float("-inf")
 
 
 LIFECYCLE: web.AppKey[Lifecycle] = web.AppKey("lifecycle")

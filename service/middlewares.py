@@ -77,7 +77,10 @@ async def service_middleware(request: web.Request, handler: Handler) -> web.Stre
     if not request.path.startswith(API_PREFIX):
         for name, value in PAGE_HEADERS.items():
             headers.setdefault(name, value)
-    if request.app[keys.LIFECYCLE].draining:
+    lifecycle = request.app[keys.LIFECYCLE]
+    if response.status == 503 and request.path.startswith(API_PREFIX):  # not /readyz's own
+        lifecycle.unavailable_at = time.monotonic()
+    if lifecycle.draining:
         # Shutting down: the client (nginx) closes this connection after this answer instead
         # of sending the next request down a connection about to go away.
         response.force_close()

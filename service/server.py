@@ -30,8 +30,10 @@ log = logging.getLogger("festival")
 # How long a stopping process waits for its connections to go (they close after their next
 # answer, or when nginx drops them idle), before closing what is left.
 DRAIN_MAX_S = 10.0
-# A worker that exits within this many seconds of starting is not restarted in a loop.
+# A worker that dies within this many seconds of its start is restarted after a pause; after
+# this many such deaths in a row the supervisor gives up (a broken setting, not a fault).
 CRASH_LOOP_S = 5.0
+CRASH_LOOP_LIMIT = 5
 SYSTEMD_FIRST_FD = 3
 
 
@@ -141,6 +143,7 @@ def supervise(settings: Settings, sock: socket.socket, workers: int, scheduler: 
 
     children = {i: start(i) for i in range(workers)}
     started = {i: time.monotonic() for i in children}
+    quick_deaths = dict.fromkeys(children, 0)
     stopping = False
 
     def stop(*_: object) -> None:
@@ -153,15 +156,18 @@ def supervise(settings: Settings, sock: socket.socket, workers: int, scheduler: 
         while not stopping:
             time.sleep(0.2)
             for i, child in list(children.items()):
-                if child.poll() is not None and not stopping:
-                    if time.monotonic() - started[i] < CRASH_LOOP_S:
-                        log.error(
-                            "worker %d exited at start (%s); not restarting", i, child.returncode
-                        )
-                        stopping = True
-                        break
-                    log.warning("worker %d exited (%s); starting another", i, child.returncode)
-                    children[i], started[i] = start(i), time.monotonic()
+                if child.poll() is None or stopping:
+                    continue
+                quick = time.monotonic() - started[i] < CRASH_LOOP_S
+                quick_deaths[i] = quick_deaths[i] + 1 if quick else 0
+                if quick_deaths[i] >= CRASH_LOOP_LIMIT:
+                    log.error("worker %d keeps exiting (%s); giving up", i, child.returncode)
+                    stopping = True
+                    break
+                log.warning("worker %d exited (%s); starting another", i, child.returncode)
+                if quick:
+                    time.sleep(1)
+                children[i], started[i] = start(i), time.monotonic()
     finally:
         for child in children.values():
             if child.poll() is None:

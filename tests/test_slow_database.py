@@ -117,5 +117,12 @@ async def test_the_service_is_ready_again_once_the_lock_is_gone(
         await conn.close()
     _, status, body, _ = await timed(tight_api, "GET", "/api/v1/batches")
     assert status == 200, body
+    # Not ready for a few seconds after its last 503 (TROUBLE_WINDOW_S), then ready by itself.
     _, status, body, _ = await timed(tight_api, "GET", "/readyz")
+    assert status == 503 and "answered 503" in body["reason"], body
+    for _ in range(100):
+        _, status, body, _ = await timed(tight_api, "GET", "/readyz")
+        if status == 200:
+            break
+        await asyncio.sleep(0.1)
     assert (status, body["status"]) == (200, "ready")

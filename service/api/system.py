@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from aiohttp import web
 
@@ -61,6 +62,17 @@ async def readyz(call: Call) -> web.StreamResponse:
             503,
             {"Retry-After": "5"},
         )
+    since = time.monotonic() - call.app[keys.LIFECYCLE].unavailable_at
+    if since < TROUBLE_WINDOW_S:
+        return json_response(
+            {
+                "status": "unavailable",
+                "reason": f"requests were answered 503 {since:.1f} s ago (database slow or away)",
+                "pool": {"size": pool.get_size(), "idle": pool.get_idle_size()},
+            },
+            503,
+            {"Retry-After": "5"},
+        )
     latest = migrations.latest_version()
     if version != latest:
         return json_response(
@@ -99,4 +111,6 @@ async def docs_init(call: Call) -> web.StreamResponse:
 
 
 READY_TIMEOUT_S = 1.5
+# Not ready while requests are failing: this long after the last 503.
+TROUBLE_WINDOW_S = 5.0
 OPENAPI: web.AppKey[dict] = web.AppKey("openapi")
