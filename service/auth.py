@@ -41,10 +41,22 @@ class Principal:
     sub: str
     merchant_id: int | None = None
     jti: str | None = None
+    # The person behind a resident account (API.md, "Identity"): the identity platform's
+    # (or the SMS login's) `pid`; an account without one is its own person.
+    pid: str | None = None
+
+    @property
+    def person(self) -> str:
+        return f"p:{self.pid}" if self.pid is not None else f"r:{self.sub}"
 
 
 def issue_token(
-    settings: Settings, *, role: str, sub: str, merchant_id: int | None = None
+    settings: Settings,
+    *,
+    role: str,
+    sub: str,
+    merchant_id: int | None = None,
+    pid: str | None = None,
 ) -> tuple[str, int]:
     """An HS256 access token and its lifetime in seconds."""
     if role not in ROLES:
@@ -63,6 +75,8 @@ def issue_token(
     }
     if merchant_id is not None:
         claims["mid"] = merchant_id
+    if pid is not None:
+        claims["pid"] = pid
     token = jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
     return token, settings.access_token_ttl_s
 
@@ -145,7 +159,10 @@ class TokenVerifier:
                 raise _unauthorized("merchant token without a valid mid")
         else:
             mid = None
-        principal = Principal(role=role, sub=sub, merchant_id=mid, jti=claims.get("jti"))
+        pid = claims.get("pid")
+        if pid is not None and (role != "resident" or not _is_subject(pid)):
+            raise _unauthorized("token claim pid not valid")
+        principal = Principal(role=role, sub=sub, merchant_id=mid, jti=claims.get("jti"), pid=pid)
         # Remembered only until exp (PyJWT's leeway is not extended to the cache).
         return principal, float(claims["exp"])
 

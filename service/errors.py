@@ -30,6 +30,11 @@ class ErrorCode(StrEnum):
     MERCHANT_INACTIVE = "merchant_inactive"
     BELOW_MIN_SPEND = "below_min_spend"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    LOTTERY_BATCH = "lottery_batch"
+    NOT_LOTTERY = "not_lottery"
+    OVER_BUDGET = "over_budget"
+    MERCHANT_CAP_REACHED = "merchant_cap_reached"
+    ALREADY_DRAWN = "already_drawn"
     CONFLICT = "conflict"
     JOB_RUNNING = "job_running"
     PAYLOAD_TOO_LARGE = "payload_too_large"
@@ -62,6 +67,11 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.MERCHANT_INACTIVE: 409,
     ErrorCode.BELOW_MIN_SPEND: 409,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 409,
+    ErrorCode.LOTTERY_BATCH: 409,
+    ErrorCode.NOT_LOTTERY: 409,
+    ErrorCode.OVER_BUDGET: 409,
+    ErrorCode.MERCHANT_CAP_REACHED: 409,
+    ErrorCode.ALREADY_DRAWN: 409,
     ErrorCode.CONFLICT: 409,
     ErrorCode.JOB_RUNNING: 409,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,

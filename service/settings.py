@@ -65,6 +65,10 @@ class Settings:
     # Honour X-Forwarded-For from a reverse proxy (deploy/) for per-IP rate limits.
     trust_forwarded_for: bool = False
     sms_sender: str = "log"
+    # The key the city identity platform derives its `pid` with (HMAC-SHA256 of the phone
+    # number, hex): SMS sign-ins derive the same, so one person is one person in both. None:
+    # the service's own phone pepper (SMS accounts are then persons of their own).
+    pid_key: str | None = field(default=None, repr=False)
     access_log: bool = True
 
     @classmethod
@@ -107,6 +111,7 @@ class Settings:
                 env.get("FESTIVAL_TRUST_FORWARDED_FOR"), cls.trust_forwarded_for
             ),
             sms_sender=env.get("FESTIVAL_SMS_SENDER") or cls.sms_sender,
+            pid_key=env.get("FESTIVAL_PID_KEY") or None,
             access_log=_bool(env.get("FESTIVAL_ACCESS_LOG"), cls.access_log),
         )
 

@@ -21,7 +21,7 @@ EXPECTED = {
     "residents_phone_hash_key",
     "otp_codes_attempts_nonnegative",
     "vouchers_code_key",
-    "vouchers_resident_slot_key",
+    "vouchers_person_slot_key",
     "vouchers_within_resident_limit",
     "vouchers_batch_fkey",
     "redemptions_payable_is_difference",
@@ -79,9 +79,10 @@ async def test_the_ledger_is_append_only(db_url: str) -> None:
         )
         voucher_id = await conn.fetchval(
             """
-            INSERT INTO vouchers (code, batch_id, per_resident_limit, resident_id, slot,
+            INSERT INTO vouchers (code, batch_id, per_resident_limit, resident_id, person, slot,
                 claimed_at, expires_at)
-            VALUES ('C1', $1, 1, (SELECT id FROM residents), 1, now(), now() + interval '1 day')
+            VALUES ('C1', $1, 1, (SELECT id FROM residents), 'r:r', 1, now(),
+                    now() + interval '1 day')
             RETURNING id
             """,
             batch_id,
@@ -105,9 +106,10 @@ async def test_the_ledger_is_append_only(db_url: str) -> None:
         with pytest.raises(asyncpg.CheckViolationError) as refused:
             await conn.execute(
                 """
-                INSERT INTO vouchers (code, batch_id, per_resident_limit, resident_id, slot,
+                INSERT INTO vouchers (code, batch_id, per_resident_limit, resident_id, person, slot,
                     claimed_at, expires_at)
-                VALUES ('C2', $1, 1, (SELECT id FROM residents), 2, now(), now() + interval '1 day')
+                VALUES ('C2', $1, 1, (SELECT id FROM residents), 'r:r', 2, now(),
+                        now() + interval '1 day')
                 """,
                 batch_id,
             )

@@ -53,7 +53,8 @@ class WalletQuery(Schema):
 )
 async def claim(call: Call) -> web.StreamResponse:
     key = idempotency_key(call, required=False)
-    claimed = await call.app[keys.CLAIMS].claim(call.path_id(), call.me.sub, key)
+    me = call.me
+    claimed = await call.app[keys.CLAIMS].claim(call.path_id(), me.sub, key, me.person)
     if isinstance(claimed, Stored):  # a keyed claim: the answer stored with it, byte for byte
         return web.Response(text=claimed.text, status=claimed.status, content_type=JSON)
     qr_key = call.app[keys.SERVER_KEYS]["qr_signing"]

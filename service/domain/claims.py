@@ -4,7 +4,7 @@
 batch row, learns how many vouchers each claimant already holds, decides the winners in
 arrival order, and writes their vouchers, ledger events and the batch's stock in one
 statement. PostgreSQL still enforces the quota (`batches_not_oversold`) and the per-resident
-limit (`vouchers_within_resident_limit`, `vouchers_resident_slot_key`); Python only gives the
+limit per person (`vouchers_within_resident_limit`, `vouchers_person_slot_key`); Python only gives the
 friendly answer first.
 
 `ClaimCombiner` feeds it: concurrent claims of a batch that arrive while one transaction is in
@@ -56,6 +56,11 @@ class Claimed:
 
 
 def _window_refusal(batch: asyncpg.Record, now: datetime) -> DomainError | None:
+    if batch["mode"] == "lottery":
+        return DomainError(
+            ErrorCode.LOTTERY_BATCH,
+            "this batch is drawn by lottery: enter it (POST /batches/{id}/entries) instead",
+        )
     if now >= batch["claim_ends_at"] or (
         batch["valid_until"] is not None and now >= batch["valid_until"]
     ):
@@ -86,10 +91,16 @@ def expiry(batch: asyncpg.Record, now: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class ClaimRequest:
-    """One resident's tap: its subject, and the Idempotency-Key the page sent, if any."""
+    """One resident's tap: its subject, its person (the limit counts per person: Principal.
+    person), and the Idempotency-Key the page sent, if any."""
 
     sub: str
     key: str | None = None
+    person: str = ""
+
+    @property
+    def who(self) -> str:
+        return self.person or f"r:{self.sub}"
 
 
 @dataclass(frozen=True)
@@ -138,32 +149,33 @@ async def _claim_once(
             return [DomainError(ErrorCode.NOT_FOUND, "batch not found")] * len(wanted)
         # A keyed retry of a won claim gets its answer whatever happened since (sold out,
         # closed); anything else is judged now.
-        residents: dict[str, tuple[int, int]] = {}
+        residents: dict[str, int] = {}
+        held: dict[str, int] = {}
         stored: dict[tuple[int, str | None], asyncpg.Record] = {}
         if any(r.key is not None for r in wanted):
-            residents = await _residents(tx, batch_id, [r.sub for r in wanted])
+            residents, held = await _residents(tx, batch_id, wanted)
             stored = await _stored_answers(tx, wanted, residents)
         refusal = _window_refusal(batch, now)
         if refusal is not None:
             return [
                 _replay(answer, batch_id) if answer is not None else refusal
-                for answer in (stored.get((residents.get(r.sub, (0,))[0], r.key)) for r in wanted)
+                for answer in (stored.get((residents.get(r.sub, 0), r.key)) for r in wanted)
             ]
         if not residents:
-            residents = await _residents(tx, batch_id, [r.sub for r in wanted])
+            residents, held = await _residents(tx, batch_id, wanted)
 
         limit = batch["per_resident_limit"]
         remaining = batch["quantity"] - batch["claimed"]
-        held = {sub: n for sub, (_, n) in residents.items()}
         outcomes: list[Outcome | None] = []
         codes: list[str] = []
         resident_ids: list[int] = []
+        persons: list[str] = []
         slots: list[int] = []
         for request in wanted:
-            answer = stored.get((residents[request.sub][0], request.key))
+            answer = stored.get((residents[request.sub], request.key))
             if answer is not None:
                 outcomes.append(_replay(answer, batch_id))
-            elif held[request.sub] >= limit:
+            elif held[request.who] >= limit:
                 outcomes.append(
                     DomainError(
                         ErrorCode.LIMIT_REACHED,
@@ -174,11 +186,12 @@ async def _claim_once(
             elif remaining <= 0:
                 outcomes.append(sold_out())
             else:
-                held[request.sub] += 1
+                held[request.who] += 1
                 remaining -= 1
                 codes.append(new_code())
-                resident_ids.append(residents[request.sub][0])
-                slots.append(held[request.sub])
+                resident_ids.append(residents[request.sub])
+                persons.append(request.who)
+                slots.append(held[request.who])
                 outcomes.append(None)
         expires_at = expiry(batch, now)
         if codes:
@@ -188,6 +201,7 @@ async def _claim_once(
                 per_resident_limit=limit,
                 codes=codes,
                 resident_ids=resident_ids,
+                persons=persons,
                 slots=slots,
                 now=now,
                 expires_at=expires_at,
@@ -212,29 +226,35 @@ async def _claim_once(
         return await _store_keyed(tx, batch_id, wanted, residents, decided, stored, now, render)
 
 
-async def _residents(tx: Conn, batch_id: int, subs: list[str]) -> dict[str, tuple[int, int]]:
-    """Each claimant's resident id (created on first use) and vouchers of the batch held."""
-    distinct = list(dict.fromkeys(subs))
-    residents: dict[str, tuple[int, int]] = {}
+async def _residents(
+    tx: Conn, batch_id: int, wanted: list[ClaimRequest]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Each claimant's resident id (created on first use), and the vouchers of the batch
+    each person already holds."""
+    pairs = list(dict.fromkeys((r.sub, r.who) for r in wanted))
     for _ in range(_RETRIES):
-        rows = await tx.fetch("claim_residents", subs=distinct, batch_id=batch_id)
-        residents.update({r["sub"]: (r["id"], r["held"]) for r in rows})
+        rows = await tx.fetch(
+            "claim_residents",
+            subs=[sub for sub, _ in pairs],
+            persons=[person for _, person in pairs],
+            batch_id=batch_id,
+        )
         # A resident created by a concurrent transaction is invisible to the statement that
-        # waited for it; asking again sees it.
-        if len(residents) == len(distinct):
-            return residents
+        # waited for it (id null); asking again sees it.
+        if all(r["id"] is not None for r in rows):
+            return {r["sub"]: r["id"] for r in rows}, {r["person"]: r["held"] for r in rows}
     raise RuntimeError("residents could not be resolved")
 
 
 async def _stored_answers(
-    tx: Conn, wanted: list[ClaimRequest], residents: dict[str, tuple[int, int]]
+    tx: Conn, wanted: list[ClaimRequest], residents: dict[str, int]
 ) -> dict[tuple[int, str | None], asyncpg.Record]:
     keyed = [r for r in wanted if r.key is not None]
     if not keyed:
         return {}
     rows = await tx.fetch(
         "stored_claim_answers",
-        resident_ids=[residents[r.sub][0] for r in keyed],
+        resident_ids=[residents[r.sub] for r in keyed],
         keys=[r.key for r in keyed],
     )
     return {(row["resident_id"], row["key"]): row for row in rows}
@@ -253,7 +273,7 @@ async def _store_keyed(
     tx: Conn,
     batch_id: int,
     wanted: list[ClaimRequest],
-    residents: dict[str, tuple[int, int]],
+    residents: dict[str, int],
     decided: list[Outcome],
     stored: dict[tuple[int, str | None], asyncpg.Record],
     now: datetime,
@@ -268,7 +288,7 @@ async def _store_keyed(
     answers: list[str] = []
     final: list[Outcome] = []
     for request, outcome in zip(wanted, decided, strict=True):
-        rid = residents[request.sub][0]
+        rid = residents[request.sub]
         if request.key is None or not isinstance(outcome, Claimed):
             final.append(outcome)
             continue
@@ -309,12 +329,14 @@ class ClaimCombiner:
             exclusive=lambda r: (r.sub, r.key) if r.key is not None else id(r),
         )
 
-    async def claim(self, batch_id: int, sub: str, key: str | None = None) -> Claimed | Stored:
+    async def claim(
+        self, batch_id: int, sub: str, key: str | None = None, person: str = ""
+    ) -> Claimed | Stored:
         until = self._sold_out_until.get(batch_id)
         # A keyed claim may be the retry of a won one: the database has its answer.
         if key is None and until is not None and time.monotonic() < until:
             raise sold_out()
-        return await self._combiner.submit(batch_id, ClaimRequest(sub, key))
+        return await self._combiner.submit(batch_id, ClaimRequest(sub, key, person))
 
     def forget(self, batch_id: int) -> None:
         """Drop what this process believes about a batch (after its quantity changed)."""

@@ -36,6 +36,13 @@ def _code_hash(pepper: bytes, hashed_phone: bytes, code: str) -> bytes:
     return hmac.new(pepper, hashed_phone + code.encode(), hashlib.sha256).digest()
 
 
+def person_id(settings: Settings, pepper: bytes, phone: str) -> str:
+    """The `pid` of whoever holds this phone: HMAC-SHA256 (hex) under the key the city
+    identity platform uses (FESTIVAL_PID_KEY), else under the service's phone pepper."""
+    key = settings.pid_key.encode() if settings.pid_key else pepper
+    return hmac.new(key, phone.encode(), hashlib.sha256).hexdigest()
+
+
 @dataclass(frozen=True)
 class SignIn:
     """One sign-in attempt: the database, who is asking (client address) and when. Every
@@ -62,8 +69,10 @@ class SignIn:
         )
         return DomainError(ErrorCode.UNAUTHORIZED, message)
 
-    def _token(self, role: str, sub: str, mid: int | None = None) -> dict[str, Any]:
-        token, ttl = issue_token(self.settings, role=role, sub=sub, merchant_id=mid)
+    def _token(
+        self, role: str, sub: str, mid: int | None = None, pid: str | None = None
+    ) -> dict[str, Any]:
+        token, ttl = issue_token(self.settings, role=role, sub=sub, merchant_id=mid, pid=pid)
         return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
 
     async def merchant(self, merchant_id: int, api_key: str) -> dict[str, Any]:
@@ -141,4 +150,4 @@ class SignIn:
         # Raised only after the commit, so the failed attempt is counted.
         if sub is None:
             raise DomainError(ErrorCode.UNAUTHORIZED, "wrong code", {"attempts_left": left})
-        return self._token("resident", sub)
+        return self._token("resident", sub, pid=person_id(self.settings, pepper, phone))

@@ -2,33 +2,35 @@
 -- Taken first by every claim transaction of a batch: claims of one batch commit one after
 -- another, each seeing what the one before it claimed.
 SELECT id, category, title, face_value_fen, min_spend_fen, quantity, claimed, per_resident_limit,
-       claim_starts_at, claim_ends_at, valid_days, valid_until, paused
+       claim_starts_at, claim_ends_at, valid_days, valid_until, paused, mode
 FROM batches WHERE id = :batch_id
 FOR UPDATE;
 
 -- name: claim_residents
--- Each of the distinct :subs (created on first use) and how many vouchers
--- of the batch it already holds.
+-- Each of the distinct :subs (created on first use), and how many vouchers of the batch each
+-- of the :persons already holds (parallel arrays: a resident and its person).
 WITH wanted AS (
-    SELECT unnest(:subs::text[]) AS sub
+    SELECT * FROM unnest(:subs::text[], :persons::text[]) AS w (sub, person)
 ), created AS (
-    INSERT INTO residents (sub) SELECT sub FROM wanted
+    INSERT INTO residents (sub) SELECT DISTINCT sub FROM wanted
     ON CONFLICT (sub) DO NOTHING
     RETURNING id, sub
 )
-SELECT id, sub, 0::bigint AS held FROM created
-UNION ALL
-SELECT r.id, r.sub,
-       (SELECT count(*) FROM vouchers v WHERE v.batch_id = :batch_id AND v.resident_id = r.id) AS held
-FROM residents r JOIN wanted w ON w.sub = r.sub;
+SELECT w.sub, w.person, coalesce(c.id, r.id) AS id,
+       (SELECT count(*) FROM vouchers v WHERE v.batch_id = :batch_id AND v.person = w.person) AS held
+FROM wanted w
+LEFT JOIN created c ON c.sub = w.sub
+LEFT JOIN residents r ON r.sub = w.sub;
 
 -- name: insert_claimed_vouchers
 -- Many claims in one statement: the vouchers, their ledger events and the batch's stock.
--- :codes, :resident_ids and :slots are parallel arrays, one element per voucher.
+-- :codes, :resident_ids, :persons and :slots are parallel arrays, one element per voucher.
 WITH new AS (
-    INSERT INTO vouchers (code, batch_id, per_resident_limit, resident_id, slot, claimed_at, expires_at)
-    SELECT c, :batch_id, :per_resident_limit, r, s, :now, :expires_at
-    FROM unnest(:codes::text[], :resident_ids::bigint[], :slots::int[]) AS t (c, r, s)
+    INSERT INTO vouchers (code, batch_id, per_resident_limit, resident_id, person, slot, claimed_at,
+                          expires_at)
+    SELECT c, :batch_id, :per_resident_limit, r, p, s, :now, :expires_at
+    FROM unnest(:codes::text[], :resident_ids::bigint[], :persons::text[], :slots::int[])
+        AS t (c, r, p, s)
     RETURNING id, code
 ), ledger AS (
     INSERT INTO voucher_events (voucher_id, batch_id, kind, at)

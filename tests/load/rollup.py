@@ -77,10 +77,11 @@ WITH ids AS (
     SELECT (SELECT array_agg(id ORDER BY id) FROM batches) AS batches,
            (SELECT array_agg(id ORDER BY id) FROM residents) AS residents
 ), v AS (
-    INSERT INTO vouchers (code, batch_id, per_resident_limit, resident_id, slot, status,
+    INSERT INTO vouchers (code, batch_id, per_resident_limit, resident_id, person, slot, status,
                           claimed_at, expires_at, redeemed_at)
     SELECT 'B' || $2::int || '-' || i, ids.batches[1 + i % 4], 1000,
-           ids.residents[1 + i % 50000], $2::int * 100 + 1 + i / 50000, 'redeemed',
+           ids.residents[1 + i % 50000], 'r:bench-' || (1 + i % 50000),
+           $2::int * 100 + 1 + i / 50000, 'redeemed',
            $1::timestamptz + (i % 80000) * interval '1 second', $1::timestamptz + interval '30 days',
            $1::timestamptz + (i % 80000) * interval '1 second' + interval '60 seconds'
     FROM generate_series(0, $3::int - 1) i, ids
