@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from jobs import expiry, housekeeping, rollup, settlement
+from jobs import expiry, housekeeping, lottery, rollup, settlement
 from jobs.context import RunContext
 from service.db import Conn
 
@@ -50,6 +50,13 @@ JOBS: list[JobSpec] = [
         "2-59/5 * * * *",
         "mark vouchers past their expiry as expired",
         expiry.run,
+        daily=False,
+    ),
+    JobSpec(
+        "lottery_draw",
+        "* * * * *",
+        "draw every lottery batch whose draw time has passed (each once)",
+        lottery.run,
         daily=False,
     ),
     JobSpec(

@@ -68,11 +68,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     credentials = asyncio.run(load_if_empty(resolved_settings(), seed=args.seed, scale=args.scale))
     if credentials is None:
-        print(
-            "festival demo: the database already holds merchants or batches; the demo loads"
-            " only into an empty database",
-            file=sys.stderr,
-        )
+        print("festival demo: the demo loads only into an empty database", file=sys.stderr)
         return 2
     bureau, merchant = credentials["bureau"], credentials["merchant"]
     print(f"demo bureau login: {bureau['username']} / {bureau['password']}")
@@ -83,10 +79,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     from service.auth import issue_token
 
+    settings = Settings.from_env()
     try:
-        token, _ = issue_token(
-            Settings.from_env(), role=args.role, sub=args.sub, merchant_id=args.mid
-        )
+        token, _ = issue_token(settings, role=args.role, sub=args.sub, merchant_id=args.mid)
     except ValueError as err:
         print(f"festival token: {err}", file=sys.stderr)
         return 2
@@ -149,6 +144,12 @@ def cmd_jobs_backfill(args: argparse.Namespace) -> int:
     days, failures = asyncio.run(backfill(resolved_settings(), job, args.from_, args.to))
     print(f"{job.name}: {days - failures} of {days} days succeeded")
     return 1 if failures else 0
+
+
+def cmd_lottery_verify(args: argparse.Namespace) -> int:
+    from service.lottery_verify import verify
+
+    return verify(args.batch_id, args.url)
 
 
 def _date(value: str) -> date:
@@ -214,6 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--from", dest="from_", type=_date, required=True)
     backfill.add_argument("--to", type=_date, required=True)
     backfill.set_defaults(func=cmd_jobs_backfill)
+
+    lottery = sub.add_parser("lottery", help="lottery batches")
+    verify = lottery.add_subparsers(dest="lottery_command", required=True).add_parser(
+        "verify", help="recompute a draw from its public record"
+    )
+    verify.add_argument("batch_id", type=int)
+    verify.add_argument("--url", required=True, help="the service, e.g. https://festival.example")
+    verify.set_defaults(func=cmd_lottery_verify)
 
     admin = sub.add_parser("admin", help="bureau accounts")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)

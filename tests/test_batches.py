@@ -93,6 +93,10 @@ async def test_create_returns_the_whole_batch(api: Api) -> None:
         "status": "open",
         "paused": False,
         "merchant_ids": [],
+        "mode": "first_come",
+        "draw_at": None,
+        "seed_commitment": None,
+        "drawn_at": None,
     }
     assert await get_batch(api, batch["id"]) == batch
 

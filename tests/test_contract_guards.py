@@ -33,6 +33,7 @@ PUBLIC_PATHS = {
     ("GET", "/static/vendor/{name}"),
     ("GET", "/api/v1/batches"),
     ("GET", "/api/v1/batches/{id}"),
+    ("GET", "/api/v1/batches/{id}/draw"),
     ("POST", "/api/v1/auth/merchant"),
     ("POST", "/api/v1/auth/bureau"),
     ("POST", "/api/v1/auth/otp"),

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from service.db import Database
+from service.domain.lottery import new_seed
 from service.errors import DomainError, ErrorCode, not_found
 
 
@@ -26,10 +27,19 @@ class NewBatch:
     claim_ends_at: datetime
     valid_days: int
     valid_until: datetime | None
+    mode: str
+    draw_at: datetime | None
+    seed: bytes | None
+    seed_commitment: str | None
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> NewBatch:
-        return cls(**{f.name: data[f.name] for f in fields(cls)} | {"title": data["title"].strip()})
+        # A lottery's secret seed is drawn now; only its commitment is ever shown before the draw.
+        data = {"mode": "first_come", "draw_at": None} | data
+        seed, commitment = new_seed() if data["mode"] == "lottery" else (None, None)
+        given = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        given |= {"title": data["title"].strip(), "seed": seed, "seed_commitment": commitment}
+        return cls(**given)
 
 
 async def list_batches(

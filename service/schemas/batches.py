@@ -15,6 +15,7 @@ from service.schemas.common import (
 )
 
 BATCH_STATUSES = ("scheduled", "open", "sold_out", "closed")
+BATCH_MODES = ("first_come", "lottery")
 
 
 class BatchCreate(Schema):
@@ -29,10 +30,22 @@ class BatchCreate(Schema):
     valid_days = Int(minimum=1, maximum=366, required=True)
     valid_until = When(allow_none=True, load_default=None)
     merchant_ids = fields.List(Id(), validate=validate.Length(max=5000), load_default=list)
+    mode = OneOf(BATCH_MODES, load_default="first_come")
+    draw_at = When(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "lottery batches: when the draw is due (≥ claim_ends_at)"},
+    )
 
     @validates_schema
     def _consistent(self, data: dict, **_: object) -> None:
         errors: dict[str, list[str]] = {}
+        if data["mode"] == "lottery" and data["draw_at"] is None:
+            errors["draw_at"] = ["A lottery batch needs its draw time."]
+        elif data["mode"] == "first_come" and data["draw_at"] is not None:
+            errors["draw_at"] = ["Only a lottery batch has a draw."]
+        elif data["draw_at"] is not None and data["draw_at"] < data["claim_ends_at"]:
+            errors["draw_at"] = ["Must not be before claim_ends_at (registration closes first)."]
         if data["claim_ends_at"] <= data["claim_starts_at"]:
             errors["claim_ends_at"] = ["Must be after claim_starts_at."]
         if data["min_spend_fen"] < data["face_value_fen"]:
@@ -76,3 +89,11 @@ class Batch(Schema):
     status = fields.String(required=True, validate=validate.OneOf(BATCH_STATUSES))
     paused = fields.Boolean(required=True)
     merchant_ids = fields.List(fields.Integer(), required=True)
+    mode = fields.String(required=True, validate=validate.OneOf(BATCH_MODES))
+    draw_at = fields.String(required=True, allow_none=True)
+    seed_commitment = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "lottery: lowercase hex SHA-256 of the draw's secret seed"},
+    )
+    drawn_at = fields.String(required=True, allow_none=True)

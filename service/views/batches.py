@@ -26,4 +26,8 @@ def batch_json(row: asyncpg.Record, tz: Any) -> dict[str, Any]:
         "status": row["status"],
         "paused": row["paused"],
         "merchant_ids": list(row["merchant_ids"]),
+        "mode": row["mode"],
+        "draw_at": iso(row["draw_at"], tz),
+        "seed_commitment": row["seed_commitment"],
+        "drawn_at": iso(row["drawn_at"], tz),
     }

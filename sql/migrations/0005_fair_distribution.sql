@@ -22,6 +22,9 @@ ALTER TABLE batches
     ADD COLUMN seed bytea,
     ADD COLUMN seed_commitment text,
     ADD COLUMN drawn_at timestamptz,
+    -- How many vouchers the draw had to give (the stock left at draw_at): public, so anyone
+    -- can check the winners are exactly the first that many of the ranking.
+    ADD COLUMN drawn_quantity integer,
     ADD CONSTRAINT batches_mode_check CHECK (mode IN ('first_come', 'lottery')),
     ADD CONSTRAINT batches_lottery_has_draw
         CHECK ((mode = 'lottery') = (draw_at IS NOT NULL AND seed IS NOT NULL

@@ -1,7 +1,10 @@
 -- name: insert_batch
 INSERT INTO batches (category, title, face_value_fen, min_spend_fen, quantity, per_resident_limit,
-                     claim_starts_at, claim_ends_at, valid_days, valid_until)
-VALUES (:category, :title, :face_value_fen, :min_spend_fen, :quantity, :per_resident_limit, :claim_starts_at, :claim_ends_at, :valid_days, :valid_until)
+                     claim_starts_at, claim_ends_at, valid_days, valid_until, mode, draw_at, seed,
+                     seed_commitment)
+VALUES (:category, :title, :face_value_fen, :min_spend_fen, :quantity, :per_resident_limit,
+        :claim_starts_at, :claim_ends_at, :valid_days, :valid_until, :mode, :draw_at, :seed,
+        :seed_commitment)
 RETURNING id;
 
 -- name: insert_batch_merchants

@@ -1,0 +1,64 @@
+"""Lottery batches: residents enter, the bureau draws (or the job does), anyone verifies."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from service import keys
+from service.domain import lottery
+from service.http import JSON, PUBLIC, Call, Routes, json_response
+from service.schemas.lottery import DrawRecord, Entry, MyEntry
+from service.views.lottery import draw_record_text, entry_json, my_entry_json
+
+routes = Routes("lottery", roles=("resident",))
+
+
+@routes.post(
+    "/batches/{id}/entries",
+    summary="Enter a lottery batch (once per person; a second call answers 200 with the entry)",
+    response=Entry(),
+    status=201,
+    errors=("not_found", "not_lottery", "not_open", "closed"),
+)
+async def enter(call: Call) -> web.StreamResponse:
+    me = call.me
+    entry = await lottery.enter(call.db, call.path_id(), me.sub, me.person, call.clock.now())
+    return json_response(entry_json(entry, call.settings.tz), 201 if entry.new else 200)
+
+
+@routes.get(
+    "/me/entries",
+    summary="The caller's lottery entries and their results",
+    response=MyEntry(many=True),
+)
+async def my_entries(call: Call) -> web.StreamResponse:
+    rows = await lottery.entries_of(call.db, call.me.person)
+    return json_response([my_entry_json(r, call.settings.tz) for r in rows])
+
+
+@routes.get(
+    "/batches/{id}/draw",
+    roles=PUBLIC,
+    summary="The public record of a lottery's draw: anyone can recompute the winners from it",
+    response=DrawRecord(),
+    errors=("not_found",),
+)
+async def draw_record(call: Call) -> web.StreamResponse:
+    row = await lottery.record(call.db, call.path_id())
+    return web.Response(text=draw_record_text(row, call.settings.tz), content_type=JSON)
+
+
+@routes.post(
+    "/admin/batches/{id}/draw",
+    roles=("bureau",),
+    summary="Draw a lottery now (once its draw_at has passed; only once)",
+    response=DrawRecord(),
+    errors=("not_found", "not_lottery", "not_open", "already_drawn"),
+)
+async def draw_now(call: Call) -> web.StreamResponse:
+    # On the jobs' pool: a draw of a million entries takes longer than a request's statements
+    # may (service/db.py).
+    jobs_db = call.app[keys.JOBS].db
+    drawn = await lottery.draw(jobs_db, call.path_id(), call.clock.now())
+    row = await lottery.record(call.db, drawn.batch_id)
+    return web.Response(text=draw_record_text(row, call.settings.tz), content_type=JSON)
