@@ -40,9 +40,12 @@ def test_the_chaos_smoke_run_loses_nothing(tmp_path: Path, server_url: str) -> N
     assert figures["failover_acknowledged_lost"] == 0
     scenarios = figures["scenarios"]
     assert set(scenarios) == {"kill_worker_claims", "pg_restart", "failover"}
-    # Each fault really happened: requests went unanswered or were refused with 503...
-    assert scenarios["kill_worker_claims"]["no_answer"] > 0, scenarios["kill_worker_claims"]
-    assert scenarios["kill_worker_claims"]["worker_restarted"] == 1
+    # Each fault really happened: a worker holding client connections was killed mid load (its
+    # in-flight requests, if any at that instant, are the scenario's no_answer), or requests
+    # were refused with 503...
+    killed = scenarios["kill_worker_claims"]
+    assert killed["victim_connections_at_kill"] > 0 and killed["answered_after_kill"] > 0, killed
+    assert killed["worker_restarted"] == 1
     assert scenarios["pg_restart"]["statuses"].get("503", 0) > 0, scenarios["pg_restart"]
     # ...and the service came back by itself within 5 s of the database.
     assert 0 <= figures["pg_restart_recovery_s"] < 5

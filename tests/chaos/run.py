@@ -245,9 +245,18 @@ async def kill_worker(server_url: str, folder: Path, scale: Scale, what: str) ->
             codes = await claimed_codes(session, api.base, batch_id, scale.checkouts)
             load = checkouts(journal, api.base, mid, codes, scale.concurrency)
         victim = api.workers()[0]
+        struck: dict[str, int] = {}
 
         async def kill_when_busy() -> None:
+            # Strike mid load, and only once the victim holds client connections: the kernel
+            # may have handed every early connection to the other worker.
             await journal.answered(scale.concurrency)
+            for _ in range(400):
+                held = established(victim)
+                if held:
+                    break
+                await asyncio.sleep(0.005)
+            struck.update(victim_connections=held, answered_before=len(journal.entries))
             victim.send_signal(signal.SIGKILL)
 
         await asyncio.gather(load, kill_when_busy())
@@ -257,7 +266,16 @@ async def kill_worker(server_url: str, folder: Path, scale: Scale, what: str) ->
             await asyncio.sleep(0.05)
         figures = await settle(journal, db_url, api.base)
         figures["worker_restarted"] = int(victim not in api.workers())
+        figures["victim_connections_at_kill"] = struck["victim_connections"]
+        figures["answered_after_kill"] = len(journal.entries) - struck["answered_before"]
         return figures
+
+
+def established(process: psutil.Process) -> int:
+    try:
+        return sum(c.status == psutil.CONN_ESTABLISHED for c in process.net_connections("tcp"))
+    except psutil.Error:
+        return 0
 
 
 async def pg_restart(folder: Path, scale: Scale) -> dict[str, Any]:
@@ -457,7 +475,9 @@ def table(results: dict[str, dict[str, Any]], total: dict[str, Any]) -> str:
             lines.append(f"{name:<24}{'':>9}{'':>10}  skipped: {f['skipped']}")
             continue
         extra = {
-            k: v for k, v in f.items() if k.endswith(("_s", "_ms", "_during_lock", "restarted"))
+            k: v
+            for k, v in f.items()
+            if k.endswith(("_s", "_ms", "_during_lock", "restarted", "_at_kill"))
         }
         lines.append(
             f"{name:<24}{f['requests']:>9}{f['no_answer']:>10}  {f['statuses']} {extra or ''}"
