@@ -140,6 +140,8 @@ class Endpoint:
     body: Schema | None = None
     response: Schema | None = None
     status: int = 200
+    # Other success statuses with the same body (an entry already made answers 200, not 201).
+    also: tuple[int, ...] = ()
     errors: tuple[str, ...] = ()
     # For bodies that are not JSON (CSV uploads): the media type, documented as a string.
     raw_body: str | None = None

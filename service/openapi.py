@@ -72,9 +72,11 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
         content["application/json"] = {"schema": ep.response}
     if ep.produces_csv:
         content["text/csv"] = {"schema": {"type": "string"}}
-    responses: dict[str, Any] = {str(ep.status): {"description": "success"}}
-    if content:
-        responses[str(ep.status)]["content"] = content
+    responses: dict[str, Any] = {}
+    for status in (ep.status, *ep.also):
+        responses[str(status)] = {"description": "success"}
+        if content:
+            responses[str(status)]["content"] = content
     codes = {ErrorCode(code) for code in ep.errors}
     if ep.body is not None or ep.query is not None:
         codes.add(ErrorCode.INVALID_REQUEST)

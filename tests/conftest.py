@@ -216,10 +216,12 @@ def assert_declared_shape(method: str, path: str, status: int, body: Any) -> Non
         return
     if status >= 400:
         schema: Any = ErrorBody()
-    elif status == endpoint.status and endpoint.response is not None:
-        schema = endpoint.response
     else:
-        return
+        declared = (endpoint.status, *endpoint.also)
+        assert status in declared, f"{method} {path}: {status} is not declared ({declared})"
+        if endpoint.response is None:
+            return
+        schema = endpoint.response
     try:
         schema.load(body)
     except ValidationError as err:

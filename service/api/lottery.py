@@ -18,6 +18,7 @@ routes = Routes("lottery", roles=("resident",))
     summary="Enter a lottery batch (once per person; a second call answers 200 with the entry)",
     response=Entry(),
     status=201,
+    also=(200,),
     errors=("not_found", "not_lottery", "not_open", "closed"),
 )
 async def enter(call: Call) -> web.StreamResponse:
