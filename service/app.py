@@ -15,6 +15,7 @@ from jobs.scheduler import FestivalScheduler
 from service import embedded_postgres, keys
 from service.api import (
     batches,
+    budget,
     categories,
     claims,
     jobs_api,
@@ -50,6 +51,7 @@ ROUTE_TABLES = [
     logins.routes,
     merchants.routes,
     batches.routes,
+    budget.routes,
     claims.routes,
     lottery.routes,
     redemptions.routes,

@@ -68,6 +68,7 @@ async def test_create_returns_the_whole_merchant_and_an_api_key(api: Api) -> Non
         "address": "济南市槐荫区经十路与腊山河西路交叉口",
         "contact_phone": "138****5678",
         "status": "active",
+        "daily_subsidy_cap_fen": None,
         "created_at": merchant["created_at"],
         "updated_at": merchant["updated_at"],
     }

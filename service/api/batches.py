@@ -8,6 +8,7 @@ from service import keys
 from service.domain import batches
 from service.http import PUBLIC, Call, Routes, json_response
 from service.schemas.batches import Batch, BatchCreate, BatchListQuery, BatchPatch
+from service.schemas.budget import Recycled, RecycleRequest
 from service.views.batches import batch_json
 
 routes = Routes("batches", roles=PUBLIC)
@@ -41,11 +42,26 @@ async def get_batch(call: Call) -> web.StreamResponse:
     body=BatchCreate(),
     response=Batch(),
     status=201,
-    errors=("invalid_request",),
+    errors=("invalid_request", "over_budget"),
 )
 async def create_batch(call: Call) -> web.StreamResponse:
     row = await batches.create_batch(call.db, call.body, call.clock.now())
     return json_response(batch_json(row, call.settings.tz), 201)
+
+
+@routes.post(
+    "/admin/batches/{id}/recycle",
+    roles=BUREAU,
+    summary="Move a closed batch's unclaimed stock and unused expired vouchers into a later batch",
+    body=RecycleRequest(),
+    response=Recycled(),
+    errors=("not_found", "conflict", "over_budget"),
+)
+async def recycle(call: Call) -> web.StreamResponse:
+    target = call.body["into_batch_id"]
+    moved = await batches.recycle(call.db, call.path_id(), target, call.clock.now())
+    call.app[keys.CLAIMS].forget(target)  # it has stock again
+    return json_response(moved)
 
 
 @routes.patch(
@@ -54,7 +70,7 @@ async def create_batch(call: Call) -> web.StreamResponse:
     summary="Grow or shrink quantity (not below claimed), move the end, pause or resume",
     body=BatchPatch(),
     response=Batch(),
-    errors=("invalid_request", "not_found"),
+    errors=("invalid_request", "not_found", "over_budget"),
 )
 async def patch_batch(call: Call) -> web.StreamResponse:
     row = await batches.update_batch(call.db, call.path_id(), call.body, call.clock.now())

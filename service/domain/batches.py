@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from service.db import Database
+from service.domain import budget
 from service.domain.lottery import new_seed
 from service.errors import DomainError, ErrorCode, not_found
 
@@ -76,12 +77,28 @@ async def create_batch(db: Database, data: dict[str, Any], now: datetime) -> asy
                     "merchant_ids is not valid",
                     {"merchant_ids": messages},
                 )
-        batch_id = await tx.fetchval("insert_batch", **vars(NewBatch.of(data)))
+        new = NewBatch.of(data)
+        stock = new.quantity if _committed(new.mode, None, new.claim_ends_at, now) else 0
+        await budget.reserve(tx, new.category, new.face_value_fen * stock, now)
+        batch_id = await tx.fetchval("insert_batch", **vars(new))
         if merchant_ids:
             await tx.execute("insert_batch_merchants", batch_id=batch_id, merchant_ids=merchant_ids)
         row = await tx.fetchrow("get_batch", batch_id=batch_id, now=now)
     assert row is not None
     return row
+
+
+def _committed(mode: str, drawn_at: datetime | None, ends: datetime, now: datetime) -> bool:
+    """Whether a batch's unclaimed stock counts against the budget (API.md, "Budget")."""
+    return drawn_at is None if mode == "lottery" else now < ends
+
+
+def _unclaimed_committed(
+    batch: asyncpg.Record, quantity: int, ends: datetime, now: datetime
+) -> int:
+    if not _committed(batch["mode"], batch["drawn_at"], ends, now):
+        return 0
+    return int(batch["face_value_fen"]) * (quantity - batch["claimed"])
 
 
 async def update_batch(
@@ -107,6 +124,15 @@ async def update_batch(
                 "claim_ends_at must be after claim_starts_at",
                 {"claim_ends_at": ["Must be after claim_starts_at."]},
             )
+        # Growing the stock, or reopening a closed window, commits budget again.
+        before = _unclaimed_committed(current, current["quantity"], current["claim_ends_at"], now)
+        after = _unclaimed_committed(
+            current,
+            current["quantity"] if quantity is None else quantity,
+            current["claim_ends_at"] if ends is None else ends,
+            now,
+        )
+        await budget.reserve(tx, current["category"], after - before, now)
         await tx.execute(
             "update_batch",
             batch_id=batch_id,
@@ -117,3 +143,52 @@ async def update_batch(
         row = await tx.fetchrow("get_batch", batch_id=batch_id, now=now)
     assert row is not None
     return row
+
+
+async def recycle(db: Database, source_id: int, target_id: int, now: datetime) -> dict[str, int]:
+    """A closed batch's unclaimed stock and its vouchers that expired unused, moved into a
+    later batch of the same category and face value, exactly once (API.md, "Recycling")."""
+    if source_id == target_id:
+        raise _cannot_recycle("into_batch_id", "A batch cannot be recycled into itself.")
+    async with db.transaction() as tx:
+        rows = {
+            r["id"]: r for r in await tx.fetch("lock_batches", batch_ids=[source_id, target_id])
+        }
+        if source_id not in rows or target_id not in rows:
+            raise not_found("batch")
+        source, target = rows[source_id], rows[target_id]
+        if _committed(source["mode"], source["drawn_at"], source["claim_ends_at"], now):
+            raise _cannot_recycle("batch", "Its claim window (or draw) is not over yet.")
+        if (source["category"], source["face_value_fen"]) != (
+            target["category"],
+            target["face_value_fen"],
+        ):
+            raise _cannot_recycle("into_batch_id", "Must be of the same category and face value.")
+        if not _committed(target["mode"], target["drawn_at"], target["claim_ends_at"], now):
+            raise _cannot_recycle("into_batch_id", "Its claim window (or draw) is over.")
+        unclaimed = source["quantity"] - source["claimed"]
+        expired = await tx.fetchval("recyclable_expired", batch_id=source_id, now=now)
+        moved = unclaimed + expired
+        if moved == 0:
+            raise DomainError(
+                ErrorCode.CONFLICT,
+                "nothing left to recycle: the batch's stock was claimed or already recycled",
+                {"batch_id": source_id},
+            )
+        await budget.reserve(tx, target["category"], target["face_value_fen"] * moved, now)
+        await tx.execute(
+            "recycle",
+            source_id=source_id,
+            target_id=target_id,
+            moved=moved,
+            unclaimed=unclaimed,
+            expired=expired,
+            now=now,
+        )
+    return {"moved": moved, "unclaimed": unclaimed, "expired": expired}
+
+
+def _cannot_recycle(field: str, reason: str) -> DomainError:
+    return DomainError(
+        ErrorCode.INVALID_REQUEST, "this batch cannot be recycled so", {field: [reason]}
+    )

@@ -23,6 +23,7 @@ async def create_merchant(db: Database, data: dict[str, Any]) -> tuple[asyncpg.R
         address=data["address"].strip(),
         contact_phone=data["contact_phone"],
         api_key_hash=hash_api_key(api_key),
+        daily_subsidy_cap_fen=data.get("daily_subsidy_cap_fen"),
     )
     assert row is not None
     return row, api_key
@@ -50,6 +51,8 @@ async def update_merchant(db: Database, merchant_id: int, data: dict[str, Any]) 
         district=data.get("district"),
         address=data.get("address"),
         contact_phone=data.get("contact_phone"),
+        cap_given="daily_subsidy_cap_fen" in data,
+        cap=data.get("daily_subsidy_cap_fen"),
     )
     if row is None:
         raise not_found("merchant")

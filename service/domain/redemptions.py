@@ -78,6 +78,7 @@ def fingerprint(code: str, order_amount_fen: int, order_ref: str) -> bytes:
 
 
 IDEMPOTENCY_LOCK_NAMESPACE = 0x4B455953  # "KEYS"
+CAP_LOCK_NAMESPACE = 0x43415053  # "CAPS": a capped merchant's day
 MAX_CHECKOUTS_PER_TRANSACTION = 200
 _RETRIES = 3
 
@@ -160,6 +161,19 @@ async def _redeem_once(
             now=now,
         )
         redeemed_now: set[int] = set()
+        # Capped merchants' subsidy of the day so far (locked: exact across processes).
+        capped = [c.merchant_id for c, r in zip(checkouts, rows, strict=True) if r["merchant_cap"]]
+        paid_today: dict[int, int] = {}
+        if capped:
+            paid_today = {
+                r["merchant_id"]: r["subsidy_fen"]
+                for r in await tx.fetch(
+                    "capped_merchant_days",
+                    namespace=CAP_LOCK_NAMESPACE,
+                    merchant_ids=capped,
+                    day=completed.business_date,
+                )
+            }
         for checkout, row in zip(checkouts, rows, strict=True):
             if row["status_code"] is not None:
                 if bytes(row["fingerprint"]) != checkout.fingerprint:
@@ -177,6 +191,8 @@ async def _redeem_once(
                 context["status"] = "redeemed"
             try:
                 body = _decide(context, checkout, now, tz)
+                if row["merchant_cap"]:
+                    _within_cap(row["merchant_cap"], paid_today, checkout, body["discount_fen"])
             except DomainError as refusal_:
                 if refusal_.code == "forbidden":
                     outcomes.append(refusal_)
@@ -192,6 +208,19 @@ async def _redeem_once(
         if completed.ids or completed.refused_keys:
             await tx.execute("complete_redemptions", **vars(completed))
     return outcomes
+
+
+def _within_cap(cap: int, paid_today: dict[int, int], checkout: Checkout, discount: int) -> None:
+    """Refuse (merchant_cap_reached) a redemption that would take the merchant's subsidy of
+    the business day past its cap; count it in otherwise."""
+    paid = paid_today.get(checkout.merchant_id, 0)
+    if paid + discount > cap:
+        raise DomainError(
+            ErrorCode.MERCHANT_CAP_REACHED,
+            "this merchant has reached its daily subsidy cap",
+            {"daily_subsidy_cap_fen": cap, "paid_today_fen": paid, "discount_fen": discount},
+        )
+    paid_today[checkout.merchant_id] = paid + discount
 
 
 @dataclass

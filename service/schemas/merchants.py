@@ -3,7 +3,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from service.domain.credit_code import credit_code_error
-from service.schemas.common import Category, FullMatch, OneOf, String, Text, require_some
+from service.schemas.common import Category, Fen, FullMatch, OneOf, String, Text, require_some
 
 CONTACT_PHONE = FullMatch(
     r"1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}",
@@ -19,6 +19,7 @@ class MerchantCreate(Schema):
     district = Text(max_length=50, required=True)
     address = Text(max_length=200, required=True)
     contact_phone = String(required=True, validate=CONTACT_PHONE)
+    daily_subsidy_cap_fen = Fen(minimum=1, allow_none=True, load_default=None)
 
     @validates("credit_code")
     def _credit_code(self, value: str, **_: object) -> None:
@@ -33,10 +34,21 @@ class MerchantPatch(Schema):
     district = Text(max_length=50)
     address = Text(max_length=200)
     contact_phone = String(validate=CONTACT_PHONE)
+    daily_subsidy_cap_fen = Fen(
+        minimum=1, allow_none=True, metadata={"description": "null removes the cap"}
+    )
 
     @validates_schema
     def _something(self, data: dict, **_: object) -> None:
-        require_some(data, ("status", "name", "district", "address", "contact_phone"))
+        fields_ = (
+            "status",
+            "name",
+            "district",
+            "address",
+            "contact_phone",
+            "daily_subsidy_cap_fen",
+        )
+        require_some(data, fields_)
 
 
 class MerchantListQuery(Schema):
@@ -54,6 +66,11 @@ class Merchant(Schema):
     address = fields.String(required=True)
     contact_phone = fields.String(required=True, metadata={"description": "masked: 138****5678"})
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    daily_subsidy_cap_fen = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "most subsidy per business day; null: no cap"},
+    )
     created_at = fields.String(required=True)
     updated_at = fields.String(required=True)
 

@@ -71,6 +71,10 @@ class MerchantDayRow(Schema):
 
 
 class SummaryPart(VoucherCounts):
+    vouchers_recycled = fields.Integer(
+        required=True,
+        metadata={"description": "stock of closed batches put back into later ones"},
+    )
     sales_with_baseline_fen = fields.Integer(
         required=True, metadata={"description": "sales of the days that have a baseline"}
     )

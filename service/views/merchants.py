@@ -20,6 +20,7 @@ def merchant_json(row: asyncpg.Record, tz: Any) -> dict[str, Any]:
         "address": row["address"],
         "contact_phone": mask_phone(row["contact_phone"]),
         "status": row["status"],
+        "daily_subsidy_cap_fen": row["daily_subsidy_cap_fen"],
         "created_at": iso(row["created_at"], tz),
         "updated_at": iso(row["updated_at"], tz),
     }

@@ -65,6 +65,7 @@ def _totals(parts: list[dict[str, int | None]]) -> dict[str, Any]:
         "subsidy_fen",
         "sales_fen",
         "sales_with_baseline_fen",
+        "vouchers_recycled",
     )
     total: dict[str, Any] = {k: sum(int(p[k] or 0) for p in parts) for k in keys}
     baselines = [p["baseline_sales_fen"] for p in parts if p["baseline_sales_fen"] is not None]

@@ -35,7 +35,9 @@ ORDER BY CASE status WHEN 'open' THEN 0 WHEN 'scheduled' THEN 1 WHEN 'sold_out' 
          claim_starts_at, id;
 
 -- name: lock_batch
-SELECT id, claimed, quantity, claim_starts_at FROM batches WHERE id = :batch_id FOR UPDATE;
+SELECT id, category, face_value_fen, claimed, quantity, claim_starts_at, claim_ends_at, mode,
+       drawn_at
+FROM batches WHERE id = :batch_id FOR UPDATE;
 
 -- name: update_batch
 -- Null leaves a field as it is.
@@ -45,3 +47,34 @@ UPDATE batches SET
     paused = coalesce(:paused, paused),
     updated_at = now()
 WHERE id = :batch_id;
+
+-- name: lock_batches
+-- Both ends of a recycling, locked in id order (two recyclings never wait on each other in a
+-- circle).
+SELECT id, category, face_value_fen, quantity, claimed, claim_ends_at, mode, drawn_at
+FROM batches WHERE id = ANY(:batch_ids::bigint[]) ORDER BY id FOR UPDATE;
+
+-- name: recyclable_expired
+-- The source's vouchers that expired unused and have not been recycled yet.
+SELECT count(*) FROM vouchers
+WHERE batch_id = :batch_id AND recycled_at IS NULL
+  AND (status = 'expired' OR (status = 'active' AND expires_at <= :now));
+
+-- name: recycle
+-- The source's unclaimed stock and its expired, unused vouchers go to the target's quantity:
+-- the source keeps only what was claimed, the vouchers are marked (never moved twice), and the
+-- ledger of quantities gets a row each way.
+WITH marked AS (
+    UPDATE vouchers SET recycled_at = :now
+    WHERE batch_id = :source_id AND recycled_at IS NULL
+      AND (status = 'expired' OR (status = 'active' AND expires_at <= :now))
+    RETURNING id
+), source AS (
+    UPDATE batches SET quantity = claimed, recycled_out = recycled_out + :moved, updated_at = :now
+    WHERE id = :source_id
+), target AS (
+    UPDATE batches SET quantity = quantity + :moved, updated_at = :now WHERE id = :target_id
+)
+INSERT INTO batch_events (batch_id, kind, quantity, peer_batch_id, unclaimed, expired, at)
+VALUES (:source_id, 'recycled_out', -:moved, :target_id, :unclaimed, :expired, :now),
+       (:target_id, 'recycled_in', :moved, :source_id, :unclaimed, :expired, :now);

@@ -1,6 +1,8 @@
 -- name: insert_merchant
-INSERT INTO merchants (name, category, credit_code, district, address, contact_phone, api_key_hash)
-VALUES (:name, :category, :credit_code, :district, :address, :contact_phone, :api_key_hash)
+INSERT INTO merchants (name, category, credit_code, district, address, contact_phone, api_key_hash,
+                       daily_subsidy_cap_fen)
+VALUES (:name, :category, :credit_code, :district, :address, :contact_phone, :api_key_hash,
+        :daily_subsidy_cap_fen)
 RETURNING *;
 
 -- name: get_merchant
@@ -20,6 +22,7 @@ UPDATE merchants SET
     district = coalesce(:district, district),
     address = coalesce(:address, address),
     contact_phone = coalesce(:contact_phone, contact_phone),
+    daily_subsidy_cap_fen = CASE WHEN :cap_given THEN :cap ELSE daily_subsidy_cap_fen END,
     updated_at = now()
 WHERE id = :merchant_id
 RETURNING *;

@@ -40,6 +40,7 @@ WITH wanted AS (
 )
 SELECT w.n, k.fingerprint, k.status_code, k.response,
        me.status AS merchant_status, me.category AS merchant_category,
+       me.daily_subsidy_cap_fen AS merchant_cap,
        l.id, l.code, l.batch_id, l.expires_at, l.status, l.category, l.face_value_fen,
        l.min_spend_fen, l.has_merchant_list,
        EXISTS (SELECT 1 FROM batch_merchants m
@@ -123,3 +124,13 @@ ORDER BY r.id DESC;
 -- name: merchant_redemption_by_key
 SELECT r.*, v.code FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
 WHERE r.merchant_id = :merchant_id AND r.idempotency_key = :key;
+
+-- name: capped_merchant_days
+-- Merchants with a daily subsidy cap take turns per business day (an advisory lock per
+-- merchant, in id order), then learn what they have been paid that day so far.
+SELECT m.merchant_id,
+       pg_advisory_xact_lock(:namespace::integer, m.merchant_id::integer) IS NULL AS locked,
+       coalesce((SELECT sum(r.discount_fen)::bigint FROM redemptions r
+                 WHERE r.merchant_id = m.merchant_id AND r.business_date = :day
+                   AND r.status = 'completed'), 0) AS subsidy_fen
+FROM (SELECT DISTINCT unnest(:merchant_ids::bigint[]) AS merchant_id ORDER BY 1) m;

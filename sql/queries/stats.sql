@@ -98,6 +98,8 @@ SELECT c.code AS category,
        sum(b.sales_fen)::bigint AS baseline_sales_fen,
        coalesce(sum(s.sales_fen) FILTER (WHERE b.sales_fen IS NOT NULL), 0)::bigint
            AS sales_with_baseline_fen,
+       (SELECT coalesce(sum(b.recycled_out), 0)::bigint FROM batches b WHERE b.category = c.code)
+           AS vouchers_recycled,
        min(s.date) AS first_date,
        max(s.date) AS last_date,
        max(s.computed_at) AS computed_at

@@ -1,0 +1,39 @@
+"""The bureau's budget per category (API.md, "Budget")."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from service.csvout import table_response
+from service.domain import budget
+from service.http import Call, Routes, json_response
+from service.schemas.budget import BudgetLine, BudgetSet
+from service.schemas.common import TableQuery
+from service.views.budget import budget_line
+
+routes = Routes("budget (bureau)", roles=("bureau",))
+
+
+@routes.get(
+    "/admin/budget",
+    summary="Per category: budget, committed, spent, available (CSV with ?format=csv)",
+    query=TableQuery(),
+    table=BudgetLine(),
+)
+async def get_budget(call: Call) -> web.StreamResponse:
+    rows = await budget.report(call.db, call.clock.now())
+    return table_response(call, [budget_line(r) for r in rows], "festival-budget.csv")
+
+
+@routes.put(
+    "/admin/budget",
+    summary="Set a category's budget (never below what is committed and spent)",
+    body=BudgetSet(),
+    response=BudgetLine(),
+    errors=("over_budget",),
+)
+async def put_budget(call: Call) -> web.StreamResponse:
+    row = await budget.set_budget(
+        call.db, call.body["category"], call.body["budget_fen"], call.clock.now()
+    )
+    return json_response(budget_line(row))
