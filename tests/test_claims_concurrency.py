@@ -315,3 +315,33 @@ async def test_ledger_reconciles_after_a_mixed_concurrent_run(cluster: Cluster) 
     assert events.get("redeemed") == tables["redemptions"] == 80
     assert events.get("reversed") == tables["reversed"] == 30
     assert events["redeemed"] - events["reversed"] == tables["redeemed_now"] == 50
+
+
+async def test_a_merchant_daily_cap_holds_under_redemptions_on_both_processes(
+    cluster: Cluster,
+) -> None:
+    batch_id = await cluster.batch(quantity=60)
+    mid = await cluster.merchant()
+    status, patched = await cluster.call(
+        1,
+        "PATCH",
+        f"/api/v1/admin/merchants/{mid}",
+        json={"daily_subsidy_cap_fen": 10_000},  # ten 10-yuan discounts a day
+        headers=bearer("bureau", "ops"),
+    )
+    assert status == 200 and patched["daily_subsidy_cap_fen"] == 10_000, patched
+    merchant = bearer("merchant", f"merchant:{mid}", mid)
+    codes = await claim_codes(cluster, batch_id, 60)
+    results = await asyncio.gather(
+        *(
+            redeem(cluster, i, merchant, f"cap-{i}", code, f"cap-{i}")
+            for i, code in enumerate(codes)
+        )
+    )
+    assert Counter(status for status, _ in results) == {201: 10, 409: 50}
+    assert {b["error"]["code"] for s, b in results if s == 409} == {"merchant_cap_reached"}
+    rows = await cluster.sql(
+        "SELECT sum(discount_fen) AS fen FROM redemptions WHERE merchant_id = $1 AND status = 'completed'",
+        mid,
+    )
+    assert rows[0]["fen"] == 10_000

@@ -165,13 +165,13 @@ async def _redeem_once(
         capped = [c.merchant_id for c, r in zip(checkouts, rows, strict=True) if r["merchant_cap"]]
         paid_today: dict[int, int] = {}
         if capped:
+            await tx.execute(
+                "lock_capped_merchants", namespace=CAP_LOCK_NAMESPACE, merchant_ids=capped
+            )
             paid_today = {
                 r["merchant_id"]: r["subsidy_fen"]
                 for r in await tx.fetch(
-                    "capped_merchant_days",
-                    namespace=CAP_LOCK_NAMESPACE,
-                    merchant_ids=capped,
-                    day=completed.business_date,
+                    "merchants_subsidy_of_day", merchant_ids=capped, day=completed.business_date
                 )
             }
         for checkout, row in zip(checkouts, rows, strict=True):

@@ -125,12 +125,17 @@ ORDER BY r.id DESC;
 SELECT r.*, v.code FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
 WHERE r.merchant_id = :merchant_id AND r.idempotency_key = :key;
 
--- name: capped_merchant_days
--- Merchants with a daily subsidy cap take turns per business day (an advisory lock per
--- merchant, in id order), then learn what they have been paid that day so far.
+-- name: lock_capped_merchants
+-- Redemptions at a merchant with a daily subsidy cap take turns (an advisory lock per
+-- merchant, taken in id order so two transactions never wait on each other in a circle).
+-- A statement of its own: what the merchant was paid must be read by a later statement,
+-- whose snapshot sees what the lock's previous holder committed.
+SELECT pg_advisory_xact_lock(:namespace::integer, m.merchant_id::integer)
+FROM (SELECT DISTINCT unnest(:merchant_ids::bigint[]) AS merchant_id ORDER BY 1) m;
+
+-- name: merchants_subsidy_of_day
 SELECT m.merchant_id,
-       pg_advisory_xact_lock(:namespace::integer, m.merchant_id::integer) IS NULL AS locked,
        coalesce((SELECT sum(r.discount_fen)::bigint FROM redemptions r
                  WHERE r.merchant_id = m.merchant_id AND r.business_date = :day
                    AND r.status = 'completed'), 0) AS subsidy_fen
-FROM (SELECT DISTINCT unnest(:merchant_ids::bigint[]) AS merchant_id ORDER BY 1) m;
+FROM unnest(:merchant_ids::bigint[]) AS m (merchant_id);
