@@ -27,6 +27,7 @@ import asyncpg
 from service.combiner import Combiner
 from service.db import Conn, Database
 from service.domain.codes import new_code
+from service.domain.persons import suspended
 from service.errors import DomainError, ErrorCode
 
 log = logging.getLogger(__name__)
@@ -151,9 +152,10 @@ async def _claim_once(
         # closed); anything else is judged now.
         residents: dict[str, int] = {}
         held: dict[str, int] = {}
+        barred: set[str] = set()
         stored: dict[tuple[int, str | None], asyncpg.Record] = {}
         if any(r.key is not None for r in wanted):
-            residents, held = await _residents(tx, batch_id, wanted)
+            residents, held, barred = await _residents(tx, batch_id, wanted)
             stored = await _stored_answers(tx, wanted, residents)
         refusal = _window_refusal(batch, now)
         if refusal is not None:
@@ -162,7 +164,7 @@ async def _claim_once(
                 for answer in (stored.get((residents.get(r.sub, 0), r.key)) for r in wanted)
             ]
         if not residents:
-            residents, held = await _residents(tx, batch_id, wanted)
+            residents, held, barred = await _residents(tx, batch_id, wanted)
 
         limit = batch["per_resident_limit"]
         remaining = batch["quantity"] - batch["claimed"]
@@ -175,6 +177,8 @@ async def _claim_once(
             answer = stored.get((residents[request.sub], request.key))
             if answer is not None:
                 outcomes.append(_replay(answer, batch_id))
+            elif request.who in barred:
+                outcomes.append(suspended())
             elif held[request.who] >= limit:
                 outcomes.append(
                     DomainError(
@@ -228,9 +232,9 @@ async def _claim_once(
 
 async def _residents(
     tx: Conn, batch_id: int, wanted: list[ClaimRequest]
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Each claimant's resident id (created on first use), and the vouchers of the batch
-    each person already holds."""
+) -> tuple[dict[str, int], dict[str, int], set[str]]:
+    """Each claimant's resident id (created on first use), the vouchers of the batch each
+    person already holds, and the persons suspended."""
     pairs = list(dict.fromkeys((r.sub, r.who) for r in wanted))
     for _ in range(_RETRIES):
         rows = await tx.fetch(
@@ -242,7 +246,11 @@ async def _residents(
         # A resident created by a concurrent transaction is invisible to the statement that
         # waited for it (id null); asking again sees it.
         if all(r["id"] is not None for r in rows):
-            return {r["sub"]: r["id"] for r in rows}, {r["person"]: r["held"] for r in rows}
+            return (
+                {r["sub"]: r["id"] for r in rows},
+                {r["person"]: r["held"] for r in rows},
+                {r["person"] for r in rows if r["suspended"]},
+            )
     raise RuntimeError("residents could not be resolved")
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 
 from service.db import Conn, Database
+from service.domain import persons
 from service.domain.claims import expiry
 from service.domain.codes import new_code
 from service.errors import DomainError, ErrorCode
@@ -63,6 +64,7 @@ async def enter(db: Database, batch_id: int, sub: str, person: str, now: datetim
             raise DomainError(
                 ErrorCode.NOT_LOTTERY, "this batch is first come, first served: claim it instead"
             )
+        await persons.refuse_if_suspended(tx, person)
         existing = await tx.fetchrow("person_entry", batch_id=batch_id, person=person)
         if existing is not None:
             return Entry(**dict(existing), new=False)

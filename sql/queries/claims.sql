@@ -7,8 +7,9 @@ FROM batches WHERE id = :batch_id
 FOR UPDATE;
 
 -- name: claim_residents
--- Each of the distinct :subs (created on first use), and how many vouchers of the batch each
--- of the :persons already holds (parallel arrays: a resident and its person).
+-- Each of the distinct :subs (created on first use), how many vouchers of the batch each of
+-- the :persons already holds, and whether the person is suspended (parallel arrays: a
+-- resident and its person).
 WITH wanted AS (
     SELECT * FROM unnest(:subs::text[], :persons::text[]) AS w (sub, person)
 ), created AS (
@@ -17,7 +18,8 @@ WITH wanted AS (
     RETURNING id, sub
 )
 SELECT w.sub, w.person, coalesce(c.id, r.id) AS id,
-       (SELECT count(*) FROM vouchers v WHERE v.batch_id = :batch_id AND v.person = w.person) AS held
+       (SELECT count(*) FROM vouchers v WHERE v.batch_id = :batch_id AND v.person = w.person) AS held,
+       EXISTS (SELECT 1 FROM person_suspensions s WHERE s.person = w.person) AS suspended
 FROM wanted w
 LEFT JOIN created c ON c.sub = w.sub
 LEFT JOIN residents r ON r.sub = w.sub;

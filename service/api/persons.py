@@ -1,0 +1,41 @@
+"""The bureau suspends a person (every account of it) from claiming and lottery entries."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from service.csvout import table_response
+from service.domain import persons
+from service.http import Call, Routes, json_response
+from service.schemas.common import TableQuery
+from service.schemas.persons import Suspension, SuspensionSet
+from service.views.persons import suspension_json
+
+routes = Routes("persons (bureau)", roles=("bureau",))
+
+
+@routes.get(
+    "/admin/suspensions",
+    summary="Suspended persons (CSV with ?format=csv)",
+    query=TableQuery(),
+    table=Suspension(),
+)
+async def list_suspensions(call: Call) -> web.StreamResponse:
+    tz = call.settings.tz
+    rows = [suspension_json(r["person"], r, tz) for r in await persons.suspensions(call.db)]
+    return table_response(call, rows, "festival-suspensions.csv")
+
+
+@routes.put(
+    "/admin/suspensions",
+    summary="Suspend a person from claims and lottery entries, or lift the suspension",
+    body=SuspensionSet(),
+    response=Suspension(),
+)
+async def put_suspension(call: Call) -> web.StreamResponse:
+    person = call.body["person"]
+    if not call.body["suspended"]:
+        await persons.lift(call.db, person)
+        return json_response(suspension_json(person, None, call.settings.tz))
+    row = await persons.suspend(call.db, person, call.body["reason"], call.me.sub, call.clock.now())
+    return json_response(suspension_json(person, row, call.settings.tz))
