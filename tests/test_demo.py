@@ -5,12 +5,13 @@ commands `make run` prints work when pasted."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
 import time
 import urllib.request
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,11 @@ import pytest
 
 from service.db import Database
 from service.demo.loader import FIRST_DAY, load_demo
+from service.domain import budget, lottery
 from service.domain.credit_code import credit_code_error
+from service.domain.lottery import verify_record
 from service.errors import DomainError
+from service.views.lottery import draw_record_text
 from tests.conftest import create_database, drop_database, with_database
 from tests.processes import FESTIVAL, ROOT, festival_env, free_port
 from tests.scenario import TZ, assert_daily_rows_match_raw_rows, assert_every_fen_settled
@@ -88,9 +92,11 @@ async def test_the_demo_has_a_month_of_festival_in_four_categories(demo_db: Any)
     assert 55 <= len(merchants) <= 65
     assert all(credit_code_error(m["credit_code"]) is None for m in merchants)
     assert {m["category"] for m in merchants} == {"shopping", "dining", "culture_tourism", "auto"}
-    # 31 days × 4 categories, released at 10:00 Beijing time, valid 7 days; plus the live ones.
+    # 31 days × 3 categories first come, and 4 auto lottery rounds, released (or opening
+    # registration) at 10:00 Beijing time, valid 7 days; plus the live ones.
     festival = [b for b in batches if b["claim_starts_at"].year == 2020]
-    assert len(festival) == 31 * 4
+    assert Counter(b["mode"] for b in festival) == {"first_come": 31 * 3, "lottery": 4}
+    assert {b["category"] for b in festival if b["mode"] == "lottery"} == {"auto"}
     assert {b["claim_starts_at"].astimezone(TZ).hour for b in festival} == {10}
     assert {b["valid_days"] for b in festival} == {7}
     assert rules >= {
@@ -107,6 +113,40 @@ async def test_the_demo_has_a_month_of_festival_in_four_categories(demo_db: Any)
     assert holiday > weekend > workdays
     assert statuses["redeemed"] > 0 and statuses["expired"] > 0 and reversed_ > 0
     assert credentials["bureau"]["username"] and credentials["merchant"]["api_key"]
+
+
+async def test_the_demo_auto_lotteries_were_drawn_verifiably_and_recycled(demo_db: Any) -> None:
+    url, _ = demo_db
+    db = await Database.connect(url, min_size=1, max_size=2)
+    try:
+        rounds = await db.pool.fetch(
+            "SELECT id, quantity, claimed, recycled_out FROM batches"
+            " WHERE mode = 'lottery' AND drawn_at IS NOT NULL ORDER BY draw_at"
+        )
+        assert len(rounds) == 4
+        for batch in rounds:
+            drawn = json.loads(draw_record_text(await lottery.record(db, batch["id"]), TZ))
+            assert verify_record(drawn) == [], drawn
+            # Many more entries than vouchers: every voucher went to a winner.
+            assert drawn["entries"] > 5 * len(drawn["winner_entry_ids"]) > 0
+            assert len(drawn["winner_entry_ids"]) == batch["claimed"]
+        # Rounds 1 and 2 gave their expired vouchers to rounds 3 and 4, before those draws.
+        moves = await db.pool.fetch(
+            "SELECT batch_id, peer_batch_id, quantity FROM batch_events"
+            " WHERE kind = 'recycled_in' ORDER BY id"
+        )
+        ids = [b["id"] for b in rounds]
+        assert [(m["batch_id"], m["peer_batch_id"]) for m in moves] == [
+            (ids[2], ids[0]),
+            (ids[3], ids[1]),
+        ]
+        assert all(m["quantity"] > 0 for m in moves)
+        # Every category has a budget, and some of it is left.
+        lines = await budget.report(db, datetime.now(UTC))
+        assert all(line["budget_fen"] > line["committed_fen"] + line["spent_fen"] for line in lines)
+        assert all(line["spent_fen"] > 0 for line in lines)
+    finally:
+        await db.close()
 
 
 async def test_the_demo_stats_agree_with_its_raw_rows(demo_db: Any) -> None:

@@ -2,6 +2,11 @@
 functions and SQL as the live system with the clock set to the festival's days, then the
 jobs' backfill, so every stat and settlement line is in place.
 
+Shopping, dining and culture vouchers are released daily, first come first served; the auto
+category's go by lottery (摇号) in four weekly rounds drawn by the `lottery_draw` job, and
+each round's vouchers that expired unused are recycled into the round two weeks later. The
+bureau's budgets leave room for a second month at the same pace.
+
 Deterministic for a seed (apart from voucher codes and api keys, which are random by design).
 """
 
@@ -28,8 +33,8 @@ from jobs.runner import JobRunner
 from service.clock import FixedClock
 from service.db import Database, open_database
 from service.demo.places import AUTO_DEALERS_IN_FESTIVAL, MERCHANTS
-from service.domain import baselines, logins, redemptions, server_keys
-from service.domain.batches import create_batch
+from service.domain import baselines, budget, logins, lottery, redemptions, server_keys
+from service.domain.batches import create_batch, recycle
 from service.domain.claims import Claimed, claim_many
 from service.domain.credit_code import ALPHABET, with_check_character
 from service.domain.merchants import create_merchant
@@ -64,6 +69,30 @@ OFFERS: dict[str, Offer] = {
     "culture_tourism": Offer("文旅券 满100减30", 3000, 10000, 160, 300, 0.7, -0.2, 0.7),
     "auto": Offer("汽车消费券 满50000减2000", 200000, 5000000, 10, 18, 0.6, 0.3, 0.6),
 }
+FIRST_COME = ("shopping", "dining", "culture_tourism")
+
+
+@dataclass(frozen=True)
+class Round:
+    """A lottery round of auto vouchers: registration from `opens` to `closes` (10:00 to
+    22:00 each day), the draw at 10:00 on `draw`."""
+
+    number: int
+    opens: date
+    closes: date
+    draw: date
+
+
+LOTTERY_ROUNDS = [
+    Round(k + 1, date(2020, 5, 1 + 7 * k), date(2020, 5, 3 + 7 * k), date(2020, 5, 4 + 7 * k))
+    for k in range(4)
+]
+LOTTERY_QUANTITY = 90  # vouchers per round, at scale 1
+LOTTERY_ENTRANTS = 0.5  # of the residents, each round: tens of thousands of entries in all
+RECYCLE_INTO = 2  # a round's expired vouchers go to the round this many later
+# The bureau's budget per category: the month's vouchers at face value, times this.
+BUDGET_HEADROOM = 2
+
 # Of the days a voucher is valid, when it gets used (day of claim = 0).
 USE_DAY_WEIGHTS = [0.28, 0.22, 0.15, 0.11, 0.09, 0.08, 0.07]
 REVERSAL_RATE = 0.02
@@ -133,6 +162,7 @@ class DemoLoader:
             day = FIRST_DAY + timedelta(days=n)
             if n < DAYS:
                 await self._claims(day, residents)
+                await self._lottery(day, residents, runner, clock)
             await self._redemptions(day)
             if n == DAYS - 1:
                 await self._baselines()
@@ -172,9 +202,33 @@ class DemoLoader:
         self.merchants["auto"] = dealers
         self.merchant_weights["auto"] = self.merchant_weights["auto"][: len(dealers)]
         prepared = self.at(FIRST_DAY - timedelta(days=3), 15 * 3600)
+        offer = OFFERS["auto"]
+        for round_ in LOTTERY_ROUNDS:
+            row = await create_batch(
+                self.db,
+                {
+                    "category": "auto",
+                    "title": f"{offer.title}（第{'一二三四'[round_.number - 1]}期摇号）",
+                    "face_value_fen": offer.face_value_fen,
+                    "min_spend_fen": offer.min_spend_fen,
+                    # Enough at small scales that some go unused (and are recycled).
+                    "quantity": max(10, round(LOTTERY_QUANTITY * self.scale)),
+                    "per_resident_limit": 1,
+                    "claim_starts_at": self.at(round_.opens, 10 * 3600),
+                    "claim_ends_at": self.at(round_.closes, 22 * 3600),
+                    "mode": "lottery",
+                    "draw_at": self.at(round_.draw, 10 * 3600),
+                    "valid_days": 7,
+                    "valid_until": None,
+                    "merchant_ids": dealers,
+                },
+                prepared,
+            )
+            self.batches[(round_.draw, "auto")] = row["id"]
         for n in range(DAYS):
             day = FIRST_DAY + timedelta(days=n)
-            for category, offer in OFFERS.items():
+            for category in FIRST_COME:
+                offer = OFFERS[category]
                 base = (
                     offer.holiday_quantity if busyness(day) == "holiday" else offer.weekday_quantity
                 )
@@ -193,7 +247,7 @@ class DemoLoader:
                         "claim_ends_at": self.at(day, 22 * 3600),
                         "valid_days": 7,
                         "valid_until": None,
-                        "merchant_ids": dealers if category == "auto" else [],
+                        "merchant_ids": [],
                     },
                     prepared,
                 )
@@ -201,13 +255,12 @@ class DemoLoader:
 
     async def _claims(self, day: date, residents: list[str]) -> None:
         mood = busyness(day)
-        for category, offer in OFFERS.items():
+        for category in FIRST_COME:
+            offer = OFFERS[category]
             batch_id = self.batches[(day, category)]
             base = offer.holiday_quantity if mood == "holiday" else offer.weekday_quantity
             # Holidays and weekends sell out within minutes; weekdays leave some over.
             demand_factor = {"holiday": 1.7, "weekend": 1.3, "weekday": 0.85}[mood]
-            if category == "auto":
-                demand_factor *= 0.9
             demand = min(len(residents), max(1, round(base * demand_factor * self.scale)))
             claimants = self.rng.sample(residents, demand)
             waves = 8
@@ -222,6 +275,38 @@ class DemoLoader:
                     if isinstance(outcome, Claimed):
                         self.progress.claims += 1
                         self._plan(outcome, category, offer, mood)
+
+    async def _lottery(
+        self, day: date, residents: list[str], runner: JobRunner, clock: FixedClock
+    ) -> None:
+        """The auto rounds on `day`: a third of the round's entrants register (at random times
+        between 10:00 and 22:00), the draw is the job's, and two weeks on the bureau recycles
+        the round's vouchers that expired unused into a later round."""
+        for k, round_ in enumerate(LOTTERY_ROUNDS):
+            batch_id = self.batches[(round_.draw, "auto")]
+            if round_.opens <= day <= round_.closes:
+                entrants = self.rng.sample(residents, int(len(residents) * LOTTERY_ENTRANTS / 3))
+                for wave in range(4):
+                    at = self.at(day, 10 * 3600 + wave * 3 * 3600 + self.rng.uniform(0, 3 * 3600))
+                    people = [(sub, f"r:{sub}") for sub in entrants[wave::4]]
+                    await lottery.enter_many(self.db, batch_id, people, at)
+            if day == round_.draw:
+                at = clock.at = self.at(day, 10 * 3600)
+                for result in await runner.on_due(BY_NAME["lottery_draw"], at):
+                    if result.outcome != "succeeded":
+                        raise RuntimeError(f"lottery_draw at {at}: {result.outcome}")
+                offer = OFFERS["auto"]
+                for row in await self.db.fetch("demo_batch_vouchers", batch_id=batch_id):
+                    self.progress.claims += 1
+                    self._plan(Claimed(**dict(row)), "auto", offer, busyness(day))
+            later = k + RECYCLE_INTO
+            if later < len(LOTTERY_ROUNDS) and day == round_.draw + timedelta(days=8):
+                target = self.batches[(LOTTERY_ROUNDS[later].draw, "auto")]
+                try:
+                    await recycle(self.db, batch_id, target, self.at(day, 9 * 3600))
+                except DomainError as nothing_left:  # every voucher of the round was used
+                    if nothing_left.code != ErrorCode.CONFLICT:
+                        raise
 
     def _amount(self, offer: Offer) -> int:
         raw = offer.min_spend_fen * (1 + self.rng.lognormvariate(offer.mu, offer.sigma))
@@ -327,34 +412,47 @@ async def is_empty(db: Database) -> bool:
 
 
 async def live_batches(db: Database, now: datetime) -> dict[str, int]:
-    """Batches open now, so the pages and the printed commands have something to claim."""
+    """Batches open now, so the pages and the printed commands have something to claim (and
+    an auto lottery to enter, drawn by the job a day later)."""
     ids = {}
-    windows = [(now - timedelta(minutes=1), now + timedelta(days=30))] * 4
+    windows = [(now - timedelta(minutes=1), now + timedelta(days=30))] * 3
+    windows.append((now - timedelta(minutes=1), now + timedelta(days=1)))
     windows.append((now + timedelta(days=2), now + timedelta(days=32)))  # and one to count down to
     for (name, category, offer), (starts, ends) in zip(
         [*((c, c, o) for c, o in OFFERS.items()), ("upcoming", "dining", OFFERS["dining"])],
         windows,
         strict=True,
     ):
+        lottery_batch = {"mode": "lottery", "draw_at": ends} if category == "auto" else {}
         row = await create_batch(
             db,
             {
                 "category": category,
-                "title": f"{offer.title}（体验批次）",
+                "title": f"{offer.title}（{'摇号' if lottery_batch else ''}体验批次）",
                 "face_value_fen": offer.face_value_fen,
                 "min_spend_fen": offer.min_spend_fen,
                 "quantity": 2000 if category != "auto" else 50,
-                "per_resident_limit": 5,
+                "per_resident_limit": 5 if category != "auto" else 1,
                 "claim_starts_at": starts,
                 "claim_ends_at": ends,
                 "valid_days": 7,
                 "valid_until": None,
                 "merchant_ids": [],
+                **lottery_batch,
             },
             now,
         )
         ids[name] = row["id"]
     return ids
+
+
+async def set_budgets(db: Database, now: datetime) -> None:
+    """Each category's budget: every voucher of its batches (May's and the live ones) at
+    face value, with headroom, in round sums (whole 10,000 yuan), so the bureau's page shows
+    what is left."""
+    for row in await db.fetch("demo_planned_face_value"):
+        fen = math.ceil(row["fen"] * BUDGET_HEADROOM / 1_000_000) * 1_000_000
+        await budget.set_budget(db, row["category"], fen, now)
 
 
 async def load_demo(
@@ -376,7 +474,9 @@ async def load_demo(
         )
     loader = DemoLoader(db, tz, seed=seed, scale=scale, report=report)
     progress = await loader.load()
-    live = await live_batches(db, now or datetime.now(tz))
+    now = now or datetime.now(tz)
+    live = await live_batches(db, now)
+    await set_budgets(db, now)
     password = secrets.token_urlsafe(12)
     await logins.create_bureau_user(db, BUREAU_USER, password)
     dining = loader.merchants["dining"][0]

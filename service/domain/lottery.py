@@ -87,6 +87,32 @@ async def enter(db: Database, batch_id: int, sub: str, person: str, now: datetim
         return Entry(**dict(row), new=True)
 
 
+async def enter_many(
+    db: Database, batch_id: int, people: list[tuple[str, str]], now: datetime
+) -> int:
+    """Many (sub, person) entries at once, by the same rules as `enter` (the window, one
+    entry per person, none for a suspended person): how the demo fills its lotteries.
+    Returns how many entries were made."""
+    async with db.transaction() as tx:
+        batch = await tx.fetchrow("lottery_batch_for_entry", batch_id=batch_id)
+        if batch is None or batch["mode"] != "lottery":
+            raise DomainError(ErrorCode.NOT_LOTTERY, "not a lottery batch")
+        refusal = _registration_refusal(batch, now)
+        if refusal is not None:
+            raise refusal
+        # A statement of its own, so the next sees residents another transaction created.
+        await tx.execute("ensure_residents", subs=[sub for sub, _ in people])
+        status = await tx.execute(
+            "insert_entries",
+            batch_id=batch_id,
+            subs=[sub for sub, _ in people],
+            persons=[person for _, person in people],
+            entry_ids=[secrets.token_hex(16) for _ in people],
+            now=now,
+        )
+        return int(status.split()[-1])
+
+
 def _registration_refusal(batch: asyncpg.Record, now: datetime) -> DomainError | None:
     if batch["drawn_at"] is not None or now >= batch["claim_ends_at"]:
         return DomainError(ErrorCode.CLOSED, "registration for this lottery has ended")

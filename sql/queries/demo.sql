@@ -7,3 +7,15 @@ SELECT NOT EXISTS (SELECT 1 FROM merchants) AND NOT EXISTS (SELECT 1 FROM batche
 SELECT category, sum(order_amount_fen)::bigint AS sales_fen, count(DISTINCT business_date) AS days
 FROM redemptions WHERE status = 'completed'
 GROUP BY category;
+
+-- name: demo_batch_vouchers
+-- A drawn lottery's vouchers, so the demo plans their use as it does for claims.
+SELECT v.code, v.batch_id, b.category, b.title, b.face_value_fen, b.min_spend_fen,
+       v.claimed_at, v.expires_at
+FROM vouchers v JOIN batches b ON b.id = v.batch_id
+WHERE v.batch_id = :batch_id ORDER BY v.id;
+
+-- name: demo_planned_face_value
+-- Per category, the face value of every voucher the demo's batches will issue.
+SELECT category, sum(face_value_fen::bigint * quantity)::bigint AS fen
+FROM batches GROUP BY category;

@@ -1,6 +1,10 @@
 -- name: lottery_batch_for_entry
--- The batch an entry is for, with what decides whether it may be entered now.
-SELECT id, mode, claim_starts_at, claim_ends_at, paused, drawn_at FROM batches WHERE id = :batch_id;
+-- The batch an entry is for, with what decides whether it may be entered now. Entries take
+-- turns with the draw (which locks the batch FOR UPDATE): an entry never lands after the
+-- draw has ranked the entries (it waits, then sees drawn_at), and the draw sees every entry
+-- made before it. The foreign key takes this lock anyway.
+SELECT id, mode, claim_starts_at, claim_ends_at, paused, drawn_at FROM batches WHERE id = :batch_id
+FOR KEY SHARE;
 
 -- name: resident_id
 -- The resident (created on first use).
@@ -15,6 +19,19 @@ INSERT INTO lottery_entries (entry_id, batch_id, person, resident_id, entered_at
 VALUES (:entry_id, :batch_id, :person, :resident_id, :now)
 ON CONFLICT (batch_id, person) DO NOTHING
 RETURNING batch_id, entry_id, entered_at, status;
+
+-- name: ensure_residents
+INSERT INTO residents (sub) SELECT DISTINCT unnest(:subs::text[]) ON CONFLICT (sub) DO NOTHING;
+
+-- name: insert_entries
+-- Many entries in one statement (parallel arrays :subs, :persons, :entry_ids; the residents
+-- exist): one per person as insert_entry, none for a suspended person.
+INSERT INTO lottery_entries (entry_id, batch_id, person, resident_id, entered_at)
+SELECT w.entry_id, :batch_id, w.person, r.id, :now
+FROM unnest(:subs::text[], :persons::text[], :entry_ids::text[]) AS w (sub, person, entry_id)
+JOIN residents r ON r.sub = w.sub
+WHERE NOT EXISTS (SELECT 1 FROM person_suspensions s WHERE s.person = w.person)
+ON CONFLICT (batch_id, person) DO NOTHING;
 
 -- name: person_entry
 SELECT batch_id, entry_id, entered_at, status FROM lottery_entries
