@@ -364,3 +364,195 @@ async def test_the_bureau_sees_the_apis_totals_and_downloads_csv(
     await page.reload()
     await page.wait_for_selector("#login:not([hidden])")
     await context.close()
+
+
+async def lottery(live: Live, seconds: float, **overrides: Any) -> dict[str, Any]:
+    """An auto lottery whose registration ends (and draw falls due) in `seconds`."""
+    ends = (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+    body = {
+        "category": "auto",
+        "title": "汽车消费券 满5万减2000（摇号）",
+        "face_value_fen": 200000,
+        "min_spend_fen": 5000000,
+        "mode": "lottery",
+        "claim_ends_at": ends,
+        "draw_at": ends,
+        **overrides,
+    }
+    return await live.batch(**body)
+
+
+async def enter_and_draw(live: Live, batch: dict[str, Any], residents: list[str]) -> None:
+    for sub in residents:
+        await live.call(
+            "POST",
+            f"/api/v1/batches/{batch['id']}/entries",
+            201,
+            headers=live.headers("resident", sub),
+        )
+
+
+async def until(iso: str) -> None:
+    import asyncio
+
+    wait = (datetime.fromisoformat(iso) - datetime.now(UTC)).total_seconds()
+    await asyncio.sleep(max(0.0, wait) + 0.2)
+
+
+async def as_resident(page: Any, path: str) -> Any:
+    """GET `path` with the token the page signed in with."""
+    return await page.evaluate(
+        "async (path) => (await fetch(path, {headers: {Authorization: "
+        "'Bearer ' + sessionStorage.getItem('festival.resident.token')}})).json()",
+        path,
+    )
+
+
+async def test_a_resident_enters_a_lottery_counts_down_and_sees_the_result(
+    live: Live, browser: Any
+) -> None:
+    sure = await lottery(live, 8, quantity=2, title="汽车消费券（摇号·名额充足）")
+    tight = await lottery(live, 8, quantity=1, title="汽车消费券（摇号·一个名额）")
+    await enter_and_draw(live, tight, ["other-1", "other-2", "other-3"])
+    phone = "13912345600"
+    context = await browser.new_context(viewport={"width": 375, "height": 812}, locale="zh-CN")
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    asked = offline_only(page, live.base)
+    await page.goto(live.base + "/")
+    await page.fill("#phone", phone)
+    await page.click("#send-code")
+    await page.wait_for_selector("#send-code:has-text('秒后重发')")
+    await page.fill("#code", live.sms.codes[phone])
+    await page.click("#sign-in")
+    for batch in (sure, tight):
+        card = page.locator(f"[data-batch='{batch['id']}']")
+        await card.locator("button", has_text="报名").click()
+        await page.wait_for_selector(f"[data-batch='{batch['id']}'] button:has-text('已报名')")
+        assert "距开奖" in await card.inner_text() and "摇号" in await card.inner_text()
+    await shot(page, "resident-lottery-entered")
+    await page.click("#tab-entries")
+    await page.wait_for_selector(f"#entries [data-batch='{sure['id']}']:has-text('待开奖')")
+    assert "距开奖" in await page.inner_text("#entries")
+
+    await until(sure["draw_at"])
+    for batch in (sure, tight):
+        await live.call(
+            "POST", f"/api/v1/admin/batches/{batch['id']}/draw", 200, headers=live.headers("bureau")
+        )
+    await page.click("#tab-batches")
+    await page.click("#tab-entries")
+    won = page.locator(f"#entries [data-batch='{sure['id']}']")
+    await won.locator(".pill", has_text="中签").wait_for()
+    code = (await won.locator(".code").inner_text()).replace(" ", "")
+    wallet = await as_resident(page, "/api/v1/me/vouchers")
+    assert [v["code"] for v in wallet if v["batch_id"] == sure["id"]] == [code]
+    link = won.locator("a", has_text="开奖记录")
+    assert await link.get_attribute("href") == f"/api/v1/batches/{sure['id']}/draw"
+    # The one-place lottery: the page says what the API says (中签 or 未中签).
+    entries = await as_resident(page, "/api/v1/me/entries")
+    (result,) = [e for e in entries if e["batch_id"] == tight["id"]]
+    expected = {"won": "中签", "lost": "未中签"}[result["status"]]
+    await page.wait_for_selector(
+        f"#entries [data-batch='{tight['id']}'] .pill:text-is('{expected}')"
+    )
+    await won.locator("button", has_text="出示二维码").click()
+    await page.wait_for_selector("#qr-modal:not([hidden])")
+    assert (await page.inner_text("#qr-code")).replace(" ", "") == code
+    await shot(page, "resident-lottery-result")
+    assert_local(asked, live.base)
+    await context.close()
+
+
+async def test_the_bureau_sees_budgets_verifies_draws_and_recycles(
+    live: Live, browser: Any
+) -> None:
+    conn = await asyncpg.connect(live.settings.database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO bureau_users (username, password_hash) VALUES ('analyst', $1)",
+            hash_password("a long password 1"),
+        )
+    finally:
+        await conn.close()
+    bureau = live.headers("bureau")
+    await live.call(
+        "PUT",
+        "/api/v1/admin/budget",
+        200,
+        json={"category": "auto", "budget_fen": 5_000_000},
+        headers=bureau,
+    )
+    drawn = await lottery(live, 3, quantity=2)
+    await enter_and_draw(live, drawn, [f"entrant-{i}" for i in range(5)])
+    # A dining batch closing with 8 of 10 unclaimed, and a later one to recycle them into.
+    closing = await live.batch(
+        quantity=10, claim_ends_at=(datetime.now(UTC) + timedelta(seconds=3)).isoformat()
+    )
+    for sub in ("d1", "d2"):
+        await live.call(
+            "POST",
+            f"/api/v1/batches/{closing['id']}/claims",
+            201,
+            headers=live.headers("resident", sub),
+        )
+    later = await live.batch(quantity=10, title="餐饮券（下一期）")
+    await until(drawn["draw_at"])
+    await live.call("POST", f"/api/v1/admin/batches/{drawn['id']}/draw", 200, headers=bureau)
+    budget = await live.call("GET", "/api/v1/admin/budget", 200, headers=bureau)
+
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    asked = offline_only(page, live.base)
+    await page.goto(live.base + "/bureau")
+    await page.fill("#username", "analyst")
+    await page.fill("#password", "a long password 1")
+    await page.click("#sign-in")
+    # Budget per category, as the API reports it.
+    auto = page.locator("#budget tr[data-category='auto']")
+    await auto.wait_for()
+    (line,) = [b for b in budget["items"] if b["category"] == "auto"]
+    assert line["committed_fen"] == 400_000 and line["available_fen"] == 4_600_000
+    cells = await auto.locator("td").all_inner_texts()
+    assert cells[1:5] == ["¥50,000.00", "¥4,000.00", "¥0.00", "¥46,000.00"]
+    # The draw: its commitment, entries, winners, and the browser's own recomputation.
+    row = page.locator(f"#draws tr[data-batch='{drawn['id']}']")
+    await row.locator("text=✓ 复核通过").wait_for()
+    texts = await row.locator("td").all_inner_texts()
+    assert texts[2] == "已开奖" and texts[4:6] == ["5", "2"]
+    assert drawn["seed_commitment"].startswith(texts[3].rstrip("…"))
+    await shot(page, "bureau-budget-draws")
+
+    # Recycling: the closed batch's 8 unclaimed go into the later one, once.
+    await page.select_option("#recycle-source", str(closing["id"]))
+    await page.select_option("#recycle-target", str(later["id"]))
+    await page.click("#recycle")
+    await page.wait_for_selector("#recycle-result:has-text('已回收 8 张')")
+    after = await live.call("GET", f"/api/v1/batches/{later['id']}", 200)
+    assert after["quantity"] == 18
+    await page.select_option("#recycle-source", str(closing["id"]))
+    await page.select_option("#recycle-target", str(later["id"]))
+    await page.click("#recycle")
+    await page.wait_for_selector(".toast.error:has-text('与当前状态冲突')")
+
+    # Adjusting a budget, and a budget below what is committed refused in plain words.
+    await auto.locator("input").fill("60000")
+    await auto.locator("button", has_text="保存").click()
+    await page.wait_for_selector("#budget tr[data-category='auto'] td:text-is('¥60,000.00')")
+    await page.locator("#budget tr[data-category='auto'] input").fill("1000")
+    await page.locator("#budget tr[data-category='auto'] button").click()
+    await page.wait_for_selector(".toast.error:has-text('超出该品类预算')")
+
+    # A record altered on the way fails the browser's check.
+    async def tamper(route: Any) -> None:
+        response = await route.fetch()
+        record = await response.json()
+        record["entry_ids"] = list(reversed(record["entry_ids"]))
+        await route.fulfill(response=response, json=record)
+
+    await page.route(f"**/api/v1/batches/{drawn['id']}/draw", tamper)
+    await page.reload()
+    await page.wait_for_selector(f"#draws tr[data-batch='{drawn['id']}'] :text('✗ 复核不通过')")
+    assert_local(asked, live.base)
+    await context.close()

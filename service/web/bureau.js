@@ -1,5 +1,7 @@
-// The bureau's dashboard: festival-to-date totals, daily charts, merchants, settlements, jobs.
-import { CATEGORY_NAMES, csv, dateTime, el, errorText, saveFile, show, signedInPage, today, yuan } from "/static/common.js";
+// The bureau's dashboard: festival-to-date totals, daily charts, budgets, lottery draws (each
+// recomputed in the browser), recycling, merchants, settlements, jobs.
+import { CATEGORY_NAMES, csv, dateTime, el, errorText, parseYuan, saveFile, show, signedInPage, today, yuan } from "/static/common.js";
+import { verifyRecord } from "/static/lottery-verify.js";
 
 const $ = (id) => document.getElementById(id);
 const { api, render, signIn } = signedInPage("bureau", () => refresh());
@@ -9,6 +11,10 @@ let merchants = [];
 let jobs = [];
 let range = null;
 let totals = [];
+let batches = [];
+// Records up to this many entries are fetched and recomputed as the page loads; bigger ones
+// on a click (a million entry ids is tens of megabytes).
+const VERIFY_ON_LOAD = 200_000;
 
 $("sign-in").addEventListener("click", async () => {
   const username = $("username").value.trim();
@@ -17,9 +23,177 @@ $("sign-in").addEventListener("click", async () => {
 });
 
 async function refresh() {
-  await Promise.all([loadSummary(), loadMerchants(), loadJobs()]);
+  await Promise.all([loadSummary(), loadMerchants(), loadJobs(), loadBudget(), loadBatches()]);
   await Promise.all([loadDaily(), loadSettlements()]);
 }
+
+// --- budget ------------------------------------------------------------------------------
+
+async function loadBudget() {
+  try {
+    const { items } = await api.json("GET", "/admin/budget");
+    $("budget").replaceChildren(
+      el("tr", {}, ...["品类", "预算", "已承诺", "已支出", "可用", "使用率", "调整预算（元）"].map((h) => el("th", {}, h))),
+      ...items.map((line) => {
+        const input = el("input", { inputmode: "decimal", style: "width:9em", "aria-label": `${CATEGORY_NAMES[line.category]}预算` });
+        const used = line.budget_fen ? (line.committed_fen + line.spent_fen) / line.budget_fen : null;
+        return el("tr", { "data-category": line.category },
+          el("td", {}, CATEGORY_NAMES[line.category]),
+          el("td", {}, line.budget_fen == null ? "不限" : yuan(line.budget_fen)),
+          el("td", {}, yuan(line.committed_fen)), el("td", {}, yuan(line.spent_fen)),
+          el("td", {}, line.available_fen == null ? "不限" : yuan(line.available_fen)),
+          el("td", {}, used == null ? "—" : `${(used * 100).toFixed(1)}%`),
+          el("td", {}, el("span", { style: "display:flex;gap:6px;justify-content:flex-end" }, input,
+            el("button", { class: "secondary small", onclick: () => setBudget(line.category, input.value) }, "保存"))));
+      }),
+    );
+  } catch (error) {
+    show(errorText(error), "error");
+  }
+}
+
+async function setBudget(category, text) {
+  const fen = parseYuan(text);
+  if (fen === null) {
+    show("请输入金额（元，最多两位小数）", "error");
+    return;
+  }
+  try {
+    await api.json("PUT", "/admin/budget", { body: { category, budget_fen: fen } });
+    show(`${CATEGORY_NAMES[category]}预算已调整为 ${yuan(fen)}`, "ok");
+  } catch (error) {
+    show(errorText(error), "error");
+  }
+  loadBudget();
+}
+
+// --- batches: lottery draws and recycling --------------------------------------------------
+
+async function loadBatches() {
+  try {
+    batches = await api.json("GET", "/batches");
+    fillRecycleForm();
+    await loadDraws();
+  } catch (error) {
+    show(errorText(error), "error");
+  }
+}
+
+function drawStatus(batch) {
+  if (batch.drawn_at) return "已开奖";
+  if (batch.status === "scheduled") return "未开始报名";
+  if (new Date(batch.draw_at) <= Date.now()) return "待开奖（已到时间）";
+  return batch.status === "closed" ? "报名结束，待开奖" : "报名中";
+}
+
+async function loadDraws() {
+  const lotteries = batches.filter((b) => b.mode === "lottery").sort((a, b) => (a.draw_at < b.draw_at ? 1 : -1));
+  const rows = await Promise.all(lotteries.map(drawRow));
+  $("draws").replaceChildren(
+    el("tr", {}, ...["批次", "开奖时间", "状态", "种子承诺值", "报名", "中签", "复核", ""].map((h) => el("th", { class: "text" }, h))),
+    ...(rows.length ? rows : [el("tr", {}, el("td", { class: "text muted", colspan: 8 }, "暂无摇号批次"))]),
+  );
+}
+
+async function drawRow(batch) {
+  const check = el("td", { class: "text", "data-verify": "" });
+  let record = null;
+  try {
+    record = await api.json("GET", `/batches/${batch.id}/draw`);
+  } catch (error) {
+    check.textContent = errorText(error);
+  }
+  const actions = el("td", { class: "text" },
+    el("a", { href: `/api/v1/batches/${batch.id}/draw`, target: "_blank", rel: "noopener" }, "开奖记录"));
+  if (!batch.drawn_at && new Date(batch.draw_at) <= Date.now()) {
+    actions.append(" ", el("button", { class: "small", onclick: () => drawNow(batch) }, "立即开奖"));
+  }
+  if (record && record.status === "drawn") {
+    if (record.entries <= VERIFY_ON_LOAD) showVerification(check, record);
+    else check.append(el("button", { class: "secondary small", onclick: () => verifyLater(check, batch.id) }, "复核"));
+  } else if (record) {
+    check.textContent = "开奖后可复核";
+  }
+  return el("tr", { "data-batch": batch.id },
+    el("td", { class: "text" }, batch.title),
+    el("td", { class: "text" }, dateTime(batch.draw_at)),
+    el("td", { class: "text" }, drawStatus(batch)),
+    el("td", { class: "text", title: batch.seed_commitment }, el("code", {}, `${batch.seed_commitment.slice(0, 16)}…`)),
+    el("td", {}, record ? record.entries : "—"),
+    el("td", {}, record && record.winner_entry_ids ? record.winner_entry_ids.length : "—"),
+    check, actions);
+}
+
+function showVerification(cell, record) {
+  const problems = verifyRecord(record);
+  cell.replaceChildren(problems.length
+    ? el("span", { class: "error-text" }, `✗ 复核不通过：${problems.join("；")}`)
+    : el("span", { class: "ok-text" }, "✓ 复核通过"));
+}
+
+async function verifyLater(cell, batchId) {
+  cell.textContent = "复核中…";
+  try {
+    showVerification(cell, await api.json("GET", `/batches/${batchId}/draw`));
+  } catch (error) {
+    cell.textContent = errorText(error);
+  }
+}
+
+async function drawNow(batch) {
+  try {
+    const record = await api.json("POST", `/admin/batches/${batch.id}/draw`);
+    show(`已开奖：${record.entries} 人报名，${record.winner_entry_ids.length} 人中签`, "ok");
+  } catch (error) {
+    show(errorText(error), "error");
+  }
+  loadBatches();
+  loadBudget();
+}
+
+// Ended: a first-come batch whose window closed, or a drawn lottery.
+const ended = (b) => (b.mode === "lottery" ? Boolean(b.drawn_at) : b.status === "closed");
+// Still to give out: a first-come batch not yet closed, or a lottery not yet drawn.
+const giving = (b) => (b.mode === "lottery" ? !b.drawn_at : b.status === "open" || b.status === "scheduled");
+const batchLabel = (b) => `#${b.id} ${b.title}`;
+
+function fillRecycleForm() {
+  const chosen = $("recycle-source").value;
+  const sources = batches.filter(ended).sort((a, b) => (a.claim_ends_at < b.claim_ends_at ? 1 : -1));
+  $("recycle-source").replaceChildren(...sources.map((b) => el("option", { value: b.id }, batchLabel(b))));
+  if (sources.some((b) => String(b.id) === chosen)) $("recycle-source").value = chosen;
+  fillRecycleTargets();
+}
+
+function fillRecycleTargets() {
+  const source = batches.find((b) => String(b.id) === $("recycle-source").value);
+  const targets = source
+    ? batches.filter((b) => b.id !== source.id && giving(b) && b.category === source.category && b.face_value_fen === source.face_value_fen)
+    : [];
+  $("recycle-target").replaceChildren(
+    ...(targets.length
+      ? targets.map((b) => el("option", { value: b.id }, batchLabel(b)))
+      : [el("option", { value: "" }, "没有同品类、同面值、尚未结束的批次")]),
+  );
+  $("recycle").disabled = !targets.length;
+}
+$("recycle-source").addEventListener("change", fillRecycleTargets);
+
+$("recycle").addEventListener("click", async () => {
+  const source = Number($("recycle-source").value);
+  const target = Number($("recycle-target").value);
+  $("recycle-result").textContent = "";
+  try {
+    const moved = await api.json("POST", `/admin/batches/${source}/recycle`, { body: { into_batch_id: target } });
+    $("recycle-result").textContent =
+      `已回收 ${moved.moved} 张到 #${target}（未领取 ${moved.unclaimed} 张，过期未用 ${moved.expired} 张）`;
+    show("回收完成", "ok");
+  } catch (error) {
+    show(errorText(error), "error");
+  }
+  loadBatches();
+  loadBudget();
+});
 
 const ratio = (v) => (v == null ? "—" : v.toFixed(2));
 const percent = (v) => (v == null ? "—" : `${(v * 100).toFixed(1)}%`);
@@ -34,10 +208,10 @@ async function loadSummary() {
         el("td", {}, name), el("td", {}, part.vouchers_claimed), el("td", {}, part.vouchers_redeemed),
         el("td", {}, yuan(part.subsidy_fen)), el("td", {}, yuan(part.sales_fen)),
         el("td", {}, ratio(part.leverage)), el("td", {}, percent(part.redemption_rate)),
-        el("td", {}, ratio(part.recovery_index)));
+        el("td", {}, ratio(part.recovery_index)), el("td", {}, part.vouchers_recycled));
     totals = [...summary.categories, { category: "overall", ...summary.overall }];
     $("totals").replaceChildren(
-      el("tr", {}, ...["品类", "领券", "核销", "财政补贴", "拉动消费", "拉动比", "核销率", "恢复指数"].map((h) => el("th", {}, h))),
+      el("tr", {}, ...["品类", "领券", "核销", "财政补贴", "拉动消费", "拉动比", "核销率", "恢复指数", "回收名额"].map((h) => el("th", {}, h))),
       ...summary.categories.map((c) => row(CATEGORY_NAMES[c.category], c, c.category)),
       row("合计", summary.overall, "overall"),
     );
@@ -177,10 +351,11 @@ $("daily-csv").addEventListener("click", () => downloadFromApi(dailyQuery("forma
 $("settlements-csv").addEventListener("click", () =>
   downloadFromApi(`/admin/settlements?date=${$("settlement-date").value}&format=csv`, `settlement-${$("settlement-date").value}.csv`));
 $("merchants-csv").addEventListener("click", () => downloadFromApi("/admin/merchants?format=csv", "merchants.csv"));
+$("budget-csv").addEventListener("click", () => downloadFromApi("/admin/budget?format=csv", "festival-budget.csv"));
 $("totals-csv").addEventListener("click", () =>
   saveFile("festival-summary.csv", csv(["category", "vouchers_claimed", "vouchers_redeemed", "vouchers_expired",
     "redemptions_reversed", "subsidy_fen", "sales_fen", "leverage", "redemption_rate", "baseline_sales_fen",
-    "recovery_index"], totals)));
+    "recovery_index", "vouchers_recycled"], totals)));
 $("jobs-csv").addEventListener("click", () =>
   saveFile("jobs.csv", csv(["name", "schedule", "next_run_at", "period", "status", "rows", "finished_at", "error"],
     jobs.map((j) => ({ ...j, ...(j.last_run || {}) })))));

@@ -1,4 +1,5 @@
-// The residents' page: SMS sign-in, batches by category with what remains, claim, wallet + QR.
+// The residents' page: SMS sign-in, batches by category with what remains, claim, wallet + QR,
+// and lottery batches (摇号): enter, count down to the draw, see the result and the record.
 import { CATEGORY_NAMES, dateTime, el, errorText, newIdempotencyKey, show, signedInPage, yuan } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -6,6 +7,7 @@ const { api, render, signIn } = signedInPage("resident", () => loadBatches());
 let category = "all";
 let walletStatus = "active";
 let batches = [];
+let entries = new Map(); // batch id → the caller's entry
 let refreshTimer = null;
 let clockTimer = null;
 
@@ -50,11 +52,17 @@ function countdown(iso) {
 }
 
 const STATUS_TEXT = { open: "抢券中", scheduled: "即将开始", sold_out: "已抢光", closed: "已结束" };
+const LOTTERY_STATUS_TEXT = { open: "报名中", scheduled: "即将报名", sold_out: "报名中", closed: "待开奖" };
+const ENTRY_STATUS_TEXT = { pending: "待开奖", won: "中签", lost: "未中签" };
 
 async function loadBatches() {
   try {
-    const response = await api.request("GET", "/batches");
+    const [response, mine] = await Promise.all([
+      api.request("GET", "/batches"),
+      api.json("GET", "/me/entries"),
+    ]);
     batches = await response.json();
+    entries = new Map(mine.map((e) => [e.batch_id, e]));
     drawBatches();
   } catch (error) {
     $("batches").replaceChildren(el("div", { class: "card error-text" }, errorText(error)));
@@ -85,14 +93,26 @@ function drawBatches() {
     $("batches").replaceChildren(el("div", { class: "card muted" }, "暂无可领的券"));
     return;
   }
-  $("batches").replaceChildren(...shown.map(batchCard));
+  $("batches").replaceChildren(...shown.map((b) => (b.mode === "lottery" ? lotteryCard(b) : batchCard(b))));
+  startCountdowns();
+}
+
+// Every [data-countdown] node shows its label and the time left until its instant.
+function startCountdowns() {
   clearInterval(clockTimer);
   clockTimer = setInterval(() => {
     for (const node of document.querySelectorAll("[data-countdown]")) {
-      node.textContent = `距开抢 ${countdown(node.dataset.countdown)}`;
+      node.textContent = `${node.dataset.label} ${countdown(node.dataset.countdown)}`;
     }
   }, 1000);
 }
+
+function counting(label, iso) {
+  return el("div", { class: "muted", "data-countdown": iso, "data-label": label }, `${label} ${countdown(iso)}`);
+}
+
+const recordLink = (batchId) =>
+  el("a", { href: `/api/v1/batches/${batchId}/draw`, target: "_blank", rel: "noopener", class: "muted" }, "开奖记录（可复核）");
 
 function batchCard(batch) {
   const action =
@@ -109,9 +129,55 @@ function batchCard(batch) {
       el("span", { class: batch.status === "open" ? "pill ok" : "pill grey" }, STATUS_TEXT[batch.status]),
       el("div", { class: "muted" }, `剩余 ${batch.remaining} / ${batch.quantity} 张 · 每人限领 ${batch.per_resident_limit} 张`),
       batch.status === "scheduled"
-        ? el("div", { class: "muted", "data-countdown": batch.claim_starts_at }, `距开抢 ${countdown(batch.claim_starts_at)}`)
+        ? counting("距开抢", batch.claim_starts_at)
         : el("div", { class: "muted" }, `领取后 ${batch.valid_days} 天内有效`)),
     action);
+}
+
+// A lottery batch: 报名 in the registration window, then a countdown to the draw, then the
+// caller's result and the public record anyone can recompute the draw from.
+function lotteryCard(batch) {
+  const entry = entries.get(batch.id);
+  const drawn = Boolean(batch.drawn_at);
+  const status = drawn ? "已开奖" : LOTTERY_STATUS_TEXT[batch.status];
+  let action;
+  if (entry) {
+    action = el("button", { disabled: true, class: entry.status === "won" ? "" : "secondary" },
+      drawn ? ENTRY_STATUS_TEXT[entry.status] : "已报名");
+  } else if (!drawn && batch.status === "open") {
+    action = el("button", { onclick: (e) => enter(batch, e.target) }, "报名");
+  } else {
+    action = el("button", { disabled: true, class: "secondary" }, drawn ? "已开奖" : status);
+  }
+  let when;
+  if (drawn) when = el("div", { class: "muted" }, `开奖于 ${dateTime(batch.drawn_at)}`);
+  else if (batch.status === "scheduled") when = counting("距报名开始", batch.claim_starts_at);
+  else when = counting("距开奖", batch.draw_at);
+  return el("div", { class: "card batch", "data-batch": batch.id, "data-mode": "lottery" },
+    el("div", { class: "value" },
+      el("div", { class: "big" }, yuan(batch.face_value_fen).replace(".00", "")),
+      el("div", { class: "muted" }, `满${yuan(batch.min_spend_fen).replace(".00", "")}可用`)),
+    el("div", { class: "info" },
+      el("h3", {}, batch.title),
+      el("span", { class: "pill" }, CATEGORY_NAMES[batch.category]),
+      el("span", { class: "pill" }, "摇号"),
+      el("span", { class: drawn ? "pill grey" : "pill ok" }, status),
+      el("div", { class: "muted" },
+        `名额 ${batch.quantity} 张 · 每人一次报名 · 报名截止 ${dateTime(batch.claim_ends_at)}`),
+      when,
+      drawn ? recordLink(batch.id) : null),
+    action);
+}
+
+async function enter(batch, button) {
+  button.disabled = true;
+  try {
+    await api.json("POST", `/batches/${batch.id}/entries`);
+    show(`报名成功，开奖时间 ${dateTime(batch.draw_at)}`, "ok");
+  } catch (error) {
+    show(errorText(error), "error");
+  }
+  loadBatches();
 }
 
 // A tap whose answer was lost keeps its Idempotency-Key: 重试 sends the same one, so the
@@ -143,15 +209,46 @@ async function claim(batch, button) {
 // --- wallet --------------------------------------------------------------------------
 
 function showTab(name) {
-  $("tab-batches").classList.toggle("active", name === "batches");
-  $("tab-wallet").classList.toggle("active", name === "wallet");
-  $("batches-view").hidden = name !== "batches";
-  $("wallet-view").hidden = name !== "wallet";
+  for (const tab of ["batches", "wallet", "entries"]) {
+    $(`tab-${tab}`).classList.toggle("active", name === tab);
+    $(`${tab}-view`).hidden = name !== tab;
+  }
   if (name === "wallet") loadWallet();
+  else if (name === "entries") loadEntries();
   else loadBatches();
 }
 $("tab-batches").addEventListener("click", () => showTab("batches"));
 $("tab-wallet").addEventListener("click", () => showTab("wallet"));
+$("tab-entries").addEventListener("click", () => showTab("entries"));
+
+// --- lottery entries -------------------------------------------------------------------
+
+async function loadEntries() {
+  try {
+    const mine = await api.json("GET", "/me/entries");
+    $("entries").replaceChildren(
+      ...(mine.length
+        ? mine.map((e) =>
+            el("div", { class: "card voucher", "data-entry": e.entry_id, "data-batch": e.batch_id },
+              el("h3", {}, e.title),
+              el("span", { class: "pill" }, CATEGORY_NAMES[e.category]),
+              el("span", { class: e.status === "won" ? "pill ok" : "pill grey" }, ENTRY_STATUS_TEXT[e.status]),
+              el("div", { class: "muted" }, `报名于 ${dateTime(e.entered_at)} · 报名编号 ${e.entry_id.slice(0, 8)}…`),
+              e.status === "pending"
+                ? counting("距开奖", e.draw_at)
+                : el("div", { class: "muted" }, `开奖于 ${dateTime(e.drawn_at)}`),
+              e.voucher_code ? el("p", { class: "code" }, grouped(e.voucher_code)) : null,
+              e.voucher_code
+                ? el("button", { onclick: () => openQr({ title: e.title, code: e.voucher_code }) }, "出示二维码")
+                : null,
+              e.status === "pending" ? null : el("div", {}, recordLink(e.batch_id))))
+        : [el("div", { class: "card muted" }, "还没有报名摇号")]),
+    );
+    startCountdowns();
+  } catch (error) {
+    $("entries").replaceChildren(el("div", { class: "card error-text" }, errorText(error)));
+  }
+}
 
 for (const button of document.querySelectorAll("#status-tabs button")) {
   button.addEventListener("click", () => {
