@@ -30,6 +30,9 @@ KEYS = {
     "rollup_raw_s",
     "rollup_ratio",
     "api_rss_mb",
+    "lottery_entries",
+    "lottery_draw_s",
+    "lottery_draw_rss_mb",
     "machine",
 }
 
@@ -54,4 +57,5 @@ def test_the_benchmark_smoke_run(tmp_path: Path) -> None:
         assert figures[key] == 0, key
     assert figures["vouchers_issued"] == figures["quantity"]  # the crowd emptied the batch
     assert figures["machine"]["cores"] and figures["machine"]["postgresql"]
+    assert figures["lottery_winners"] == figures["lottery_entries"] // 10 > 0
     assert "flash claim ÷ limit" in result.stdout

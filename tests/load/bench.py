@@ -2,24 +2,30 @@
 
 Starts its own embedded PostgreSQL, then measures, each with wrk against a real process:
 the limit (a bare aiohttp app), the flash claim on the service as deployed, the naive
-reference, redemption, and the rollup; checks correctness after each; prints a table and
+reference, redemption, the rollup, and the lottery draw (in a process of its own, its memory
+and its PostgreSQL backend's sampled); checks correctness after each; prints a table and
 writes bench-results.json.
 
     python -m tests.load.bench [--seconds 10] [--workers 2] [--quantity 20000] [--smoke]
+                               [--lottery-entries 1000000] [--only lottery]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import platform
 import re
+import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,11 +38,13 @@ import psutil
 from service import embedded_postgres
 from service.auth import issue_token
 from service.db import Database
+from service.domain import lottery
 from service.domain.claims import Claimed, claim_many
 from service.domain.merchants import create_merchant
 from service.migrations import migrate_url
 from service.processes import free_port, stop, wait_http, wait_port
 from service.settings import Settings
+from service.views.lottery import draw_record_text
 from tests.conftest import with_database
 from tests.factories import merchant_body
 from tests.load import rollup
@@ -92,6 +100,96 @@ def lua_data(path: Path, **tables: Any) -> Path:
             else:
                 f.write(f"{name} = {json.dumps(value)}\n")
     return path
+
+
+# The lottery scenario's database: a batch whose registration and draw_at have passed, and N
+# entries of N persons ('p:' || i), each of a resident of its own.
+LOTTERY_BATCH = """
+INSERT INTO batches (category, title, face_value_fen, min_spend_fen, quantity, per_resident_limit,
+                     claim_starts_at, claim_ends_at, valid_days, mode, draw_at, seed,
+                     seed_commitment)
+VALUES ('auto', '汽车消费券 满10万减1万（摇号）', 1000000, 10000000, $1, 1,
+        $2::timestamptz - interval '2 days', $2::timestamptz - interval '1 hour', 30, 'lottery',
+        $2::timestamptz - interval '1 minute', $3, $4)
+RETURNING id
+"""
+LOTTERY_FILL = """
+WITH r AS (
+    INSERT INTO residents (sub) SELECT 'lottery-' || i FROM generate_series(1, $2::int) i
+    RETURNING id, sub
+)
+INSERT INTO lottery_entries (entry_id, batch_id, person, resident_id, entered_at)
+SELECT md5(n::text), $1, 'p:' || n, id,
+       $3::timestamptz - interval '2 days' + n * interval '100 milliseconds'
+FROM (SELECT id, substr(sub, 9)::int AS n FROM r) x
+"""
+# After the draw, in one snapshot: what must hold for the batch's entries and vouchers.
+LOTTERY_CHECK = """
+SELECT count(*) AS entries,
+       count(*) FILTER (WHERE e.rank IS NOT NULL) AS ranked,
+       count(DISTINCT e.rank) AS distinct_ranks,
+       coalesce(min(e.rank), 0) AS min_rank,
+       coalesce(max(e.rank), 0) AS max_rank,
+       count(*) FILTER (WHERE e.status = 'won') AS won,
+       count(*) FILTER (WHERE e.status = 'won' AND e.rank > $2) AS won_out_of_place,
+       count(*) FILTER (WHERE e.status = 'pending') AS pending,
+       count(v.id) FILTER (WHERE v.batch_id = $1 AND v.person = e.person
+                           AND v.resident_id = e.resident_id AND v.slot = 1) AS won_vouchers,
+       (SELECT count(*) FROM vouchers WHERE batch_id = $1) AS vouchers,
+       (SELECT count(*) FROM voucher_events WHERE batch_id = $1 AND kind = 'claimed') AS events,
+       (SELECT claimed FROM batches WHERE id = $1) AS claimed,
+       (SELECT drawn_quantity FROM batches WHERE id = $1) AS drawn_quantity
+FROM lottery_entries e LEFT JOIN vouchers v ON v.id = e.voucher_id
+WHERE e.batch_id = $1
+"""
+
+
+class MemorySampler(threading.Thread):
+    """Peak memory of some processes, sampled every `every` seconds until stopped: RSS, and
+    from /proc/PID/smaps the private (USS) and proportional (PSS) sets."""
+
+    def __init__(self, pids: dict[str, int], every: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.processes = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.every = every
+        self.peaks = {name: {"rss": 0, "uss": 0, "pss": 0} for name in pids}
+        self.samples = 0
+        self.done = threading.Event()
+
+    def sample(self) -> None:
+        for name, process in self.processes.items():
+            try:
+                memory = process.memory_full_info()
+            except psutil.Error:
+                continue
+            peak = self.peaks[name]
+            for kind in peak:
+                peak[kind] = max(peak[kind], getattr(memory, kind))
+        self.samples += 1
+
+    def run(self) -> None:
+        self.sample()
+        while not self.done.wait(self.every):
+            self.sample()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
+        self.sample()
+
+
+def high_water_mark(pid: int) -> int:
+    """The kernel's peak RSS of a process so far (VmHWM), in bytes; 0 where unknown."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"^VmHWM:\s+(\d+) kB$", status, re.MULTILINE)
+    return int(found.group(1)) * 1024 if found else 0
+
+
+def mb(n: float) -> float:
+    return round(n / 2**20, 1)
 
 
 class Bench:
@@ -361,6 +459,156 @@ class Bench:
             }
         )
 
+    # --- 6. lottery draw -----------------------------------------------------------------
+
+    async def lottery_draw(self) -> None:
+        entries = self.args.lottery_entries
+        quantity = entries // 10
+        url = await self.database("bench_lottery")
+        self.say(f"lottery: filling {entries:,} entries for {quantity:,} vouchers by SQL")
+        seed = secrets.token_bytes(lottery.SEED_BYTES)
+        conn = await asyncpg.connect(url)
+        try:
+            started = time.perf_counter()
+            async with conn.transaction():
+                batch_id = await conn.fetchval(
+                    LOTTERY_BATCH,
+                    quantity,
+                    datetime.now(UTC),
+                    seed,
+                    hashlib.sha256(seed).hexdigest(),
+                )
+                await conn.execute(LOTTERY_FILL, batch_id, entries, datetime.now(UTC))
+            await conn.execute("VACUUM ANALYZE lottery_entries")
+            await conn.execute("ANALYZE residents")
+            fill_s = time.perf_counter() - started
+            temp_bytes = (
+                "SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()"
+            )
+            temp_before = await conn.fetchval(temp_bytes)
+            self.say(f"lottery: filled in {fill_s:.1f} s; drawing in a process of its own")
+            draw = self.draw_in_child(url, batch_id)
+            self.say(
+                f"lottery: drawn in {draw['draw_s']:.1f} s, client peak "
+                f"{draw['client_rss_mb']} MB, backend peak {draw['backend_rss_mb']} MB RSS "
+                f"({draw['backend_uss_mb']} MB private); checking and verifying the record"
+            )
+            # The statistics collector reports a backend's temp files when it is done.
+            await asyncio.sleep(1)
+            await conn.execute("SELECT pg_stat_clear_snapshot()")
+            temp_after = await conn.fetchval(temp_bytes)
+            check = await conn.fetchrow(LOTTERY_CHECK, batch_id, quantity)
+        finally:
+            await conn.close()
+        db = await Database.connect(url, min_size=1, max_size=1)
+        try:
+            started = time.perf_counter()
+            text = draw_record_text(await lottery.record(db, batch_id), TZ)
+            record_s = time.perf_counter() - started
+        finally:
+            await db.close()
+        public = json.loads(text)
+        del text
+        started = time.perf_counter()
+        problems = lottery.verify_record(public)
+        verify_s = time.perf_counter() - started
+        failures = [
+            *problems,
+            *(
+                f"{what}: {got} != {want}"
+                for what, got, want in (
+                    ("the draw's entries", draw["entries"], entries),
+                    ("the draw's winners", draw["winners"], quantity),
+                    ("entries", check["entries"], entries),
+                    ("ranked entries", check["ranked"], entries),
+                    ("distinct ranks", check["distinct_ranks"], entries),
+                    ("first rank", check["min_rank"], 1 if entries else 0),
+                    ("last rank", check["max_rank"], entries),
+                    ("entries still pending", check["pending"], 0),
+                    ("entries won", check["won"], quantity),
+                    ("winners ranked after the stock", check["won_out_of_place"], 0),
+                    ("winners holding their own voucher", check["won_vouchers"], quantity),
+                    ("vouchers issued", check["vouchers"], quantity),
+                    ("ledger events", check["events"], quantity),
+                    ("batch claimed", check["claimed"], quantity),
+                    ("batch drawn_quantity", check["drawn_quantity"], quantity),
+                    ("public record entries", len(public.get("entry_ids", [])), entries),
+                    ("public record winners", len(public.get("winner_entry_ids", [])), quantity),
+                )
+                if got != want
+            ),
+        ]
+        for failure in failures:
+            self.say(f"lottery: FAILED {failure}")
+        self.say(f"lottery: record read in {record_s:.1f} s, verified in {verify_s:.1f} s")
+        self.results.update(
+            {
+                "lottery_entries": entries,
+                "lottery_winners": check["won"],
+                "lottery_fill_s": round(fill_s, 2),
+                "lottery_draw_s": draw["draw_s"],
+                "lottery_draw_rss_mb": max(draw["client_rss_mb"], draw["backend_rss_mb"]),
+                "lottery_draw_client_rss_mb": draw["client_rss_mb"],
+                "lottery_draw_backend_rss_mb": draw["backend_rss_mb"],
+                "lottery_draw_backend_uss_mb": draw["backend_uss_mb"],
+                "lottery_draw_backend_pss_mb": draw["backend_pss_mb"],
+                "lottery_draw_temp_mb": mb(max(0, (temp_after or 0) - (temp_before or 0))),
+                "lottery_draw_samples": draw["samples"],
+                "lottery_record_s": round(record_s, 2),
+                "lottery_verify_s": round(verify_s, 2),
+                "lottery_unverified": len(failures),
+            }
+        )
+
+    def draw_in_child(self, url: str, batch_id: int) -> dict[str, Any]:
+        """`lottery.draw` in a process of its own (tests/load/lottery_draw.py), with the peak
+        memory of that process and of the PostgreSQL backend serving it."""
+        log = (self.workdir / "lottery-draw.log").open("w")
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tests.load.lottery_draw", url, str(batch_id)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+        )
+        self.processes.append(child)
+        assert child.stdin is not None and child.stdout is not None
+
+        def line() -> str:
+            assert child.stdout is not None
+            text = child.stdout.readline().decode()
+            if not text:
+                child.wait(10)
+                raise RuntimeError(
+                    f"the draw process ended ({child.returncode}): "
+                    + (self.workdir / "lottery-draw.log").read_text()[-2000:]
+                )
+            return text
+
+        backend = int(line().split()[1])
+        sampler = MemorySampler({"client": child.pid, "backend": backend})
+        sampler.start()
+        child.stdin.write(b"go\n")
+        child.stdin.flush()
+        try:
+            result: dict[str, Any] = json.loads(line())
+        finally:
+            sampler.stop()
+        backend_hwm = high_water_mark(backend)
+        child.stdin.write(b"exit\n")
+        child.stdin.close()
+        child.wait(30)
+        client, server = sampler.peaks["client"], sampler.peaks["backend"]
+        return {
+            **result,
+            # The kernel's high-water marks where known (they miss no spike), else the samples.
+            "client_rss_mb": max(result["client_maxrss_mb"], mb(client["rss"])),
+            "backend_rss_mb": max(mb(backend_hwm), mb(server["rss"])),
+            "backend_uss_mb": mb(server["uss"]),
+            "backend_pss_mb": mb(server["pss"]),
+            "samples": sampler.samples,
+        }
+
     async def machine(self) -> None:
         conn = await asyncpg.connect(self.server_url)
         try:
@@ -379,6 +627,9 @@ class Bench:
 
     async def run(self) -> dict[str, Any]:
         await self.machine()
+        if self.args.only == "lottery":
+            await self.lottery_draw()
+            return self.results
         self.limit()
         url, port, process = await self.service()
         try:
@@ -388,6 +639,7 @@ class Bench:
             self.stop(process)
         await self.naive()
         await self.rollup()
+        await self.lottery_draw()
         r = self.results
         r["claim_ratio"] = round(r["claim_rps"] / r["limit_rps"], 3)
         r["claim_vs_naive"] = round(r["claim_rps"] / r["naive_claim_rps"], 2)
@@ -408,6 +660,7 @@ CORRECTNESS = (
     "redeem_unreconciled",
     "claim_5xx",
     "redeem_5xx",
+    "lottery_unverified",
 )
 # PERF.md's goals: what the table calls it | key in the results | how it must compare.
 GOALS = [
@@ -422,32 +675,48 @@ GOALS = [
         redemption p99 (ms)            |redeem_p99_ms       |<=|50
         one-day rollup ÷ raw SQL       |rollup_ratio        |<=|1.5
         API process RSS (MB)           |api_rss_mb          |<=|200
+        lottery draw (s)               |lottery_draw_s      |<=|30
+        lottery draw RSS (MB)          |lottery_draw_rss_mb |<=|500
         oversold                       |oversold            |==|0
         residents over their limit     |over_limit_residents|==|0
         vouchers redeemed twice        |double_redeemed     |==|0
         redemption sums not reconciled |redeem_unreconciled |==|0
         5xx answers                    |claim_5xx           |==|0
+        lottery draws not verified     |lottery_unverified  |==|0
         """.strip().splitlines()
     )
 ]
 
 
 def table(r: dict[str, Any]) -> str:
-    lines = [
-        f"limit (bare aiohttp)   {r['limit_rps']:>10,.0f} req/s (256 conn), "
-        f"{r['limit_64_rps']:,.0f} (64 conn)",
-        f"flash claim            {r['claim_rps']:>10,.0f} req/s  (201: {r['claim_201_rps']:,.0f}/s,"
-        f" 409: {r['claim_409_rps']:,.0f}/s)  p50 {r['claim_p50_ms']:.1f} ms  p99 {r['claim_p99_ms']:.1f} ms",
-        f"naive reference        {r['naive_claim_rps']:>10,.0f} req/s  p99 {r['naive_claim_p99_ms']:.1f} ms",
-        f"redemption             {r['redeem_rps']:>10,.0f} req/s  p50 {r['redeem_p50_ms']:.1f} ms"
-        f"  p99 {r['redeem_p99_ms']:.1f} ms",
-        f"rollup, one day        {r['rollup_day_s']:>10.3f} s   raw GROUP BY {r['rollup_raw_s']:.3f} s"
-        f"   backfill {r['rollup_backfill_s']:.2f} s",
+    lines = []
+    if "limit_rps" in r:  # not with --only lottery
+        lines += [
+            f"limit (bare aiohttp)   {r['limit_rps']:>10,.0f} req/s (256 conn), "
+            f"{r['limit_64_rps']:,.0f} (64 conn)",
+            f"flash claim            {r['claim_rps']:>10,.0f} req/s  (201: {r['claim_201_rps']:,.0f}/s,"
+            f" 409: {r['claim_409_rps']:,.0f}/s)  p50 {r['claim_p50_ms']:.1f} ms  p99 {r['claim_p99_ms']:.1f} ms",
+            f"naive reference        {r['naive_claim_rps']:>10,.0f} req/s  p99 {r['naive_claim_p99_ms']:.1f} ms",
+            f"redemption             {r['redeem_rps']:>10,.0f} req/s  p50 {r['redeem_p50_ms']:.1f} ms"
+            f"  p99 {r['redeem_p99_ms']:.1f} ms",
+            f"rollup, one day        {r['rollup_day_s']:>10.3f} s   raw GROUP BY {r['rollup_raw_s']:.3f} s"
+            f"   backfill {r['rollup_backfill_s']:.2f} s",
+        ]
+    lines += [
+        f"lottery draw           {r['lottery_draw_s']:>10.2f} s   {r['lottery_entries']:,} entries,"
+        f" {r['lottery_winners']:,} winners; filled in {r['lottery_fill_s']:.1f} s,"
+        f" record read {r['lottery_record_s']:.1f} s, verified {r['lottery_verify_s']:.1f} s",
+        f"lottery draw memory    {r['lottery_draw_rss_mb']:>10.1f} MB  peak RSS: draw process"
+        f" {r['lottery_draw_client_rss_mb']:.1f}, PostgreSQL backend"
+        f" {r['lottery_draw_backend_rss_mb']:.1f} (private {r['lottery_draw_backend_uss_mb']:.1f},"
+        f" PSS {r['lottery_draw_backend_pss_mb']:.1f}); temp files {r['lottery_draw_temp_mb']:.1f}",
         "",
         f"{'goal':<34}{'figure':>10}  {'target':>8}",
     ]
     ops = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, "==": lambda a, b: a == b}
     for label, key, op, target in GOALS:
+        if key not in r:  # a scenario left out by --only
+            continue
         value = r[key]
         mark = "ok" if ops[op](value, target) else "MISSED"
         lines.append(f"{label:<34}{value:>10}  {op} {target:<6} {mark}")
@@ -463,13 +732,16 @@ def main() -> int:
     parser.add_argument("--vouchers", type=int, default=60_000)
     parser.add_argument("--rollup-days", type=int, default=3)
     parser.add_argument("--rollup-per-day", type=int, default=100_000)
+    parser.add_argument("--lottery-entries", type=int, default=1_000_000)
     parser.add_argument("--output", default=str(ROOT / "bench-results.json"))
     parser.add_argument("--smoke", action="store_true", help="seconds and small counts")
+    parser.add_argument("--only", choices=["lottery"], help="just this scenario")
     args = parser.parse_args()
     if args.smoke:
         args.seconds, args.quantity, args.residents, args.vouchers = 1, 200, 2000, 2000
         args.rollup_days, args.rollup_per_day = 1, 2000
-    if shutil.which("wrk") is None:
+        args.lottery_entries = 20_000
+    if args.only is None and shutil.which("wrk") is None:
         print("make bench needs wrk (Debian package wrk)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="festival-bench-") as folder:
@@ -481,7 +753,7 @@ def main() -> int:
     Path(args.output).write_text(json.dumps(results, indent=2, ensure_ascii=False))
     print(table(results))
     print(f"\nwritten to {args.output}")
-    bad = [k for k in CORRECTNESS if results[k]]
+    bad = [k for k in CORRECTNESS if (k in results or not args.only) and results[k]]
     if bad:
         print(f"CORRECTNESS FAILED: {bad}", file=sys.stderr)
         return 1
