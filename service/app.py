@@ -14,6 +14,7 @@ from jobs.runner import JobRunner
 from jobs.scheduler import FestivalScheduler
 from service import embedded_postgres, keys
 from service.api import (
+    audit,
     batches,
     budget,
     categories,
@@ -60,6 +61,7 @@ ROUTE_TABLES = [
     stats.routes,
     settlements.routes,
     jobs_api.routes,
+    audit.routes,
     pages.routes,
 ]
 

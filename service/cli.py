@@ -152,6 +152,12 @@ def cmd_lottery_verify(args: argparse.Namespace) -> int:
     return verify(args.batch_id, args.url)
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from service.audit_verify import verify
+
+    return asyncio.run(verify(resolved_settings()))
+
+
 def _date(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -223,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("batch_id", type=int)
     verify.add_argument("--url", required=True, help="the service, e.g. https://festival.example")
     verify.set_defaults(func=cmd_lottery_verify)
+
+    audit = sub.add_parser("audit", help="the bureau's audit trail")
+    audit.add_subparsers(dest="audit_command", required=True).add_parser(
+        "verify", help="recompute the hash chain; non-zero naming the first broken entry"
+    ).set_defaults(func=cmd_audit_verify)
 
     admin = sub.add_parser("admin", help="bureau accounts")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)

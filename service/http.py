@@ -22,6 +22,7 @@ from service import keys
 from service.auth import Principal
 from service.clock import Clock
 from service.db import Database
+from service.domain.audit import Actor
 from service.errors import DomainError, ErrorCode
 from service.schemas.common import IDEMPOTENCY_KEY, printable
 from service.settings import Settings
@@ -72,6 +73,11 @@ class Call:
     @property
     def clock(self) -> Clock:
         return self.request.app[keys.CLOCK]
+
+    @property
+    def actor(self) -> Actor:
+        """Who writes, for the audit trail: the caller's account within this request."""
+        return Actor(self.me.sub, self.request.get(keys.REQUEST_ID))
 
     @property
     def me(self) -> Principal:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from service.db import Database
 from service.domain import redemptions, server_keys
+from service.domain.audit import Actor
 from service.domain.batches import create_batch
 from service.domain.claims import claim_many
 from service.domain.merchants import create_merchant
@@ -54,7 +55,9 @@ async def build(db: Database, batches: list[tuple[int, int, int]], days: int) ->
     for category in CATEGORIES:
         merchants[category] = []
         for _ in range(2):
-            row, _ = await create_merchant(db, merchant_body(category=category))
+            row, _ = await create_merchant(
+                db, merchant_body(category=category), Actor("scenario"), at(0, 0)
+            )
             merchants[category].append(row["id"])
     batch_ids = []
     for category, (quantity, limit, valid_days) in zip(CATEGORIES, batches, strict=True):
@@ -73,6 +76,7 @@ async def build(db: Database, batches: list[tuple[int, int, int]], days: int) ->
                 "valid_until": None,
                 "merchant_ids": [],
             },
+            Actor("scenario"),
             at(0, 0),
         )
         batch_ids.append(row["id"])

@@ -17,6 +17,7 @@ import pytest
 from jobs.registry import BY_NAME
 from service import keys
 from service.domain import lottery
+from service.domain.audit import Actor
 from tests.conftest import ROOT, Api, assert_error
 from tests.factories import batch_body
 
@@ -154,6 +155,12 @@ async def test_the_draw_once_due_and_once_only_with_a_verifiable_record(api: Api
     assert lottery.verify_record(drawn) == []
     assert await record(api, batch["id"]) == drawn
     assert_error(*await draw_now(api, batch["id"]), 409, "already_drawn")
+    _, trail = await api.call(
+        "GET", "/api/v1/admin/audit", params={"action": "lottery.draw"}, headers=api.bureau
+    )
+    (entry,) = trail["items"]  # the refused attempts left nothing
+    assert entry["object"] == f"batches/{batch['id']}"
+    assert entry["after"] == {"entries": 10, "winners": 3, "drawn_at": entry["after"]["drawn_at"]}
 
     # Winners hold a voucher claimed at the draw; everyone sees their result.
     for entry_id, sub in entries.items():
@@ -248,7 +255,9 @@ async def test_a_draw_cut_short_leaves_nothing_and_draws_the_same_again(api: Api
         )
     api.clock.advance(hours=2)
     jobs_db = api.client.app[keys.JOBS].db
-    attempt = asyncio.create_task(lottery.draw(jobs_db, batch["id"], api.clock.now()))
+    attempt = asyncio.create_task(
+        lottery.draw(jobs_db, batch["id"], Actor("test"), api.clock.now())
+    )
     await asyncio.sleep(0.05)
     attempt.cancel()
     with pytest.raises(asyncio.CancelledError):

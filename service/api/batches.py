@@ -45,7 +45,7 @@ async def get_batch(call: Call) -> web.StreamResponse:
     errors=("invalid_request", "over_budget"),
 )
 async def create_batch(call: Call) -> web.StreamResponse:
-    row = await batches.create_batch(call.db, call.body, call.clock.now())
+    row = await batches.create_batch(call.db, call.body, call.actor, call.clock.now())
     return json_response(batch_json(row, call.settings.tz), 201)
 
 
@@ -59,7 +59,7 @@ async def create_batch(call: Call) -> web.StreamResponse:
 )
 async def recycle(call: Call) -> web.StreamResponse:
     target = call.body["into_batch_id"]
-    moved = await batches.recycle(call.db, call.path_id(), target, call.clock.now())
+    moved = await batches.recycle(call.db, call.path_id(), target, call.actor, call.clock.now())
     call.app[keys.CLAIMS].forget(target)  # it has stock again
     return json_response(moved)
 
@@ -73,6 +73,8 @@ async def recycle(call: Call) -> web.StreamResponse:
     errors=("invalid_request", "not_found", "over_budget"),
 )
 async def patch_batch(call: Call) -> web.StreamResponse:
-    row = await batches.update_batch(call.db, call.path_id(), call.body, call.clock.now())
+    row = await batches.update_batch(
+        call.db, call.path_id(), call.body, call.actor, call.clock.now()
+    )
     call.app[keys.CLAIMS].forget(row["id"])
     return json_response(batch_json(row, call.settings.tz))

@@ -34,6 +34,6 @@ async def get_budget(call: Call) -> web.StreamResponse:
 )
 async def put_budget(call: Call) -> web.StreamResponse:
     row = await budget.set_budget(
-        call.db, call.body["category"], call.body["budget_fen"], call.clock.now()
+        call.db, call.body["category"], call.body["budget_fen"], call.actor, call.clock.now()
     )
     return json_response(budget_line(row))

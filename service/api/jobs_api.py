@@ -10,6 +10,7 @@ from marshmallow import Schema, fields
 from jobs.registry import BY_NAME, JOBS
 from jobs.scheduler import next_run_at
 from service import keys
+from service.domain import audit
 from service.errors import DomainError, ErrorCode
 from service.http import Call, Routes, json_response
 from service.schemas.common import Day
@@ -107,6 +108,10 @@ async def start_run(call: Call) -> web.StreamResponse:
         raise DomainError(
             ErrorCode.JOB_RUNNING, f"{job.name} is running; try again when it is done"
         )
+    after = {"date": None if day is None else day.isoformat()}
+    await audit.record(
+        call.db, call.actor, "job.run", f"jobs/{job.name}", None, after, call.clock.now()
+    )
     task = asyncio.create_task(runner.run_now(job, day))
     background = call.app[keys.BACKGROUND]
     background.add(task)

@@ -60,6 +60,6 @@ async def draw_now(call: Call) -> web.StreamResponse:
     # On the jobs' pool: a draw of a million entries takes longer than a request's statements
     # may (service/db.py).
     jobs_db = call.app[keys.JOBS].db
-    drawn = await lottery.draw(jobs_db, call.path_id(), call.clock.now())
+    drawn = await lottery.draw(jobs_db, call.path_id(), call.actor, call.clock.now())
     row = await lottery.record(call.db, drawn.batch_id)
     return web.Response(text=draw_record_text(row, call.settings.tz), content_type=JSON)

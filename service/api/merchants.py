@@ -29,7 +29,7 @@ routes = Routes("merchants (bureau)", roles=("bureau",))
     errors=("invalid_request", "conflict"),
 )
 async def create_merchant(call: Call) -> web.StreamResponse:
-    row, api_key = await merchants.create_merchant(call.db, call.body)
+    row, api_key = await merchants.create_merchant(call.db, call.body, call.actor, call.clock.now())
     tz = call.settings.tz
     return json_response({"merchant": merchant_json(row, tz), "api_key": api_key}, 201)
 
@@ -71,5 +71,7 @@ async def get_merchant(call: Call) -> web.StreamResponse:
     errors=("invalid_request", "not_found"),
 )
 async def patch_merchant(call: Call) -> web.StreamResponse:
-    row = await merchants.update_merchant(call.db, call.path_id(), call.body)
+    row = await merchants.update_merchant(
+        call.db, call.path_id(), call.body, call.actor, call.clock.now()
+    )
     return json_response(merchant_json(row, call.settings.tz))

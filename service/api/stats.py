@@ -83,5 +83,5 @@ async def put_baselines(call: Call) -> web.StreamResponse:
             ErrorCode.INVALID_REQUEST, "the CSV must be UTF-8", {"lines": {}}
         ) from None
     rows = baselines.parse(text)
-    stored = await baselines.store(call.db, rows, call.clock.now())
+    stored = await baselines.store(call.db, rows, call.actor, call.clock.now())
     return json_response({"rows": stored})

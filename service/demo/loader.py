@@ -34,6 +34,7 @@ from service.clock import FixedClock
 from service.db import Database, open_database
 from service.demo.places import AUTO_DEALERS_IN_FESTIVAL, MERCHANTS
 from service.domain import baselines, budget, logins, lottery, redemptions, server_keys
+from service.domain.audit import Actor
 from service.domain.batches import create_batch, recycle
 from service.domain.claims import Claimed, claim_many
 from service.domain.credit_code import ALPHABET, with_check_character
@@ -48,6 +49,8 @@ HOLIDAY = {date(2020, 5, d) for d in range(1, 6)}  # 劳动节, 1–5 May 2020
 MAKE_UP_WORKDAY = date(2020, 5, 9)  # a Saturday worked in exchange for the holiday
 RESIDENTS = 20_000
 BUREAU_USER = "demo-bureau"
+# The demo writes as the bureau would, so its actions are on the audit trail too.
+DEMO = Actor("demo")
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,9 @@ class DemoLoader:
                     "address": f"济南市槐荫区{street}",
                     "contact_phone": f"13{self.rng.randint(0, 9)}{self.rng.randint(0, 99999999):08d}",
                 }
-                row, api_key = await create_merchant(self.db, body)
+                row, api_key = await create_merchant(
+                    self.db, body, DEMO, self.at(FIRST_DAY - timedelta(days=10), 9 * 3600)
+                )
                 self.merchants[category].append(row["id"])
                 self.api_keys[row["id"]] = api_key
             # Bigger places see more customers.
@@ -222,6 +227,7 @@ class DemoLoader:
                     "valid_until": None,
                     "merchant_ids": dealers,
                 },
+                DEMO,
                 prepared,
             )
             self.batches[(round_.draw, "auto")] = row["id"]
@@ -249,6 +255,7 @@ class DemoLoader:
                         "valid_until": None,
                         "merchant_ids": [],
                     },
+                    DEMO,
                     prepared,
                 )
                 self.batches[(day, category)] = row["id"]
@@ -303,7 +310,7 @@ class DemoLoader:
             if later < len(LOTTERY_ROUNDS) and day == round_.draw + timedelta(days=8):
                 target = self.batches[(LOTTERY_ROUNDS[later].draw, "auto")]
                 try:
-                    await recycle(self.db, batch_id, target, self.at(day, 9 * 3600))
+                    await recycle(self.db, batch_id, target, DEMO, self.at(day, 9 * 3600))
                 except DomainError as nothing_left:  # every voucher of the round was used
                     if nothing_left.code != ErrorCode.CONFLICT:
                         raise
@@ -404,7 +411,7 @@ class DemoLoader:
                 rows.append(
                     (day2020, category, int(typical * factor * self.rng.uniform(0.94, 1.06)))
                 )
-        await baselines.store(self.db, rows, self.at(FIRST_DAY - timedelta(days=7), 0))
+        await baselines.store(self.db, rows, DEMO, self.at(FIRST_DAY - timedelta(days=7), 0))
 
 
 async def is_empty(db: Database) -> bool:
@@ -440,6 +447,7 @@ async def live_batches(db: Database, now: datetime) -> dict[str, int]:
                 "merchant_ids": [],
                 **lottery_batch,
             },
+            DEMO,
             now,
         )
         ids[name] = row["id"]
@@ -452,7 +460,7 @@ async def set_budgets(db: Database, now: datetime) -> None:
     what is left."""
     for row in await db.fetch("demo_planned_face_value"):
         fen = math.ceil(row["fen"] * BUDGET_HEADROOM / 1_000_000) * 1_000_000
-        await budget.set_budget(db, row["category"], fen, now)
+        await budget.set_budget(db, row["category"], fen, DEMO, now)
 
 
 async def load_demo(

@@ -8,6 +8,7 @@ import re
 from datetime import date, datetime
 
 from service.db import Database
+from service.domain import audit
 from service.errors import DomainError, ErrorCode
 from service.schemas.common import CATEGORIES, FIRST_DAY, LAST_DAY, MAX_FEN
 
@@ -84,12 +85,21 @@ def parse(text: str) -> list[tuple[date, str, int]]:
     return rows
 
 
-async def store(db: Database, rows: list[tuple[date, str, int]], now: datetime) -> int:
-    await db.execute(
-        "upsert_baselines",
-        days=[r[0] for r in rows],
-        categories=[r[1] for r in rows],
-        sales=[r[2] for r in rows],
-        now=now,
-    )
+async def store(
+    db: Database, rows: list[tuple[date, str, int]], actor: audit.Actor, now: datetime
+) -> int:
+    keys = {"days": [r[0] for r in rows], "categories": [r[1] for r in rows]}
+    async with db.transaction() as tx:
+        before = await tx.fetchrow("baselines_summary", **keys)
+        await tx.execute("upsert_baselines", **keys, sales=[r[2] for r in rows], now=now)
+        after = await tx.fetchrow("baselines_summary", **keys)
+        await audit.append(
+            tx,
+            actor,
+            "baselines.upload",
+            "baselines",
+            audit.snapshot(before),
+            audit.snapshot(after, categories=sorted({r[1] for r in rows})),
+            now,
+        )
     return len(rows)

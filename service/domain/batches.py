@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from service.db import Database
-from service.domain import budget
+from service.domain import audit, budget
 from service.domain.lottery import new_seed
 from service.errors import DomainError, ErrorCode, not_found
 
@@ -56,7 +56,9 @@ async def get_batch(db: Database, batch_id: int, now: datetime) -> asyncpg.Recor
     return row
 
 
-async def create_batch(db: Database, data: dict[str, Any], now: datetime) -> asyncpg.Record:
+async def create_batch(
+    db: Database, data: dict[str, Any], actor: audit.Actor, now: datetime
+) -> asyncpg.Record:
     merchant_ids: list[int] = data["merchant_ids"]
     async with db.transaction() as tx:
         if merchant_ids:
@@ -84,7 +86,10 @@ async def create_batch(db: Database, data: dict[str, Any], now: datetime) -> asy
         if merchant_ids:
             await tx.execute("insert_batch_merchants", batch_id=batch_id, merchant_ids=merchant_ids)
         row = await tx.fetchrow("get_batch", batch_id=batch_id, now=now)
-    assert row is not None
+        assert row is not None
+        await audit.append(
+            tx, actor, "batch.create", f"batches/{batch_id}", None, audit.snapshot(row), now
+        )
     return row
 
 
@@ -102,7 +107,7 @@ def _unclaimed_committed(
 
 
 async def update_batch(
-    db: Database, batch_id: int, data: dict[str, Any], now: datetime
+    db: Database, batch_id: int, data: dict[str, Any], actor: audit.Actor, now: datetime
 ) -> asyncpg.Record:
     async with db.transaction() as tx:
         # The batch row lock orders this change after claims in flight, so the check
@@ -110,6 +115,7 @@ async def update_batch(
         current = await tx.fetchrow("lock_batch", batch_id=batch_id)
         if current is None:
             raise not_found("batch")
+        shown_before = await tx.fetchrow("get_batch", batch_id=batch_id, now=now)
         quantity = data.get("quantity")
         if quantity is not None and quantity < current["claimed"]:
             raise DomainError(
@@ -141,11 +147,22 @@ async def update_batch(
             paused=data.get("paused"),
         )
         row = await tx.fetchrow("get_batch", batch_id=batch_id, now=now)
-    assert row is not None
+        assert row is not None
+        await audit.append(
+            tx,
+            actor,
+            "batch.update",
+            f"batches/{batch_id}",
+            audit.snapshot(shown_before),
+            audit.snapshot(row),
+            now,
+        )
     return row
 
 
-async def recycle(db: Database, source_id: int, target_id: int, now: datetime) -> dict[str, int]:
+async def recycle(
+    db: Database, source_id: int, target_id: int, actor: audit.Actor, now: datetime
+) -> dict[str, int]:
     """A closed batch's unclaimed stock and its vouchers that expired unused, moved into a
     later batch of the same category and face value, exactly once (API.md, "Recycling")."""
     if source_id == target_id:
@@ -185,7 +202,17 @@ async def recycle(db: Database, source_id: int, target_id: int, now: datetime) -
             expired=expired,
             now=now,
         )
-    return {"moved": moved, "unclaimed": unclaimed, "expired": expired}
+        moved_ = {"moved": moved, "unclaimed": unclaimed, "expired": expired}
+        await audit.append(
+            tx,
+            actor,
+            "batch.recycle",
+            f"batches/{source_id}",
+            {"quantity": source["quantity"], "claimed": source["claimed"]},
+            {**moved_, "into_batch_id": target_id},
+            now,
+        )
+    return moved_
 
 
 def _cannot_recycle(field: str, reason: str) -> DomainError:

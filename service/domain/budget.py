@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 
 from service.db import Conn, Database
+from service.domain import audit
 from service.errors import DomainError, ErrorCode
 
 
@@ -35,7 +36,9 @@ async def reserve(tx: Conn, category: str, extra_fen: int, now: datetime) -> Non
         )
 
 
-async def set_budget(db: Database, category: str, budget_fen: int, now: datetime) -> dict[str, Any]:
+async def set_budget(
+    db: Database, category: str, budget_fen: int, actor: audit.Actor, now: datetime
+) -> dict[str, Any]:
     """A category's budget; never below what is already committed and spent."""
     async with db.transaction() as tx:
         await tx.execute("ensure_budget_row", category=category, now=now)
@@ -56,4 +59,13 @@ async def set_budget(db: Database, category: str, budget_fen: int, now: datetime
         await tx.execute("set_budget", category=category, budget_fen=budget_fen, now=now)
         row = await tx.fetchrow("budget_usage", now=now, category=category)
         assert row is not None
+        await audit.append(
+            tx,
+            actor,
+            "budget.set",
+            f"budget/{category}",
+            audit.snapshot(usage),
+            audit.snapshot(row),
+            now,
+        )
         return dict(row)

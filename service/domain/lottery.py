@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 
 from service.db import Conn, Database
-from service.domain import persons
+from service.domain import audit, persons
 from service.domain.claims import expiry
 from service.domain.codes import new_code
 from service.errors import DomainError, ErrorCode
@@ -138,7 +138,7 @@ class Drawn:
     winners: int
 
 
-async def draw(db: Database, batch_id: int, now: datetime) -> Drawn:
+async def draw(db: Database, batch_id: int, actor: audit.Actor, now: datetime) -> Drawn:
     """The bureau's "draw now": only once draw_at has passed, and only once."""
     async with db.transaction() as tx:
         batch = await tx.fetchrow("lock_lottery_batch", batch_id=batch_id)
@@ -158,7 +158,17 @@ async def draw(db: Database, batch_id: int, now: datetime) -> Drawn:
                 "the draw is not due yet",
                 {"draw_at": batch["draw_at"].isoformat()},
             )
-        return await _draw_locked(tx, batch, now)
+        drawn = await _draw_locked(tx, batch, now)
+        await audit.append(
+            tx,
+            actor,
+            "lottery.draw",
+            f"batches/{batch_id}",
+            {"entries": drawn.entries, "drawn_at": None},
+            {"entries": drawn.entries, "winners": drawn.winners, "drawn_at": now},
+            now,
+        )
+        return drawn
 
 
 async def draw_due(tx: Conn, now: datetime) -> int:

@@ -2,30 +2,38 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from service.auth import hash_api_key, new_api_key
 from service.db import Database
+from service.domain import audit
 from service.errors import not_found
 
 
-async def create_merchant(db: Database, data: dict[str, Any]) -> tuple[asyncpg.Record, str]:
+async def create_merchant(
+    db: Database, data: dict[str, Any], actor: audit.Actor, now: datetime
+) -> tuple[asyncpg.Record, str]:
     """The new merchant and its api key, which exists in clear only in this answer."""
     api_key = new_api_key()
-    row = await db.fetchrow(
-        "insert_merchant",
-        name=data["name"].strip(),
-        category=data["category"],
-        credit_code=data["credit_code"],
-        district=data["district"].strip(),
-        address=data["address"].strip(),
-        contact_phone=data["contact_phone"],
-        api_key_hash=hash_api_key(api_key),
-        daily_subsidy_cap_fen=data.get("daily_subsidy_cap_fen"),
-    )
-    assert row is not None
+    async with db.transaction() as tx:
+        row = await tx.fetchrow(
+            "insert_merchant",
+            name=data["name"].strip(),
+            category=data["category"],
+            credit_code=data["credit_code"],
+            district=data["district"].strip(),
+            address=data["address"].strip(),
+            contact_phone=data["contact_phone"],
+            api_key_hash=hash_api_key(api_key),
+            daily_subsidy_cap_fen=data.get("daily_subsidy_cap_fen"),
+        )
+        assert row is not None
+        await audit.append(
+            tx, actor, "merchant.create", f"merchants/{row['id']}", None, audit.snapshot(row), now
+        )
     return row, api_key
 
 
@@ -42,18 +50,32 @@ async def get_merchant(db: Database, merchant_id: int) -> asyncpg.Record:
     return row
 
 
-async def update_merchant(db: Database, merchant_id: int, data: dict[str, Any]) -> asyncpg.Record:
-    row = await db.fetchrow(
-        "update_merchant",
-        merchant_id=merchant_id,
-        status=data.get("status"),
-        name=data.get("name"),
-        district=data.get("district"),
-        address=data.get("address"),
-        contact_phone=data.get("contact_phone"),
-        cap_given="daily_subsidy_cap_fen" in data,
-        cap=data.get("daily_subsidy_cap_fen"),
-    )
-    if row is None:
-        raise not_found("merchant")
+async def update_merchant(
+    db: Database, merchant_id: int, data: dict[str, Any], actor: audit.Actor, now: datetime
+) -> asyncpg.Record:
+    async with db.transaction() as tx:
+        before = await tx.fetchrow("lock_merchant", merchant_id=merchant_id)
+        if before is None:
+            raise not_found("merchant")
+        row = await tx.fetchrow(
+            "update_merchant",
+            merchant_id=merchant_id,
+            status=data.get("status"),
+            name=data.get("name"),
+            district=data.get("district"),
+            address=data.get("address"),
+            contact_phone=data.get("contact_phone"),
+            cap_given="daily_subsidy_cap_fen" in data,
+            cap=data.get("daily_subsidy_cap_fen"),
+        )
+        assert row is not None
+        await audit.append(
+            tx,
+            actor,
+            "merchant.update",
+            f"merchants/{merchant_id}",
+            audit.snapshot(before),
+            audit.snapshot(row),
+            now,
+        )
     return row

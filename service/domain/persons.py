@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from service.db import Conn, Database
+from service.domain import audit
 from service.errors import DomainError, ErrorCode
 
 
@@ -24,14 +25,34 @@ async def refuse_if_suspended(tx: Conn, person: str) -> None:
         raise suspended()
 
 
-async def suspend(db: Database, person: str, reason: str, by: str, now: datetime) -> asyncpg.Record:
-    row = await db.fetchrow("suspend_person", person=person, reason=reason, by=by, now=now)
-    assert row is not None
+async def suspend(
+    db: Database, person: str, reason: str, actor: audit.Actor, now: datetime
+) -> asyncpg.Record:
+    async with db.transaction() as tx:
+        before = await tx.fetchrow("person_suspension", person=person)
+        row = await tx.fetchrow(
+            "suspend_person", person=person, reason=reason, by=actor.name, now=now
+        )
+        assert row is not None
+        await audit.append(
+            tx,
+            actor,
+            "person.suspend",
+            f"persons/{person}",
+            audit.snapshot(before),
+            audit.snapshot(row),
+            now,
+        )
     return row
 
 
-async def lift(db: Database, person: str) -> None:
-    await db.execute("lift_suspension", person=person)
+async def lift(db: Database, person: str, actor: audit.Actor, now: datetime) -> None:
+    async with db.transaction() as tx:
+        before = await tx.fetchrow("lift_suspension", person=person)
+        if before is not None:
+            await audit.append(
+                tx, actor, "person.lift", f"persons/{person}", audit.snapshot(before), None, now
+            )
 
 
 async def suspensions(db: Database) -> list[asyncpg.Record]:

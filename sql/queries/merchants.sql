@@ -8,6 +8,10 @@ RETURNING *;
 -- name: get_merchant
 SELECT * FROM merchants WHERE id = :merchant_id;
 
+-- name: lock_merchant
+-- The merchant as it is before a change (for the audit trail), held until the change commits.
+SELECT * FROM merchants WHERE id = :merchant_id FOR UPDATE;
+
 -- name: list_merchants
 -- :category and :status may be null (any).
 SELECT * FROM merchants

@@ -6,7 +6,12 @@ ON CONFLICT (person) DO UPDATE SET reason = EXCLUDED.reason
 RETURNING person, reason, suspended_at, suspended_by;
 
 -- name: lift_suspension
-DELETE FROM person_suspensions WHERE person = :person;
+DELETE FROM person_suspensions WHERE person = :person
+RETURNING person, reason, suspended_at, suspended_by;
+
+-- name: person_suspension
+SELECT person, reason, suspended_at, suspended_by FROM person_suspensions WHERE person = :person
+FOR UPDATE;
 
 -- name: suspensions
 SELECT person, reason, suspended_at, suspended_by FROM person_suspensions

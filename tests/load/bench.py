@@ -39,6 +39,7 @@ from service import embedded_postgres
 from service.auth import issue_token
 from service.db import Database
 from service.domain import lottery
+from service.domain.audit import Actor
 from service.domain.claims import Claimed, claim_many
 from service.domain.merchants import create_merchant
 from service.migrations import migrate_url
@@ -350,7 +351,9 @@ class Bench:
         try:
             merchants = []
             for _ in range(64):
-                row, _ = await create_merchant(db, merchant_body(category="dining"))
+                row, _ = await create_merchant(
+                    db, merchant_body(category="dining"), Actor("bench"), datetime.now(UTC)
+                )
                 merchants.append(row["id"])
             batch_id = self.create_batch(port, self.args.vouchers)
             codes: list[str] = []

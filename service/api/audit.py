@@ -1,0 +1,33 @@
+"""The bureau's audit trail: who changed what, when, hash-chained (service/domain/audit.py)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from service.csvout import table_response, wants_csv
+from service.domain import audit
+from service.http import Call, Routes
+from service.schemas.audit import AuditEntry, AuditQuery
+from service.timefmt import day_bounds
+from service.views.audit import audit_json
+
+routes = Routes("audit (bureau)", roles=("bureau",))
+
+
+@routes.get(
+    "/admin/audit",
+    summary="The audit trail, newest first (from/to are business days; CSV with ?format=csv)",
+    query=AuditQuery(),
+    table=AuditEntry(),
+)
+async def list_audit(call: Call) -> web.StreamResponse:
+    tz = call.settings.tz
+    q = call.query
+    from_at = day_bounds(q["from_"], tz)[0] if "from_" in q else None
+    to_at = day_bounds(q["to"], tz)[1] if "to" in q else None
+    entries = await audit.entries(
+        call.db, from_at, to_at, q.get("actor"), q.get("action"), q.get("object"), q["limit"]
+    )
+    flat = wants_csv(call.request, q)
+    items = [audit_json(e, tz, flat=flat) for e in entries]
+    return table_response(call, items, "festival-audit.csv")

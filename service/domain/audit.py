@@ -1,0 +1,200 @@
+"""The bureau's audit trail: every bureau write appends an entry in its own transaction.
+
+Entries are hash-chained (API.md, "Money safety"): `hash` is the hex SHA-256 of `prev_hash`
+followed by the entry's canonical JSON (keys sorted, no spaces, UTF-8; `at` in UTC with
+microseconds), the first entry's `prev_hash` is 64 zeros. The table refuses UPDATE and DELETE
+(sql/migrations/0007_audit_log.sql); `verify` recomputes the chain and names the first entry
+that does not fit, so a row edited behind the database's back is found.
+
+What an entry records of an object is its snapshot: the row without secrets (api key hashes,
+undrawn seeds), phones and account numbers masked, times as ISO strings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from service.db import Conn, Database
+from service.domain.phones import mask_phone
+
+GENESIS = "0" * 64
+LOCK_NAMESPACE = 0x41554454  # "AUDT": appends take turns, so the chain follows the ids
+# Never in an entry: what would let a reader act as someone, or know a draw before it happens.
+HIDDEN = frozenset({"api_key_hash", "seed", "password_hash"})
+MASKED: dict[str, Callable[[str], str]] = {"contact_phone": mask_phone}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who writes: a bureau account (its token's `sub`) within a request, or a command."""
+
+    name: str
+    request_id: str | None = None
+
+
+def snapshot(row: Mapping[str, Any] | None, **extra: Any) -> dict[str, Any] | None:
+    """A row as an entry records it (see the module's docstring)."""
+    if row is None:
+        return None
+    out: dict[str, Any] = {}
+    for key, value in {**dict(row), **extra}.items():
+        if key in HIDDEN:
+            continue
+        if key in MASKED and isinstance(value, str):
+            value = MASKED[key](value)
+        out[key] = jsonable(value)
+    return out
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def canonical(entry: Mapping[str, Any]) -> str:
+    """The entry's canonical JSON: every field but `hash`."""
+    fields = {k: v for k, v in entry.items() if k != "hash"}
+    fields["at"] = entry["at"].astimezone(UTC).isoformat()
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_hash(entry: Mapping[str, Any]) -> str:
+    return hashlib.sha256((entry["prev_hash"] + canonical(entry)).encode()).hexdigest()
+
+
+async def append(
+    tx: Conn,
+    actor: Actor,
+    action: str,
+    object_: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    now: datetime,
+) -> int:
+    """Appends an entry in the caller's transaction (so it stands or falls with the write)."""
+    await tx.execute("audit_lock", namespace=LOCK_NAMESPACE)
+    head = await tx.fetchrow("audit_head")
+    assert head is not None
+    entry = {
+        "id": head["id"],
+        "at": now,
+        "actor": actor.name,
+        "action": action,
+        "object": object_,
+        "before": jsonable(before),
+        "after": jsonable(after),
+        "request_id": actor.request_id,
+        "prev_hash": head["prev_hash"],
+    }
+    entry["hash"] = entry_hash(entry)
+    await tx.execute(
+        "audit_insert",
+        **{k: v for k, v in entry.items() if k not in ("before", "after")},
+        before=None if before is None else json.dumps(entry["before"], ensure_ascii=False),
+        after=None if after is None else json.dumps(entry["after"], ensure_ascii=False),
+    )
+    return int(entry["id"])
+
+
+async def record(
+    db: Database,
+    actor: Actor,
+    action: str,
+    object_: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    now: datetime,
+) -> int:
+    """An entry for an action that writes nothing else (it starts work done elsewhere)."""
+    async with db.transaction() as tx:
+        return await append(tx, actor, action, object_, before, after, now)
+
+
+def entry_of(row: asyncpg.Record) -> dict[str, Any]:
+    """An entry as read back (jsonb columns come as text)."""
+    entry = dict(row)
+    for key in ("before", "after"):
+        entry[key] = None if entry[key] is None else json.loads(entry[key])
+    return entry
+
+
+async def entries(
+    db: Database,
+    from_at: datetime | None,
+    to_at: datetime | None,
+    actor: str | None,
+    action: str | None,
+    object_: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        "audit_entries",
+        from_at=from_at,
+        to_at=to_at,
+        actor=actor,
+        action=action,
+        object=object_,
+        limit=limit,
+    )
+    return [entry_of(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class Verified:
+    checked: int
+    broken_id: int | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_id is None
+
+
+def verify_chain(chain: Iterable[Mapping[str, Any]]) -> Verified:
+    """The first entry (in id order) whose link or hash does not fit, if any."""
+    prev = GENESIS
+    checked = 0
+    for entry in chain:
+        if entry["prev_hash"] != prev:
+            return Verified(checked, entry["id"], "its prev_hash is not the previous entry's hash")
+        if entry_hash(entry) != entry["hash"]:
+            return Verified(checked, entry["id"], "its content does not match its hash")
+        prev = entry["hash"]
+        checked += 1
+    return Verified(checked)
+
+
+async def chain(db: Database, batch: int = 5000) -> AsyncIterator[dict[str, Any]]:
+    """Every entry in id order, read in pages (the log only grows)."""
+    after = 0
+    while True:
+        rows = await db.fetch("audit_chain_page", after_id=after, size=batch)
+        for row in rows:
+            yield entry_of(row)
+        if len(rows) < batch:
+            return
+        after = rows[-1]["id"]
+
+
+async def verify(db: Database) -> Verified:
+    collected = [entry async for entry in chain(db)]
+    return verify_chain(collected)

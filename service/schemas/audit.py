@@ -1,0 +1,36 @@
+"""The bureau's audit trail (API.md, "Money safety")."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from service.schemas.common import DayRangeQuery, FullMatch, QueryInt, String
+
+ACTION = FullMatch(r"[a-z_]+\.[a-z_]+", error="An action such as merchant.update.")
+
+
+class AuditQuery(DayRangeQuery):
+    actor = String(validate=validate.Length(min=1, max=200))
+    action = String(validate=[validate.Length(max=64), ACTION])
+    object = String(validate=validate.Length(min=1, max=220))
+    limit = QueryInt(minimum=1, maximum=5000, load_default=500)
+
+
+class AuditEntry(Schema):
+    id = fields.Integer(required=True)
+    at = fields.String(required=True)
+    actor = fields.String(required=True, metadata={"description": "bureau account, or a command"})
+    action = fields.String(required=True, metadata={"description": "e.g. merchant.update"})
+    object = fields.String(required=True, metadata={"description": "e.g. merchants/12"})
+    before = fields.Raw(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the object before (secrets left out, phones masked)"},
+    )
+    after = fields.Raw(required=True, allow_none=True, metadata={"description": "and after"})
+    request_id = fields.String(required=True, allow_none=True)
+    prev_hash = fields.String(required=True)
+    hash = fields.String(
+        required=True,
+        metadata={"description": "hex SHA-256 of prev_hash and the entry's canonical JSON"},
+    )
