@@ -20,7 +20,7 @@ T = TypeVar("T")
 
 async def with_runner(settings: Settings, work: Callable[[JobRunner], Awaitable[T]]) -> T:
     async with open_database(settings, min_size=1, max_size=2) as db:
-        return await work(JobRunner(db, Clock(), settings.tz))
+        return await work(JobRunner(db, Clock(), settings.tz, settings.risk))
 
 
 def job_named(name: str) -> JobSpec:

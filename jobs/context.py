@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+
+from service.settings import RiskRules
 
 
 @dataclass(frozen=True)
@@ -12,6 +14,7 @@ class RunContext:
     day: date
     now: datetime
     tz: Any
+    risk: RiskRules = field(default_factory=RiskRules)
 
 
 def rows_of(status: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from jobs import expiry, housekeeping, lottery, rollup, settlement
+from jobs import expiry, housekeeping, lottery, risk, rollup, settlement
 from jobs.context import RunContext
 from service.db import Conn
 
@@ -39,10 +39,17 @@ JOBS: list[JobSpec] = [
         daily=True,
     ),
     JobSpec(
+        "risk_scan",
+        "40 0 * * *",
+        "yesterday's cash-out (套现) flags: repeat pairs, threshold hugging, bursts, reversal churn",
+        risk.run,
+        daily=True,
+    ),
+    JobSpec(
         "intraday_refresh",
         "*/5 * * * *",
-        "today's numbers so far",
-        rollup.run_intraday,
+        "today's numbers and cash-out flags so far",
+        risk.run_intraday,
         daily=False,
     ),
     JobSpec(

@@ -20,6 +20,7 @@ from jobs.registry import JOBS, JobSpec
 from jobs.rollup import festival_days
 from service.clock import Clock
 from service.db import Conn, Database
+from service.settings import RiskRules
 from service.timefmt import business_day
 
 log = logging.getLogger("festival.jobs")
@@ -52,10 +53,11 @@ def minute_period(due: datetime, tz: Any) -> str:
 
 
 class JobRunner:
-    def __init__(self, db: Database, clock: Clock, tz: Any) -> None:
+    def __init__(self, db: Database, clock: Clock, tz: Any, risk: RiskRules | None = None) -> None:
         self.db = db
         self.clock = clock
         self.tz = tz
+        self.risk = risk or RiskRules()
 
     async def run(self, job: JobSpec, period: str, day: date, *, force: bool = False) -> RunResult:
         started = self.clock.now()
@@ -76,7 +78,8 @@ class JobRunner:
                     == "succeeded"
                 ):
                     return RunResult(job.name, period, "already_done")
-                rows = await job.run(tx, RunContext(day=day, now=started, tz=self.tz))
+                context = RunContext(day=day, now=started, tz=self.tz, risk=self.risk)
+                rows = await job.run(tx, context)
                 await self._record(tx, job, period, started, rows=rows)
         except Exception as exc:
             log.exception("job %s for %s failed", job.name, period)

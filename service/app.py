@@ -26,6 +26,7 @@ from service.api import (
     pages,
     persons,
     redemptions,
+    risk,
     settlements,
     stats,
     system,
@@ -60,6 +61,7 @@ ROUTE_TABLES = [
     redemptions.routes,
     stats.routes,
     settlements.routes,
+    risk.routes,
     jobs_api.routes,
     audit.routes,
     pages.routes,
@@ -121,7 +123,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             db, clock.now, lambda claimed: as_text(voucher_json(claimed, qr_key, settings.tz))
         )
         app[keys.REDEMPTIONS] = RedemptionCombiner(db, clock.now, settings.tz)
-        app[keys.JOBS] = JobRunner(jobs_db, clock, settings.tz)
+        app[keys.JOBS] = JobRunner(jobs_db, clock, settings.tz, settings.risk)
         yield
         await app[keys.CLAIMS].close()
         await app[keys.REDEMPTIONS].close()

@@ -37,6 +37,7 @@ class ErrorCode(StrEnum):
     ALREADY_DRAWN = "already_drawn"
     CONFLICT = "conflict"
     JOB_RUNNING = "job_running"
+    ALREADY_REVIEWED = "already_reviewed"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     RATE_LIMITED = "rate_limited"
@@ -74,6 +75,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.ALREADY_DRAWN: 409,
     ErrorCode.CONFLICT: 409,
     ErrorCode.JOB_RUNNING: 409,
+    ErrorCode.ALREADY_REVIEWED: 409,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.RATE_LIMITED: 429,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -42,6 +42,32 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
 
 
 @dataclass(frozen=True)
+class RiskRules:
+    """The risk_scan job's thresholds (API.md, "Money safety"), each a setting
+    FESTIVAL_RISK_<NAME>. Shares and margins are whole percents, so no float decides a flag."""
+
+    repeat_min_vouchers: int = 3  # repeat_pair: one person, one merchant, ≥ 3 vouchers …
+    repeat_window_days: int = 7  # … within 7 days
+    hug_min_redemptions: int = 20  # threshold_hugging: a merchant day of ≥ 20 redemptions …
+    hug_share_pct: int = 60  # … ≥ 60% of them …
+    hug_margin_pct: int = 5  # … with the order within 5% above min_spend_fen
+    burst_minutes: int = 10  # burst: a 10-minute window …
+    burst_min_redemptions: int = 20  # … of ≥ 20 redemptions …
+    burst_factor: int = 5  # … and ≥ 5 × the merchant's median 10-minute count of 7 days before
+    churn_min_redemptions: int = 10  # reversal_churn: ≥ 10 redemptions on a day …
+    churn_share_pct: int = 20  # … ≥ 20% of them reversed
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> RiskRules:
+        return cls(
+            **{
+                f.name: _int(env, f"FESTIVAL_RISK_{f.name.upper()}", getattr(cls, f.name))
+                for f in fields(cls)
+            }
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     # None: start the embedded PostgreSQL under data_dir.
     database_url: str | None
@@ -70,6 +96,7 @@ class Settings:
     # the service's own phone pepper (SMS accounts are then persons of their own).
     pid_key: str | None = field(default=None, repr=False)
     access_log: bool = True
+    risk: RiskRules = field(default_factory=RiskRules)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -113,6 +140,7 @@ class Settings:
             sms_sender=env.get("FESTIVAL_SMS_SENDER") or cls.sms_sender,
             pid_key=env.get("FESTIVAL_PID_KEY") or None,
             access_log=_bool(env.get("FESTIVAL_ACCESS_LOG"), cls.access_log),
+            risk=RiskRules.from_env(env),
         )
 
 

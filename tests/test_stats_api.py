@@ -485,7 +485,7 @@ def line(who: Shop, day: str, *, n: int, subsidy: int, adjustments: int = 0) -> 
         "subsidy_fen": subsidy,
         "adjustments_fen": adjustments,
         "net_fen": subsidy + adjustments,
-        "status": "settled",
+        "status": "pending",  # written, awaiting its bank file
     }
 
 
@@ -540,16 +540,28 @@ async def test_settled_lines_are_never_rewritten_and_late_reversals_adjust(api: 
     assert await my_lines(api, other) == []
 
 
-async def test_day_lines_for_the_bureau_pending_then_settled(api: Api) -> None:
+async def test_day_lines_for_the_bureau_unsettled_then_settled(api: Api) -> None:
     s = await scenario(api)
-    pending = [
-        {**line(s.shop1, "2020-05-06", n=1, subsidy=2000), "status": "pending", "settled_at": None},
-        {**line(s.shop2, "2020-05-06", n=2, subsidy=4000), "status": "pending", "settled_at": None},
-        {**line(s.diner, "2020-05-06", n=1, subsidy=1000), "status": "pending", "settled_at": None},
+    unsettled = [
+        {
+            **line(s.shop1, "2020-05-06", n=1, subsidy=2000),
+            "status": "unsettled",
+            "settled_at": None,
+        },
+        {
+            **line(s.shop2, "2020-05-06", n=2, subsidy=4000),
+            "status": "unsettled",
+            "settled_at": None,
+        },
+        {
+            **line(s.diner, "2020-05-06", n=1, subsidy=1000),
+            "status": "unsettled",
+            "settled_at": None,
+        },
     ]
-    assert await lines(api, "2020-05-06") == pending
+    assert await lines(api, "2020-05-06") == unsettled
     await run(api, "settlement")
-    settled = [{**x, "status": "settled", "settled_at": NOW} for x in pending]
+    settled = [{**x, "status": "pending", "settled_at": NOW} for x in unsettled]
     assert await lines(api, "2020-05-06") == settled
     api.clock.advance(days=1)
     assert (await get(api, SETTLEMENTS))["items"] == settled  # yesterday by default

@@ -6,6 +6,8 @@ from marshmallow import Schema, fields, validate
 
 from service.schemas.common import Day, TableQuery
 
+SETTLEMENT_STATUSES = ("unsettled", "pending", "held", "exported", "paid", "failed")
+
 
 class DayQuery(TableQuery):
     date = Day()
@@ -19,5 +21,12 @@ class SettlementLine(Schema):
     subsidy_fen = fields.Integer(required=True)
     adjustments_fen = fields.Integer(required=True)
     net_fen = fields.Integer(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(("settled", "pending")))
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(SETTLEMENT_STATUSES),
+        metadata={
+            "description": "unsettled (the day's redemptions no line holds yet), then pending"
+            " → held (merchant on hold) or exported → paid | failed"
+        },
+    )
     settled_at = fields.String(required=True, allow_none=True)

@@ -15,6 +15,9 @@ let batches = [];
 // Records up to this many entries are fetched and recomputed as the page loads; bigger ones
 // on a click (a million entry ids is tens of megabytes).
 const VERIFY_ON_LOAD = 200_000;
+const SETTLEMENT_STATUS = {
+  unsettled: "待结算", pending: "待支付", held: "暂扣", exported: "已导出", paid: "已支付", failed: "支付失败",
+};
 
 $("sign-in").addEventListener("click", async () => {
   const username = $("username").value.trim();
@@ -301,7 +304,7 @@ async function loadSettlements() {
         el("tr", {},
           el("td", {}, l.merchant_name), el("td", {}, l.redemptions), el("td", {}, yuan(l.subsidy_fen)),
           el("td", {}, yuan(l.adjustments_fen)), el("td", {}, yuan(l.net_fen)),
-          el("td", {}, l.status === "settled" ? "已结算" : "待结算"))),
+          el("td", {}, SETTLEMENT_STATUS[l.status] || l.status))),
     );
   } catch (error) {
     show(errorText(error), "error");

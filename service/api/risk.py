@@ -1,0 +1,67 @@
+"""Cash-out risk (bureau): flags with their evidence, review, and the release of holds."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from service.csvout import table_response, wants_csv
+from service.domain import risk
+from service.http import Call, Routes, json_response
+from service.schemas.risk import Flag, FlagQuery, Release, Released, Review, Reviewed
+from service.views.risk import flag_json
+
+routes = Routes("risk (bureau)", roles=("bureau",))
+
+
+@routes.get(
+    "/admin/risk/flags",
+    summary="Cash-out flags raised by risk_scan, newest first (CSV with ?format=csv)",
+    query=FlagQuery(),
+    table=Flag(),
+)
+async def list_flags(call: Call) -> web.StreamResponse:
+    q = call.query
+    found = await risk.flags(
+        call.db, q.get("status"), q.get("merchant_id"), q.get("rule"), q["limit"]
+    )
+    flat = wants_csv(call.request, q)
+    items = [flag_json(f, call.settings.tz, flat=flat) for f in found]
+    return table_response(call, items, "festival-risk-flags.csv")
+
+
+@routes.post(
+    "/admin/risk/flags/{id}/review",
+    summary="Dismiss or confirm a flag; confirming holds the merchant's unpaid settlement lines",
+    body=Review(),
+    response=Reviewed(),
+    errors=("invalid_request", "not_found", "already_reviewed"),
+)
+async def review_flag(call: Call) -> web.StreamResponse:
+    flag, held = await risk.review(
+        call.db,
+        call.path_id(),
+        call.body["decision"],
+        call.body["note"],
+        call.actor,
+        call.clock.now(),
+    )
+    return json_response({**flag_json(flag, call.settings.tz), "lines_held": held})
+
+
+@routes.post(
+    "/admin/risk/flags/{id}/release",
+    summary="End a confirmed flag's hold, optionally clawing back the flagged subsidy",
+    body=Release(),
+    response=Released(),
+    errors=("invalid_request", "not_found", "conflict"),
+)
+async def release_flag(call: Call) -> web.StreamResponse:
+    result = await risk.release(
+        call.db,
+        call.path_id(),
+        call.body["clawback"],
+        call.body["note"],
+        call.actor,
+        call.clock.now(),
+    )
+    return json_response({**result, "flag": flag_json(result["flag"], call.settings.tz)})

@@ -1,0 +1,66 @@
+"""Cash-out risk flags and their review (API.md, "Money safety")."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from service.schemas.common import OneOf, QueryInt, StrictBool, TableQuery, Text
+
+RULES = ("repeat_pair", "threshold_hugging", "burst", "reversal_churn")
+FLAG_STATUSES = ("open", "dismissed", "confirmed")
+
+
+class FlagQuery(TableQuery):
+    status = OneOf(FLAG_STATUSES)
+    merchant_id = QueryInt(minimum=1, maximum=2**63 - 1)
+    rule = OneOf(RULES)
+    limit = QueryInt(minimum=1, maximum=5000, load_default=500)
+
+
+class Flag(Schema):
+    id = fields.Integer(required=True)
+    merchant_id = fields.Integer(required=True)
+    merchant_name = fields.String(required=True)
+    rule = fields.String(required=True)
+    date = fields.String(required=True, metadata={"description": "the business day flagged"})
+    subject = fields.String(required=True, metadata={"description": "repeat_pair: the person"})
+    score = fields.Float(required=True, metadata={"description": "how far past the threshold"})
+    evidence = fields.Raw(
+        required=True,
+        metadata={"description": "redemption_ids, counts and amounts (fen) behind the flag"},
+    )
+    status = fields.String(required=True)
+    raised_at = fields.String(required=True)
+    reviewed_by = fields.String(required=True, allow_none=True)
+    reviewed_at = fields.String(required=True, allow_none=True)
+    note = fields.String(required=True, allow_none=True)
+    released_by = fields.String(required=True, allow_none=True)
+    released_at = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "a confirmed flag holds the merchant's lines until released"},
+    )
+
+
+class Review(Schema):
+    decision = OneOf(("dismiss", "confirm"), required=True)
+    note = Text(max_length=500, required=True, free_text=True)
+
+
+class Reviewed(Flag):
+    lines_held = fields.Integer(required=True)
+
+
+class Release(Schema):
+    clawback = StrictBool(
+        required=True,
+        metadata={"description": "take back the flagged redemptions' subsidy (next line)"},
+    )
+    note = Text(max_length=500, required=True, free_text=True)
+
+
+class Released(Schema):
+    flag = fields.Nested(Flag, required=True)
+    clawed_back_fen = fields.Integer(required=True)
+    clawed_back_redemptions = fields.Integer(required=True)
+    lines_released = fields.Integer(required=True)

@@ -1,0 +1,22 @@
+"""Risk flags as the bureau reads them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from service.timefmt import iso
+
+
+def flag_json(flag: dict[str, Any], tz: Any, *, flat: bool = False) -> dict[str, Any]:
+    """`flat`: the evidence as JSON text (one CSV cell)."""
+    out = {
+        **flag,
+        "date": flag["date"].isoformat(),
+        "raised_at": iso(flag["raised_at"], tz),
+        "reviewed_at": iso(flag["reviewed_at"], tz),
+        "released_at": iso(flag["released_at"], tz),
+    }
+    if flat:
+        out["evidence"] = json.dumps(out["evidence"], ensure_ascii=False, separators=(",", ":"))
+    return out

@@ -1,0 +1,301 @@
+"""Cash-out (套现) risk over HTTP: the four rules of API.md at their default thresholds, each
+just over and just under; flags never raised twice; review, holds on settlement lines, and
+the release with a clawback that lands on the merchant's next line."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from jobs.registry import BY_NAME
+from service import keys
+from tests.conftest import Api, assert_error, assert_invalid
+
+FLAGS = "/api/v1/admin/risk/flags"
+REDEMPTIONS = "/api/v1/merchant/redemptions"
+SETTLEMENTS = "/api/v1/admin/settlements"
+DAY = date(2020, 5, 6)  # the test clock's day
+
+
+@dataclass
+class Shop:
+    id: int
+    headers: dict[str, str]
+
+
+async def shop(api: Api) -> Shop:
+    mid = (await api.create_merchant(category="shopping"))["merchant"]["id"]
+    return Shop(mid, api.auth("merchant", f"m{mid}", mid))
+
+
+async def batch(api: Api, **overrides: Any) -> int:
+    # Open from two days before the clock, so earlier days can be played too.
+    now = api.clock.now()
+    body = {
+        "quantity": 500,
+        "claim_starts_at": (now - timedelta(days=2)).isoformat(),
+        "claim_ends_at": (now + timedelta(days=5)).isoformat(),
+        "valid_days": 30,
+        **overrides,
+    }
+    return int((await api.create_batch(**body))["id"])
+
+
+async def redeem(api: Api, at: Shop, batch_id: int, sub: str, order_fen: int) -> dict[str, Any]:
+    path = f"/api/v1/batches/{batch_id}/claims"
+    _, voucher = await api.call("POST", path, headers=api.auth("resident", sub), expect=201)
+    body = {"code": voucher["code"], "order_amount_fen": order_fen, "order_ref": "POS-1"}
+    headers = {**at.headers, "Idempotency-Key": uuid.uuid4().hex}
+    _, redemption = await api.call("POST", REDEMPTIONS, json=body, headers=headers, expect=201)
+    return redemption
+
+
+async def reverse(api: Api, at: Shop, redemption: dict[str, Any]) -> None:
+    path = f"{REDEMPTIONS}/{redemption['id']}/reversal"
+    await api.call("POST", path, json={"reason": "退货"}, headers=at.headers, expect=200)
+
+
+async def series(
+    api: Api, at: Shop, batch_id: int, orders: list[int], every_minutes: float = 2
+) -> list[dict[str, Any]]:
+    """One redemption per order amount, each by another resident, `every_minutes` apart."""
+    done = []
+    for order in orders:
+        done.append(await redeem(api, at, batch_id, f"r-{uuid.uuid4().hex[:12]}", order))
+        api.clock.advance(minutes=every_minutes)
+    return done
+
+
+async def scan(api: Api, day: date = DAY) -> None:
+    result = await api.client.app[keys.JOBS].run_day(BY_NAME["risk_scan"], day, force=True)
+    assert result.outcome == "succeeded", result
+
+
+async def flags(api: Api, **query: Any) -> list[dict[str, Any]]:
+    _, body = await api.call("GET", FLAGS, params=query, headers=api.bureau, expect=200)
+    return list(body["items"])
+
+
+def rules_of(found: list[dict[str, Any]], merchant: Shop) -> list[str]:
+    return sorted(f["rule"] for f in found if f["merchant_id"] == merchant.id)
+
+
+HUG, CLEAR = 10_300, 15_000  # 满100: within 5% above the threshold, and well clear of it
+
+
+async def test_threshold_hugging_at_twenty_redemptions_and_sixty_percent(api: Api) -> None:
+    b = await batch(api)
+    hugger, near_miss, too_few = await shop(api), await shop(api), await shop(api)
+    hugging = await series(api, hugger, b, [HUG] * 12 + [CLEAR] * 8)  # 60%: flagged
+    await series(api, near_miss, b, [HUG] * 11 + [CLEAR] * 9)  # 55%
+    await series(api, too_few, b, [HUG] * 19)  # all hugging, but 19
+    await scan(api)
+    found = await flags(api)
+    assert [(f["merchant_id"], f["rule"]) for f in found] == [(hugger.id, "threshold_hugging")]
+    (flag,) = found
+    evidence = flag["evidence"]
+    assert evidence["redemption_ids"] == [r["id"] for r in hugging[:12]]
+    assert (evidence["redemptions"], evidence["hugging"], evidence["share"]) == (20, 12, 0.6)
+    assert evidence["order_fen"] == 12 * HUG and evidence["discount_fen"] == 12 * 2000
+    assert (flag["status"], flag["date"], flag["score"]) == ("open", "2020-05-06", 0.6)
+    await scan(api)  # the same day again: nothing twice
+    assert [f["id"] for f in await flags(api)] == [flag["id"]]
+
+
+async def test_repeat_pair_three_vouchers_of_one_person_within_seven_days(api: Api) -> None:
+    b = await batch(api, per_resident_limit=5)
+    regular, other = await shop(api), await shop(api)
+    api.clock.advance(days=-1)
+    first = await redeem(api, regular, b, "alice", CLEAR)
+    api.clock.advance(days=1)
+    second = await redeem(api, regular, b, "alice", CLEAR)
+    await redeem(api, other, b, "alice", CLEAR)  # another merchant: not the same pair
+    await redeem(api, regular, b, "bob", CLEAR)
+    await redeem(api, regular, b, "bob", CLEAR)  # two only
+    await scan(api)
+    assert await flags(api) == []
+    third = await redeem(api, regular, b, "alice", CLEAR)
+    await scan(api)
+    (flag,) = await flags(api)
+    assert (flag["rule"], flag["merchant_id"], flag["subject"]) == (
+        "repeat_pair",
+        regular.id,
+        "r:alice",
+    )
+    assert flag["evidence"]["redemption_ids"] == [first["id"], second["id"], third["id"]]
+    assert flag["evidence"]["vouchers"] == 3
+    # A fourth the next day is the same pair in the same span: no second flag.
+    api.clock.advance(days=1)
+    await redeem(api, regular, b, "alice", CLEAR)
+    await scan(api, DAY + timedelta(days=1))
+    assert len(await flags(api)) == 1
+
+
+async def test_burst_against_the_merchants_own_history(api: Api) -> None:
+    b = await batch(api)
+    steady, burster, spread = await shop(api), await shop(api), await shop(api)
+    # The day before: steady sells 4 per 10 minutes for an hour (its median window is 4).
+    api.clock.advance(days=-1)
+    await series(api, steady, b, [CLEAR] * 24, every_minutes=2.5)
+    api.clock.advance(days=1)
+    # Today: steady does 19 in 9 minutes (over 20? no) and burster 20 in 9.5 minutes.
+    await series(api, steady, b, [CLEAR] * 19, every_minutes=0.5)
+    burst = await series(api, burster, b, [CLEAR] * 20, every_minutes=0.5)
+    await series(api, spread, b, [CLEAR] * 25, every_minutes=1.1)  # never 20 in 10 minutes
+    await scan(api)
+    found = await flags(api)
+    assert [(f["merchant_id"], f["rule"]) for f in found] == [(burster.id, "burst")]
+    evidence = found[0]["evidence"]
+    assert evidence["redemption_ids"] == [r["id"] for r in burst]
+    assert evidence["redemptions"] == 20 and evidence["window_minutes"] == 10
+
+
+async def test_a_burst_far_above_a_busy_history_is_flagged_and_one_near_it_is_not(api: Api) -> None:
+    b = await batch(api, quantity=1000)
+    busy, spike = await shop(api), await shop(api)
+    api.clock.advance(days=-1)
+    await series(api, busy, b, [CLEAR] * 36, every_minutes=1.6)  # 6 or 7 per window
+    await series(api, spike, b, [CLEAR] * 12, every_minutes=10)  # 1 per window
+    api.clock.advance(days=1)
+    await series(api, busy, b, [CLEAR] * 21, every_minutes=0.45)  # 21 < 5 × 6
+    await series(api, spike, b, [CLEAR] * 21, every_minutes=0.45)  # 21 ≥ 5 × 1
+    await scan(api)
+    found = await flags(api)
+    assert [(f["merchant_id"], f["rule"]) for f in found] == [(spike.id, "burst")]
+    assert found[0]["evidence"]["median"] == 1 and found[0]["evidence"]["history"] is True
+
+
+async def test_reversal_churn_at_ten_redemptions_and_twenty_percent(api: Api) -> None:
+    b = await batch(api)
+    churner, calm = await shop(api), await shop(api)
+    mine = await series(api, churner, b, [CLEAR] * 10)
+    theirs = await series(api, calm, b, [CLEAR] * 11)
+    for r in mine[:2]:
+        await reverse(api, churner, r)
+    await reverse(api, calm, theirs[0])  # 1 of 11
+    await scan(api)
+    (flag,) = await flags(api)
+    assert (flag["merchant_id"], flag["rule"]) == (churner.id, "reversal_churn")
+    assert flag["evidence"]["redemption_ids"] == [mine[0]["id"], mine[1]["id"]]
+    assert (flag["evidence"]["reversed"], flag["evidence"]["share"]) == (2, 0.2)
+
+
+async def settle(api: Api, day: date) -> None:
+    result = await api.client.app[keys.JOBS].run_day(BY_NAME["settlement"], day, force=True)
+    assert result.outcome == "succeeded", result
+
+
+async def line_of(api: Api, merchant: Shop, day: date) -> dict[str, Any]:
+    _, body = await api.call(
+        "GET", SETTLEMENTS, params={"date": day.isoformat()}, headers=api.bureau, expect=200
+    )
+    (line,) = [x for x in body["items"] if x["merchant_id"] == merchant.id]
+    return dict(line)
+
+
+async def test_review_hold_release_and_clawback(api: Api) -> None:
+    b = await batch(api)
+    cheat, honest = await shop(api), await shop(api)
+    redeemed = await series(api, cheat, b, [HUG] * 20)
+    await series(api, honest, b, [CLEAR] * 3)
+    await scan(api)
+    (flag,) = await flags(api, status="open")
+    await settle(api, DAY)
+    assert (await line_of(api, cheat, DAY))["status"] == "pending"
+
+    review = f"{FLAGS}/{flag['id']}/review"
+    assert_invalid(
+        *await api.call(
+            "POST", review, json={"decision": "maybe", "note": "?"}, headers=api.bureau
+        ),
+        "decision",
+    )
+    status, body = await api.call(
+        "POST",
+        f"{FLAGS}/999999/review",
+        json={"decision": "confirm", "note": "x"},
+        headers=api.bureau,
+    )
+    assert_error(status, body, 404, "not_found")
+    headers = api.auth("bureau", "wang.fang")
+    _, reviewed = await api.call(
+        "POST",
+        review,
+        json={"decision": "confirm", "note": "凑单套现"},
+        headers=headers,
+        expect=200,
+    )
+    assert (reviewed["status"], reviewed["reviewed_by"], reviewed["note"]) == (
+        "confirmed",
+        "wang.fang",
+        "凑单套现",
+    )
+    assert reviewed["lines_held"] == 1
+    assert (await line_of(api, cheat, DAY))["status"] == "held"
+    assert (await line_of(api, honest, DAY))["status"] == "pending"
+    status, body = await api.call(
+        "POST", review, json={"decision": "dismiss", "note": "again"}, headers=api.bureau
+    )
+    assert_error(status, body, 409, "already_reviewed")
+
+    # A line written while the hold stands is held too.
+    api.clock.advance(days=1)
+    await series(api, cheat, b, [CLEAR])
+    await settle(api, DAY + timedelta(days=1))
+    assert (await line_of(api, cheat, DAY + timedelta(days=1)))["status"] == "held"
+
+    release = f"{FLAGS}/{flag['id']}/release"
+    _, released = await api.call(
+        "POST", release, json={"clawback": True, "note": "追回补贴"}, headers=headers, expect=200
+    )
+    assert released["clawed_back_fen"] == 20 * 2000
+    assert released["clawed_back_redemptions"] == 20 and released["lines_released"] == 2
+    assert released["flag"]["released_by"] == "wang.fang"
+    assert (await line_of(api, cheat, DAY))["status"] == "pending"
+    status, body = await api.call(
+        "POST", release, json={"clawback": True, "note": "twice"}, headers=api.bureau
+    )
+    assert_error(status, body, 409, "conflict")
+    # The clawback is the next line's negative adjustment; the written lines are unchanged.
+    api.clock.advance(days=1)
+    await series(api, cheat, b, [CLEAR])
+    await settle(api, DAY + timedelta(days=2))
+    line = await line_of(api, cheat, DAY + timedelta(days=2))
+    assert (line["subsidy_fen"], line["adjustments_fen"]) == (2000, -40_000)
+    assert (await line_of(api, cheat, DAY))["subsidy_fen"] == 40_000
+    assert {r["id"] for r in redeemed} == set(flag["evidence"]["redemption_ids"])
+    _, trail = await api.call(
+        "GET",
+        "/api/v1/admin/audit",
+        params={"object": f"risk_flags/{flag['id']}"},
+        headers=api.bureau,
+    )
+    assert [e["action"] for e in trail["items"]] == ["risk.release", "risk.review"]
+    assert trail["items"][0]["after"]["clawed_back_fen"] == 40_000
+
+
+async def test_dismissing_holds_nothing(api: Api) -> None:
+    b = await batch(api)
+    churner = await shop(api)
+    for r in (await series(api, churner, b, [CLEAR] * 10))[:3]:
+        await reverse(api, churner, r)
+    await scan(api)
+    (flag,) = await flags(api)
+    await settle(api, DAY)
+    _, dismissed = await api.call(
+        "POST",
+        f"{FLAGS}/{flag['id']}/review",
+        json={"decision": "dismiss", "note": "顾客集体退货，已核实"},
+        headers=api.bureau,
+        expect=200,
+    )
+    assert (dismissed["status"], dismissed["lines_held"]) == ("dismissed", 0)
+    assert (await line_of(api, churner, DAY))["status"] == "pending"
+    assert await flags(api, status="open") == []
+    assert [f["id"] for f in await flags(api, status="dismissed", merchant_id=churner.id)] == [
+        flag["id"]
+    ]
+    status, csv = await api.call("GET", FLAGS, params={"format": "csv"}, headers=api.bureau)
+    assert status == 200 and csv.startswith("id,merchant_id,merchant_name,rule,date")
