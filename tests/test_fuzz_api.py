@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from service.app import all_endpoints
@@ -131,6 +132,28 @@ def _seed(base: str, bureau: dict[str, str]) -> tuple[dict[str, dict[str, str]],
     return tokens, paths
 
 
+async def _seed_flags(url: str) -> dict[str, dict[str, object]]:
+    """An open flag to review and a confirmed one to release, as risk_scan would raise them
+    on the seeded redemption (the rules need many redemptions; the fuzzer needs only ids)."""
+    conn = await asyncpg.connect(url)
+    try:
+        redemption = await conn.fetchrow("SELECT id, merchant_id FROM redemptions LIMIT 1")
+        ids = {}
+        for status in ("open", "confirmed"):
+            ids[status] = await conn.fetchval(
+                "INSERT INTO risk_flags (merchant_id, rule, date, subject, score, evidence, status,"
+                " raised_at, reviewed_at)"
+                " VALUES ($1, 'repeat_pair', '2020-05-06', $2, 1, $3::jsonb, $2, now(),"
+                " CASE WHEN $2 = 'open' THEN NULL ELSE now() END) RETURNING id",
+                redemption["merchant_id"],
+                status,
+                json.dumps({"redemption_ids": [redemption["id"]]}),
+            )
+    finally:
+        await conn.close()
+    return {"review_flag": {"id": ids["open"]}, "release_flag": {"id": ids["confirmed"]}}
+
+
 @pytest.fixture
 def fuzz_target(server_url: str, template_db: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     import asyncio
@@ -140,6 +163,7 @@ def fuzz_target(server_url: str, template_db: str, tmp_path: Path) -> Iterator[t
     try:
         with serving(env, tmp_path / "serve.log", "--no-scheduler") as server:
             tokens, paths = _seed(server.base, bearer("bureau", "fuzz-ops"))
+            paths.update(asyncio.run(_seed_flags(with_database(server_url, name))))
             config = tmp_path / "schemathesis.toml"
             config.write_text(_config(tokens, paths))
             yield server.base, config

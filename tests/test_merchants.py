@@ -69,6 +69,8 @@ async def test_create_returns_the_whole_merchant_and_an_api_key(api: Api) -> Non
         "contact_phone": "138****5678",
         "status": "active",
         "daily_subsidy_cap_fen": None,
+        "account_name": None,
+        "account_no": None,
         "created_at": merchant["created_at"],
         "updated_at": merchant["updated_at"],
     }

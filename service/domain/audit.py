@@ -23,13 +23,16 @@ from typing import Any
 import asyncpg
 
 from service.db import Conn, Database
-from service.domain.phones import mask_phone
+from service.domain.phones import mask_account, mask_phone
 
 GENESIS = "0" * 64
 LOCK_NAMESPACE = 0x41554454  # "AUDT": appends take turns, so the chain follows the ids
 # Never in an entry: what would let a reader act as someone, or know a draw before it happens.
 HIDDEN = frozenset({"api_key_hash", "seed", "password_hash"})
-MASKED: dict[str, Callable[[str], str]] = {"contact_phone": mask_phone}
+MASKED: dict[str, Callable[[str], str | None]] = {
+    "contact_phone": mask_phone,
+    "account_no": mask_account,
+}
 
 
 @dataclass(frozen=True)

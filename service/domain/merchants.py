@@ -29,6 +29,8 @@ async def create_merchant(
             contact_phone=data["contact_phone"],
             api_key_hash=hash_api_key(api_key),
             daily_subsidy_cap_fen=data.get("daily_subsidy_cap_fen"),
+            account_name=data.get("account_name"),
+            account_no=data.get("account_no"),
         )
         assert row is not None
         await audit.append(
@@ -67,6 +69,8 @@ async def update_merchant(
             contact_phone=data.get("contact_phone"),
             cap_given="daily_subsidy_cap_fen" in data,
             cap=data.get("daily_subsidy_cap_fen"),
+            account_name=data.get("account_name"),
+            account_no=data.get("account_no"),
         )
         assert row is not None
         await audit.append(

@@ -1,4 +1,5 @@
-"""Phone numbers are personal information (PIPL): masked in answers, peppered hashes at rest."""
+"""Phone numbers are personal information (PIPL): masked in answers, peppered hashes at rest.
+Bank account numbers are masked the same way everywhere but the bank file."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ def mask_phone(phone: str) -> str:
     if len(digits) <= 7:
         return "*" * len(digits)
     return digits[:3] + "****" + digits[-4:]
+
+
+def mask_account(account_no: str | None) -> str | None:
+    """**** **** 1234: only the last four digits, as a bank statement shows them."""
+    return None if account_no is None else "**** **** " + account_no[-4:]
 
 
 def phone_hash(pepper: bytes, phone: str) -> bytes:

@@ -10,6 +10,7 @@ CONTACT_PHONE = FullMatch(
     error="A mobile number (13812345678) or a landline with area code (0531-88886666).",
 )
 STATUSES = ("active", "suspended")
+ACCOUNT_NO = FullMatch(r"[0-9]{10,30}", error="A bank account number: 10 to 30 digits.")
 
 
 class MerchantCreate(Schema):
@@ -20,6 +21,13 @@ class MerchantCreate(Schema):
     address = Text(max_length=200, required=True)
     contact_phone = String(required=True, validate=CONTACT_PHONE)
     daily_subsidy_cap_fen = Fen(minimum=1, allow_none=True, load_default=None)
+    account_name = Text(max_length=100, metadata={"description": "the payee, with account_no"})
+    account_no = String(validate=ACCOUNT_NO)
+
+    @validates_schema
+    def _account(self, data: dict, **_: object) -> None:
+        if ("account_name" in data) != ("account_no" in data):
+            raise ValidationError("Give account_name and account_no together.", "account_no")
 
     @validates("credit_code")
     def _credit_code(self, value: str, **_: object) -> None:
@@ -37,6 +45,8 @@ class MerchantPatch(Schema):
     daily_subsidy_cap_fen = Fen(
         minimum=1, allow_none=True, metadata={"description": "null removes the cap"}
     )
+    account_name = Text(max_length=100)
+    account_no = String(validate=ACCOUNT_NO)
 
     @validates_schema
     def _something(self, data: dict, **_: object) -> None:
@@ -47,8 +57,12 @@ class MerchantPatch(Schema):
             "address",
             "contact_phone",
             "daily_subsidy_cap_fen",
+            "account_name",
+            "account_no",
         )
         require_some(data, fields_)
+        if ("account_name" in data) != ("account_no" in data):
+            raise ValidationError("Give account_name and account_no together.", "account_no")
 
 
 class MerchantListQuery(Schema):
@@ -70,6 +84,12 @@ class Merchant(Schema):
         required=True,
         allow_none=True,
         metadata={"description": "most subsidy per business day; null: no cap"},
+    )
+    account_name = fields.String(required=True, allow_none=True)
+    account_no = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "masked (**** **** 1234) everywhere but the bank file"},
     )
     created_at = fields.String(required=True)
     updated_at = fields.String(required=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 import asyncpg
 
-from service.domain.phones import mask_phone
+from service.domain.phones import mask_account, mask_phone
 from service.timefmt import iso
 
 
@@ -21,6 +21,8 @@ def merchant_json(row: asyncpg.Record, tz: Any) -> dict[str, Any]:
         "contact_phone": mask_phone(row["contact_phone"]),
         "status": row["status"],
         "daily_subsidy_cap_fen": row["daily_subsidy_cap_fen"],
+        "account_name": row["account_name"],
+        "account_no": mask_account(row["account_no"]),
         "created_at": iso(row["created_at"], tz),
         "updated_at": iso(row["updated_at"], tz),
     }

@@ -1,8 +1,8 @@
 -- name: insert_merchant
 INSERT INTO merchants (name, category, credit_code, district, address, contact_phone, api_key_hash,
-                       daily_subsidy_cap_fen)
+                       daily_subsidy_cap_fen, account_name, account_no)
 VALUES (:name, :category, :credit_code, :district, :address, :contact_phone, :api_key_hash,
-        :daily_subsidy_cap_fen)
+        :daily_subsidy_cap_fen, :account_name, :account_no)
 RETURNING *;
 
 -- name: get_merchant
@@ -27,6 +27,8 @@ UPDATE merchants SET
     address = coalesce(:address, address),
     contact_phone = coalesce(:contact_phone, contact_phone),
     daily_subsidy_cap_fen = CASE WHEN :cap_given THEN :cap ELSE daily_subsidy_cap_fen END,
+    account_name = coalesce(:account_name, account_name),
+    account_no = coalesce(:account_no, account_no),
     updated_at = now()
 WHERE id = :merchant_id
 RETURNING *;
