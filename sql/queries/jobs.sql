@@ -8,11 +8,13 @@ SELECT pg_try_advisory_xact_lock(:namespace::integer, hashtext(:job || '/' || :p
 SELECT pg_advisory_xact_lock(:namespace::integer, hashtext(:job));
 
 -- name: jobs_running
--- Which of :jobs hold their lock right now, anywhere.
+-- Which of :jobs hold their lock right now, in any process on this database (pg_locks shows
+-- every database of the server; another festival's jobs are not ours).
 SELECT name FROM unnest(:jobs::text[]) AS name
 WHERE EXISTS (
     SELECT 1 FROM pg_locks
     WHERE locktype = 'advisory' AND granted AND objsubid = 2
+      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
       AND classid::bigint = (:namespace::bigint & 4294967295)
       AND objid::bigint = (hashtext(name)::bigint & 4294967295)
 );
