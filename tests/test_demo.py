@@ -19,8 +19,9 @@ import asyncpg
 import pytest
 
 from service.db import Database
+from service.demo import cash_out
 from service.demo.loader import FIRST_DAY, load_demo
-from service.domain import budget, lottery
+from service.domain import audit, budget, lottery, payments
 from service.domain.credit_code import credit_code_error
 from service.domain.lottery import verify_record
 from service.errors import DomainError
@@ -66,8 +67,10 @@ async def test_the_demo_has_a_month_of_festival_in_four_categories(demo_db: Any)
         per_day = {
             r["day"]: r["n"]
             for r in await conn.fetch(
-                "SELECT (claimed_at AT TIME ZONE 'Asia/Shanghai')::date AS day, count(*) AS n"
-                " FROM vouchers GROUP BY 1"
+                # Residents' claims (the planted cash-out mules keep their own rhythm).
+                "SELECT (v.claimed_at AT TIME ZONE 'Asia/Shanghai')::date AS day, count(*) AS n"
+                " FROM vouchers v JOIN residents r ON r.id = v.resident_id"
+                " WHERE r.sub NOT LIKE 'demo-mule-%' AND r.sub NOT LIKE 'demo-ring-%' GROUP BY 1"
             )
         }
         stray_auto = await conn.fetchval(
@@ -145,6 +148,55 @@ async def test_the_demo_auto_lotteries_were_drawn_verifiably_and_recycled(demo_d
         lines = await budget.report(db, datetime.now(UTC))
         assert all(line["budget_fen"] > line["committed_fen"] + line["spent_fen"] for line in lines)
         assert all(line["spent_fen"] > 0 for line in lines)
+    finally:
+        await db.close()
+
+
+# The share of honest merchants the risk rules may flag at all over the demo month (the README
+# states the figure measured at full scale).
+HONEST_FLAGGED_AT_MOST = 0.10
+
+
+async def test_the_planted_cash_out_merchants_are_caught_by_their_rules(demo_db: Any) -> None:
+    url, _ = demo_db
+    db = await Database.connect(url, min_size=1, max_size=2)
+    try:
+        flags = await db.pool.fetch(
+            "SELECT f.merchant_id, m.name, f.rule, f.date, f.subject, f.status"
+            " FROM risk_flags f JOIN merchants m ON m.id = f.merchant_id ORDER BY f.date, f.id"
+        )
+        names = {name for name, *_ in cash_out.PLANTED.values()}
+        planted = {f["merchant_id"] for f in flags if f["name"] in names}
+        assert len(planted) == 3
+        for name, _, _, rule in cash_out.PLANTED.values():
+            assert {f["rule"] for f in flags if f["name"] == name} == {rule}, name
+        hugger = [f for f in flags if f["name"] == cash_out.PLANTED["hugging"][0]]
+        assert [f["date"] for f in hugger] == cash_out.HUGGING_DAYS
+        (burst,) = [f for f in flags if f["rule"] == "burst" and f["merchant_id"] in planted]
+        assert burst["date"] == cash_out.BURST_DAY
+        ring = [f for f in flags if f["name"] == cash_out.PLANTED["ring"][0]]
+        members = {f"r:demo-ring-{i}" for i in range(1, cash_out.RING_MEMBERS + 1)}
+        assert {f["subject"] for f in ring} == members
+        # Once per person per seven days: on the third day of the ring, and a week later.
+        assert sorted({f["date"] for f in ring}) == [date(2020, 5, 12), date(2020, 5, 19)]
+        honest = await db.pool.fetchval("SELECT count(*) FROM merchants") - 3
+        flagged_honest = {f["merchant_id"] for f in flags} - planted
+        assert len(flagged_honest) <= HONEST_FLAGGED_AT_MOST * honest, flagged_honest
+        # The bureau confirmed the hugger's first flag: its lines since are held, not paid.
+        assert hugger[0]["status"] == "confirmed"
+        lines = await db.pool.fetch(
+            "SELECT l.merchant_id, l.date, l.status FROM settlement_lines l"
+        )
+        held = {(r["merchant_id"], r["date"]) for r in lines if r["status"] == "held"}
+        assert held and {m for m, _ in held} == {hugger[0]["merchant_id"]}
+        assert {r["status"] for r in lines if r["merchant_id"] != hugger[0]["merchant_id"]} <= {
+            "paid",
+            "pending",  # nothing to pay (a reversal bigger than the day) stays behind
+        }
+        for day in sorted({r["date"] for r in lines}):
+            reconciled = await payments.reconciliation(db, day)
+            assert reconciled["balanced"], reconciled
+        assert (await audit.verify(db)).ok
     finally:
         await db.close()
 

@@ -32,8 +32,18 @@ from jobs.registry import BY_NAME
 from jobs.runner import JobRunner
 from service.clock import FixedClock
 from service.db import Database, open_database
+from service.demo import cash_out
 from service.demo.places import AUTO_DEALERS_IN_FESTIVAL, MERCHANTS
-from service.domain import baselines, budget, logins, lottery, redemptions, server_keys
+from service.domain import (
+    baselines,
+    budget,
+    logins,
+    lottery,
+    payments,
+    redemptions,
+    risk,
+    server_keys,
+)
 from service.domain.audit import Actor
 from service.domain.batches import create_batch, recycle
 from service.domain.claims import Claimed, claim_many
@@ -145,6 +155,8 @@ class DemoLoader:
         self.progress = Progress()
         self.qr_key = b""
         self.api_keys: dict[int, str] = {}
+        self.planted: dict[str, int] = {}  # cash_out.PLANTED's kinds → merchant id
+        self.bank_files = 0
 
     def at(self, day: date, seconds: float) -> datetime:
         return datetime.combine(day, time(), self.tz) + timedelta(seconds=seconds)
@@ -164,16 +176,18 @@ class DemoLoader:
         for n in range(total):
             day = FIRST_DAY + timedelta(days=n)
             if n < DAYS:
+                await self._mules(day)  # bots claim at the opening second
                 await self._claims(day, residents)
                 await self._lottery(day, residents, runner, clock)
             await self._redemptions(day)
             if n == DAYS - 1:
                 await self._baselines()
-            for job, minute in (("daily_rollup", 5), ("settlement", 30)):
+            for job, minute in (("daily_rollup", 5), ("settlement", 30), ("risk_scan", 40)):
                 clock.at = self.at(day + timedelta(days=1), minute * 60)
                 for result in await runner.on_due(BY_NAME[job], clock.at):
                     if result.outcome != "succeeded":
                         raise RuntimeError(f"{job} for {result.period}: {result.outcome}")
+            await self._bureau_morning(day)
             p = self.progress
             self.report(n + 1, total, f"{day}: {p.claims:,} vouchers, {p.redemptions:,} redeemed")
         return self.progress
@@ -182,16 +196,7 @@ class DemoLoader:
         for category, places in MERCHANTS.items():
             self.merchants[category] = []
             for name, street in places:
-                body = {
-                    "name": name,
-                    "category": category,
-                    "credit_code": with_check_character(
-                        "91370104MA" + "".join(self.rng.choice(ALPHABET) for _ in range(7))
-                    ),
-                    "district": "槐荫区",
-                    "address": f"济南市槐荫区{street}",
-                    "contact_phone": f"13{self.rng.randint(0, 9)}{self.rng.randint(0, 99999999):08d}",
-                }
+                body = self._merchant_body(name, category, street)
                 row, api_key = await create_merchant(
                     self.db, body, DEMO, self.at(FIRST_DAY - timedelta(days=10), 9 * 3600)
                 )
@@ -201,6 +206,85 @@ class DemoLoader:
             self.merchant_weights[category] = [
                 1 / (i + 1) ** 0.7 for i in range(len(self.merchants[category]))
             ]
+        for kind, (name, category, street, _) in cash_out.PLANTED.items():
+            row, api_key = await create_merchant(
+                self.db,
+                self._merchant_body(name, category, street),
+                DEMO,
+                self.at(FIRST_DAY - timedelta(days=10), 9 * 3600),
+            )
+            self.planted[kind] = row["id"]
+            self.api_keys[row["id"]] = api_key
+            # Honest customers come too, as to any small shop.
+            self.merchants[category].append(row["id"])
+            self.merchant_weights[category].append(0.1)
+
+    def _merchant_body(self, name: str, category: str, street: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "category": category,
+            "credit_code": with_check_character(
+                "91370104MA" + "".join(self.rng.choice(ALPHABET) for _ in range(7))
+            ),
+            "district": "槐荫区",
+            "address": f"济南市槐荫区{street}",
+            "contact_phone": f"13{self.rng.randint(0, 9)}{self.rng.randint(0, 99999999):08d}",
+            "account_name": name,
+            "account_no": "62220" + "".join(str(self.rng.randint(0, 9)) for _ in range(14)),
+        }
+
+    async def _mules(self, day: date) -> None:
+        """The planted merchants' collaborators claim, and their redemptions are planned
+        (service/demo/cash_out.py says who does what)."""
+        for mules in cash_out.mules_on(day):
+            batch_id = self.batches[(day, mules.category)]
+            offer = OFFERS[mules.category]
+            outcomes = await claim_many(self.db, batch_id, mules.subs, self.at(day, 10 * 3600 + 1))
+            claimed = [o for o in outcomes if isinstance(o, Claimed)]
+            self.progress.claims += len(claimed)
+            merchant = self.planted[mules.kind]
+            for i, voucher in enumerate(claimed):
+                if mules.kind == "hugging":
+                    when = self.rng.uniform(13 * 3600, 21 * 3600)
+                    amount = offer.min_spend_fen + self.rng.randint(0, 48) * 10
+                elif mules.kind == "burst":
+                    when = cash_out.BURST_STARTS_S + i * cash_out.BURST_EVERY_S
+                    amount = self._amount(offer)
+                else:
+                    when = self.rng.uniform(15 * 3600, 18 * 3600)
+                    amount = self._amount(offer)
+                event = Event(self.at(day, when), "redeem", merchant, amount)
+                self.plans[day][voucher.code].append(event)
+
+    async def _bureau_morning(self, day: date) -> None:
+        """What the bureau does the morning after `day`: it confirms the first cash-out flag
+        it believes, exports the day's bank file and books the bank's returns."""
+        flagged_day, after = cash_out.first_hugging_flag_review()
+        if day == flagged_day:
+            for flag in await risk.flags(
+                self.db, "open", self.planted["hugging"], "threshold_hugging", 10
+            ):
+                await risk.review(
+                    self.db,
+                    flag["id"],
+                    "confirm",
+                    "订单金额集中在满减门槛之上，经核实为凑单套现",
+                    DEMO,
+                    self.at(day, after.total_seconds()),
+                )
+        try:
+            rows, _ = await payments.export(
+                self.db, day, DEMO, self.at(day + timedelta(days=1), 9 * 3600)
+            )
+        except DomainError as nothing_to_pay:
+            if nothing_to_pay.code != ErrorCode.CONFLICT:
+                raise
+            return
+        self.bank_files += 1
+        returned: list[tuple[str, str, int | None]] = [(r["reference"], "paid", None) for r in rows]
+        await payments.apply_returns(
+            self.db, returned, DEMO, self.at(day + timedelta(days=1), 16 * 3600)
+        )
 
     async def _batches(self) -> None:
         dealers = self.merchants["auto"][:AUTO_DEALERS_IN_FESTIVAL]
@@ -247,7 +331,8 @@ class DemoLoader:
                         "title": f"{offer.title}（{day.month}月{day.day}日）",
                         "face_value_fen": offer.face_value_fen,
                         "min_spend_fen": offer.min_spend_fen,
-                        "quantity": max(1, round(base * self.scale)),
+                        "quantity": max(1, round(base * self.scale))
+                        + cash_out.extra_stock(day, category),
                         "per_resident_limit": 1,
                         "claim_starts_at": self.at(day, 10 * 3600),
                         "claim_ends_at": self.at(day, 22 * 3600),
