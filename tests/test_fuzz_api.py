@@ -151,7 +151,11 @@ async def _seed_flags(url: str) -> dict[str, dict[str, object]]:
             )
     finally:
         await conn.close()
-    return {"review_flag": {"id": ids["open"]}, "release_flag": {"id": ids["confirmed"]}}
+    return {
+        "review_flag": {"id": ids["open"]},
+        "release_flag": {"id": ids["confirmed"]},
+        "flag_timeline": {"id": ids["open"]},
+    }
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
+from jobs.registry import BY_NAME
 from service import keys
 from service.app import create_app
 from service.auth import hash_password, issue_token
@@ -307,8 +308,6 @@ async def test_the_bureau_sees_the_apis_totals_and_downloads_csv(
             json={"code": v["code"], "order_amount_fen": amount, "order_ref": str(i)},
             headers={**live.headers("merchant", mid=mid), "Idempotency-Key": f"k{i}"},
         )
-    from jobs.registry import BY_NAME
-
     result = await live.app[keys.JOBS].run_now(BY_NAME["intraday_refresh"])
     assert result.outcome == "succeeded"
     summary = await live.call("GET", "/api/v1/stats/summary", 200, headers=live.headers("bureau"))
@@ -554,5 +553,122 @@ async def test_the_bureau_sees_budgets_verifies_draws_and_recycles(
     await page.route(f"**/api/v1/batches/{drawn['id']}/draw", tamper)
     await page.reload()
     await page.wait_for_selector(f"#draws tr[data-batch='{drawn['id']}'] :text('✗ 复核不通过')")
+    assert_local(asked, live.base)
+    await context.close()
+
+
+async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit_trail(
+    live: Live, browser: Any, tmp_path: Path
+) -> None:
+    conn = await asyncpg.connect(live.settings.database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO bureau_users (username, password_hash) VALUES ('auditor', $1)",
+            hash_password("a long password 2"),
+        )
+    finally:
+        await conn.close()
+    bureau = live.headers("bureau")
+    shops = {}
+    for name, account in (("凑单小店", "6222020200112233445"), ("老实饭店", "6217000010001234567")):
+        body = await live.call(
+            "POST",
+            "/api/v1/admin/merchants",
+            201,
+            json=merchant_body(
+                category="shopping", name=name, account_name=name, account_no=account
+            ),
+            headers=bureau,
+        )
+        mid = body["merchant"]["id"]
+        shops[name] = (mid, live.headers("merchant", f"m{mid}", mid))
+    batch = await live.batch(
+        category="shopping", face_value_fen=2000, min_spend_fen=10000, quantity=30
+    )
+
+    async def redeem(shop: str, sub: str, order_fen: int) -> None:
+        voucher = await live.call(
+            "POST",
+            f"/api/v1/batches/{batch['id']}/claims",
+            201,
+            headers=live.headers("resident", sub),
+        )
+        await live.call(
+            "POST",
+            "/api/v1/merchant/redemptions",
+            201,
+            json={"code": voucher["code"], "order_amount_fen": order_fen, "order_ref": "POS"},
+            headers={**shops[shop][1], "Idempotency-Key": f"k-{sub}"},
+        )
+
+    for i in range(20):  # every order just over the 满100 threshold
+        await redeem("凑单小店", f"mule-{i}", 10_100 + i * 10)
+    for i in range(2):
+        await redeem("老实饭店", f"diner-{i}", 15_000)
+    day = datetime.now(live.settings.tz).date()
+    runner = live.app[keys.JOBS]
+    for job in ("settlement", "risk_scan"):
+        assert (await runner.run_day(BY_NAME[job], day, force=True)).outcome == "succeeded"
+    flags = await live.call("GET", "/api/v1/admin/risk/flags", 200, headers=bureau)
+    hugging = next(f for f in flags["items"] if f["rule"] == "threshold_hugging")
+
+    context = await browser.new_context(
+        viewport={"width": 1280, "height": 1000}, locale="zh-CN", accept_downloads=True
+    )
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    asked = offline_only(page, live.base)
+    await page.goto(live.base + "/bureau/money")
+    await page.fill("#username", "auditor")
+    await page.fill("#password", "a long password 2")
+    await page.click("#sign-in")
+    row = page.locator(f"#flags tr[data-flag='{hugging['id']}']")
+    cells = await row.locator("td").all_inner_texts()
+    assert cells[1:3] == ["凑单小店", "贴近门槛凑单"] and "20 笔贴近门槛（100%）" in cells[3]
+    await row.locator("button", has_text="查看").click()
+    await page.locator("#chart-days canvas").wait_for()
+    await page.locator("#chart-windows canvas").wait_for()
+    assert "核销编号" in await page.inner_text("#flag-evidence")
+    await page.fill("#review-note", "金额全部贴近门槛，确认凑单套现")
+    await page.click("#confirm-flag")
+    await page.wait_for_selector(".toast.ok:has-text('已确认，暂扣结算单 1 张')")
+    hold = page.locator(f"#holds tr[data-hold='{hugging['id']}']")
+    assert "凑单小店" in await hold.inner_text()
+    await shot(page, "money-risk-queue")
+
+    # The day's bank file holds only the honest merchant; its return marks the line paid.
+    await page.fill("#pay-date", day.isoformat())
+    await page.dispatch_event("#pay-date", "change")
+    async with page.expect_download() as download_info:
+        await page.click("#export")
+    target = tmp_path / "bank.csv"
+    await (await download_info.value).save_as(str(target))
+    lines = target.read_text().splitlines()
+    honest_id = shops["老实饭店"][0]
+    reference = f"HYF-{day.strftime('%Y%m%d')}-{honest_id:04d}"
+    assert lines == [
+        "reference,merchant_id,account_name,account_no,amount_yuan",
+        f"{reference},{honest_id},老实饭店,6217000010001234567,40.00",
+    ]
+    returns = tmp_path / "returns.csv"
+    returns.write_text("reference,status\nHYF-20200101-0001,paid\n")
+    await page.set_input_files("#returns-file", str(returns))
+    await page.wait_for_selector(".toast.error:has-text('第 2 行')")
+    returns.write_text(f"reference,status,amount_yuan\n{reference},paid,40.00\n")
+    await page.set_input_files("#returns-file", str(returns))
+    await page.wait_for_selector("#pay-result:has-text('已导入回盘 1 笔')")
+    await page.wait_for_selector("#balanced:has-text('✓ 平衡')")
+    table = await page.inner_text("#reconciliation")
+    assert "已支付\t¥40.00" in table and "暂扣\t¥400.00" in table
+
+    # The audit trail: the review, by whom, from open to confirmed.
+    await page.select_option("#audit-action", "risk.review")
+    await page.click("#audit-search")
+    entry = page.locator("#audit tr[data-entry]")
+    await page.wait_for_function("document.querySelectorAll('#audit tr[data-entry]').length === 1")
+    texts = await entry.locator("td").all_inner_texts()
+    assert texts[1:4] == ["bureau:auditor", "复核预警", f"risk_flags/{hugging['id']}"]
+    assert "status: open → confirmed" in texts[4]
+    await shot(page, "money-payments-audit")
     assert_local(asked, live.base)
     await context.close()

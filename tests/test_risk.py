@@ -150,6 +150,14 @@ async def test_burst_against_the_merchants_own_history(api: Api) -> None:
     evidence = found[0]["evidence"]
     assert evidence["redemption_ids"] == [r["id"] for r in burst]
     assert evidence["redemptions"] == 20 and evidence["window_minutes"] == 10
+    # What the reviewer's chart shows: two weeks of days, and the day's 10-minute windows.
+    _, timeline = await api.call(
+        "GET", f"{FLAGS}/{found[0]['id']}/timeline", headers=api.bureau, expect=200
+    )
+    assert len(timeline["days"]) == 14 and timeline["days"][-1]["date"] == "2020-05-06"
+    assert [d["redemptions"] for d in timeline["days"][-2:]] == [0, 20]
+    assert sum(w["redemptions"] for w in timeline["windows"]) == 20
+    assert max(w["redemptions"] for w in timeline["windows"]) >= 10
 
 
 async def test_a_burst_far_above_a_busy_history_is_flagged_and_one_near_it_is_not(api: Api) -> None:

@@ -1,4 +1,5 @@
-"""The three front ends (residents `/`, cashier `/cashier`, bureau `/bureau`): static pages on
+"""The front ends (residents `/`, cashier `/cashier`, bureau `/bureau` and its money-safety
+page `/bureau/money`): static pages on
 the public API only. Their libraries come from npm packages installed by the Makefile
 (`npm ci`), served from node_modules, so the pages load nothing from the internet."""
 
@@ -37,6 +38,11 @@ async def cashier_page(call: Call) -> web.StreamResponse:
 @routes.get("/bureau", summary="Bureau dashboard", extra={"hidden": True})
 async def bureau_page(call: Call) -> web.StreamResponse:
     return _page("bureau.html")
+
+
+@routes.get("/bureau/money", summary="Bureau: risk, holds, payments, audit", extra={"hidden": True})
+async def money_page(call: Call) -> web.StreamResponse:
+    return _page("money.html")
 
 
 @routes.get("/favicon.ico", summary="The pages' icon", extra={"hidden": True})

@@ -7,8 +7,8 @@ from aiohttp import web
 from service.csvout import table_response, wants_csv
 from service.domain import risk
 from service.http import Call, Routes, json_response
-from service.schemas.risk import Flag, FlagQuery, Release, Released, Review, Reviewed
-from service.views.risk import flag_json
+from service.schemas.risk import Flag, FlagQuery, Release, Released, Review, Reviewed, Timeline
+from service.views.risk import flag_json, timeline_json
 
 routes = Routes("risk (bureau)", roles=("bureau",))
 
@@ -27,6 +27,17 @@ async def list_flags(call: Call) -> web.StreamResponse:
     flat = wants_csv(call.request, q)
     items = [flag_json(f, call.settings.tz, flat=flat) for f in found]
     return table_response(call, items, "festival-risk-flags.csv")
+
+
+@routes.get(
+    "/admin/risk/flags/{id}/timeline",
+    summary="The flagged merchant's redemptions: per day for two weeks, per window that day",
+    response=Timeline(),
+    errors=("not_found",),
+)
+async def flag_timeline(call: Call) -> web.StreamResponse:
+    found = await risk.timeline(call.db, call.path_id(), call.settings.risk.burst_minutes)
+    return json_response(timeline_json(found, call.settings.tz))
 
 
 @routes.post(

@@ -83,6 +83,24 @@ async def flags(
     return [flag_of(r) for r in rows]
 
 
+async def timeline(db: Database, flag_id: int, minutes: int) -> dict[str, Any]:
+    """What the reviewer looks at: the merchant's redemptions per day for two weeks up to the
+    flagged day, and per window on that day."""
+    rows = await db.fetch("risk_flags_one", flag_id=flag_id)
+    if not rows:
+        raise not_found("risk flag")
+    flag = rows[0]
+    where = {"merchant_id": flag["merchant_id"], "day": flag["date"]}
+    return {
+        "flag_id": flag_id,
+        "merchant_id": flag["merchant_id"],
+        "date": flag["date"],
+        "window_minutes": minutes,
+        "days": await db.fetch("risk_flag_days", days=14, **where),
+        "windows": await db.fetch("risk_flag_windows", minutes=minutes, **where),
+    }
+
+
 async def _locked(tx: Conn, flag_id: int) -> dict[str, Any]:
     row = await tx.fetchrow("lock_risk_flag", flag_id=flag_id)
     if row is None:

@@ -42,6 +42,27 @@ class Flag(Schema):
     )
 
 
+class TimelineDay(Schema):
+    date = fields.String(required=True)
+    redemptions = fields.Integer(required=True)
+    reversed = fields.Integer(required=True)
+    discount_fen = fields.Integer(required=True)
+
+
+class TimelineWindow(Schema):
+    at = fields.String(required=True)
+    redemptions = fields.Integer(required=True)
+
+
+class Timeline(Schema):
+    flag_id = fields.Integer(required=True)
+    merchant_id = fields.Integer(required=True)
+    date = fields.String(required=True)
+    window_minutes = fields.Integer(required=True)
+    days = fields.List(fields.Nested(TimelineDay), required=True)
+    windows = fields.List(fields.Nested(TimelineWindow), required=True)
+
+
 class Review(Schema):
     decision = OneOf(("dismiss", "confirm"), required=True)
     note = Text(max_length=500, required=True, free_text=True)

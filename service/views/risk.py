@@ -8,6 +8,17 @@ from typing import Any
 from service.timefmt import iso
 
 
+def timeline_json(t: dict[str, Any], tz: Any) -> dict[str, Any]:
+    return {
+        **t,
+        "date": t["date"].isoformat(),
+        "days": [{**dict(d), "date": d["date"].isoformat()} for d in t["days"]],
+        "windows": [
+            {"at": iso(w["at"], tz), "redemptions": w["redemptions"]} for w in t["windows"]
+        ],
+    }
+
+
 def flag_json(flag: dict[str, Any], tz: Any, *, flat: bool = False) -> dict[str, Any]:
     """`flat`: the evidence as JSON text (one CSV cell)."""
     out = {

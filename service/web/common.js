@@ -51,6 +51,7 @@ export const ERROR_TEXT = {
   rate_limited: "操作太频繁，请稍后再试",
   unavailable: "服务繁忙，请稍后再试",
   job_running: "任务正在运行",
+  already_reviewed: "该预警已处理",
   internal_error: "服务出错了",
 };
 
@@ -85,13 +86,17 @@ export class Api {
     if (value) sessionStorage.setItem(this.key, value);
     else sessionStorage.removeItem(this.key);
   }
-  async request(method, path, { body, headers = {}, accept } = {}) {
+  // `body` goes as JSON; `text` as it is, with its `contentType` (a CSV upload).
+  async request(method, path, { body, text, contentType, headers = {}, accept } = {}) {
     const init = { method, headers: { ...headers } };
     if (this.token) init.headers.Authorization = `Bearer ${this.token}`;
     if (accept) init.headers.Accept = accept;
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
+    } else if (text !== undefined) {
+      init.headers["Content-Type"] = contentType;
+      init.body = text;
     }
     let response;
     try {

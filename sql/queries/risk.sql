@@ -147,6 +147,9 @@ WHERE (:status::text IS NULL OR f.status = :status)
 ORDER BY f.date DESC, f.id DESC
 LIMIT :limit;
 
+-- name: risk_flags_one
+SELECT id, merchant_id, date FROM risk_flags WHERE id = :flag_id;
+
 -- name: lock_risk_flag
 SELECT f.id, f.merchant_id, m.name AS merchant_name, f.rule, f.date, f.subject, f.score,
        f.evidence::text AS evidence, f.status, f.raised_at, f.reviewed_by, f.reviewed_at, f.note,
@@ -179,3 +182,20 @@ WHERE r.id = ANY(:redemption_ids::bigint[]) AND r.merchant_id = :merchant_id
   AND r.status = 'completed'
 ON CONFLICT (redemption_id) DO NOTHING
 RETURNING redemption_id, amount_fen;
+
+-- name: risk_flag_days
+-- The flagged merchant's redemptions per day over the :days days up to its flag's day.
+SELECT d::date AS date,
+       count(r.id) AS redemptions,
+       count(r.id) FILTER (WHERE r.status = 'reversed') AS reversed,
+       coalesce(sum(r.discount_fen), 0)::bigint AS discount_fen
+FROM generate_series(:day::date - (:days::int - 1), :day::date, interval '1 day') d
+LEFT JOIN redemptions r ON r.merchant_id = :merchant_id AND r.business_date = d::date
+GROUP BY d ORDER BY d;
+
+-- name: risk_flag_windows
+-- Its redemptions on the flag's day, per :minutes-minute window (empty windows left out).
+SELECT date_bin(make_interval(mins => :minutes), redeemed_at, timestamptz '2000-01-01') AS at,
+       count(*) AS redemptions
+FROM redemptions WHERE merchant_id = :merchant_id AND business_date = :day
+GROUP BY 1 ORDER BY 1;
