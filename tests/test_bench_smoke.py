@@ -33,6 +33,7 @@ KEYS = {
     "lottery_entries",
     "lottery_draw_s",
     "lottery_draw_rss_mb",
+    "risk_scan_s",
     "machine",
 }
 

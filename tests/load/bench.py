@@ -459,6 +459,8 @@ class Bench:
                 "rollup_ratio": figures["rollup_over_raw"],
                 "rollup_backfill_s": figures["backfill_all_days_s"],
                 "rollup_per_day": self.args.rollup_per_day,
+                "risk_scan_s": figures["risk_scan_s"],
+                "risk_scan_flags": figures["risk_scan_flags"],
             }
         )
 
@@ -704,6 +706,8 @@ def table(r: dict[str, Any]) -> str:
             f"  p99 {r['redeem_p99_ms']:.1f} ms",
             f"rollup, one day        {r['rollup_day_s']:>10.3f} s   raw GROUP BY {r['rollup_raw_s']:.3f} s"
             f"   backfill {r['rollup_backfill_s']:.2f} s",
+            f"risk scan, one day     {r['risk_scan_s']:>10.3f} s   {r['rollup_per_day']:,}"
+            f" redemptions, {r['risk_scan_flags']:,} flags raised",
         ]
     lines += [
         f"lottery draw           {r['lottery_draw_s']:>10.2f} s   {r['lottery_entries']:,} entries,"

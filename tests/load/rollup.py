@@ -22,6 +22,8 @@ from jobs.rollup import rollup_day
 from jobs.runner import JobRunner
 from service.clock import FixedClock
 from service.db import Database
+from service.domain import risk
+from service.settings import RiskRules
 from service.timefmt import day_bounds
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -147,6 +149,22 @@ async def main(url: str, days: int, per_day: int) -> dict:
                 assert result.outcome == "succeeded", result
 
         backfill_s = await timed(backfill)
+
+        # The risk_scan of the last day (with the days before as history), rolled back each time
+        # so every run scans the same: PERF.md's "a scan of a 100,000-redemption day".
+        last = FIRST + timedelta(days=days - 1)
+        flags = []
+
+        async def scan() -> None:
+            async with db.connection() as conn:
+                transaction = conn.raw.transaction()
+                await transaction.start()
+                try:
+                    flags.append(await risk.scan(conn, last, day_bounds(last, TZ)[1], RiskRules()))
+                finally:
+                    await transaction.rollback()
+
+        scan_s = [await timed(scan) for _ in range(3)]
         result = {
             "redemptions_per_day": per_day,
             "days": days,
@@ -154,6 +172,8 @@ async def main(url: str, days: int, per_day: int) -> dict:
             "rollup_one_day_s": round(statistics.median(job_s), 4),
             "rollup_over_raw": round(statistics.median(job_s) / statistics.median(raw_s), 2),
             "backfill_all_days_s": round(backfill_s, 3),
+            "risk_scan_s": round(statistics.median(scan_s), 3),
+            "risk_scan_flags": flags[-1],
         }
         return result
     finally:
