@@ -11,6 +11,7 @@ from jobs.runner import JobRunner, RunResult
 from jobs.scheduler import FestivalScheduler, next_run_at
 from service.clock import Clock
 from service.db import open_database
+from service.domain import audit
 from service.processes import until_stopped
 from service.progress import progress
 from service.settings import Settings
@@ -77,7 +78,15 @@ def describe(result: RunResult) -> str:
 
 
 async def run_job(settings: Settings, job: JobSpec, day: date | None) -> RunResult:
-    return await with_runner(settings, lambda runner: runner.run_now(job, day))
+    async def run(runner: JobRunner) -> RunResult:
+        after = {"date": None if day is None else day.isoformat()}
+        now = runner.clock.now()
+        await audit.record(
+            runner.db, audit.operator(), "job.run", f"jobs/{job.name}", None, after, now
+        )
+        return await runner.run_now(job, day)
+
+    return await with_runner(settings, run)
 
 
 async def backfill(settings: Settings, job: JobSpec, first: date, last: date) -> tuple[int, int]:
@@ -96,4 +105,12 @@ async def backfill(settings: Settings, job: JobSpec, first: date, last: date) ->
             progress(i, len(days), f"{day} {result.outcome}")
         return failures
 
-    return len(days), await with_runner(settings, fill)
+    async def audited_fill(runner: JobRunner) -> int:
+        after = {"from": first.isoformat(), "to": last.isoformat()}
+        now = runner.clock.now()
+        await audit.record(
+            runner.db, audit.operator(), "job.backfill", f"jobs/{job.name}", None, after, now
+        )
+        return await fill(runner)
+
+    return len(days), await with_runner(settings, audited_fill)

@@ -90,7 +90,9 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_admin_create(args: argparse.Namespace) -> int:
+    from service.clock import Clock
     from service.db import open_database
+    from service.domain.audit import operator
     from service.domain.logins import create_bureau_user
 
     if args.password_stdin:
@@ -107,7 +109,7 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
 
     async def create() -> bool:
         async with open_database(settings, min_size=1, max_size=1) as db:
-            return await create_bureau_user(db, args.username, password)
+            return await create_bureau_user(db, args.username, password, operator(), Clock().now())
 
     created = asyncio.run(create())
     print(f"bureau account {args.username} {'created' if created else 'password reset'}")

@@ -26,17 +26,47 @@ async def trail(api: Api, **query: Any) -> list[dict[str, Any]]:
     return list(body["items"])
 
 
-def verify_command(api: Api) -> subprocess.CompletedProcess[str]:
+def festival(api: Api, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": api.settings.database_url or ""}
     return subprocess.run(
-        [sys.executable, "-m", "service.cli", "audit", "verify"],
+        [sys.executable, "-m", "service.cli", *args],
         cwd=ROOT,
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def verify_command(api: Api) -> subprocess.CompletedProcess[str]:
+    return festival(api, "audit", "verify")
+
+
+async def test_operators_commands_are_on_the_trail_too(api: Api) -> None:
+    made = await asyncio.to_thread(
+        festival,
+        api,
+        "admin",
+        "create",
+        "zhao.lei",
+        "--password-stdin",
+        stdin="a long password 9\n",
+    )
+    assert made.returncode == 0, made.stderr
+    ran = await asyncio.to_thread(
+        festival, api, "jobs", "run", "daily_rollup", "--date", "2020-05-05"
+    )
+    assert ran.returncode == 0, ran.stderr
+    entries = await trail(api)
+    assert [(e["action"], e["object"]) for e in reversed(entries)] == [
+        ("bureau_user.create", "bureau_users/zhao.lei"),
+        ("job.run", "jobs/daily_rollup"),
+    ]
+    assert all(e["actor"].startswith("cli:") for e in entries)
+    assert entries[0]["after"] == {"date": "2020-05-05"}
+    assert "password" not in str(entries)
 
 
 async def test_bureau_writes_are_on_the_trail_with_who_what_and_before_after(api: Api) -> None:

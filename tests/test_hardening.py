@@ -565,10 +565,12 @@ async def test_right_logins_do_not_count_toward_the_wrong_attempt_limit(
 
 
 async def test_a_stranger_cannot_lock_the_bureau_out(forwarded_api: Api) -> None:
+    from service.domain.audit import Actor
     from service.domain.logins import create_bureau_user
 
     db = forwarded_api.client.app[keys.DB]
-    await create_bureau_user(db, "analyst", "correct horse battery")
+    now = forwarded_api.clock.now()
+    await create_bureau_user(db, "analyst", "correct horse battery", Actor("test"), now)
     login = "/api/v1/auth/bureau"
     for _ in range(11):
         await forwarded_api.call(

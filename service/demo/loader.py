@@ -571,7 +571,7 @@ async def load_demo(
     live = await live_batches(db, now)
     await set_budgets(db, now)
     password = secrets.token_urlsafe(12)
-    await logins.create_bureau_user(db, BUREAU_USER, password)
+    await logins.create_bureau_user(db, BUREAU_USER, password, DEMO, now)
     dining = loader.merchants["dining"][0]
     credentials = {
         "bureau": {"username": BUREAU_USER, "password": password},

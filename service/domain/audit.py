@@ -12,8 +12,10 @@ undrawn seeds), phones and account numbers masked, times as ISO strings.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
+import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -41,6 +43,15 @@ class Actor:
 
     name: str
     request_id: str | None = None
+
+
+def operator() -> Actor:
+    """A command run on a server: the operating-system account that ran it."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        who = str(os.getuid())
+    return Actor(f"cli:{who}")
 
 
 def snapshot(row: Mapping[str, Any] | None, **extra: Any) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from service.auth import api_key_matches, hash_password, issue_token, verify_password
 from service.db import Database
-from service.domain import rate_limits
+from service.domain import audit, rate_limits
 from service.domain.phones import mask_phone, phone_hash
 from service.errors import DomainError, ErrorCode
 from service.settings import Settings
@@ -22,14 +22,22 @@ OTP_TTL = timedelta(minutes=5)
 OTP_MAX_FAILURES = 5
 
 
-async def create_bureau_user(db: Database, username: str, password: str) -> bool:
+async def create_bureau_user(
+    db: Database, username: str, password: str, actor: audit.Actor, now: datetime
+) -> bool:
     """A bureau account with this password (slow salted hash); True if it is new, False
     if an existing account's password was reset."""
-    row = await db.fetchrow(
-        "insert_bureau_user", username=username, password_hash=hash_password(password)
-    )
-    assert row is not None
-    return bool(row["created"])
+    password_hash = hash_password(password)
+    async with db.transaction() as tx:
+        row = await tx.fetchrow(
+            "insert_bureau_user", username=username, password_hash=password_hash
+        )
+        assert row is not None
+        created = bool(row["created"])
+        action = "bureau_user.create" if created else "bureau_user.reset_password"
+        after = {"username": username}
+        await audit.append(tx, actor, action, f"bureau_users/{username}", None, after, now)
+    return created
 
 
 def _code_hash(pepper: bytes, hashed_phone: bytes, code: str) -> bytes:

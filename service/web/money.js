@@ -19,6 +19,8 @@ const ACTIONS = {
   "budget.set": "调整预算", "person.suspend": "暂停个人", "person.lift": "恢复个人",
   "baselines.upload": "上传基期数据", "job.run": "手动运行任务", "risk.review": "复核预警",
   "risk.release": "解除暂扣", "payments.export": "导出银行文件", "payments.returns": "导入回盘",
+  "job.backfill": "补算任务", "bureau_user.create": "新增商务局账号",
+  "bureau_user.reset_password": "重置商务局账号密码",
 };
 let selected = null;
 
