@@ -5,6 +5,7 @@ in test-output/screenshots/ for a reviewer."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -623,6 +624,7 @@ async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit
     await page.fill("#password", "a long password 2")
     await page.click("#sign-in")
     row = page.locator(f"#flags tr[data-flag='{hugging['id']}']")
+    await row.wait_for()
     cells = await row.locator("td").all_inner_texts()
     assert cells[1:3] == ["凑单小店", "贴近门槛凑单"] and "20 笔贴近门槛（100%）" in cells[3]
     await row.locator("button", has_text="查看").click()
@@ -633,6 +635,7 @@ async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit
     await page.click("#confirm-flag")
     await page.wait_for_selector(".toast.ok:has-text('已确认，暂扣结算单 1 张')")
     hold = page.locator(f"#holds tr[data-hold='{hugging['id']}']")
+    await hold.wait_for()
     assert "凑单小店" in await hold.inner_text()
     await shot(page, "money-risk-queue")
 
@@ -665,7 +668,10 @@ async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit
     await page.select_option("#audit-action", "risk.review")
     await page.click("#audit-search")
     entry = page.locator("#audit tr[data-entry]")
-    await page.wait_for_function("document.querySelectorAll('#audit tr[data-entry]').length === 1")
+    for _ in range(100):  # the filtered list replaces the full one
+        if await entry.count() == 1:
+            break
+        await asyncio.sleep(0.05)
     texts = await entry.locator("td").all_inner_texts()
     assert texts[1:4] == ["bureau:auditor", "复核预警", f"risk_flags/{hugging['id']}"]
     assert "status: open → confirmed" in texts[4]
