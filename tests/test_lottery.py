@@ -12,6 +12,7 @@ import sys
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 
 from jobs.registry import BY_NAME
@@ -202,11 +203,16 @@ async def test_a_tampered_record_fails_verification(api: Api) -> None:
     api.clock.advance(hours=2)
     _, drawn = await draw_now(api, batch["id"])
     ids = drawn["entry_ids"]
+    # An entry slipped in that would have won (one ranked last changes no one's fate, and no
+    # record can show it was never entered).
+    seed = bytes.fromhex(drawn["seed"])
+    first = lottery.rank_key(seed, ids[0])
+    added = next(e for e in (f"{n:032x}" for n in range(1000)) if lottery.rank_key(seed, e) < first)
     cases = {
         "another seed": tampered(drawn, seed="00" * 32),
         "entries reordered": tampered(drawn, entry_ids=[ids[1], ids[0], *ids[2:]]),
         "an entry dropped": tampered(drawn, entry_ids=ids[1:], entries=5),
-        "an entry added": tampered(drawn, entry_ids=[*ids, "f" * 32], entries=7),
+        "an entry added": tampered(drawn, entry_ids=[*ids, added], entries=7),
         "other winners": tampered(drawn, winner_entry_ids=[ids[0], ids[2]]),
         "a winner too many": tampered(drawn, winner_entry_ids=ids[:3]),
     }
@@ -255,13 +261,29 @@ async def test_a_draw_cut_short_leaves_nothing_and_draws_the_same_again(api: Api
         )
     api.clock.advance(hours=2)
     jobs_db = api.client.app[keys.JOBS].db
+    # Cut short for certain, not by a race with the clock: the draw has locked its batch and
+    # is in its statement, waiting for the ledger that another transaction holds.
+    blocker = await asyncpg.connect(api.settings.database_url)
+    hold = blocker.transaction()
+    await hold.start()
+    await blocker.execute("LOCK TABLE voucher_events IN ACCESS EXCLUSIVE MODE")
     attempt = asyncio.create_task(
         lottery.draw(jobs_db, batch["id"], Actor("test"), api.clock.now())
     )
-    await asyncio.sleep(0.05)
+    for _ in range(200):
+        waiting = await blocker.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        if waiting:
+            break
+        await asyncio.sleep(0.05)
+    assert waiting, "the draw never reached its statement"
     attempt.cancel()
     with pytest.raises(asyncio.CancelledError):
         await attempt
+    await hold.rollback()
+    await blocker.close()
     assert (await record(api, batch["id"]))["status"] == "pending"
     async with db.connection() as conn:
         assert await conn.raw.fetchval("SELECT count(*) FROM vouchers") == 0
