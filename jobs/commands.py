@@ -21,7 +21,8 @@ T = TypeVar("T")
 
 async def with_runner(settings: Settings, work: Callable[[JobRunner], Awaitable[T]]) -> T:
     async with open_database(settings, min_size=1, max_size=2) as db:
-        return await work(JobRunner(db, Clock(), settings.tz, settings.risk))
+        runner = JobRunner(db, Clock(), settings.tz, settings.risk, settings.baseline_year)
+        return await work(runner)
 
 
 def job_named(name: str) -> JobSpec:

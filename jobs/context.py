@@ -15,6 +15,7 @@ class RunContext:
     now: datetime
     tz: Any
     risk: RiskRules = field(default_factory=RiskRules)
+    baseline_year: int = 2019
 
 
 def rows_of(status: str) -> int:

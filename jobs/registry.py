@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from jobs import expiry, housekeeping, lottery, risk, rollup, settlement
+from jobs import expiry, housekeeping, lottery, recovery, risk, rollup, settlement
 from jobs.context import RunContext
 from service.db import Conn
 
@@ -43,6 +43,13 @@ JOBS: list[JobSpec] = [
         "40 0 * * *",
         "yesterday's cash-out (套现) flags: repeat pairs, threshold hugging, bursts, reversal churn",
         risk.run,
+        daily=True,
+    ),
+    JobSpec(
+        "recovery",
+        "50 0 * * *",
+        "recovery against comparison merchants: yesterday's and the festival to date's",
+        recovery.run,
         daily=True,
     ),
     JobSpec(

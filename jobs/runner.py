@@ -53,11 +53,19 @@ def minute_period(due: datetime, tz: Any) -> str:
 
 
 class JobRunner:
-    def __init__(self, db: Database, clock: Clock, tz: Any, risk: RiskRules | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        tz: Any,
+        risk: RiskRules | None = None,
+        baseline_year: int = 2019,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.tz = tz
         self.risk = risk or RiskRules()
+        self.baseline_year = baseline_year
 
     async def run(self, job: JobSpec, period: str, day: date, *, force: bool = False) -> RunResult:
         started = self.clock.now()
@@ -78,7 +86,13 @@ class JobRunner:
                     == "succeeded"
                 ):
                     return RunResult(job.name, period, "already_done")
-                context = RunContext(day=day, now=started, tz=self.tz, risk=self.risk)
+                context = RunContext(
+                    day=day,
+                    now=started,
+                    tz=self.tz,
+                    risk=self.risk,
+                    baseline_year=self.baseline_year,
+                )
                 rows = await job.run(tx, context)
                 await self._record(tx, job, period, started, rows=rows)
         except Exception as exc:

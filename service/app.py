@@ -31,6 +31,7 @@ from service.api import (
     settlements,
     stats,
     system,
+    turnover,
 )
 from service.auth import TokenVerifier
 from service.clock import Clock
@@ -64,6 +65,7 @@ ROUTE_TABLES = [
     settlements.routes,
     risk.routes,
     payments.routes,
+    turnover.routes,
     jobs_api.routes,
     audit.routes,
     pages.routes,
@@ -125,7 +127,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             db, clock.now, lambda claimed: as_text(voucher_json(claimed, qr_key, settings.tz))
         )
         app[keys.REDEMPTIONS] = RedemptionCombiner(db, clock.now, settings.tz)
-        app[keys.JOBS] = JobRunner(jobs_db, clock, settings.tz, settings.risk)
+        app[keys.JOBS] = JobRunner(
+            jobs_db, clock, settings.tz, settings.risk, settings.baseline_year
+        )
         yield
         await app[keys.CLAIMS].close()
         await app[keys.REDEMPTIONS].close()

@@ -97,6 +97,8 @@ class Settings:
     pid_key: str | None = field(default=None, repr=False)
     access_log: bool = True
     risk: RiskRules = field(default_factory=RiskRules)
+    # The year the festival's turnover is compared with (same ISO week and weekday).
+    baseline_year: int = 2019
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -141,6 +143,7 @@ class Settings:
             pid_key=env.get("FESTIVAL_PID_KEY") or None,
             access_log=_bool(env.get("FESTIVAL_ACCESS_LOG"), cls.access_log),
             risk=RiskRules.from_env(env),
+            baseline_year=_int(env, "FESTIVAL_BASELINE_YEAR", cls.baseline_year),
         )
 
 

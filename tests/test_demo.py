@@ -20,8 +20,9 @@ import pytest
 
 from service.db import Database
 from service.demo import cash_out
+from service.demo import turnover as demo_turnover
 from service.demo.loader import FIRST_DAY, load_demo
-from service.domain import audit, budget, lottery, payments
+from service.domain import audit, budget, lottery, payments, recovery
 from service.domain.credit_code import credit_code_error
 from service.domain.lottery import verify_record
 from service.errors import DomainError
@@ -199,6 +200,55 @@ async def test_the_planted_cash_out_merchants_are_caught_by_their_rules(demo_db:
         assert (await audit.verify(db)).ok
     finally:
         await db.close()
+
+
+async def test_the_demo_recovery_interval_holds_each_planted_effect(demo_db: Any) -> None:
+    url, _ = demo_db
+    db = await Database.connect(url, min_size=1, max_size=2)
+    try:
+        last = FIRST_DAY + timedelta(days=30)
+        found = await recovery.compute(db, FIRST_DAY, last, None, 2019)
+        codes = await db.pool.fetch(
+            "SELECT DISTINCT t.credit_code, t.category, m.id IS NOT NULL AS festival"
+            " FROM turnover t LEFT JOIN merchants m ON m.credit_code = t.credit_code"
+            " ORDER BY t.credit_code"
+        )
+        stored = await db.pool.fetch(
+            "SELECT category, figures::text AS figures FROM stats_recovery WHERE date IS NULL"
+        )
+    finally:
+        await db.close()
+    for total in found.totals:
+        category = total["category"]
+        effect = demo_turnover.TRUE_EFFECT[category]
+        assert total["ci_low"] < effect < total["ci_high"], total
+        festival = [c for c in codes if c["category"] == category and c["festival"]]
+        assert total["merchants_reporting"] == len(festival) > 0
+        assert total["comparison_reporting"] == demo_turnover.COMPARISON_PER_CATEGORY
+    # The interval narrows as merchants are added: a third of each group against all of them.
+    third = {c["credit_code"] for i, c in enumerate(codes) if i % 3 == 0}
+    db = await Database.connect(url, min_size=1, max_size=2)
+    try:
+        fewer = await recovery.compute(db, FIRST_DAY, last, None, 2019, only=third)
+    finally:
+        await db.close()
+
+    def width(row: dict[str, Any]) -> float:
+        return float(row["ci_high"] - row["ci_low"])
+
+    # Per category where a third still leaves five festival merchants (a bootstrap over
+    # three merchants can come out narrow by luck), and over all four.
+    for whole, part in zip(found.totals, fewer.totals, strict=True):
+        if part["merchants_reporting"] >= 5:
+            assert width(whole) < width(part), (whole, part)
+    assert sum(map(width, found.totals)) < sum(map(width, fewer.totals))
+    # The nightly job kept the festival to date for the dashboard and the bulletin.
+    assert {r["category"] for r in stored} == set(demo_turnover.TRUE_EFFECT)
+    for row in stored:
+        kept = json.loads(row["figures"])
+        (live,) = [t for t in found.totals if t["category"] == row["category"]]
+        assert (kept["from"], kept["to"]) == ("2020-05-01", "2020-05-31")
+        assert kept["incremental_index"] == live["incremental_index"]
 
 
 async def test_the_demo_stats_agree_with_its_raw_rows(demo_db: Any) -> None:

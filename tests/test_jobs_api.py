@@ -29,6 +29,7 @@ NEXT_RUN = {
     "daily_rollup": "2020-05-07T00:05:00+08:00",
     "settlement": "2020-05-07T00:30:00+08:00",
     "risk_scan": "2020-05-07T00:40:00+08:00",
+    "recovery": "2020-05-07T00:50:00+08:00",
     "intraday_refresh": NOW,  # */5: the clock stands on one of its due times
     "expiry_sweep": "2020-05-06T10:02:00+08:00",
     "lottery_draw": NOW,  # every minute: the clock stands on one of its due times

@@ -135,7 +135,7 @@ async def test_a_scheduler_back_after_two_missed_days_fills_both(db_url: str) ->
     try:
         clock = FixedClock(at(1, 600))  # 2 May 00:10: 1 May is due
         runner = JobRunner(db, clock, TZ)
-        assert [r.period for r in await runner.catch_up_all()] == ["2020-05-01"] * 3
+        assert [r.period for r in await runner.catch_up_all()] == ["2020-05-01"] * 4
         clock.at = at(3, 3600)  # down on 2 and 3 May; back on 4 May at 01:00
         results = await runner.catch_up_all()
         assert [(r.job, r.period, r.outcome) for r in results] == [
@@ -145,6 +145,8 @@ async def test_a_scheduler_back_after_two_missed_days_fills_both(db_url: str) ->
             ("settlement", "2020-05-03", "succeeded"),
             ("risk_scan", "2020-05-02", "succeeded"),
             ("risk_scan", "2020-05-03", "succeeded"),
+            ("recovery", "2020-05-02", "succeeded"),
+            ("recovery", "2020-05-03", "succeeded"),
         ]
         assert await runner.catch_up_all() == []  # nothing left, nothing run twice
         stored = await stats.daily_rows(db, DAY0, DAY0 + timedelta(days=2), None)

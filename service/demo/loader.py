@@ -33,6 +33,7 @@ from jobs.runner import JobRunner
 from service.clock import FixedClock
 from service.db import Database, open_database
 from service.demo import cash_out
+from service.demo import turnover as demo_turnover
 from service.demo.places import AUTO_DEALERS_IN_FESTIVAL, MERCHANTS
 from service.domain import (
     baselines,
@@ -43,6 +44,7 @@ from service.domain import (
     redemptions,
     risk,
     server_keys,
+    turnover,
 )
 from service.domain.audit import Actor
 from service.domain.batches import create_batch, recycle
@@ -59,6 +61,7 @@ HOLIDAY = {date(2020, 5, d) for d in range(1, 6)}  # 劳动节, 1–5 May 2020
 MAKE_UP_WORKDAY = date(2020, 5, 9)  # a Saturday worked in exchange for the holiday
 RESIDENTS = 20_000
 BUREAU_USER = "demo-bureau"
+BASELINE_YEAR = 2019
 # The demo writes as the bureau would, so its actions are on the audit trail too.
 DEMO = Actor("demo")
 
@@ -148,6 +151,8 @@ class DemoLoader:
     ) -> None:
         self.db, self.tz, self.scale, self.report = db, tz, scale, report
         self.rng = random.Random(seed)
+        # The takings draw from a generator of their own: the rest of the demo stays as it was.
+        self.turnover_rng = random.Random(seed * 7919 + 1)
         self.merchants: dict[str, list[int]] = {}
         self.merchant_weights: dict[str, list[float]] = {}
         self.batches: dict[tuple[date, str], int] = {}
@@ -165,6 +170,7 @@ class DemoLoader:
         keys = await server_keys.load(self.db)
         self.qr_key = keys["qr_signing"]
         await self._merchants()
+        await self._turnover()
         await self._batches()
         residents = [f"demo-r{i:05d}" for i in range(max(10, int(RESIDENTS * self.scale)))]
         # The nightly jobs run as they would have: each day's rollup at 00:05 and its
@@ -182,7 +188,8 @@ class DemoLoader:
             await self._redemptions(day)
             if n == DAYS - 1:
                 await self._baselines()
-            for job, minute in (("daily_rollup", 5), ("settlement", 30), ("risk_scan", 40)):
+            nightly = (("daily_rollup", 5), ("settlement", 30), ("risk_scan", 40), ("recovery", 50))
+            for job, minute in nightly:
                 clock.at = self.at(day + timedelta(days=1), minute * 60)
                 for result in await runner.on_due(BY_NAME[job], clock.at):
                     if result.outcome != "succeeded":
@@ -232,6 +239,28 @@ class DemoLoader:
             "account_name": name,
             "account_no": "62220" + "".join(str(self.rng.randint(0, 9)) for _ in range(14)),
         }
+
+    async def _turnover(self) -> None:
+        """2019 and 2020 takings of the festival merchants and of comparison merchants outside
+        it, with a known effect planted (service/demo/turnover.py), imported as the bureau
+        would from tax data."""
+        festival: dict[str, list[str]] = defaultdict(list)
+        for row in await self.db.fetch("demo_merchant_codes"):
+            festival[row["category"]].append(row["credit_code"])
+        rows = demo_turnover.takings(
+            self.turnover_rng,
+            festival,
+            demo_turnover.comparison_codes(self.turnover_rng),
+            FIRST_DAY,
+            DAYS,
+            BASELINE_YEAR,
+        )
+        await turnover.store(
+            self.db,
+            [turnover.Row(n, d, c, k, s) for n, (d, c, k, s) in enumerate(rows, start=2)],
+            DEMO,
+            self.at(FIRST_DAY + timedelta(days=DAYS), 8 * 3600),
+        )
 
     async def _mules(self, day: date) -> None:
         """The planted merchants' collaborators claim, and their redemptions are planned

@@ -19,3 +19,6 @@ WHERE v.batch_id = :batch_id ORDER BY v.id;
 -- Per category, the face value of every voucher the demo's batches will issue.
 SELECT category, sum(face_value_fen::bigint * quantity)::bigint AS fen
 FROM batches GROUP BY category;
+
+-- name: demo_merchant_codes
+SELECT credit_code, category FROM merchants ORDER BY id;

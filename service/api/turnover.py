@@ -1,0 +1,135 @@
+"""Turnover (日结) in, and what the festival did for the district out (API.md, "Turnover and
+recovery")."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from aiohttp import web
+
+from service.csvout import csv_response, wants_csv
+from service.domain import recovery, turnover
+from service.errors import DomainError, ErrorCode
+from service.http import Call, Routes, json_response
+from service.schemas.common import FIRST_DAY, LAST_DAY, DayRangeQuery, check_span, columns
+from service.schemas.turnover import (
+    RecoveryQuery,
+    RecoveryReport,
+    RecoveryRow,
+    TurnoverDay,
+    TurnoverReport,
+    TurnoverStored,
+)
+from service.timefmt import business_day
+from service.views.turnover import recovery_json, turnover_json
+
+routes = Routes("turnover and recovery", roles=("bureau",))
+
+
+def _path_day(call: Call) -> date:
+    raw = call.request.match_info["date"]
+    try:
+        day = date.fromisoformat(raw) if len(raw) == 10 and raw.isascii() else None
+    except ValueError:
+        day = None
+    if day is None or not FIRST_DAY <= day <= LAST_DAY:
+        raise DomainError(
+            ErrorCode.INVALID_REQUEST,
+            "the path's date must be YYYY-MM-DD between 2000 and 2099",
+            {"date": ["Not a valid date."]},
+        )
+    return day
+
+
+@routes.put(
+    "/merchant/turnover/{date}",
+    roles=("merchant",),
+    summary="The caller's whole takings of a day (日结); correctable until paid out",
+    body=TurnoverReport(),
+    response=TurnoverDay(),
+    errors=("invalid_request", "conflict"),
+)
+async def report_turnover(call: Call) -> web.StreamResponse:
+    mid = call.me.merchant_id
+    assert mid is not None
+    now = call.clock.now()
+    row = await turnover.report(
+        call.db,
+        mid,
+        _path_day(call),
+        call.body["sales_fen"],
+        call.body.get("transactions"),
+        business_day(now, call.settings.tz),
+        now,
+    )
+    return json_response(turnover_json(row, call.settings.tz))
+
+
+@routes.get(
+    "/merchant/turnover",
+    roles=("merchant",),
+    summary="The caller's reported takings between two days (default the last 31)",
+    query=DayRangeQuery(),
+    table=TurnoverDay(),
+)
+async def my_turnover(call: Call) -> web.StreamResponse:
+    mid = call.me.merchant_id
+    assert mid is not None
+    to = call.query.get("to") or business_day(call.clock.now(), call.settings.tz)
+    start = call.query.get("from_") or to - timedelta(days=30)
+    check_span(start, to)
+    rows = await turnover.of_merchant(call.db, mid, start, to)
+    tz = call.settings.tz
+    items = [turnover_json(r, tz) for r in rows]
+    if wants_csv(call.request, call.query):
+        return csv_response(items, columns(TurnoverDay()), f"turnover-{mid}.csv")
+    return json_response({"items": items})
+
+
+@routes.put(
+    "/admin/turnover",
+    roles=("bureau",),
+    summary="Import takings as CSV (date,credit_code,category,sales_fen); all rows or none",
+    raw_body="text/csv",
+    response=TurnoverStored(),
+    errors=("invalid_request",),
+)
+async def import_turnover(call: Call) -> web.StreamResponse:
+    try:
+        text = (await call.request.read()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise DomainError(
+            ErrorCode.INVALID_REQUEST, "the CSV must be UTF-8", {"lines": {}}
+        ) from None
+    year = call.settings.baseline_year
+    rows = turnover.parse(text, (year, year + 1))
+    stored = await turnover.store(call.db, rows, call.actor, call.clock.now())
+    return json_response({"rows": stored})
+
+
+@routes.get(
+    "/stats/recovery",
+    roles=("bureau",),
+    summary="Festival merchants' recovery against comparison merchants, per day and in total,"
+    " with a 95% bootstrap interval (CSV with ?format=csv)",
+    query=RecoveryQuery(),
+    response=RecoveryReport(),
+    produces_csv=True,
+)
+async def recovery_report(call: Call) -> web.StreamResponse:
+    year = call.settings.baseline_year
+    first, last = await recovery.span(call.db, year)
+    yesterday = business_day(call.clock.now(), call.settings.tz) - timedelta(days=1)
+    to = call.query.get("to") or last or yesterday
+    start = call.query.get("from_") or first or to
+    if start > to:
+        start = to
+    check_span(start, to)
+    found = await recovery.compute(call.db, start, to, call.query.get("category"), year)
+    items = [recovery_json(r) for r in found.items]
+    totals = [recovery_json(r) for r in found.totals]
+    if wants_csv(call.request, call.query):
+        return csv_response(
+            [*items, *totals], columns(RecoveryRow()), f"festival-recovery-{start}-{to}.csv"
+        )
+    return json_response({"items": items, "totals": totals})

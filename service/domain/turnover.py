@@ -1,0 +1,210 @@
+"""Merchants' whole takings per day (日结): reported by a festival merchant, or imported by the
+bureau for festival and comparison merchants (API.md, "Turnover and recovery")."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import statistics
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+
+from service.db import Database
+from service.domain import audit
+from service.domain.credit_code import credit_code_error
+from service.errors import DomainError, ErrorCode
+from service.schemas.common import CATEGORIES
+
+HEADER = ["date", "credit_code", "category", "sales_fen"]
+MAX_ROWS = 100_000
+MAX_DAY_FEN = 10_000_000_000  # 1亿元 in a day: beyond any merchant of the district
+ABSURD_FACTOR = 100  # a day more than 100 × the merchant's median day is a typo
+_DIGITS = re.compile(r"[0-9]{1,15}", re.ASCII)
+
+
+async def report(
+    db: Database,
+    merchant_id: int,
+    day: date,
+    sales_fen: int,
+    transactions: int | None,
+    today: date,
+    now: datetime,
+) -> asyncpg.Record:
+    """A merchant's own 日结; correctable until that day's settlement has gone to the bank."""
+    if day > today:
+        raise DomainError(
+            ErrorCode.INVALID_REQUEST,
+            "a day's takings can be reported once the day has begun",
+            {"date": ["Must not be in the future."]},
+        )
+    async with db.transaction() as tx:
+        if await tx.fetchval("merchant_day_exported", merchant_id=merchant_id, day=day):
+            raise DomainError(
+                ErrorCode.CONFLICT,
+                "this day's settlement has gone to the bank; its takings are final",
+                {"date": day.isoformat()},
+            )
+        row = await tx.fetchrow(
+            "report_turnover",
+            merchant_id=merchant_id,
+            day=day,
+            sales_fen=sales_fen,
+            transactions=transactions,
+            now=now,
+        )
+    assert row is not None
+    return row
+
+
+async def of_merchant(
+    db: Database, merchant_id: int, from_day: date, to_day: date
+) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "merchant_turnover", merchant_id=merchant_id, from_day=from_day, to_day=to_day
+    )
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int
+    day: date
+    credit_code: str
+    category: str
+    sales_fen: int
+
+
+def _bad(errors: dict[str, list[str]], what: str) -> DomainError:
+    return DomainError(
+        ErrorCode.INVALID_REQUEST,
+        f"{len(errors)} line(s) are not valid; nothing was stored" if errors else what,
+        {"lines": errors},
+    )
+
+
+def parse(text: str, years: tuple[int, ...]) -> list[Row]:
+    """The rows of a turnover CSV (`date,credit_code,category,sales_fen`), or a DomainError
+    naming every bad line (1 = the header). Dates must fall in `years` (the baseline year and
+    the festival's)."""
+    try:
+        lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    except csv.Error as err:
+        raise DomainError(
+            ErrorCode.INVALID_REQUEST,
+            "the body is not readable as CSV",
+            {"lines": {}, "csv": [str(err)]},
+        ) from None
+    if not lines or [c.strip() for c in lines[0]] != HEADER:
+        raise DomainError(
+            ErrorCode.INVALID_REQUEST,
+            "the first line must be the header " + ",".join(HEADER),
+            {"lines": {"1": ["Expected the header " + ",".join(HEADER) + "."]}},
+        )
+    errors: dict[str, list[str]] = {}
+    rows: list[Row] = []
+    seen: dict[tuple[str, date], int] = {}
+    for number, cells in enumerate(lines[1:], start=2):
+        if not cells or all(not c.strip() for c in cells):
+            continue
+        if len(cells) != 4:
+            errors[str(number)] = [f"Expected 4 fields, got {len(cells)}."]
+            continue
+        raw_date, code, category, raw_sales = (c.strip() for c in cells)
+        problems = []
+        day = None
+        try:
+            day = date.fromisoformat(raw_date) if len(raw_date) == 10 else None
+        except ValueError:
+            day = None
+        if day is None:
+            problems.append(f"date {raw_date!r} is not a YYYY-MM-DD date.")
+        elif day.year not in years:
+            problems.append(f"date {raw_date} is outside {' and '.join(map(str, years))}.")
+            day = None
+        code_problem = credit_code_error(code)
+        if code_problem:
+            problems.append(f"credit_code {code!r}: {code_problem}")
+        if category not in CATEGORIES:
+            problems.append(f"category {category!r} is not one of {', '.join(CATEGORIES)}.")
+        sales = None
+        if not _DIGITS.fullmatch(raw_sales) or int(raw_sales) > MAX_DAY_FEN:
+            problems.append(f"sales_fen {raw_sales!r} is not a whole, non-negative number of fen.")
+        else:
+            sales = int(raw_sales)
+        if day is not None and not code_problem:
+            if (code, day) in seen:
+                problems.append(f"repeats line {seen[(code, day)]} ({code}, {raw_date}).")
+            seen[(code, day)] = number
+        if problems:
+            errors[str(number)] = problems
+        elif day is not None and sales is not None:
+            rows.append(Row(number, day, code, category, sales))
+    if len(rows) > MAX_ROWS:
+        raise DomainError(ErrorCode.INVALID_REQUEST, f"at most {MAX_ROWS} rows per import", {})
+    if errors or not rows:
+        raise _bad(errors, "no rows after the header")
+    return rows
+
+
+async def store(db: Database, rows: list[Row], actor: audit.Actor, now: datetime) -> int:
+    """All rows or none: a festival merchant's rows must carry its category, and no day may be
+    more than 100 × the merchant's median day (this file's days counted too)."""
+    codes = sorted({r.credit_code for r in rows})
+    keys: dict[str, Any] = {
+        "codes": [r.credit_code for r in rows],
+        "days": [r.day for r in rows],
+    }
+    async with db.transaction() as tx:
+        known = {
+            r["credit_code"]: r["category"]
+            for r in await tx.fetch("turnover_known_merchants", codes=codes)
+        }
+        by_code: dict[str, list[int]] = {
+            r["credit_code"]: list(r["sales"])
+            for r in await tx.fetch("turnover_days_of", codes=codes)
+        }
+        for r in rows:
+            if r.sales_fen > 0:
+                by_code.setdefault(r.credit_code, []).append(r.sales_fen)
+        medians = {code: statistics.median(days) for code, days in by_code.items()}
+        errors: dict[str, list[str]] = {}
+        for r in rows:
+            problems = []
+            if r.credit_code in known and known[r.credit_code] != r.category:
+                problems.append(
+                    f"{r.credit_code} is a festival merchant of {known[r.credit_code]},"
+                    f" not {r.category}."
+                )
+            median = medians.get(r.credit_code, 0)
+            if median > 0 and r.sales_fen > ABSURD_FACTOR * median:
+                problems.append(
+                    f"sales_fen {r.sales_fen} is more than {ABSURD_FACTOR} × this merchant's"
+                    f" median day ({int(median)})."
+                )
+            if problems:
+                errors[str(r.line)] = problems
+        if errors:
+            raise _bad(errors, "")
+        before = await tx.fetchrow("turnover_summary", **keys)
+        await tx.execute(
+            "import_turnover",
+            **keys,
+            categories=[r.category for r in rows],
+            sales=[r.sales_fen for r in rows],
+            now=now,
+        )
+        after = await tx.fetchrow("turnover_summary", **keys)
+        await audit.append(
+            tx,
+            actor,
+            "turnover.import",
+            "turnover",
+            audit.snapshot(before),
+            audit.snapshot(after, merchants=len(codes)),
+            now,
+        )
+    return len(rows)

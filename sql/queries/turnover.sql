@@ -1,0 +1,73 @@
+-- name: report_turnover
+-- A festival merchant's own 日结 for a day (a correction replaces it).
+INSERT INTO turnover (credit_code, date, category, sales_fen, transactions, source, recorded_at)
+SELECT m.credit_code, :day, m.category, :sales_fen, :transactions, 'merchant', :now
+FROM merchants m WHERE m.id = :merchant_id
+ON CONFLICT (credit_code, date) DO UPDATE
+    SET sales_fen = EXCLUDED.sales_fen, transactions = EXCLUDED.transactions,
+        source = EXCLUDED.source, recorded_at = EXCLUDED.recorded_at
+RETURNING credit_code, date, category, sales_fen, transactions, source, recorded_at;
+
+-- name: merchant_day_exported
+-- Whether the merchant's settlement line of the day has gone to the bank (its 日结 is final).
+SELECT EXISTS (
+    SELECT 1 FROM settlement_lines
+    WHERE merchant_id = :merchant_id AND date = :day AND status IN ('exported', 'paid', 'failed')
+);
+
+-- name: merchant_turnover
+SELECT t.credit_code, t.date, t.category, t.sales_fen, t.transactions, t.source, t.recorded_at
+FROM turnover t JOIN merchants m ON m.credit_code = t.credit_code
+WHERE m.id = :merchant_id AND t.date BETWEEN :from_day AND :to_day
+ORDER BY t.date;
+
+-- name: turnover_known_merchants
+-- The festival merchants among :codes, with their category.
+SELECT credit_code, category FROM merchants WHERE credit_code = ANY(:codes::text[]);
+
+-- name: turnover_days_of
+-- The days with takings stored for :codes (an import refuses a day 100 × above a merchant's
+-- median day).
+SELECT credit_code, array_agg(sales_fen) AS sales
+FROM turnover WHERE credit_code = ANY(:codes::text[]) AND sales_fen > 0
+GROUP BY credit_code;
+
+-- name: import_turnover
+INSERT INTO turnover (credit_code, date, category, sales_fen, transactions, source, recorded_at)
+SELECT c, d, k, s, NULL, 'import', :now
+FROM unnest(:codes::text[], :days::date[], :categories::text[], :sales::bigint[]) AS r (c, d, k, s)
+ON CONFLICT (credit_code, date) DO UPDATE
+    SET category = EXCLUDED.category, sales_fen = EXCLUDED.sales_fen,
+        transactions = EXCLUDED.transactions, source = EXCLUDED.source,
+        recorded_at = EXCLUDED.recorded_at;
+
+-- name: turnover_summary
+-- What an import touched, for the audit trail.
+SELECT count(*) AS rows, coalesce(sum(t.sales_fen), 0)::bigint AS sales_fen,
+       min(t.date) AS from_date, max(t.date) AS to_date
+FROM unnest(:codes::text[], :days::date[]) AS r (c, d)
+JOIN turnover t ON t.credit_code = r.c AND t.date = r.d;
+
+-- name: recovery_rows
+-- Takings on :days (a range and its baseline days), festival merchants flagged, of one
+-- category or all.
+SELECT t.credit_code, t.category, t.date, t.sales_fen,
+       EXISTS (SELECT 1 FROM merchants m WHERE m.credit_code = t.credit_code) AS participant
+FROM turnover t
+WHERE t.date = ANY(:days::date[]) AND (:category::text IS NULL OR t.category = :category);
+
+-- name: turnover_span
+-- The days with takings outside the baseline year.
+SELECT min(date) AS first, max(date) AS last FROM turnover
+WHERE extract(year FROM date) <> :baseline_year;
+
+-- name: store_recovery
+INSERT INTO stats_recovery (date, category, figures, computed_at)
+VALUES (:day, :category, :figures::jsonb, :now)
+ON CONFLICT (category, coalesce(date, '0001-01-01')) DO UPDATE
+    SET figures = EXCLUDED.figures, computed_at = EXCLUDED.computed_at;
+
+-- name: stored_recovery
+SELECT date, category, figures::text AS figures, computed_at FROM stats_recovery
+WHERE (date IS NULL OR date = :day)
+ORDER BY category, date NULLS FIRST;
