@@ -31,6 +31,7 @@ PUBLIC_PATHS = {
     ("GET", "/cashier"),
     ("GET", "/bureau"),
     ("GET", "/bureau/money"),  # the page only: its data come from bureau-only endpoints
+    ("GET", "/bureau/bulletin"),  # likewise
     ("GET", "/static/vendor/{name}"),
     ("GET", "/api/v1/batches"),
     ("GET", "/api/v1/batches/{id}"),

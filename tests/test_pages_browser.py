@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -278,6 +278,21 @@ async def test_a_cashier_redeems_once_despite_a_lost_answer_then_reverses(
     await page.click("#preview")
     await page.wait_for_selector("#preview-box:has-text('该券不能在本店使用')")
     await shot(page, "cashier-not-eligible")
+
+    # The day's 日结: the whole takings, vouchers or not, as the recovery estimate needs them.
+    await page.fill("#turnover-amount", "8,000")
+    await page.click("#turnover-save")
+    await page.wait_for_selector(".toast.error")  # not a yuan amount: nothing sent
+    await page.fill("#turnover-amount", "8650.50")
+    await page.fill("#turnover-count", "93")
+    await page.click("#turnover-save")
+    await page.wait_for_selector("#turnover-result:has-text('日结已提交：¥8,650.50')")
+    mine = await live.call(
+        "GET", "/api/v1/merchant/turnover", 200, headers=live.headers("merchant", f"m{mid}", mid)
+    )
+    assert [(d["sales_fen"], d["transactions"], d["source"]) for d in mine["items"]] == [
+        (865_050, 93, "merchant")
+    ]
     assert_local(asked, live.base)
     await context.close()
 
@@ -335,7 +350,8 @@ async def test_the_bureau_sees_the_apis_totals_and_downloads_csv(
     ]
     assert total["subsidy_fen"] == 3000 and total["sales_fen"] == 29800
     assert cells[5] == f"{total['leverage']:.2f}"
-    await page.wait_for_selector("#chart-sales canvas")
+    await page.wait_for_selector("#chart-daily-dining canvas")
+    await page.wait_for_selector("#chart-recovery-dining canvas")
     await page.wait_for_selector("#merchants tr:nth-child(2)")
     await page.wait_for_selector("#jobs tr:has-text('daily_rollup')")
     await shot(page, "bureau-dashboard")
@@ -678,3 +694,118 @@ async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit
     await shot(page, "money-payments-audit")
     assert_local(asked, live.base)
     await context.close()
+
+
+async def test_the_daily_bulletin_prints_on_a4_with_its_fonts_and_charts(
+    settings: Settings, browser: Any, tmp_path: Path
+) -> None:
+    import dataclasses
+    import io
+
+    import aiohttp
+    from pypdf import PdfReader
+
+    # The real clock says 2026, so 2025 is the baseline year of this festival.
+    settings = dataclasses.replace(settings, baseline_year=2025)
+    app = create_app(settings=settings, clock=Clock(), sms=CapturingSmsSender())
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as session:
+            live = Live(str(server.make_url("")).rstrip("/"), app, settings, None, session)  # type: ignore[arg-type]
+            pdf = await _bulletin_pdf(live, browser, tmp_path)
+    finally:
+        await server.close()
+    reader = PdfReader(io.BytesIO(pdf))
+    assert 1 <= len(reader.pages) <= 2, len(reader.pages)
+    assert abs(float(reader.pages[0].mediabox.width) - 595.3) < 2  # A4 portrait, in points
+    fonts = set()
+    images = 0
+    for page in reader.pages:
+        resources = page["/Resources"]
+        for font in resources.get("/Font", {}).values():
+            font = font.get_object()
+            fonts.add(str(font.get("/BaseFont", font.get("/Subtype"))))
+        images += len(page.images)
+    assert any("WenQuanYi" in f for f in fonts), fonts  # the Chinese is real text, in a CJK font
+    assert images >= 4, images  # the four categories' charts, drawn before printing
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert "春暖槐荫消费节简报" in text and "对照商户" in text and "餐饮" in text
+
+
+async def _bulletin_pdf(live: Live, browser: Any, tmp_path: Path) -> bytes:
+    conn = await asyncpg.connect(live.settings.database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO bureau_users (username, password_hash) VALUES ('reader', $1)",
+            hash_password("a long password 3"),
+        )
+    finally:
+        await conn.close()
+    bureau = live.headers("bureau")
+    day = datetime.now(live.settings.tz).date()
+    codes = []
+    for _ in range(3):
+        body = await live.call(
+            "POST",
+            "/api/v1/admin/merchants",
+            201,
+            json=merchant_body(category="dining"),
+            headers=bureau,
+        )
+        codes.append((body["merchant"]["credit_code"], True))
+    codes += [(merchant_body()["credit_code"], False) for _ in range(4)]
+    batch = await live.batch(quantity=10)
+    mid = (await live.call("GET", "/api/v1/admin/merchants", 200, headers=bureau))[0]["id"]
+    for i in range(3):
+        voucher = await live.call(
+            "POST",
+            f"/api/v1/batches/{batch['id']}/claims",
+            201,
+            headers=live.headers("resident", f"b{i}"),
+        )
+        await live.call(
+            "POST",
+            "/api/v1/merchant/redemptions",
+            201,
+            json={"code": voucher["code"], "order_amount_fen": 8800, "order_ref": "POS"},
+            headers={**live.headers("merchant", f"m{mid}", mid), "Idempotency-Key": f"bk{i}"},
+        )
+    lines = ["date,credit_code,category,sales_fen"]
+    for n in range(5):
+        d = day - timedelta(days=4 - n)
+        base = date.fromisocalendar(2025, *d.isocalendar()[1:])
+        for k, (code, festival) in enumerate(codes):
+            lines.append(f"{base},{code},dining,{100_000 + 7_000 * k}")
+            lines.append(
+                f"{d},{code},dining,{(95_000 if festival else 85_000) + 7_000 * k + 500 * n}"
+            )
+    async with live.session.put(
+        live.base + "/api/v1/admin/turnover",
+        data="\n".join(lines) + "\n",
+        headers={**bureau, "Content-Type": "text/csv"},
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+    assert (await live.app[keys.JOBS].run_now(BY_NAME["intraday_refresh"])).outcome == "succeeded"
+
+    context = await browser.new_context(viewport={"width": 1100, "height": 1400}, locale="zh-CN")
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    asked = offline_only(page, live.base)
+    await page.goto(f"{live.base}/bureau/bulletin?date={day}")
+    await page.fill("#username", "reader")
+    await page.fill("#password", "a long password 3")
+    await page.click("#sign-in")
+    dining = page.locator("#recovery tr[data-category='dining']")
+    await dining.wait_for()
+    cells = await dining.locator("td").all_inner_texts()
+    assert cells[0] == "餐饮" and cells[3].startswith("+")  # festival merchants recovered more
+    for category in ("shopping", "dining", "culture_tourism", "auto"):
+        await page.locator(f"#mini-{category} canvas").wait_for()
+    assert "当日无核销" not in await page.inner_text("#top")
+    await shot(page, "bulletin")
+    pdf: bytes = await page.pdf(format="A4", print_background=True)
+    (tmp_path / "bulletin.pdf").write_bytes(pdf)
+    assert_local(asked, live.base)
+    await context.close()
+    return pdf

@@ -9,6 +9,7 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
+from jobs.registry import BY_NAME
 from service import keys
 from service.domain import recovery
 from service.domain.credit_code import ALPHABET, with_check_character
@@ -162,6 +163,18 @@ async def test_recovery_compares_weekday_aligned_days_and_says_null_when_data_ar
         "GET", RECOVERY, params={"category": "shopping", "format": "csv"}, headers=api.bureau
     )
     assert status == 200 and text.splitlines()[0].startswith("date,category,participants_")
+    # The nightly job keeps the festival to date for the summary.
+    result = await api.client.app[keys.JOBS].run_day(
+        BY_NAME["recovery"], date(2020, 5, 2), force=True
+    )
+    assert result.outcome == "succeeded", result
+    _, summary = await api.call("GET", "/api/v1/stats/summary", headers=api.bureau, expect=200)
+    (kept,) = [r for r in summary["recovery"] if r["category"] == "shopping"]
+    assert (kept["from"], kept["to"], kept["incremental_index"]) == (
+        "2020-05-01",
+        "2020-05-02",
+        total["incremental_index"],
+    )
 
 
 async def test_the_interval_holds_a_known_effect_and_narrows_with_more_merchants(

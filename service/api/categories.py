@@ -26,6 +26,10 @@ class About(Schema):
         required=True, metadata={"description": "IANA zone of the business day (FESTIVAL_TZ)"}
     )
     currency = fields.String(required=True, metadata={"description": "money is in fen of it"})
+    baseline_year = fields.Integer(
+        required=True,
+        metadata={"description": "the year recovery compares with (FESTIVAL_BASELINE_YEAR)"},
+    )
 
 
 @routes.get(
@@ -40,5 +44,6 @@ async def about(call: Call) -> web.StreamResponse:
             "name_en": "Spring Warmth Huaiyin Consumption Festival",
             "time_zone": call.settings.tz.key,
             "currency": "CNY",
+            "baseline_year": call.settings.baseline_year,
         }
     )

@@ -45,6 +45,11 @@ async def money_page(call: Call) -> web.StreamResponse:
     return _page("money.html")
 
 
+@routes.get("/bureau/bulletin", summary="Bureau: the daily bulletin", extra={"hidden": True})
+async def bulletin_page(call: Call) -> web.StreamResponse:
+    return _page("bulletin.html")
+
+
 @routes.get("/favicon.ico", summary="The pages' icon", extra={"hidden": True})
 async def favicon(call: Call) -> web.StreamResponse:
     return web.FileResponse(

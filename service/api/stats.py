@@ -7,7 +7,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from service.csvout import table_response
-from service.domain import baselines, stats
+from service.domain import baselines, recovery, stats
 from service.errors import DomainError, ErrorCode
 from service.http import Call, Routes, json_response
 from service.schemas.common import MAX_RANGE_DAYS, check_span
@@ -19,7 +19,7 @@ from service.schemas.stats import (
     MerchantsQuery,
     Summary,
 )
-from service.timefmt import business_day
+from service.timefmt import business_day, iso
 from service.views import stats as views
 
 routes = Routes("stats (bureau)", roles=("bureau",))
@@ -51,7 +51,12 @@ async def daily(call: Call) -> web.StreamResponse:
 )
 async def summary(call: Call) -> web.StreamResponse:
     rows = await stats.summary_rows(call.db)
-    return json_response(views.summary(rows, call.settings.tz))
+    answer = views.summary(rows, call.settings.tz)
+    answer["recovery"] = [
+        {**r, "computed_at": iso(r["computed_at"], call.settings.tz)}
+        for r in await recovery.stored_totals(call.db)
+    ]
+    return json_response(answer)
 
 
 @routes.get(

@@ -13,6 +13,7 @@ merchant.
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass
@@ -179,6 +180,20 @@ async def compute(
 def _group(found: tuple[list[int], list[int]] | None) -> Group:
     sales, before = found or ([], [])
     return Group(np.array(sales, dtype=np.float64), np.array(before, dtype=np.float64))
+
+
+async def stored_totals(db: Database) -> list[dict[str, Any]]:
+    """The festival to date per category, as the recovery job last computed it."""
+    rows = await db.fetch("stored_recovery")
+    return [
+        {
+            "date": None,
+            "category": r["category"],
+            **json.loads(r["figures"]),
+            "computed_at": r["computed_at"],
+        }
+        for r in rows
+    ]
 
 
 async def span(db: Database | Conn, baseline_year: int) -> tuple[date | None, date | None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from service.schemas.common import Category, Day, DayRangeQuery, TableQuery
+from service.schemas.turnover import RecoveryRow
 
 
 class DailyQuery(DayRangeQuery):
@@ -88,12 +89,26 @@ class SummaryCategory(SummaryPart):
     category = fields.String(required=True)
 
 
+class RecoveryToDate(RecoveryRow):
+    from_ = fields.String(data_key="from", required=True)
+    to = fields.String(required=True)
+    computed_at = fields.String(required=True)
+
+
 class Summary(Schema):
     from_ = fields.String(data_key="from", required=True, allow_none=True)
     to = fields.String(required=True, allow_none=True)
     computed_at = fields.String(required=True, allow_none=True)
     categories = fields.List(fields.Nested(SummaryCategory), required=True)
     overall = fields.Nested(SummaryPart, required=True)
+    recovery = fields.List(
+        fields.Nested(RecoveryToDate),
+        required=True,
+        metadata={
+            "description": "recovery against comparison merchants, festival to date, as"
+            " the recovery job last computed it (live ranges: /stats/recovery)"
+        },
+    )
 
 
 class BaselinesStored(Schema):

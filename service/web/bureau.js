@@ -27,7 +27,7 @@ $("sign-in").addEventListener("click", async () => {
 
 async function refresh() {
   await Promise.all([loadSummary(), loadMerchants(), loadJobs(), loadBudget(), loadBatches()]);
-  await Promise.all([loadDaily(), loadSettlements()]);
+  await Promise.all([loadDaily(), loadSettlements(), loadRecovery()]);
 }
 
 // --- budget ------------------------------------------------------------------------------
@@ -214,7 +214,7 @@ async function loadSummary() {
         el("td", {}, ratio(part.recovery_index)), el("td", {}, part.vouchers_recycled));
     totals = [...summary.categories, { category: "overall", ...summary.overall }];
     $("totals").replaceChildren(
-      el("tr", {}, ...["品类", "领券", "核销", "财政补贴", "拉动消费", "拉动比", "核销率", "恢复指数", "回收名额"].map((h) => el("th", {}, h))),
+      el("tr", {}, ...["品类", "领券", "核销", "财政补贴", "带券订单", "拉动比（订单÷补贴）", "核销率", "带券订单÷基期", "回收名额"].map((h) => el("th", {}, h))),
       ...summary.categories.map((c) => row(CATEGORY_NAMES[c.category], c, c.category)),
       row("合计", summary.overall, "overall"),
     );
@@ -237,40 +237,83 @@ function shiftDays(iso, days) {
   return d.toISOString().slice(0, 10);
 }
 
+// One small chart per category, each on its own scale (cars would flatten the rest).
+function smallMultiples(container, prefix) {
+  if (!$(container).children.length) {
+    $(container).replaceChildren(...CATEGORIES.map((c) =>
+      el("div", {}, el("h3", { class: "muted" }, CATEGORY_NAMES[c]), el("div", { class: "chart", id: `${prefix}-${c}` }))));
+  }
+}
+
 async function loadDaily() {
   try {
     const { items } = await api.json("GET", dailyQuery());
     const dates = [...new Set(items.map((r) => r.date))].sort();
     $("range").textContent = dates.length ? `${dates[0]} 至 ${dates[dates.length - 1]}` : "暂无数据";
-    const series = (field, scale = 1) =>
-      CATEGORIES.map((category) => {
-        const byDate = new Map(items.filter((r) => r.category === category).map((r) => [r.date, r[field]]));
-        return {
-          name: CATEGORY_NAMES[category],
-          type: "line",
-          showSymbol: dates.length <= 40,
-          data: dates.map((d) => (byDate.get(d) == null ? null : byDate.get(d) / scale)),
-        };
-      });
-    draw("chart-subsidy", dates, series("subsidy_fen", 100));
-    draw("chart-sales", dates, series("sales_fen", 100));
-    draw("chart-leverage", dates, series("leverage"));
-    draw("chart-recovery", dates, series("recovery_index"));
+    smallMultiples("daily-charts", "chart-daily");
+    for (const category of CATEGORIES) {
+      const byDate = new Map(items.filter((r) => r.category === category).map((r) => [r.date, r]));
+      const pick = (field) => dates.map((d) => (byDate.has(d) ? byDate.get(d)[field] / 100 : null));
+      draw(`chart-daily-${category}`, dates, [
+        { name: "带券订单（元）", type: "bar", data: pick("sales_fen") },
+        { name: "财政补贴（元）", type: "line", showSymbol: false, data: pick("subsidy_fen") },
+      ]);
+    }
   } catch (error) {
     show(errorText(error), "error");
   }
 }
 
-function draw(id, dates, series) {
+async function loadRecovery() {
+  try {
+    const { items, totals: recoveryTotals } = await api.json("GET", "/stats/recovery");
+    const dates = [...new Set(items.map((r) => r.date))].sort();
+    $("recovery-range").textContent = dates.length ? `${dates[0]} 至 ${dates[dates.length - 1]}` : "暂无营业额数据";
+    const leverage = new Map(totals.map((t) => [t.category, t.leverage]));
+    const interval = (t) => (t.ci_low == null ? "—" : `${signed(t.ci_low)} ～ ${signed(t.ci_high)}`);
+    $("recovery-totals").replaceChildren(
+      el("tr", {}, ...["品类", "参与商户恢复指数", "对照商户恢复指数", "增量（双重差分）", "95%区间", "增量消费", "拉动比（带券订单 ÷ 补贴）", "报送商户（参与/对照）"].map((h) => el("th", {}, h))),
+      ...recoveryTotals.map((t) => el("tr", { "data-category": t.category },
+        el("td", {}, CATEGORY_NAMES[t.category]), el("td", {}, ratio(t.participants_index)),
+        el("td", {}, ratio(t.comparison_index)), el("td", {}, t.incremental_index == null ? "—" : signed(t.incremental_index)),
+        el("td", {}, interval(t)), el("td", {}, t.incremental_sales_fen == null ? "—" : yuan(t.incremental_sales_fen)),
+        el("td", {}, ratio(leverage.get(t.category))),
+        el("td", {}, `${t.merchants_reporting} / ${t.comparison_reporting}`))),
+    );
+    smallMultiples("recovery-charts", "chart-recovery");
+    for (const category of CATEGORIES) {
+      const rows = new Map(items.filter((r) => r.category === category).map((r) => [r.date, r]));
+      const at = (d, f) => (rows.get(d) ? rows.get(d)[f] : null);
+      const low = dates.map((d) => (at(d, "ci_low") == null ? null : at(d, "comparison_index") + at(d, "ci_low")));
+      const high = dates.map((d) => (at(d, "ci_high") == null ? null : at(d, "comparison_index") + at(d, "ci_high")));
+      draw(`chart-recovery-${category}`, dates, [
+        // The band: comparison + the increment's interval, stacked as a floor and a width.
+        { name: "区间下沿", type: "line", stack: "band", symbol: "none", lineStyle: { opacity: 0 }, data: low, tooltip: { show: false } },
+        { name: "95%区间", type: "line", stack: "band", symbol: "none", lineStyle: { opacity: 0 },
+          areaStyle: { color: "rgba(200,16,46,0.15)" }, data: high.map((h, i) => (h == null || low[i] == null ? null : h - low[i])) },
+        { name: "参与商户", type: "line", symbol: "none", color: "#c8102e", data: dates.map((d) => at(d, "participants_index")) },
+        { name: "对照商户", type: "line", symbol: "none", color: "#6b7280", data: dates.map((d) => at(d, "comparison_index")) },
+      ], { legend: ["参与商户", "对照商户", "95%区间"] });
+    }
+  } catch (error) {
+    show(errorText(error), "error");
+  }
+}
+
+function signed(v) {
+  return `${v >= 0 ? "+" : ""}${v.toFixed(3)}`;
+}
+
+function draw(id, dates, series, { legend } = {}) {
   if (!window.echarts) return;
   charts[id] = charts[id] || window.echarts.init($(id));
   charts[id].setOption({
     animation: false,
     tooltip: { trigger: "axis" },
-    legend: { top: 0 },
-    grid: { left: 64, right: 16, top: 56, bottom: 28 },
-    xAxis: { type: "category", data: dates },
-    yAxis: { type: "value" },
+    legend: { top: 0, data: legend },
+    grid: { left: 64, right: 16, top: 40, bottom: 28 },
+    xAxis: { type: "category", data: dates.map((d) => d.slice(5)) },
+    yAxis: { type: "value", scale: true },
     series,
   }, true);
 }
@@ -351,6 +394,7 @@ async function downloadFromApi(path, name) {
 }
 
 $("daily-csv").addEventListener("click", () => downloadFromApi(dailyQuery("format=csv"), "festival-daily.csv"));
+$("recovery-csv").addEventListener("click", () => downloadFromApi("/stats/recovery?format=csv", "festival-recovery.csv"));
 $("settlements-csv").addEventListener("click", () =>
   downloadFromApi(`/admin/settlements?date=${$("settlement-date").value}&format=csv`, `settlement-${$("settlement-date").value}.csv`));
 $("merchants-csv").addEventListener("click", () => downloadFromApi("/admin/merchants?format=csv", "merchants.csv"));

@@ -1,5 +1,5 @@
 // The cashier page: preview a voucher (typed or scanned), redeem it exactly once, reverse.
-import { CATEGORY_NAMES, ERROR_TEXT, dateTime, el, errorText, newIdempotencyKey, parseYuan, show, signedInPage, yuan } from "/static/common.js";
+import { CATEGORY_NAMES, ERROR_TEXT, dateTime, el, errorText, newIdempotencyKey, parseYuan, show, signedInPage, today, yuan } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const { api, render, signIn } = signedInPage("cashier", () => loadToday());
@@ -136,6 +136,25 @@ async function loadToday() {
     $("today").replaceChildren(el("tr", {}, el("td", { class: "error-text" }, errorText(error))));
   }
 }
+
+// --- 日结: the whole day's takings -----------------------------------------------------------
+
+$("turnover-save").addEventListener("click", async () => {
+  const day = $("turnover-date").value || today();
+  const fen = parseYuan($("turnover-amount").value);
+  const count = $("turnover-count").value.trim();
+  if (fen === null || (count && !/^\d{1,7}$/.test(count))) {
+    show("请输入营业额（元，最多两位小数）和笔数（整数）", "error");
+    return;
+  }
+  try {
+    const body = { sales_fen: fen, transactions: count ? Number(count) : null };
+    const saved = await api.json("PUT", `/merchant/turnover/${day}`, { body });
+    $("turnover-result").textContent = `${saved.date} 日结已提交：${yuan(saved.sales_fen)}`;
+  } catch (error) {
+    show(errorText(error), "error");
+  }
+});
 
 async function reverse(redemption) {
   try {

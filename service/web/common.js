@@ -22,6 +22,7 @@ const { categories, about } = await reference();
 
 export const CATEGORY_NAMES = Object.fromEntries(categories.map((c) => [c.code, c.name_zh]));
 export const TIME_ZONE = about.time_zone;
+export const BASELINE_YEAR = about.baseline_year;
 
 // Plain Chinese for each error code of the API; the server's message is shown beside it.
 export const ERROR_TEXT = {

@@ -68,6 +68,6 @@ ON CONFLICT (category, coalesce(date, '0001-01-01')) DO UPDATE
     SET figures = EXCLUDED.figures, computed_at = EXCLUDED.computed_at;
 
 -- name: stored_recovery
-SELECT date, category, figures::text AS figures, computed_at FROM stats_recovery
-WHERE (date IS NULL OR date = :day)
-ORDER BY category, date NULLS FIRST;
+-- The festival to date, per category, as the recovery job last computed it.
+SELECT category, figures::text AS figures, computed_at FROM stats_recovery
+WHERE date IS NULL ORDER BY category;
