@@ -181,3 +181,79 @@ async def test_token_command_mints_a_token_the_api_accepts(api: Api) -> None:
     status, body = await status_for(api, token, ME)
     assert (status, body) == (200, {"role": "merchant", "sub": "m", "merchant_id": 3})
     assert ttl == api.settings.access_token_ttl_s
+
+
+def _pyjwt_accepts(token: str, settings: Settings) -> bool:
+    """What the verifier answered when PyJWT did all of HS256 (and the numeric-date rule)."""
+    try:
+        found = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=["HS256"],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": ["exp", "iss", "aud", "sub", "iat"]},
+            leeway=30,
+        )
+    except jwt.PyJWTError:
+        return False
+    return all(
+        isinstance(found[n], int | float) and not isinstance(found[n], bool)
+        for n in ("exp", "iat", "nbf")
+        if n in found
+    )
+
+
+def test_the_fast_hs256_path_answers_as_pyjwt_does(settings: Settings) -> None:
+    from service.auth import TokenVerifier
+    from service.errors import DomainError
+
+    verifier = TokenVerifier(settings)
+    now = int(time.time())
+    secret = settings.jwt_secret.encode()
+    header = {"alg": "HS256", "typ": "JWT"}
+    payloads = [
+        claims(),
+        claims(exp="9999999999"),
+        claims(exp=now - 20),  # inside the 30 s leeway
+        claims(exp=now - 40),
+        claims(exp=now + 0.5),
+        claims(exp=True),
+        claims(iat=now + 20),
+        claims(iat=now + 40),
+        claims(iat="now"),
+        claims(nbf=now + 40),
+        claims(nbf=now - 40),
+        claims(nbf="later"),
+        claims(iss="someone-else"),
+        claims(iss=["huaiyin-festival"]),
+        claims(aud=["x", "festival-api"]),
+        claims(aud=["x"]),
+        claims(aud=["festival-api", 5]),
+        claims(aud=5),
+        claims(aud={"festival-api": 1}),
+        *(
+            {k: v for k, v in claims().items() if k != name}
+            for name in ("exp", "iat", "iss", "aud", "sub")
+        ),
+    ]
+    tokens = [hand_signed(header, p, secret) for p in payloads]
+    tokens += [
+        hand_signed({"alg": "HS256"}, claims(), secret),
+        hand_signed({"alg": "HS256", "kid": 5}, claims(), secret),
+        hand_signed({"alg": "HS256", "kid": "k1"}, claims(), secret),
+        hand_signed(header, claims(), b"another secret of enough length, 32+"),
+        hand_signed(header, claims(), None),
+        hs256() + "x",
+        hs256().replace(".", "..", 1),
+        hs256()[:-2] + "==",
+        "e30.e30.e30",
+        "W10.W10.",
+    ]
+    for token in tokens:
+        try:
+            verifier._hs256_claims(token)
+            ours = True
+        except DomainError:
+            ours = False
+        assert ours == _pyjwt_accepts(token, settings), token
