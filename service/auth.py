@@ -168,11 +168,10 @@ class TokenVerifier:
         # Remembered only until exp (PyJWT's leeway is not extended to the cache).
         return principal, float(claims["exp"])
 
-
     def _hs256_claims(self, token: str) -> dict[str, Any]:
         """An HS256 token's claims, verified here as PyJWT would (a test holds the two to the
-        same answers), at a fifth of its cost: the issuing crowd verifies a new token with
-        every request. The header names HS256 and no critical extension; the signature is
+        same answers), at less than half its cost (12 µs a token against PyJWT's 28 µs here): the
+        issuing crowd verifies a new token with every request. The header names HS256 and no critical extension; the signature is
         HMAC-SHA256 of the first two segments under the secret, compared in constant time;
         `exp`, `iat`, `iss`, `aud` and `sub` are required; `exp` has passed (30 s leeway)
         → expired; `iat` and `nbf` in the future → not valid; `iss` is ours; `aud` is ours or
