@@ -37,6 +37,7 @@ KEYS = {
     "lottery_draw_s",
     "lottery_draw_rss_mb",
     "risk_scan_s",
+    "scale",
     "machine",
 }
 
@@ -62,6 +63,9 @@ def test_the_benchmark_smoke_run(tmp_path: Path) -> None:
     assert figures["vouchers_issued"] == figures["quantity"]  # the crowd emptied the batch
     assert figures["claim_issue_rps"] > 0 and figures["claim_issue_not_201"] == 0
     assert figures["naive_issue_rps"] > 0
+    (curve,) = figures["scale"]  # the smoke run fills 4 days of ×1 only
+    assert curve["vouchers"] == 4 * 1100 and curve["redemptions"] == 4 * 950
+    assert curve["wallet_p99_ms"] > 0 and curve["summary_p99_ms"] > 0
     assert figures["machine"]["cores"] and figures["machine"]["postgresql"]
     assert figures["lottery_winners"] == figures["lottery_entries"] // 10 > 0
     assert "issuing ÷ limit" in result.stdout

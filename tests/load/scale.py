@@ -1,0 +1,158 @@
+"""The cost curve (PERF.md): festivals of ×1, ×10 and ×30 the demo's size, filled by SQL, each
+measured for fill time, one day's rollup per redemption, and the wallet's and the summary's
+p50/p99 under 64 connections of reads against `festival serve --workers 2`.
+
+The demo's size: 20,000 residents, about 1,100 vouchers and 950 redemptions a day for 31
+days, 60 merchants. ×30 is about a million vouchers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from jobs.registry import BY_NAME
+from jobs.rollup import rollup_day
+from jobs.runner import JobRunner
+from service.clock import FixedClock
+from service.db import Database
+from service.timefmt import day_bounds
+
+TZ = ZoneInfo("Asia/Shanghai")
+FIRST = date(2020, 5, 1)
+DAYS = 31
+RESIDENTS = 20_000
+VOUCHERS_PER_DAY = 1_100
+REDEEMED_PER_DAY = 950
+
+FILL = """
+WITH m AS (
+    INSERT INTO merchants (name, category, credit_code, district, address, contact_phone, api_key_hash)
+    SELECT 'scale ' || i, (ARRAY['shopping','dining','culture_tourism','auto'])[1 + i % 4],
+           lpad(i::text, 17, '0') || 'X', '槐荫区', 'addr', '13800000000', '\\x00'
+    FROM generate_series(1, 60) i
+    RETURNING id
+), b AS (
+    INSERT INTO batches (category, title, face_value_fen, min_spend_fen, quantity, per_resident_limit,
+                         claim_starts_at, claim_ends_at, valid_days, claimed)
+    SELECT c, 'scale ' || c, 2000, 10000, 100000000, 1000, $1::timestamptz,
+           $1::timestamptz + interval '40 days', 30, 0
+    FROM unnest(ARRAY['shopping','dining','culture_tourism','auto']) c
+    RETURNING id
+)
+INSERT INTO residents (sub) SELECT 'scale-' || i FROM generate_series(1, $2::int) i;
+"""
+# One day: $3 vouchers claimed through the day, the first $4 of them redeemed the same day.
+FILL_DAY = """
+WITH ids AS (
+    SELECT (SELECT array_agg(id ORDER BY id) FROM batches) AS batches,
+           (SELECT array_agg(id ORDER BY id) FROM residents) AS residents
+), v AS (
+    INSERT INTO vouchers (code, batch_id, per_resident_limit, resident_id, person, slot, status,
+                          claimed_at, expires_at, redeemed_at)
+    SELECT 'S' || $2::int || '-' || i, ids.batches[1 + i % 4], 1000,
+           ids.residents[1 + (i * 7 + $2::int * 131) % $5::int],
+           'r:scale-' || (1 + (i * 7 + $2::int * 131) % $5::int),
+           -- A resident's slot in the batch: one a day at most (i * 7 is a permutation of
+           -- the residents, 7 being prime to their number), so the day's number.
+           1 + $2::int,
+           CASE WHEN i < $4::int THEN 'redeemed' ELSE 'active' END,
+           $1::timestamptz + (i % 40000) * interval '1 second',
+           $1::timestamptz + interval '30 days',
+           CASE WHEN i < $4::int THEN $1::timestamptz + (i % 40000) * interval '1 second'
+                + interval '60 seconds' END
+    FROM generate_series(0, $3::int - 1) i, ids
+    RETURNING id, batch_id, redeemed_at
+), m AS (
+    SELECT category, array_agg(id ORDER BY id) AS ids FROM merchants GROUP BY category
+)
+INSERT INTO redemptions (voucher_id, merchant_id, batch_id, category, order_amount_fen, discount_fen,
+                         payable_fen, order_ref, idempotency_key, redeemed_at, business_date)
+SELECT v.id, m.ids[1 + v.id % 15], v.batch_id, bt.category, 10000 + (v.id % 9000), 2000,
+       8000 + (v.id % 9000), 'scale', 'scale-' || v.id, v.redeemed_at, $6::date
+FROM v JOIN batches bt ON bt.id = v.batch_id JOIN m ON m.category = bt.category
+WHERE v.redeemed_at IS NOT NULL;
+"""
+
+
+async def fill(url: str, scale: int, say: Any, days: int = DAYS) -> dict[str, Any]:
+    """Fills a migrated, empty database; returns rows, fill time and rollup cost."""
+    residents = RESIDENTS * scale
+    db = await Database.connect(url, min_size=1, max_size=2)
+    try:
+        started = time.perf_counter()
+        await db.pool.execute(FILL, day_bounds(FIRST, TZ)[0], residents)
+        for n in range(days):
+            day = FIRST + timedelta(days=n)
+            await db.pool.execute(
+                FILL_DAY,
+                day_bounds(day, TZ)[0],
+                n,
+                VOUCHERS_PER_DAY * scale,
+                REDEEMED_PER_DAY * scale,
+                residents,
+                day,
+            )
+            if n % 10 == 9:
+                say(f"scale ×{scale}: {n + 1} of {days} days filled")
+        await db.pool.execute("VACUUM ANALYZE")
+        fill_s = time.perf_counter() - started
+        day = FIRST + timedelta(days=days // 2)
+        day_end = day_bounds(day, TZ)[1]
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            async with db.transaction() as tx:
+                await rollup_day(tx, day, day_end, TZ)
+            times.append(time.perf_counter() - started)
+        # Every day rolled up, so the summary reads what production's would.
+        runner = JobRunner(db, FixedClock(day_bounds(FIRST + timedelta(days=days), TZ)[1]), TZ)
+        for n in range(days):
+            await runner.run_day(BY_NAME["daily_rollup"], FIRST + timedelta(days=n), force=True)
+        vouchers = await db.pool.fetchval("SELECT count(*) FROM vouchers")
+        redemptions = await db.pool.fetchval("SELECT count(*) FROM redemptions")
+    finally:
+        await db.close()
+    return {
+        "scale": scale,
+        "vouchers": vouchers,
+        "redemptions": redemptions,
+        "residents": residents,
+        "fill_s": round(fill_s, 1),
+        "rollup_day_s": round(sorted(times)[1], 3),
+        "rollup_us_per_redemption": round(sorted(times)[1] / (REDEEMED_PER_DAY * scale) * 1e6, 1),
+    }
+
+
+async def hot_plans(url: str) -> dict[str, str]:
+    """The plans of the hot reads (wallet, preview by code, merchant's day), for the test that
+    they stay on their indexes."""
+    conn = await asyncpg.connect(url)
+    try:
+        resident = await conn.fetchval("SELECT id FROM residents WHERE sub = 'scale-7'")
+        code = await conn.fetchval("SELECT code FROM vouchers LIMIT 1")
+        plans = {}
+        for name, sql, args in (
+            (
+                "wallet",
+                "SELECT * FROM vouchers WHERE resident_id = $1 ORDER BY claimed_at DESC LIMIT 200",
+                [resident],
+            ),
+            ("voucher_by_code", "SELECT * FROM vouchers WHERE code = $1", [code]),
+        ):
+            rows = await conn.fetch("EXPLAIN " + sql, *args)
+            plans[name] = "\n".join(r[0] for r in rows)
+        return plans
+    finally:
+        await conn.close()
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(asyncio.run(fill(sys.argv[1], int(sys.argv[2]), print)))
