@@ -15,7 +15,7 @@ async def run(tx: Conn, ctx: RunContext) -> int:
     if first is None or last is None or ctx.day < first:
         return 0
     last = min(last, ctx.day)
-    found = await recovery.compute(tx, first, last, None, ctx.baseline_year)
+    found = await recovery.compute(tx, first, last, None, ctx.baseline_year, item_days={ctx.day})
     rows = [r for r in found.items if r["date"] == ctx.day] + found.totals
     for row in rows:
         figures = {k: v for k, v in row.items() if k not in ("date", "category")}

@@ -62,6 +62,8 @@ MAKE_UP_WORKDAY = date(2020, 5, 9)  # a Saturday worked in exchange for the holi
 RESIDENTS = 20_000
 BUREAU_USER = "demo-bureau"
 BASELINE_YEAR = 2019
+# Checkouts of a day played at once (each voucher's own events stay in order).
+REDEMPTION_CONCURRENCY = 8
 # The demo writes as the bureau would, so its actions are on the audit trail too.
 DEMO = Actor("demo")
 
@@ -466,7 +468,7 @@ class DemoLoader:
 
     async def _redemptions(self, day: date) -> None:
         chains = self.plans.pop(day, {})
-        gate = asyncio.Semaphore(8)
+        gate = asyncio.Semaphore(REDEMPTION_CONCURRENCY)
         last_redemption: dict[str, tuple[int, int]] = {}
 
         async def run(code: str, events: list[Event]) -> None:

@@ -129,9 +129,11 @@ async def compute(
     baseline_year: int,
     *,
     only: set[str] | None = None,
+    item_days: set[date] | None = None,
 ) -> Recovery:
     """Items per (day, category) and totals per category over first..last. `only`: the
-    credit codes to count (a test's subsets of merchants); None counts everyone."""
+    credit codes to count (a test's subsets of merchants); None counts everyone. `item_days`:
+    the days whose items are wanted (the nightly job wants one); None gives every day."""
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     pairs = {d: baseline_day(d, baseline_year) for d in days}
     wanted = sorted({*days, *(b for b in pairs.values() if b is not None)})
@@ -159,6 +161,8 @@ async def compute(
                 groups[(cat, participant)][1].append(before)
                 summed[code][0] += sales
                 summed[code][1] += before
+        if item_days is not None and day not in item_days:
+            continue
         for cat in categories:
             figures = estimate(
                 _group(groups.get((cat, True))), _group(groups.get((cat, False))), _seed(day, cat)
