@@ -307,3 +307,17 @@ async def test_dismissing_holds_nothing(api: Api) -> None:
     ]
     status, csv = await api.call("GET", FLAGS, params={"format": "csv"}, headers=api.bureau)
     assert status == 200 and csv.startswith("id,merchant_id,merchant_name,rule,date")
+
+
+def test_each_threshold_is_a_setting() -> None:
+    from service.settings import RiskRules, Settings
+
+    rules = RiskRules.from_env(
+        {"FESTIVAL_RISK_HUG_SHARE_PCT": "70", "FESTIVAL_RISK_BURST_MINUTES": "15"}
+    )
+    assert (rules.hug_share_pct, rules.burst_minutes) == (70, 15)
+    assert rules.repeat_min_vouchers == 3 and rules.churn_share_pct == 20  # API.md's defaults
+    settings = Settings.from_env(
+        {"FESTIVAL_JWT_SECRET": "s" * 40, "FESTIVAL_RISK_REPEAT_MIN_VOUCHERS": "4"}
+    )
+    assert settings.risk.repeat_min_vouchers == 4

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import date, datetime
 
 from service.db import Database
-from service.domain import audit
-from service.errors import DomainError, ErrorCode
+from service.domain import audit, csvin
 from service.schemas.common import CATEGORIES, FIRST_DAY, LAST_DAY, MAX_FEN
 
 HEADER = ["date", "category", "sales_fen"]
@@ -21,32 +18,12 @@ MAX_SALES_FEN = MAX_FEN * 1000
 
 def parse(text: str) -> list[tuple[date, str, int]]:
     """The rows of a baseline CSV, or a DomainError naming every bad line (1 = the header)."""
-    errors: dict[str, list[str]] = {}
+    upload = csvin.read(text, [HEADER])
+    errors = upload.errors
     rows: list[tuple[date, str, int]] = []
     seen: dict[tuple[date, str], int] = {}
-    try:
-        # newline="": the csv module reads CR, LF and CRLF line ends itself.
-        lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
-    except csv.Error as err:
-        raise DomainError(
-            ErrorCode.INVALID_REQUEST,
-            "the body is not readable as CSV",
-            {"lines": {}, "csv": [str(err)]},
-        ) from None
-    if not lines or [c.strip() for c in lines[0]] != HEADER:
-        raise DomainError(
-            ErrorCode.INVALID_REQUEST,
-            "the first line must be the header date,category,sales_fen",
-            {"lines": {"1": ["Expected the header date,category,sales_fen."]}},
-        )
-    for number, cells in enumerate(lines[1:], start=2):
-        if not cells or all(not c.strip() for c in cells):
-            continue
+    for number, (raw_date, category, raw_sales) in upload.lines:
         problems = []
-        if len(cells) != 3:
-            errors[str(number)] = [f"Expected 3 fields, got {len(cells)}."]
-            continue
-        raw_date, category, raw_sales = (c.strip() for c in cells)
         day = None
         try:
             day = date.fromisoformat(raw_date) if len(raw_date) == 10 else None
@@ -72,16 +49,7 @@ def parse(text: str) -> list[tuple[date, str, int]]:
             errors[str(number)] = problems
         elif day is not None and sales is not None:
             rows.append((day, category, sales))
-    if len(rows) > MAX_ROWS:
-        raise DomainError(ErrorCode.INVALID_REQUEST, f"at most {MAX_ROWS} rows per upload", {})
-    if errors:
-        raise DomainError(
-            ErrorCode.INVALID_REQUEST,
-            f"{len(errors)} line(s) are not valid; nothing was stored",
-            {"lines": errors},
-        )
-    if not rows:
-        raise DomainError(ErrorCode.INVALID_REQUEST, "no rows after the header", {"lines": {}})
+    upload.refuse_if_bad(len(rows), MAX_ROWS)
     return rows
 
 

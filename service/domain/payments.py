@@ -5,18 +5,17 @@ settled = pending + held + exported, and exported = paid + failed + in flight.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import date, datetime
 from typing import Any
 
 from service.db import Database
-from service.domain import audit
+from service.domain import audit, csvin
 from service.errors import DomainError, ErrorCode
 
 BANK_FILE_COLUMNS = ("reference", "merchant_id", "account_name", "account_no", "amount_yuan")
 RETURN_STATUSES = ("paid", "failed")
+RETURN_HEADERS = (("reference", "status"), ("reference", "status", "amount_yuan"))
 _REFERENCE = re.compile(r"HYF-[0-9]{8}-[0-9]{4,}", re.ASCII)
 _YUAN = re.compile(r"([0-9]{1,13})\.([0-9]{2})", re.ASCII)
 MAX_RETURN_ROWS = 20_000
@@ -78,29 +77,12 @@ async def export(
 def parse_returns(text: str) -> list[tuple[str, str, int | None]]:
     """A return file's rows (reference, status, amount in fen or None), or a DomainError
     naming every bad line (1 = the header)."""
-    try:
-        lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
-    except csv.Error as err:
-        raise DomainError(
-            ErrorCode.INVALID_REQUEST, "the body is not readable as CSV", {"csv": [str(err)]}
-        ) from None
-    header = [c.strip() for c in lines[0]] if lines else []
-    if header not in (["reference", "status"], ["reference", "status", "amount_yuan"]):
-        raise DomainError(
-            ErrorCode.INVALID_REQUEST,
-            "the first line must be the header reference,status[,amount_yuan]",
-            {"lines": {"1": ["Expected reference,status or reference,status,amount_yuan."]}},
-        )
-    errors: dict[str, list[str]] = {}
+    upload = csvin.read(text, RETURN_HEADERS)
+    errors = upload.errors
     rows: list[tuple[str, str, int | None]] = []
     seen: dict[str, int] = {}
-    for number, cells in enumerate(lines[1:], start=2):
-        if not cells or all(not c.strip() for c in cells):
-            continue
-        if len(cells) != len(header):
-            errors[str(number)] = [f"Expected {len(header)} fields, got {len(cells)}."]
-            continue
-        reference, status = cells[0].strip(), cells[1].strip()
+    for number, cells in upload.lines:
+        reference, status = cells[0], cells[1]
         problems = []
         if not _REFERENCE.fullmatch(reference):
             problems.append(f"reference {reference!r} is not a bank file reference.")
@@ -112,25 +94,16 @@ def parse_returns(text: str) -> list[tuple[str, str, int | None]]:
             problems.append(f"status {status!r} is not paid or failed.")
         amount = None
         if len(cells) == 3:
-            found = _YUAN.fullmatch(cells[2].strip())
+            found = _YUAN.fullmatch(cells[2])
             if found is None:
-                problems.append(f"amount_yuan {cells[2].strip()!r} is not yuan with two decimals.")
+                problems.append(f"amount_yuan {cells[2]!r} is not yuan with two decimals.")
             else:
                 amount = int(found[1]) * 100 + int(found[2])
         if problems:
             errors[str(number)] = problems
         else:
             rows.append((reference, status, amount))
-    if len(rows) > MAX_RETURN_ROWS:
-        raise DomainError(ErrorCode.INVALID_REQUEST, f"at most {MAX_RETURN_ROWS} rows", {})
-    if errors or not rows:
-        raise DomainError(
-            ErrorCode.INVALID_REQUEST,
-            f"{len(errors)} line(s) are not valid; nothing was applied"
-            if errors
-            else "no rows after the header",
-            {"lines": errors},
-        )
+    upload.refuse_if_bad(len(rows), MAX_RETURN_ROWS)
     return rows
 
 

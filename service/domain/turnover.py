@@ -3,8 +3,6 @@ bureau for festival and comparison merchants (API.md, "Turnover and recovery")."
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import statistics
 from dataclasses import dataclass
@@ -14,7 +12,7 @@ from typing import Any
 import asyncpg
 
 from service.db import Database
-from service.domain import audit
+from service.domain import audit, csvin
 from service.domain.credit_code import credit_code_error
 from service.errors import DomainError, ErrorCode
 from service.schemas.common import CATEGORIES
@@ -78,42 +76,15 @@ class Row:
     sales_fen: int
 
 
-def _bad(errors: dict[str, list[str]], what: str) -> DomainError:
-    return DomainError(
-        ErrorCode.INVALID_REQUEST,
-        f"{len(errors)} line(s) are not valid; nothing was stored" if errors else what,
-        {"lines": errors},
-    )
-
-
 def parse(text: str, years: tuple[int, ...]) -> list[Row]:
     """The rows of a turnover CSV (`date,credit_code,category,sales_fen`), or a DomainError
     naming every bad line (1 = the header). Dates must fall in `years` (the baseline year and
     the festival's)."""
-    try:
-        lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
-    except csv.Error as err:
-        raise DomainError(
-            ErrorCode.INVALID_REQUEST,
-            "the body is not readable as CSV",
-            {"lines": {}, "csv": [str(err)]},
-        ) from None
-    if not lines or [c.strip() for c in lines[0]] != HEADER:
-        raise DomainError(
-            ErrorCode.INVALID_REQUEST,
-            "the first line must be the header " + ",".join(HEADER),
-            {"lines": {"1": ["Expected the header " + ",".join(HEADER) + "."]}},
-        )
-    errors: dict[str, list[str]] = {}
+    upload = csvin.read(text, [HEADER])
+    errors = upload.errors
     rows: list[Row] = []
     seen: dict[tuple[str, date], int] = {}
-    for number, cells in enumerate(lines[1:], start=2):
-        if not cells or all(not c.strip() for c in cells):
-            continue
-        if len(cells) != 4:
-            errors[str(number)] = [f"Expected 4 fields, got {len(cells)}."]
-            continue
-        raw_date, code, category, raw_sales = (c.strip() for c in cells)
+    for number, (raw_date, code, category, raw_sales) in upload.lines:
         problems = []
         day = None
         try:
@@ -143,10 +114,7 @@ def parse(text: str, years: tuple[int, ...]) -> list[Row]:
             errors[str(number)] = problems
         elif day is not None and sales is not None:
             rows.append(Row(number, day, code, category, sales))
-    if len(rows) > MAX_ROWS:
-        raise DomainError(ErrorCode.INVALID_REQUEST, f"at most {MAX_ROWS} rows per import", {})
-    if errors or not rows:
-        raise _bad(errors, "no rows after the header")
+    upload.refuse_if_bad(len(rows), MAX_ROWS)
     return rows
 
 
@@ -188,7 +156,11 @@ async def store(db: Database, rows: list[Row], actor: audit.Actor, now: datetime
             if problems:
                 errors[str(r.line)] = problems
         if errors:
-            raise _bad(errors, "")
+            raise DomainError(
+                ErrorCode.INVALID_REQUEST,
+                f"{len(errors)} line(s) are not valid; nothing was stored",
+                {"lines": errors},
+            )
         before = await tx.fetchrow("turnover_summary", **keys)
         await tx.execute(
             "import_turnover",
