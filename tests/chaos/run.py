@@ -62,7 +62,8 @@ class Scale:
 
 
 FULL = Scale(residents=3000, quantity=2000, checkouts=1500, concurrency=128)
-SMOKE = Scale(residents=300, quantity=200, checkouts=150, concurrency=48)
+# A crowd long enough that the strike lands while it still runs, on a busy CI machine too.
+SMOKE = Scale(residents=600, quantity=200, checkouts=150, concurrency=48)
 
 
 def say(text: str) -> None:
@@ -244,22 +245,27 @@ async def kill_worker(server_url: str, folder: Path, scale: Scale, what: str) ->
         else:
             codes = await claimed_codes(session, api.base, batch_id, scale.checkouts)
             load = checkouts(journal, api.base, mid, codes, scale.concurrency)
-        victim = api.workers()[0]
+        victims: list[psutil.Process] = []
         struck: dict[str, int] = {}
 
         async def kill_when_busy() -> None:
-            # Strike mid load, and only once the victim holds client connections: the kernel
-            # may have handed every early connection to the other worker.
+            # Strike mid load a worker that holds client connections: the kernel may hand
+            # every connection to one of the two, and which one is not ours to choose.
             await journal.answered(scale.concurrency)
+            held, victim = 0, api.workers()[0]
             for _ in range(400):
-                held = established(victim)
+                busiest = max(api.workers(), key=established)
+                held = established(busiest)
                 if held:
+                    victim = busiest
                     break
                 await asyncio.sleep(0.005)
             struck.update(victim_connections=held, answered_before=len(journal.entries))
+            victims.append(victim)
             victim.send_signal(signal.SIGKILL)
 
         await asyncio.gather(load, kill_when_busy())
+        victim = victims[0]
         for _ in range(200):  # the supervisor starts another worker
             if len(api.workers()) == 2 and victim not in api.workers():
                 break
