@@ -84,6 +84,15 @@ class Call:
         assert self.principal is not None, "public endpoint asked for its caller"
         return self.principal
 
+    async def csv_text(self) -> str:
+        """The body of a CSV upload (an endpoint with raw_body="text/csv"), as UTF-8 text."""
+        try:
+            return (await self.request.read()).decode("utf-8")
+        except UnicodeDecodeError:
+            raise DomainError(
+                ErrorCode.INVALID_REQUEST, "the CSV must be UTF-8", {"lines": {}}
+            ) from None
+
     def path_id(self, name: str = "id") -> int:
         """A numeric path id; anything else is simply not found."""
         value = parse_path_id(self.request.match_info[name])

@@ -6,7 +6,6 @@ from aiohttp import web
 
 from service.csvout import csv_response
 from service.domain import payments
-from service.errors import DomainError, ErrorCode
 from service.http import Call, Routes, json_response
 from service.schemas.payments import (
     ExportRequest,
@@ -46,11 +45,7 @@ async def export(call: Call) -> web.StreamResponse:
     errors=("invalid_request",),
 )
 async def put_returns(call: Call) -> web.StreamResponse:
-    try:
-        text = (await call.request.read()).decode("utf-8")
-    except UnicodeDecodeError:
-        raise DomainError(ErrorCode.INVALID_REQUEST, "the CSV must be UTF-8", {}) from None
-    rows = payments.parse_returns(text)
+    rows = payments.parse_returns(await call.csv_text())
     applied = await payments.apply_returns(call.db, rows, call.actor, call.clock.now())
     return json_response({"rows": applied})
 

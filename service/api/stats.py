@@ -8,7 +8,6 @@ from aiohttp import web
 
 from service.csvout import table_response
 from service.domain import baselines, recovery, stats
-from service.errors import DomainError, ErrorCode
 from service.http import Call, Routes, json_response
 from service.schemas.common import MAX_RANGE_DAYS, check_span
 from service.schemas.stats import (
@@ -80,13 +79,6 @@ async def merchants(call: Call) -> web.StreamResponse:
     errors=("invalid_request",),
 )
 async def put_baselines(call: Call) -> web.StreamResponse:
-    raw = await call.request.read()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise DomainError(
-            ErrorCode.INVALID_REQUEST, "the CSV must be UTF-8", {"lines": {}}
-        ) from None
-    rows = baselines.parse(text)
+    rows = baselines.parse(await call.csv_text())
     stored = await baselines.store(call.db, rows, call.actor, call.clock.now())
     return json_response({"rows": stored})

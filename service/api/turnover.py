@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from aiohttp import web
 
-from service.csvout import csv_response, wants_csv
+from service.csvout import csv_response, table_response, wants_csv
 from service.domain import recovery, turnover
 from service.errors import DomainError, ErrorCode
 from service.http import Call, Routes, json_response
@@ -79,11 +79,8 @@ async def my_turnover(call: Call) -> web.StreamResponse:
     start = call.query.get("from_") or to - timedelta(days=30)
     check_span(start, to)
     rows = await turnover.of_merchant(call.db, mid, start, to)
-    tz = call.settings.tz
-    items = [turnover_json(r, tz) for r in rows]
-    if wants_csv(call.request, call.query):
-        return csv_response(items, columns(TurnoverDay()), f"turnover-{mid}.csv")
-    return json_response({"items": items})
+    items = [turnover_json(r, call.settings.tz) for r in rows]
+    return table_response(call, items, f"turnover-{mid}.csv")
 
 
 @routes.put(
@@ -95,14 +92,8 @@ async def my_turnover(call: Call) -> web.StreamResponse:
     errors=("invalid_request",),
 )
 async def import_turnover(call: Call) -> web.StreamResponse:
-    try:
-        text = (await call.request.read()).decode("utf-8")
-    except UnicodeDecodeError:
-        raise DomainError(
-            ErrorCode.INVALID_REQUEST, "the CSV must be UTF-8", {"lines": {}}
-        ) from None
     year = call.settings.baseline_year
-    rows = turnover.parse(text, (year, year + 1))
+    rows = turnover.parse(await call.csv_text(), (year, year + 1))
     stored = await turnover.store(call.db, rows, call.actor, call.clock.now())
     return json_response({"rows": stored})
 
