@@ -16,8 +16,3 @@ class RunContext:
     tz: Any
     risk: RiskRules = field(default_factory=RiskRules)
     baseline_year: int = 2019
-
-
-def rows_of(status: str) -> int:
-    """Rows touched, from asyncpg's command status ("INSERT 0 4", "UPDATE 7", "DELETE 0")."""
-    return int(status.rsplit(" ", 1)[-1])

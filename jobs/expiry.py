@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from jobs.context import RunContext, rows_of
-from service.db import Conn
+from jobs.context import RunContext
+from service.db import Conn, rows_of
 
 
 async def sweep(tx: Conn, now: datetime) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from jobs.context import RunContext, rows_of
-from service.db import Conn
+from jobs.context import RunContext
+from service.db import Conn, rows_of
 from service.domain import rate_limits
 
 IDEMPOTENCY_KEEP = timedelta(days=7)

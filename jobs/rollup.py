@@ -8,8 +8,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from jobs import expiry
-from jobs.context import RunContext, rows_of
-from service.db import Conn, Database
+from jobs.context import RunContext
+from service.db import Conn, Database, rows_of
 from service.timefmt import business_day, day_bounds
 
 # The nightly rollup also recomputes the days before, so late changes land.

@@ -7,8 +7,8 @@ next line.
 
 from __future__ import annotations
 
-from jobs.context import RunContext, rows_of
-from service.db import Conn
+from jobs.context import RunContext
+from service.db import Conn, rows_of
 from service.timefmt import day_bounds
 
 

@@ -148,6 +148,11 @@ def translate(exc: BaseException) -> DomainError | None:
     return None
 
 
+def rows_of(status: str) -> int:
+    """Rows touched, from asyncpg's command status ("INSERT 0 4", "UPDATE 7", "DELETE 0")."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
 class Conn:
     """Named queries on one connection (inside a transaction when one is open)."""
 

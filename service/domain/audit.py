@@ -183,17 +183,22 @@ class Verified:
         return self.broken_id is None
 
 
+def _fault(entry: Mapping[str, Any], prev_hash: str) -> str | None:
+    """Why an entry does not fit after the one whose hash is `prev_hash`, if it does not."""
+    if entry["prev_hash"] != prev_hash:
+        return "its prev_hash is not the previous entry's hash"
+    if entry_hash(entry) != entry["hash"]:
+        return "its content does not match its hash"
+    return None
+
+
 def verify_chain(chain: Iterable[Mapping[str, Any]]) -> Verified:
     """The first entry (in id order) whose link or hash does not fit, if any."""
-    prev = GENESIS
-    checked = 0
+    prev, checked = GENESIS, 0
     for entry in chain:
-        if entry["prev_hash"] != prev:
-            return Verified(checked, entry["id"], "its prev_hash is not the previous entry's hash")
-        if entry_hash(entry) != entry["hash"]:
-            return Verified(checked, entry["id"], "its content does not match its hash")
-        prev = entry["hash"]
-        checked += 1
+        if (fault := _fault(entry, prev)) is not None:
+            return Verified(checked, entry["id"], fault)
+        prev, checked = entry["hash"], checked + 1
     return Verified(checked)
 
 
@@ -210,5 +215,10 @@ async def chain(db: Database, batch: int = 5000) -> AsyncIterator[dict[str, Any]
 
 
 async def verify(db: Database) -> Verified:
-    collected = [entry async for entry in chain(db)]
-    return verify_chain(collected)
+    """As verify_chain, reading the log a page at a time (it only grows)."""
+    prev, checked = GENESIS, 0
+    async for entry in chain(db):
+        if (fault := _fault(entry, prev)) is not None:
+            return Verified(checked, entry["id"], fault)
+        prev, checked = entry["hash"], checked + 1
+    return Verified(checked)

@@ -26,20 +26,6 @@ from service.db import Conn, Database
 from service.schemas.common import CATEGORIES
 
 RESAMPLES = 2000
-FIGURES = (
-    "participants_sales_fen",
-    "participants_baseline_fen",
-    "participants_index",
-    "comparison_sales_fen",
-    "comparison_baseline_fen",
-    "comparison_index",
-    "incremental_index",
-    "incremental_sales_fen",
-    "ci_low",
-    "ci_high",
-    "merchants_reporting",
-    "comparison_reporting",
-)
 
 
 def baseline_day(day: date, year: int) -> date | None:
@@ -63,6 +49,16 @@ class Group:
         total = float(self.baseline.sum())
         return float(self.sales.sum()) / total if total > 0 else None
 
+    def figures(self, prefix: str) -> dict[str, Any]:
+        """Its sums and index as `prefix`_…; null for a group no merchant reported to."""
+        reported = len(self.sales) > 0
+        index = self.index
+        return {
+            f"{prefix}_sales_fen": int(self.sales.sum()) if reported else None,
+            f"{prefix}_baseline_fen": int(self.baseline.sum()) if reported else None,
+            f"{prefix}_index": None if index is None else round(index, 4),
+        }
+
 
 def _ratios(group: Group, picks: np.ndarray) -> np.ndarray:
     sales = group.sales[picks].sum(axis=1)
@@ -75,18 +71,8 @@ def estimate(participants: Group, comparison: Group, seed: int) -> dict[str, Any
     """The figures of one (day or range, category); null where data are missing."""
     p, c = participants.index, comparison.index
     out: dict[str, Any] = {
-        "participants_sales_fen": int(participants.sales.sum())
-        if len(participants.sales)
-        else None,
-        "participants_baseline_fen": int(participants.baseline.sum())
-        if len(participants.sales)
-        else None,
-        "participants_index": None if p is None else round(p, 4),
-        "comparison_sales_fen": int(comparison.sales.sum()) if len(comparison.sales) else None,
-        "comparison_baseline_fen": int(comparison.baseline.sum())
-        if len(comparison.sales)
-        else None,
-        "comparison_index": None if c is None else round(c, 4),
+        **participants.figures("participants"),
+        **comparison.figures("comparison"),
         "incremental_index": None,
         "incremental_sales_fen": None,
         "ci_low": None,

@@ -15,13 +15,11 @@ from typing import Any
 
 import asyncpg
 
-from jobs.context import rows_of
-from service.db import Conn, Database
+from service.db import Conn, Database, rows_of
 from service.domain import audit
 from service.errors import DomainError, ErrorCode, not_found
 from service.settings import RiskRules
 
-RULES = ("repeat_pair", "threshold_hugging", "burst", "reversal_churn")
 DECISIONS = {"dismiss": "dismissed", "confirm": "confirmed"}
 
 
@@ -86,10 +84,9 @@ async def flags(
 async def timeline(db: Database, flag_id: int, minutes: int) -> dict[str, Any]:
     """What the reviewer looks at: the merchant's redemptions per day for two weeks up to the
     flagged day, and per window on that day."""
-    rows = await db.fetch("risk_flags_one", flag_id=flag_id)
-    if not rows:
+    flag = await db.fetchrow("risk_flags_one", flag_id=flag_id)
+    if flag is None:
         raise not_found("risk flag")
-    flag = rows[0]
     where = {"merchant_id": flag["merchant_id"], "day": flag["date"]}
     return {
         "flag_id": flag_id,
