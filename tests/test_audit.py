@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from service.domain import audit
-from tests.conftest import ROOT, Api, assert_error
+from tests.conftest import ROOT, Api, assert_error, assert_invalid, assert_queries_invalid
 from tests.factories import batch_body, merchant_body
 
 AUDIT = "/api/v1/admin/audit"
@@ -253,3 +253,17 @@ async def test_concurrent_bureau_writes_make_one_unbroken_chain(api: Api) -> Non
     )
     chain = [{**e, "at": datetime.fromisoformat(e["at"])} for e in entries]
     assert audit.verify_chain(chain) == audit.Verified(40)
+
+
+async def test_bad_trail_queries_are_400(api: Api) -> None:
+    await assert_queries_invalid(
+        api,
+        AUDIT,
+        "?from=2020-13-01 ?to=yesterday ?action=DROP-TABLE ?limit=0 ?limit=5001 ?limit=١٢"
+        " ?format=xml ?actor=",
+        headers=api.bureau,
+    )
+    status, body = await api.call(
+        "GET", AUDIT, params={"from": "2020-05-07", "to": "2020-05-06"}, headers=api.bureau
+    )
+    assert_invalid(status, body, "from")

@@ -7,7 +7,7 @@ import csv
 import io
 from typing import Any
 
-from tests.conftest import Api, assert_error, assert_invalid
+from tests.conftest import Api, assert_error, assert_invalid, assert_queries_invalid
 from tests.test_risk import CLEAR, DAY, FLAGS, HUG, batch, scan, series, settle, shop
 
 EXPORTS = "/api/v1/admin/payments/exports"
@@ -175,3 +175,27 @@ async def test_held_lines_stay_out_of_the_bank_file(api: Api) -> None:
         0,
         True,
     )
+
+
+async def test_bad_payment_requests_are_400(api: Api) -> None:
+    for bad in ({}, {"date": "2020-02-30"}, {"date": 20200506}, {"date": "2020-05-06", "x": 1}):
+        status, body = await api.call("POST", EXPORTS, json=bad, headers=api.bureau)
+        assert_error(status, body, 400, "invalid_request")
+    await assert_queries_invalid(
+        api, RECONCILIATION, "?date=0001-01-01 ?date=6/5/2020", headers=api.bureau
+    )
+    status, body = await api.call("GET", RECONCILIATION, headers=api.bureau)
+    assert_invalid(status, body, "date")
+    status, body = await returns(api, "")
+    assert_error(status, body, 400, "invalid_request")
+    headers = {**api.bureau, "Content-Type": "text/csv"}
+    status, body = await api.call("PUT", RETURNS, data=b"reference,status\n\xff\n", headers=headers)
+    assert_error(status, body, 400, "invalid_request")
+    for role in ("resident", "merchant"):
+        status, body = await api.call(
+            "POST",
+            EXPORTS,
+            json={"date": "2020-05-06"},
+            headers=api.auth(role, mid=1 if role == "merchant" else None),
+        )
+        assert_error(status, body, 403, "forbidden")

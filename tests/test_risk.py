@@ -11,7 +11,7 @@ from typing import Any
 
 from jobs.registry import BY_NAME
 from service import keys
-from tests.conftest import Api, assert_error, assert_invalid
+from tests.conftest import Api, assert_error, assert_invalid, assert_queries_invalid
 
 FLAGS = "/api/v1/admin/risk/flags"
 REDEMPTIONS = "/api/v1/merchant/redemptions"
@@ -321,3 +321,25 @@ def test_each_threshold_is_a_setting() -> None:
         {"FESTIVAL_JWT_SECRET": "s" * 40, "FESTIVAL_RISK_REPEAT_MIN_VOUCHERS": "4"}
     )
     assert settings.risk.repeat_min_vouchers == 4
+
+
+async def test_bad_flag_queries_and_releases_are_400(api: Api) -> None:
+    await assert_queries_invalid(
+        api,
+        FLAGS,
+        "?status=closed ?rule=fraud ?merchant_id=x ?merchant_id=0 ?limit=9999",
+        headers=api.bureau,
+    )
+    for path in (f"{FLAGS}/1/review", f"{FLAGS}/1/release"):
+        status, body = await api.call("POST", path, json={"note": "x"}, headers=api.bureau)
+        assert_error(status, body, 400, "invalid_request")
+    status, body = await api.call(
+        "POST", f"{FLAGS}/1/release", json={"clawback": "yes", "note": "x"}, headers=api.bureau
+    )
+    assert_invalid(status, body, "clawback")
+    status, body = await api.call(
+        "POST", f"{FLAGS}/999/release", json={"clawback": False, "note": "x"}, headers=api.bureau
+    )
+    assert_error(status, body, 404, "not_found")
+    status, body = await api.call("GET", f"{FLAGS}/999/timeline", headers=api.bureau)
+    assert_error(status, body, 404, "not_found")

@@ -13,7 +13,7 @@ from jobs.registry import BY_NAME
 from service import keys
 from service.domain import recovery
 from service.domain.credit_code import ALPHABET, with_check_character
-from tests.conftest import Api, assert_error, assert_invalid
+from tests.conftest import Api, assert_error, assert_invalid, assert_queries_invalid
 
 TURNOVER = "/api/v1/admin/turnover"
 RECOVERY = "/api/v1/stats/recovery"
@@ -232,3 +232,16 @@ async def _merchant_with_code(api: Api, credit_code: str) -> None:
         headers=api.bureau,
         expect=201,
     )
+
+
+async def test_bad_recovery_queries_are_400(api: Api) -> None:
+    await assert_queries_invalid(
+        api,
+        RECOVERY,
+        "?category=cars ?from=2020-5-1 ?to=9999-01-01 ?format=pdf",
+        headers=api.bureau,
+    )
+    status, body = await api.call(
+        "GET", RECOVERY, params={"from": "2020-01-01", "to": "2021-12-31"}, headers=api.bureau
+    )
+    assert_invalid(status, body, "from")  # longer than a request may span
