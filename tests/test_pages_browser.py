@@ -78,6 +78,18 @@ class Live:
         )
         return body["merchant"]["id"], body["api_key"]
 
+    async def bureau_account(self, username: str, password: str) -> None:
+        """A bureau account to sign in with on the page (as `festival admin create` makes)."""
+        conn = await asyncpg.connect(self.settings.database_url)
+        try:
+            await conn.execute(
+                "INSERT INTO bureau_users (username, password_hash) VALUES ($1, $2)",
+                username,
+                hash_password(password),
+            )
+        finally:
+            await conn.close()
+
     async def batch(self, **overrides: Any) -> dict[str, Any]:
         body = live_batch_body(**{"quantity": 50, **overrides})
         return await self.call(
@@ -119,6 +131,12 @@ async def browser() -> AsyncIterator[Any]:
         )
         yield chromium
         await chromium.close()
+
+
+async def sign_in(page: Any, username: str, password: str) -> None:
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    await page.click("#sign-in")
 
 
 def offline_only(page: Any, base: str) -> list[str]:
@@ -300,14 +318,7 @@ async def test_a_cashier_redeems_once_despite_a_lost_answer_then_reverses(
 async def test_the_bureau_sees_the_apis_totals_and_downloads_csv(
     live: Live, browser: Any, tmp_path: Path
 ) -> None:
-    conn = await asyncpg.connect(live.settings.database_url)
-    try:
-        await conn.execute(
-            "INSERT INTO bureau_users (username, password_hash) VALUES ('analyst', $1)",
-            hash_password("a long password 1"),
-        )
-    finally:
-        await conn.close()
+    await live.bureau_account("analyst", "a long password 1")
     mid, _ = await live.merchant("dining")
     batch = await live.batch(quantity=10)
     for i, amount in enumerate((6000, 8800, 15000)):
@@ -335,9 +346,7 @@ async def test_the_bureau_sees_the_apis_totals_and_downloads_csv(
     page = await context.new_page()
     asked = offline_only(page, live.base)
     await page.goto(live.base + "/bureau")
-    await page.fill("#username", "analyst")
-    await page.fill("#password", "a long password 1")
-    await page.click("#sign-in")
+    await sign_in(page, "analyst", "a long password 1")
     overall = page.locator("#totals tr[data-category='overall']")
     await overall.wait_for()
     cells = await overall.locator("td").all_inner_texts()
@@ -483,14 +492,7 @@ async def test_a_resident_enters_a_lottery_counts_down_and_sees_the_result(
 async def test_the_bureau_sees_budgets_verifies_draws_and_recycles(
     live: Live, browser: Any
 ) -> None:
-    conn = await asyncpg.connect(live.settings.database_url)
-    try:
-        await conn.execute(
-            "INSERT INTO bureau_users (username, password_hash) VALUES ('analyst', $1)",
-            hash_password("a long password 1"),
-        )
-    finally:
-        await conn.close()
+    await live.bureau_account("analyst", "a long password 1")
     bureau = live.headers("bureau")
     await live.call(
         "PUT",
@@ -522,9 +524,7 @@ async def test_the_bureau_sees_budgets_verifies_draws_and_recycles(
     page = await context.new_page()
     asked = offline_only(page, live.base)
     await page.goto(live.base + "/bureau")
-    await page.fill("#username", "analyst")
-    await page.fill("#password", "a long password 1")
-    await page.click("#sign-in")
+    await sign_in(page, "analyst", "a long password 1")
     # Budget per category, as the API reports it.
     auto = page.locator("#budget tr[data-category='auto']")
     await auto.wait_for()
@@ -577,14 +577,7 @@ async def test_the_bureau_sees_budgets_verifies_draws_and_recycles(
 async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit_trail(
     live: Live, browser: Any, tmp_path: Path
 ) -> None:
-    conn = await asyncpg.connect(live.settings.database_url)
-    try:
-        await conn.execute(
-            "INSERT INTO bureau_users (username, password_hash) VALUES ('auditor', $1)",
-            hash_password("a long password 2"),
-        )
-    finally:
-        await conn.close()
+    await live.bureau_account("auditor", "a long password 2")
     bureau = live.headers("bureau")
     shops = {}
     for name, account in (("凑单小店", "6222020200112233445"), ("老实饭店", "6217000010001234567")):
@@ -636,9 +629,7 @@ async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit
     page = await context.new_page()
     asked = offline_only(page, live.base)
     await page.goto(live.base + "/bureau/money")
-    await page.fill("#username", "auditor")
-    await page.fill("#password", "a long password 2")
-    await page.click("#sign-in")
+    await sign_in(page, "auditor", "a long password 2")
     row = page.locator(f"#flags tr[data-flag='{hugging['id']}']")
     await row.wait_for()
     cells = await row.locator("td").all_inner_texts()
@@ -734,14 +725,7 @@ async def test_the_daily_bulletin_prints_on_a4_with_its_fonts_and_charts(
 
 
 async def _bulletin_pdf(live: Live, browser: Any, tmp_path: Path) -> bytes:
-    conn = await asyncpg.connect(live.settings.database_url)
-    try:
-        await conn.execute(
-            "INSERT INTO bureau_users (username, password_hash) VALUES ('reader', $1)",
-            hash_password("a long password 3"),
-        )
-    finally:
-        await conn.close()
+    await live.bureau_account("reader", "a long password 3")
     bureau = live.headers("bureau")
     day = datetime.now(live.settings.tz).date()
     codes = []
@@ -793,9 +777,7 @@ async def _bulletin_pdf(live: Live, browser: Any, tmp_path: Path) -> bytes:
     page = await context.new_page()
     asked = offline_only(page, live.base)
     await page.goto(f"{live.base}/bureau/bulletin?date={day}")
-    await page.fill("#username", "reader")
-    await page.fill("#password", "a long password 3")
-    await page.click("#sign-in")
+    await sign_in(page, "reader", "a long password 3")
     dining = page.locator("#recovery tr[data-category='dining']")
     await dining.wait_for()
     cells = await dining.locator("td").all_inner_texts()
