@@ -1000,7 +1000,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.smoke:
         args.seconds, args.quantity, args.residents, args.vouchers = 1, 200, 2000, 2000
-        args.issue_residents = 8_000
+        args.issue_residents = 30_000  # more than a fast machine issues in the 1 s run
         args.rollup_days, args.rollup_per_day = 1, 2000
         args.lottery_entries = 5_000
         args.scales, args.scale_days = [1], 4
