@@ -4,6 +4,7 @@ lookups after a timeout, and reversal within the business day."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -490,7 +491,6 @@ async def test_one_flush_settles_mixed_checkouts_each_as_if_alone(api: Api) -> N
     )
     statuses = [o[0] if isinstance(o, tuple) else o.code for o in outcomes]
     assert statuses == [201, 409, 409, 201, 409]
-    import json
 
     assert json.loads(outcomes[1][1])["error"]["code"] == "already_redeemed"  # type: ignore[index]
     assert json.loads(outcomes[2][1])["error"]["code"] == "below_min_spend"  # type: ignore[index]
@@ -501,6 +501,50 @@ async def test_one_flush_settles_mixed_checkouts_each_as_if_alone(api: Api) -> N
         db, [Checkout(shop.id, "k2", v1["code"], 12000, "b")], api.clock.now(), api.settings.tz
     )
     assert again == [outcomes[1]]
+
+
+async def test_replayed_checkouts_in_one_flush_each_happen_at_their_own_moment(api: Api) -> None:
+    """The demo replays a day's checkouts in shared transactions: each is stored at its own
+    moment and business day, its voucher's expiry is judged then, and a daily cap counts each
+    day apart."""
+    from datetime import datetime, timedelta
+
+    from service import keys as app_keys
+    from service.domain.redemptions import Checkout, redeem_many
+
+    created = await api.create_merchant(category="shopping", daily_subsidy_cap_fen=2_000)
+    mid = created["merchant"]["id"]
+    shop = Cashier(mid, api.auth("merchant", f"m{mid}", mid))
+    v1, v2, v3, v4 = [await voucher(api, sub) for sub in ("a", "b", "c", "d")]
+    today = api.clock.now() + timedelta(hours=1)
+    tomorrow = today + timedelta(days=1)
+    too_late = datetime.fromisoformat(v4["expires_at"]) + timedelta(seconds=1)
+    db = api.client.app[app_keys.DB]
+    outcomes = await redeem_many(
+        db,
+        [
+            Checkout(shop.id, "k1", v1["code"], 12000, "a", today),  # the day's 20 yuan
+            Checkout(shop.id, "k2", v2["code"], 12000, "b", today),  # over the day's cap
+            Checkout(shop.id, "k3", v3["code"], 12000, "c", tomorrow),  # a new day, a new cap
+            Checkout(shop.id, "k4", v4["code"], 12000, "d", too_late),  # expired by then
+        ],
+        api.clock.now(),
+        api.settings.tz,
+    )
+    answers = [(o[0], json.loads(o[1])) for o in outcomes if isinstance(o, tuple)]
+    assert [status for status, _ in answers] == [201, 409, 201, 409]
+    assert answers[1][1]["error"]["code"] == "merchant_cap_reached"
+    assert answers[3][1]["error"]["code"] == "expired"
+    for (_, body), at in ((answers[0], today), (answers[2], tomorrow)):
+        assert datetime.fromisoformat(body["redeemed_at"]) == at
+        stored = await db.pool.fetchrow(
+            "SELECT redeemed_at, business_date FROM redemptions WHERE id = $1", body["id"]
+        )
+        assert stored["redeemed_at"] == at
+        assert stored["business_date"] == at.astimezone(api.settings.tz).date()
+    assert (
+        datetime.fromisoformat((await in_wallet(api, v3["code"], "c"))["redeemed_at"]) == tomorrow
+    )
 
 
 async def test_a_token_for_a_merchant_that_does_not_exist_is_forbidden(api: Api) -> None:

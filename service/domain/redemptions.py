@@ -92,6 +92,8 @@ class Checkout:
     code: str
     order_amount_fen: int
     order_ref: str
+    # When it happened, for a replayed checkout (the demo's days); None: the flush's moment.
+    at: datetime | None = None
 
     @cached_property
     def fingerprint(self) -> bytes:
@@ -131,7 +133,8 @@ async def redeem_many(
 ) -> list[Answer | DomainError]:
     """Settle many checkouts in one transaction (no two with the same merchant and key):
     each gets its answer (a stored one when its key was used before), or an error that is
-    not stored (a key reused for another request, a merchant that does not exist)."""
+    not stored (a key reused for another request, a merchant that does not exist). Each
+    happens at its own `at` if it has one, at `now` otherwise."""
     for attempt in range(_RETRIES):
         try:
             return await _redeem_once(db, checkouts, now, tz)
@@ -146,7 +149,9 @@ async def _redeem_once(
     db: Database, checkouts: list[Checkout], now: datetime, tz: Any
 ) -> list[Answer | DomainError]:
     outcomes: list[Answer | DomainError] = []
-    completed = Completed(now=now, business_date=business_day(now, tz))
+    completed = Completed()
+    moments = [c.at or now for c in checkouts]
+    days = [business_day(at, tz) for at in moments]
     async with db.transaction() as tx:
         await tx.fetchval(
             "lock_idempotency_keys",
@@ -158,23 +163,33 @@ async def _redeem_once(
             merchant_ids=[c.merchant_id for c in checkouts],
             keys=[c.key for c in checkouts],
             codes=[c.code for c in checkouts],
-            now=now,
+            moments=moments,
         )
         redeemed_now: set[int] = set()
         # Capped merchants' subsidy of the day so far (locked: exact across processes).
-        capped = [c.merchant_id for c, r in zip(checkouts, rows, strict=True) if r["merchant_cap"]]
-        paid_today: dict[int, int] = {}
+        capped = sorted(
+            {
+                (c.merchant_id, day)
+                for c, r, day in zip(checkouts, rows, days, strict=True)
+                if r["merchant_cap"]
+            }
+        )
+        paid_today: dict[tuple[int, date], int] = {}
         if capped:
             await tx.execute(
-                "lock_capped_merchants", namespace=CAP_LOCK_NAMESPACE, merchant_ids=capped
+                "lock_capped_merchants",
+                namespace=CAP_LOCK_NAMESPACE,
+                merchant_ids=[merchant for merchant, _ in capped],
             )
             paid_today = {
-                r["merchant_id"]: r["subsidy_fen"]
+                (r["merchant_id"], r["day"]): r["subsidy_fen"]
                 for r in await tx.fetch(
-                    "merchants_subsidy_of_day", merchant_ids=capped, day=completed.business_date
+                    "merchants_subsidy_of_day",
+                    merchant_ids=[merchant for merchant, _ in capped],
+                    days=[day for _, day in capped],
                 )
             }
-        for checkout, row in zip(checkouts, rows, strict=True):
+        for checkout, row, at, day in zip(checkouts, rows, moments, days, strict=True):
             if row["status_code"] is not None:
                 if bytes(row["fingerprint"]) != checkout.fingerprint:
                     outcomes.append(
@@ -190,37 +205,44 @@ async def _redeem_once(
             if context["id"] in redeemed_now:  # the same voucher earlier in this flush
                 context["status"] = "redeemed"
             try:
-                body = _decide(context, checkout, now, tz)
+                body = _decide(context, checkout, at, tz)
                 if row["merchant_cap"]:
-                    _within_cap(row["merchant_cap"], paid_today, checkout, body["discount_fen"])
+                    _within_cap(
+                        row["merchant_cap"],
+                        paid_today,
+                        (checkout.merchant_id, day),
+                        body["discount_fen"],
+                    )
             except DomainError as refusal_:
                 if refusal_.code == "forbidden":
                     outcomes.append(refusal_)
                     continue
                 text = as_text(refusal_.body())
-                completed.refuse(checkout, refusal_.status, text)
+                completed.refuse(checkout, at, refusal_.status, text)
                 outcomes.append((refusal_.status, text))
                 continue
             text = as_text(body)
             redeemed_now.add(context["id"])
-            completed.redeem(checkout, row, body["id"], text)
+            completed.redeem(checkout, at, day, row, body["id"], text)
             outcomes.append((201, text))
         if completed.ids or completed.refused_keys:
             await tx.execute("complete_redemptions", **vars(completed))
     return outcomes
 
 
-def _within_cap(cap: int, paid_today: dict[int, int], checkout: Checkout, discount: int) -> None:
+def _within_cap(
+    cap: int, paid_today: dict[tuple[int, date], int], merchant_day: tuple[int, date], discount: int
+) -> None:
     """Refuse (merchant_cap_reached) a redemption that would take the merchant's subsidy of
     the business day past its cap; count it in otherwise."""
-    paid = paid_today.get(checkout.merchant_id, 0)
+    paid = paid_today.get(merchant_day, 0)
     if paid + discount > cap:
         raise DomainError(
             ErrorCode.MERCHANT_CAP_REACHED,
             "this merchant has reached its daily subsidy cap",
             {"daily_subsidy_cap_fen": cap, "paid_today_fen": paid, "discount_fen": discount},
         )
-    paid_today[checkout.merchant_id] = paid + discount
+    paid_today[merchant_day] = paid + discount
 
 
 @dataclass
@@ -228,8 +250,8 @@ class Completed:
     """What a flush writes in one statement (`complete_redemptions`, whose parameters are
     these fields): a column per field, a redemption or a stored refusal per row."""
 
-    now: datetime
-    business_date: date
+    moments: list[datetime] = field(default_factory=list)
+    business_dates: list[date] = field(default_factory=list)
     ids: list[int] = field(default_factory=list)
     voucher_ids: list[int] = field(default_factory=list)
     merchant_ids: list[int] = field(default_factory=list)
@@ -246,8 +268,19 @@ class Completed:
     refused_fingerprints: list[bytes] = field(default_factory=list)
     refused_statuses: list[int] = field(default_factory=list)
     refused_answers: list[str] = field(default_factory=list)
+    refused_moments: list[datetime] = field(default_factory=list)
 
-    def redeem(self, checkout: Checkout, voucher: asyncpg.Record, id_: int, answer: str) -> None:
+    def redeem(
+        self,
+        checkout: Checkout,
+        at: datetime,
+        day: date,
+        voucher: asyncpg.Record,
+        id_: int,
+        answer: str,
+    ) -> None:
+        self.moments.append(at)
+        self.business_dates.append(day)
         self.ids.append(id_)
         self.voucher_ids.append(voucher["id"])
         self.merchant_ids.append(checkout.merchant_id)
@@ -260,7 +293,8 @@ class Completed:
         self.fingerprints.append(checkout.fingerprint)
         self.answers.append(answer)
 
-    def refuse(self, checkout: Checkout, status: int, answer: str) -> None:
+    def refuse(self, checkout: Checkout, at: datetime, status: int, answer: str) -> None:
+        self.refused_moments.append(at)
         self.refused_merchant_ids.append(checkout.merchant_id)
         self.refused_keys.append(checkout.key)
         self.refused_fingerprints.append(checkout.fingerprint)

@@ -24,13 +24,14 @@ FROM (SELECT k FROM unnest(:lock_names::text[]) AS k ORDER BY k) AS sorted;
 -- Everything a flush of checkouts decides on, one row per checkout in order: the key's stored
 -- answer if any, the merchant's standing, the voucher (locked in id order until the
 -- transaction ends) and the id a redemption will have.
--- :merchant_ids, :keys and :codes are parallel arrays, one element per checkout.
+-- :merchant_ids, :keys, :codes and :moments are parallel arrays, one element per checkout
+-- (its moment decides whether the voucher has expired by then).
 WITH wanted AS (
-    SELECT * FROM unnest(:merchant_ids::bigint[], :keys::text[], :codes::text[]) WITH ORDINALITY
-        AS w (merchant_id, key, code, n)
+    SELECT * FROM unnest(:merchant_ids::bigint[], :keys::text[], :codes::text[],
+                         :moments::timestamptz[]) WITH ORDINALITY
+        AS w (merchant_id, key, code, at, n)
 ), locked AS (
-    SELECT v.id, v.code, v.batch_id, v.expires_at,
-           voucher_status(v.status, v.expires_at, :now) AS status,
+    SELECT v.id, v.code, v.batch_id, v.expires_at, v.status AS stored_status,
            b.category, b.face_value_fen, b.min_spend_fen,
            EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id) AS has_merchant_list
     FROM vouchers v JOIN batches b ON b.id = v.batch_id
@@ -41,7 +42,8 @@ WITH wanted AS (
 SELECT w.n, k.fingerprint, k.status_code, k.response,
        me.status AS merchant_status, me.category AS merchant_category,
        me.daily_subsidy_cap_fen AS merchant_cap,
-       l.id, l.code, l.batch_id, l.expires_at, l.status, l.category, l.face_value_fen,
+       l.id, l.code, l.batch_id, l.expires_at,
+       voucher_status(l.stored_status, l.expires_at, w.at) AS status, l.category, l.face_value_fen,
        l.min_spend_fen, l.has_merchant_list,
        EXISTS (SELECT 1 FROM batch_merchants m
                WHERE m.batch_id = l.batch_id AND m.merchant_id = w.merchant_id) AS merchant_listed,
@@ -55,36 +57,39 @@ ORDER BY w.n;
 -- name: complete_redemptions
 -- A flush's redemptions, the vouchers' new state, their ledger events, and every key with its
 -- answer (refusals too), in one statement.
--- Parallel arrays, one element per redemption (:ids … :answers) and one per stored refusal
--- (:refused_merchant_ids … :refused_answers): see service/domain/redemptions.py, Completed.
+-- Parallel arrays, one element per redemption (:moments … :answers) and one per stored
+-- refusal (:refused_merchant_ids … :refused_moments): see service/domain/redemptions.py,
+-- Completed.
 WITH done AS (
-    SELECT * FROM unnest(:ids::bigint[], :voucher_ids::bigint[], :merchant_ids::bigint[], :batch_ids::bigint[], :categories::text[],
+    SELECT * FROM unnest(:moments::timestamptz[], :business_dates::date[], :ids::bigint[], :voucher_ids::bigint[],
+                         :merchant_ids::bigint[], :batch_ids::bigint[], :categories::text[],
                          :order_amounts::bigint[], :discounts::bigint[], :order_refs::text[], :keys::text[], :fingerprints::bytea[],
                          :answers::text[])
-        AS d (id, voucher_id, merchant_id, batch_id, category, order_fen, discount_fen,
-              order_ref, key, fingerprint, answer)
+        AS d (at, business_date, id, voucher_id, merchant_id, batch_id, category, order_fen,
+              discount_fen, order_ref, key, fingerprint, answer)
 ), redemption AS (
     INSERT INTO redemptions (id, voucher_id, merchant_id, batch_id, category, order_amount_fen,
                              discount_fen, payable_fen, order_ref, idempotency_key, redeemed_at,
                              business_date)
     SELECT id, voucher_id, merchant_id, batch_id, category, order_fen, discount_fen,
-           order_fen - discount_fen, order_ref, key, :now, :business_date
+           order_fen - discount_fen, order_ref, key, at, business_date
     FROM done
 ), voucher AS (
-    UPDATE vouchers v SET status = 'redeemed', redeemed_at = :now
+    UPDATE vouchers v SET status = 'redeemed', redeemed_at = done.at
     FROM done WHERE v.id = done.voucher_id
 ), ledger AS (
     INSERT INTO voucher_events (voucher_id, batch_id, kind, at, redemption_id, merchant_id)
-    SELECT voucher_id, batch_id, 'redeemed', :now, id, merchant_id FROM done
+    SELECT voucher_id, batch_id, 'redeemed', at, id, merchant_id FROM done
 ), refused AS (
-    SELECT * FROM unnest(:refused_merchant_ids::bigint[], :refused_keys::text[], :refused_fingerprints::bytea[], :refused_statuses::integer[], :refused_answers::text[])
-        AS r (merchant_id, key, fingerprint, status_code, answer)
+    SELECT * FROM unnest(:refused_merchant_ids::bigint[], :refused_keys::text[], :refused_fingerprints::bytea[],
+                         :refused_statuses::integer[], :refused_answers::text[], :refused_moments::timestamptz[])
+        AS r (merchant_id, key, fingerprint, status_code, answer, at)
 )
 INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status_code, response,
                               redemption_id, created_at)
-SELECT merchant_id, key, fingerprint, 201, answer, id, :now FROM done
+SELECT merchant_id, key, fingerprint, 201, answer, id, at FROM done
 UNION ALL
-SELECT merchant_id, key, fingerprint, status_code, answer, NULL, :now FROM refused;
+SELECT merchant_id, key, fingerprint, status_code, answer, NULL, at FROM refused;
 
 -- name: lock_redemption
 SELECT r.*, v.code FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
@@ -134,8 +139,9 @@ SELECT pg_advisory_xact_lock(:namespace::integer, m.merchant_id::integer)
 FROM (SELECT DISTINCT unnest(:merchant_ids::bigint[]) AS merchant_id ORDER BY 1) m;
 
 -- name: merchants_subsidy_of_day
-SELECT m.merchant_id,
+-- Each (merchant, business day)'s subsidy so far; :merchant_ids and :days are parallel.
+SELECT m.merchant_id, m.day,
        coalesce((SELECT sum(r.discount_fen)::bigint FROM redemptions r
-                 WHERE r.merchant_id = m.merchant_id AND r.business_date = :day
+                 WHERE r.merchant_id = m.merchant_id AND r.business_date = m.day
                    AND r.status = 'completed'), 0) AS subsidy_fen
-FROM unnest(:merchant_ids::bigint[]) AS m (merchant_id);
+FROM unnest(:merchant_ids::bigint[], :days::date[]) AS m (merchant_id, day);
