@@ -7,7 +7,15 @@ and its PostgreSQL backend's sampled); checks correctness after each; prints a t
 writes bench-results.json.
 
     python -m tests.load.bench [--seconds 10] [--workers 2] [--quantity 20000] [--smoke]
-                               [--lottery-entries 1000000] [--only lottery]
+                               [--lottery-entries 1000000] [--only issuing|sellout|...]
+                               [--profile DIR]
+
+--profile DIR records the API workers with py-spy during each service scenario's measured
+run, with no code change: DIR/issuing.txt (…) holds the collapsed stacks (the input of any
+flame graph tool; speedscope.app opens it), DIR/issuing-top.txt the functions with the most
+samples, inclusive and their own.
+py-spy samples from outside the process, but it takes CPU on these two cores: the figures
+of a profiled run are not the benchmark's.
 """
 
 from __future__ import annotations
@@ -57,6 +65,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 SECRET = "bench-secret-" + "b" * 52
 # A scenario whose limit moved more than this between before and after is run again.
 MAX_SPREAD = 0.25
+SERVICE_SCENARIOS = ("issuing", "sellout", "redemption")
 
 
 def wrk(url: str, seconds: float, connections: int, script: Path | None = None, *args: str) -> dict:
@@ -85,6 +94,33 @@ def wrk(url: str, seconds: float, connections: int, script: Path | None = None, 
         "socket_errors": errors.group(1) if errors else None,
         "raw": out,
     }
+
+
+def profile_top(collapsed: str, rows: int = 40) -> str:
+    """The functions with most samples in py-spy's collapsed stacks (one `frame;frame;… n`
+    per line), inclusive and their own, as shares of all samples; `serve_forever`'s own share
+    is the event loop waiting for work."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        # A frame is "function (file:line)"; without the line, a function's samples add up.
+        frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")[1:]]  # [0]: process
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + n
+        if frames:
+            own[frames[-1]] = own.get(frames[-1], 0) + n
+    lines = [f"{total:,} samples"]
+    for title, counts in (("inclusive", inclusive), ("own", own)):
+        lines.append(f"\n{title}:")
+        for frame, n in sorted(counts.items(), key=lambda kv: -kv[1])[:rows]:
+            lines.append(f"{100 * n / max(total, 1):6.2f}%  {frame}")
+    return "\n".join(lines) + "\n"
 
 
 def token(role: str, sub: str, mid: int | None = None) -> str:
@@ -207,6 +243,7 @@ class Bench:
         self.processes: list[subprocess.Popen[bytes]] = []
         self.limit_port = 0
         self.spreads: dict[str, float] = {}
+        self.service_pid = 0
 
     def say(self, text: str) -> None:
         print(f"[bench] {text}", file=sys.stderr, flush=True)
@@ -302,7 +339,31 @@ class Bench:
             env,
         )
         wait_http(f"http://127.0.0.1:{port}/readyz")
+        self.service_pid = process.pid
         return url, port, process
+
+    def drive(self, name: str, port: int, connections: int, script: str, data: Path) -> dict:
+        """wrk against the service; with --profile, py-spy records its workers meanwhile."""
+        profiler = None
+        if self.args.profile:
+            out = Path(self.args.profile) / f"{name}.txt"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            profiler = subprocess.Popen(
+                [str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses",
+                 "--pid", str(self.service_pid), "--duration", str(int(self.args.seconds)),
+                 "--rate", "250", "--format", "raw", "--output", str(out)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+        try:
+            return wrk(
+                f"http://127.0.0.1:{port}", self.args.seconds, connections, HERE / script, str(data)
+            )
+        finally:
+            if profiler is not None:
+                profiler.wait(timeout=60)
+                top = out.with_name(f"{name}-top.txt")
+                top.write_text(profile_top(out.read_text()))
+                self.say(f"{name}: profile in {out}, its top functions in {top}")
 
     def create_batch(self, port: int, quantity: int) -> int:
         now = datetime.now(UTC)
@@ -348,9 +409,7 @@ class Bench:
                 batch_id=batch_id,
                 tokens=[token("resident", f"issue-{attempt}-{i}") for i in range(residents)],
             )
-            run = wrk(
-                f"http://127.0.0.1:{port}", self.args.seconds, 256, HERE / "claim.lua", str(data)
-            )
+            run = self.drive("issuing", port, 256, "claim.lua", data)
             conn = await asyncpg.connect(url)
             try:
                 issued = await conn.fetchval(
@@ -395,9 +454,7 @@ class Bench:
                 tokens=[token("resident", f"sellout-{attempt}-{i}") for i in range(residents)],
             )
             started = datetime.now(UTC)
-            run = wrk(
-                f"http://127.0.0.1:{port}", self.args.seconds, 256, HERE / "claim.lua", str(data)
-            )
+            run = self.drive("sellout", port, 256, "claim.lua", data)
             conn = await asyncpg.connect(url)
             try:
                 issued, last = await conn.fetchrow(
@@ -469,9 +526,7 @@ class Bench:
         async def once(attempt: int) -> dict[str, Any]:
             # A noisy first attempt used some vouchers; the script skips codes already redeemed
             # by their answer (409), which the reconciliation below counts as such.
-            return wrk(
-                f"http://127.0.0.1:{port}", self.args.seconds, 64, HERE / "redeem.lua", str(data)
-            )
+            return self.drive("redemption", port, 64, "redeem.lua", data)
 
         run, limit = await self.bracketed("redemption", 64, once)
         conn = await asyncpg.connect(url)
@@ -818,11 +873,16 @@ class Bench:
         if self.args.only == "lottery":
             await self.lottery_draw()
             return self.results
-        if self.args.only == "issuing":  # for A/B runs of one change (docs/performance.md)
+        if self.args.only in SERVICE_SCENARIOS:  # for A/B runs of one change
             self.limit()
             url, port, process = await self.service()
             try:
-                await self.issuing(url, port, process)
+                if self.args.only == "issuing":
+                    await self.issuing(url, port, process)
+                elif self.args.only == "sellout":
+                    await self.sellout(url, port)
+                else:
+                    await self.redemption(url, port)
             finally:
                 self.stop(process)
             return self.results
@@ -996,7 +1056,10 @@ def main() -> int:
     )
     parser.add_argument("--output", default=str(ROOT / "bench-results.json"))
     parser.add_argument("--smoke", action="store_true", help="seconds and small counts")
-    parser.add_argument("--only", choices=["lottery", "issuing"], help="just this scenario")
+    parser.add_argument(
+        "--only", choices=["lottery", *SERVICE_SCENARIOS], help="just this scenario"
+    )
+    parser.add_argument("--profile", metavar="DIR", help="py-spy flame graphs of the workers")
     args = parser.parse_args()
     if args.smoke:
         args.seconds, args.quantity, args.residents, args.vouchers = 1, 200, 2000, 2000
