@@ -188,8 +188,8 @@ class TokenVerifier:
             or not isinstance(header.get("kid", ""), str)
         ):
             raise _unauthorized("token not valid")
-        signed = hmac.new(self._secret, f"{head}.{body}".encode("ascii"), hashlib.sha256)
-        if not hmac.compare_digest(signed.digest(), _segment(signature)):
+        signed = hmac.digest(self._secret, f"{head}.{body}".encode("ascii"), "sha256")
+        if not hmac.compare_digest(signed, _segment(signature)):
             raise _unauthorized("token not valid")
         claims = _json_segment(body)
         if any(name not in claims for name in _REQUIRED):
@@ -271,8 +271,22 @@ class _CheckedOnceHMAC(HMACAlgorithm):
 
 def _header(token: str) -> dict[str, Any]:
     """The token's header, read once: its `alg` picks the key family, and that family's code
-    (ours for HS256, PyJWT's otherwise) verifies header, signature and claims in full."""
-    return _json_segment(token.split(".", 1)[0])
+    (ours for HS256, PyJWT's otherwise) verifies header, signature and claims in full.
+    Every token we issue has the same header segment, so each distinct segment is parsed
+    once (a segment that does not parse is not remembered, and raises every time).
+    Callers only read the dict."""
+    segment = token.split(".", 1)[0]
+    header = _headers_read.get(segment)
+    if header is None:
+        header = _json_segment(segment)
+        if len(_headers_read) >= _HEADERS_REMEMBERED:
+            _headers_read.clear()  # bounded: a stranger's made-up headers cost a parse each
+        _headers_read[segment] = header
+    return header
+
+
+_HEADERS_REMEMBERED = 64
+_headers_read: dict[str, dict[str, Any]] = {}
 
 
 def _unauthorized(message: str) -> DomainError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import re
@@ -22,6 +23,23 @@ from service.schemas.common import printable
 
 log = logging.getLogger("festival.errors")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}", re.ASCII)
+# Made ids: 16 random hex digits per process, then a count: unique, and no system call per
+# request (os.urandom was one). An id names a request; it is not a secret.
+_ID_PREFIX = os.urandom(8).hex()
+_ids = itertools.count(1)
+
+
+def _new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ids):016x}"
+
+
+def _new_id_prefix() -> None:  # a forked child must not repeat its parent's ids
+    global _ID_PREFIX, _ids
+    _ID_PREFIX, _ids = os.urandom(8).hex(), itertools.count(1)
+
+
+os.register_at_fork(after_in_child=_new_id_prefix)
+
 
 # What every answer carries: no version for scanners, no MIME sniffing.
 COMMON_HEADERS = {"Server": "festival", "X-Content-Type-Options": "nosniff"}
@@ -53,8 +71,31 @@ def _error_response(err: DomainError) -> web.Response:
     if err.retry_after is not None:
         headers["Retry-After"] = str(err.retry_after)
     return web.Response(
-        text=dumps(err.body()), status=err.status, content_type="application/json", headers=headers
+        body=_error_body(err),
+        status=err.status,
+        content_type="application/json",
+        charset="utf-8",
+        headers=headers,
     )
+
+
+_ERROR_BODIES_REMEMBERED = 256
+_error_bodies: dict[tuple[str, str], bytes] = {}
+
+
+def _error_body(err: DomainError) -> bytes:
+    """The error's JSON, encoded once per (code, message) when it has no details: a sold-out
+    crowd gets the same answer tens of thousands of times a second."""
+    if err.details:
+        return dumps(err.body()).encode()
+    key = (err.code, err.message)
+    body = _error_bodies.get(key)
+    if body is None:
+        body = dumps(err.body()).encode()
+        if len(_error_bodies) >= _ERROR_BODIES_REMEMBERED:
+            _error_bodies.clear()  # bounded, should a message ever carry what a client sent
+        _error_bodies[key] = body
+    return body
 
 
 @web.middleware
@@ -62,7 +103,7 @@ async def service_middleware(request: web.Request, handler: Handler) -> web.Stre
     """Request id, JSON errors for every error path, and metrics: one layer, not three, since
     each layer costs every request (the flash crowd's included)."""
     incoming = request.headers.get("X-Request-Id", "")
-    request_id = incoming if _REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
+    request_id = incoming if _REQUEST_ID.fullmatch(incoming) else _new_request_id()
     request[keys.REQUEST_ID] = request_id
     started = time.perf_counter()
     try:

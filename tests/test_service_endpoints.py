@@ -34,6 +34,41 @@ async def test_request_id_is_echoed_or_made(api: Api) -> None:
     assert resp.headers["X-Request-Id"] != "bad id\twith tab"
 
 
+async def test_made_request_ids_are_unique_in_a_process_and_across_forked_ones(api: Api) -> None:
+    import multiprocessing
+
+    from service.middlewares import _new_request_id
+
+    made = set()
+    for _ in range(50):
+        resp = await api.client.get("/healthz")
+        made.add(resp.headers["X-Request-Id"])
+    assert len(made) == 50 and all(len(m) == 32 for m in made)
+    # A worker forked from this process makes ids of its own, not a copy of the parent's.
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        child = pool.apply(_new_request_id)
+    assert child[:16] != _new_request_id()[:16]
+
+
+async def test_error_bodies_remembered_per_code_and_message_never_mix(api: Api) -> None:
+    import json
+
+    from service.errors import DomainError, ErrorCode
+    from service.middlewares import _error_response
+
+    def body(err: DomainError) -> dict:
+        return json.loads(_error_response(err).body)  # type: ignore[arg-type]
+
+    for _ in range(2):  # the second time from what was remembered
+        assert body(DomainError(ErrorCode.SOLD_OUT, "a")) == {
+            "error": {"code": "sold_out", "message": "a", "details": {}}
+        }
+        assert body(DomainError(ErrorCode.SOLD_OUT, "b"))["error"]["message"] == "b"
+        assert body(DomainError(ErrorCode.NOT_FOUND, "a"))["error"]["code"] == "not_found"
+        with_details = DomainError(ErrorCode.SOLD_OUT, "a", {"batch": _})
+        assert body(with_details)["error"]["details"] == {"batch": _}
+
+
 async def test_unknown_route_and_wrong_method_get_the_error_body(api: Api) -> None:
     status, body = await api.call("GET", "/api/v1/nowhere")
     assert_error(status, body, 404, "not_found")
