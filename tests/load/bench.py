@@ -873,6 +873,9 @@ class Bench:
         if self.args.only == "lottery":
             await self.lottery_draw()
             return self.results
+        if self.args.only == "scale":
+            await self.scale_curve()
+            return self.results
         if self.args.only in SERVICE_SCENARIOS:  # for A/B runs of one change
             self.limit()
             url, port, process = await self.service()
@@ -1057,7 +1060,7 @@ def main() -> int:
     parser.add_argument("--output", default=str(ROOT / "bench-results.json"))
     parser.add_argument("--smoke", action="store_true", help="seconds and small counts")
     parser.add_argument(
-        "--only", choices=["lottery", *SERVICE_SCENARIOS], help="just this scenario"
+        "--only", choices=["lottery", "scale", *SERVICE_SCENARIOS], help="just this scenario"
     )
     parser.add_argument("--profile", metavar="DIR", help="py-spy flame graphs of the workers")
     args = parser.parse_args()
