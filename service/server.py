@@ -15,6 +15,7 @@ gone (nginx closes its idle ones after its upstream keepalive_timeout, deploy/),
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -92,6 +93,12 @@ async def _serve_until_stopped(
     await runner.setup()
     site = web.SockSite(runner, sock)
     await site.start()
+    # What start-up made (modules, routes, schemas, the OpenAPI document) lives as long as
+    # the process: out of the collector's sight, a full collection no longer walks it in the
+    # middle of a request. The wallet's p99 under 64 connections went from 39–47 ms (one run
+    # 312) to 24–32 ms (docs/performance.md).
+    gc.collect()
+    gc.freeze()
     bound_host, bound_port = sock.getsockname()[:2]
     log.info("serving on http://%s:%s (docs at /api/docs)", bound_host, bound_port)
     if banner:
