@@ -659,6 +659,7 @@ class Bench:
             process = self.start(command, env)
             try:
                 wait_http(f"http://127.0.0.1:{port}/readyz")
+                self.service_pid = process.pid
                 residents = figures["residents"]
                 wallets = lua_data(
                     self.workdir / f"wallet-{k}.lua",
@@ -673,10 +674,9 @@ class Bench:
                     target="/api/v1/stats/summary",
                     tokens=[token("bureau", "bench")],
                 )
-                base = f"http://127.0.0.1:{port}"
                 self.say(f"scale ×{k}: wallet and summary reads, 64 connections")
-                wallet = wrk(base, self.args.seconds, 64, HERE / "read.lua", str(wallets))
-                stats = wrk(base, self.args.seconds, 64, HERE / "read.lua", str(summary))
+                wallet = self.drive(f"wallet-x{k}", port, 64, "read.lua", wallets)
+                stats = self.drive(f"summary-x{k}", port, 64, "read.lua", summary)
             finally:
                 self.stop(process)
             curve.append(
