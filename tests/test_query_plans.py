@@ -13,7 +13,7 @@ import asyncpg
 
 from service.db import query
 from service.timefmt import day_bounds
-from tests.load.scale import FILL, FILL_DAY, FIRST, TZ
+from tests.load.scale import FILL_DAY, FIRST, TZ, fill_frame
 
 BIG = {"vouchers", "redemptions", "residents", "voucher_events", "idempotency_keys"}
 
@@ -32,7 +32,7 @@ async def test_the_hot_reads_use_their_indexes(db_url: str) -> None:
     conn = await asyncpg.connect(db_url)
     try:
         residents = 3000
-        await conn.execute(FILL, day_bounds(FIRST, TZ)[0], residents)
+        await fill_frame(conn, residents)
         for n in range(10):
             day = FIRST + timedelta(days=n)
             await conn.execute(FILL_DAY, day_bounds(day, TZ)[0], n, 600, 500, residents, day)

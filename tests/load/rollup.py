@@ -57,22 +57,25 @@ FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
 WHERE r.business_date = $1 GROUP BY r.merchant_id;
 """
 
+RESIDENTS = 50_000  # FILL_DAY spreads the vouchers over these
+# A festival's frame, shared with tests/load/scale.py: $2 merchants, one batch per category
+# open $3 days from $1, and $4 residents "<$5>-1" … (the names carry the $5 prefix).
 FILL = """
 WITH m AS (
     INSERT INTO merchants (name, category, credit_code, district, address, contact_phone, api_key_hash)
-    SELECT 'bench ' || i, (ARRAY['shopping','dining','culture_tourism','auto'])[1 + i % 4],
+    SELECT $5::text || ' ' || i, (ARRAY['shopping','dining','culture_tourism','auto'])[1 + i % 4],
            lpad(i::text, 17, '0') || 'X', '槐荫区', 'addr', '13800000000', '\\x00'
-    FROM generate_series(1, 200) i
+    FROM generate_series(1, $2::int) i
     RETURNING id
 ), b AS (
     INSERT INTO batches (category, title, face_value_fen, min_spend_fen, quantity, per_resident_limit,
                          claim_starts_at, claim_ends_at, valid_days, claimed)
-    SELECT c, 'bench ' || c, 2000, 10000, 100000000, 1000, $1::timestamptz,
-           $1::timestamptz + interval '60 days', 30, 0
+    SELECT c, $5::text || ' ' || c, 2000, 10000, 100000000, 1000, $1::timestamptz,
+           $1::timestamptz + $3::int * interval '1 day', 30, 0
     FROM unnest(ARRAY['shopping','dining','culture_tourism','auto']) c
     RETURNING id
 )
-INSERT INTO residents (sub) SELECT 'bench-' || i FROM generate_series(1, 50000) i;
+INSERT INTO residents (sub) SELECT $5::text || '-' || i FROM generate_series(1, $4::int) i;
 """
 FILL_DAY = """
 WITH ids AS (
@@ -109,7 +112,7 @@ async def main(url: str, days: int, per_day: int) -> dict:
     db = await Database.connect(url, min_size=1, max_size=2)
     try:
         start, _ = day_bounds(FIRST, TZ)
-        await db.pool.execute(FILL, start)
+        await db.pool.execute(FILL, start, 200, 60, RESIDENTS, "bench")
         for d in range(days):
             day = FIRST + timedelta(days=d)
             day_start, _ = day_bounds(day, TZ)

@@ -23,6 +23,7 @@ from jobs.runner import JobRunner
 from service.clock import FixedClock
 from service.db import Database
 from service.timefmt import day_bounds
+from tests.load.rollup import FILL
 
 TZ = ZoneInfo("Asia/Shanghai")
 FIRST = date(2020, 5, 1)
@@ -32,23 +33,6 @@ VOUCHERS_PER_DAY = 1_100
 REDEEMED_PER_DAY = 950
 ROLLUP_RUNS = 7
 
-FILL = """
-WITH m AS (
-    INSERT INTO merchants (name, category, credit_code, district, address, contact_phone, api_key_hash)
-    SELECT 'scale ' || i, (ARRAY['shopping','dining','culture_tourism','auto'])[1 + i % 4],
-           lpad(i::text, 17, '0') || 'X', '槐荫区', 'addr', '13800000000', '\\x00'
-    FROM generate_series(1, 60) i
-    RETURNING id
-), b AS (
-    INSERT INTO batches (category, title, face_value_fen, min_spend_fen, quantity, per_resident_limit,
-                         claim_starts_at, claim_ends_at, valid_days, claimed)
-    SELECT c, 'scale ' || c, 2000, 10000, 100000000, 1000, $1::timestamptz,
-           $1::timestamptz + interval '40 days', 30, 0
-    FROM unnest(ARRAY['shopping','dining','culture_tourism','auto']) c
-    RETURNING id
-)
-INSERT INTO residents (sub) SELECT 'scale-' || i FROM generate_series(1, $2::int) i;
-"""
 # One day: $3 vouchers claimed through the day, the first $4 of them redeemed the same day.
 FILL_DAY = """
 WITH ids AS (
@@ -82,13 +66,18 @@ WHERE v.redeemed_at IS NOT NULL;
 """
 
 
+async def fill_frame(conn: Any, residents: int) -> None:
+    """The festival's merchants, batches and residents ("scale-1" …), as the rollup's."""
+    await conn.execute(FILL, day_bounds(FIRST, TZ)[0], 60, 40, residents, "scale")
+
+
 async def fill(url: str, scale: int, say: Any, days: int = DAYS) -> dict[str, Any]:
     """Fills a migrated, empty database; returns rows, fill time and rollup cost."""
     residents = RESIDENTS * scale
     db = await Database.connect(url, min_size=1, max_size=2)
     try:
         started = time.perf_counter()
-        await db.pool.execute(FILL, day_bounds(FIRST, TZ)[0], residents)
+        await fill_frame(db.pool, residents)
         for n in range(days):
             day = FIRST + timedelta(days=n)
             await db.pool.execute(
