@@ -679,6 +679,7 @@ async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit
         if await entry.count() == 1:
             break
         await asyncio.sleep(0.05)
+    assert await entry.count() == 1
     texts = await entry.locator("td").all_inner_texts()
     assert texts[1:4] == ["bureau:auditor", "复核预警", f"risk_flags/{hugging['id']}"]
     assert "status: open → confirmed" in texts[4]

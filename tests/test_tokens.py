@@ -250,6 +250,7 @@ def test_the_fast_hs256_path_answers_as_pyjwt_does(settings: Settings) -> None:
         "e30.e30.e30",
         "W10.W10.",
     ]
+    answers = []
     for token in tokens:
         try:
             verifier._hs256_claims(token, _header(token))
@@ -257,3 +258,6 @@ def test_the_fast_hs256_path_answers_as_pyjwt_does(settings: Settings) -> None:
         except DomainError:
             ours = False
         assert ours == _pyjwt_accepts(token, settings), token
+        answers.append(ours)
+    # Both answers occur: two verifiers refusing everything would agree too.
+    assert answers.count(True) >= 5 and answers.count(False) >= 20, answers
