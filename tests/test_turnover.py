@@ -54,7 +54,15 @@ async def test_a_merchant_reports_its_day_and_may_correct_it_until_paid(api: Api
     assert [(d["date"], d["sales_fen"]) for d in mine["items"]] == [("2020-05-06", 1_300_000)]
     for bad in ({"sales_fen": -1}, {"sales_fen": 1.5}, {"sales_fen": "100"}, {}):
         assert_invalid(*await api.call("PUT", path, json=bad, headers=me), "sales_fen")
-    for wrong in ("2020-05-07", "2020-13-01", "0001-01-01", "yesterday"):
+    # Tomorrow; not a date; a baseline-year day (the bureau's import) or one before it.
+    for wrong in (
+        "2020-05-07",
+        "2020-13-01",
+        "0001-01-01",
+        "yesterday",
+        "2019-05-03",
+        "2005-05-03",
+    ):
         status, body = await api.call(
             "PUT", f"/api/v1/merchant/turnover/{wrong}", json={"sales_fen": 1}, headers=me
         )
@@ -245,3 +253,13 @@ async def test_bad_recovery_queries_are_400(api: Api) -> None:
         "GET", RECOVERY, params={"from": "2020-01-01", "to": "2021-12-31"}, headers=api.bureau
     )
     assert_invalid(status, body, "from")  # longer than a request may span
+
+
+async def test_recovery_answers_the_range_asked_when_from_is_after_the_data(api: Api) -> None:
+    """`from` later than the last day with data (and yesterday), `to` left out: the range is
+    that day, not silently another one."""
+    resp = await api.client.get(
+        RECOVERY, params={"from": "2020-06-01", "format": "csv"}, headers=api.bureau
+    )
+    assert resp.status == 200
+    assert "festival-recovery-2020-06-01-2020-06-01.csv" in resp.headers["Content-Disposition"]

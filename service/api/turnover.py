@@ -61,6 +61,7 @@ async def report_turnover(call: Call) -> web.StreamResponse:
         call.body.get("transactions"),
         business_day(now, call.settings.tz),
         now,
+        call.settings.baseline_year,
     )
     return json_response(turnover_json(row, call.settings.tz))
 
@@ -109,12 +110,12 @@ async def import_turnover(call: Call) -> web.StreamResponse:
 )
 async def recovery_report(call: Call) -> web.StreamResponse:
     year = call.settings.baseline_year
-    first, last = await recovery.span(call.db, year)
+    given_from, given_to = call.query.get("from_"), call.query.get("to")
+    # Defaults: the days that have data (or yesterday), never a range other than the one asked.
+    first, last = (None, None) if given_from and given_to else await recovery.span(call.db, year)
     yesterday = business_day(call.clock.now(), call.settings.tz) - timedelta(days=1)
-    to = call.query.get("to") or last or yesterday
-    start = call.query.get("from_") or first or to
-    if start > to:
-        start = to
+    to = given_to or max(last or yesterday, given_from or date.min)
+    start = given_from or min(first or to, to)
     check_span(start, to)
     found = await recovery.compute(call.db, start, to, call.query.get("category"), year)
     items = [recovery_json(r) for r in found.items]

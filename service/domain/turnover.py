@@ -32,8 +32,17 @@ async def report(
     transactions: int | None,
     today: date,
     now: datetime,
+    baseline_year: int,
 ) -> asyncpg.Record:
-    """A merchant's own 日结; correctable until that day's settlement has gone to the bank."""
+    """A merchant's own 日结 of a day after the baseline year; correctable until that day's
+    settlement has gone to the bank. The baseline year's takings come from the bureau's
+    import only: a merchant must not rewrite what its recovery is measured against."""
+    if day.year <= baseline_year:
+        raise DomainError(
+            ErrorCode.INVALID_REQUEST,
+            f"a merchant reports days after {baseline_year}; the baseline comes from the bureau",
+            {"date": [f"Must be after {baseline_year}."]},
+        )
     if day > today:
         raise DomainError(
             ErrorCode.INVALID_REQUEST,
