@@ -7,6 +7,7 @@ import csv
 import io
 from typing import Any
 
+from service import keys
 from tests.conftest import Api, assert_error, assert_invalid, assert_queries_invalid
 from tests.test_risk import CLEAR, DAY, FLAGS, HUG, batch, scan, series, settle, shop
 
@@ -60,6 +61,25 @@ async def test_accounts_are_masked_and_given_whole(api: Api) -> None:
     assert ACCOUNT["account_no"] not in str(listed) and "**** **** 3445" in str(listed)
     _, trail = await api.call("GET", "/api/v1/admin/audit", headers=api.bureau, expect=200)
     assert ACCOUNT["account_no"] not in str(trail)
+
+
+async def test_references_carry_a_merchant_id_of_five_digits_whole(api: Api) -> None:
+    """Ids pad to four digits and never shorten: 12345 and 1234 are different lines."""
+    await api.client.app[keys.DB].pool.execute("SELECT setval('merchants_id_seq', 12344)")
+    b = await batch(api)
+    big = await shop(api)
+    assert big.id == 12345
+    await with_account(api, big.id, "6222020200112233445")
+    await series(api, big, b, [CLEAR])
+    await settle(api, DAY)
+    status, text = await api.call(
+        "POST", EXPORTS, json={"date": DAY.isoformat()}, headers=api.bureau
+    )
+    assert status == 201, text
+    (row,) = csv.DictReader(io.StringIO(text))
+    assert row["reference"] == "HYF-20200506-12345"
+    status, applied = await returns(api, "reference,status\nHYF-20200506-12345,paid\n")
+    assert (status, applied) == (200, {"rows": 1})
 
 
 async def _body() -> dict[str, Any]:
@@ -119,6 +139,7 @@ async def test_a_day_is_exported_once_returned_all_or_nothing_and_reconciled(api
         (f"reference,status\n{ref},paid\n{ref},failed\n", "3"),
         (f"reference,status,amount_yuan\n{ref},paid,60.01\n", "2"),
         (f"reference,status\n{ref},bounced\n", "2"),
+        (f"reference,status\n\n{ref},paid\nHYF-20200506-9999,paid\n", "4"),  # a blank line 2
     ):
         status, body_ = await returns(api, bad)
         assert_error(status, body_, 400, "invalid_request")

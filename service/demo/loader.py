@@ -309,7 +309,7 @@ class DemoLoader:
                 raise
             return
         self.bank_files += 1
-        returned: list[tuple[str, str, int | None]] = [(r["reference"], "paid", None) for r in rows]
+        returned = [payments.Return(r["reference"], "paid") for r in rows]
         await payments.apply_returns(
             self.db, returned, DEMO, self.at(day + timedelta(days=1), 16 * 3600)
         )

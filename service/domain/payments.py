@@ -6,6 +6,7 @@ settled = pending + held + exported, and exported = paid + failed + in flight.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -74,12 +75,21 @@ async def export(
     return rows, left_out
 
 
-def parse_returns(text: str) -> list[tuple[str, str, int | None]]:
-    """A return file's rows (reference, status, amount in fen or None), or a DomainError
-    naming every bad line (1 = the header)."""
+@dataclass(frozen=True)
+class Return:
+    """A line of the bank's return file: what happened to one payment line."""
+
+    reference: str
+    status: str  # paid | failed
+    amount_fen: int | None = None  # the bank's amount, when the file gives one
+    line: int = 0  # its line in the file (1 = the header), for the errors
+
+
+def parse_returns(text: str) -> list[Return]:
+    """A return file's rows, or a DomainError naming every bad line (1 = the header)."""
     upload = csvin.read(text, RETURN_HEADERS)
     errors = upload.errors
-    rows: list[tuple[str, str, int | None]] = []
+    rows: list[Return] = []
     seen: dict[str, int] = {}
     for number, cells in upload.lines:
         reference, status = cells[0], cells[1]
@@ -102,31 +112,32 @@ def parse_returns(text: str) -> list[tuple[str, str, int | None]]:
         if problems:
             errors[str(number)] = problems
         else:
-            rows.append((reference, status, amount))
+            rows.append(Return(reference, status, amount, number))
     upload.refuse_if_bad(len(rows), MAX_RETURN_ROWS)
     return rows
 
 
-async def apply_returns(
-    db: Database, rows: list[tuple[str, str, int | None]], actor: audit.Actor, now: datetime
-) -> int:
+async def apply_returns(db: Database, rows: list[Return], actor: audit.Actor, now: datetime) -> int:
     """All rows or none: every reference must be a line in a bank file not yet returned, and
     an amount given must be the line's."""
-    references = [r[0] for r in rows]
+    references = [r.reference for r in rows]
     async with db.transaction() as tx:
         lines = {
             r["reference"]: r for r in await tx.fetch("lines_by_reference", references=references)
         }
         errors: dict[str, list[str]] = {}
-        for number, (reference, _, amount) in enumerate(rows, start=2):
-            line = lines.get(reference)
+        for row in rows:
+            line = lines.get(row.reference)
             if line is None:
-                errors[str(number)] = [f"unknown reference {reference}."]
+                errors[str(row.line)] = [f"unknown reference {row.reference}."]
             elif line["status"] != "exported":
-                errors[str(number)] = [f"{reference} is {line['status']}, not awaiting its return."]
-            elif amount is not None and amount != line["amount_fen"]:
-                errors[str(number)] = [
-                    f"amount {yuan(amount)} does not match the line's {yuan(line['amount_fen'])}."
+                errors[str(row.line)] = [
+                    f"{row.reference} is {line['status']}, not awaiting its return."
+                ]
+            elif row.amount_fen is not None and row.amount_fen != line["amount_fen"]:
+                errors[str(row.line)] = [
+                    f"amount {yuan(row.amount_fen)} does not match the line's"
+                    f" {yuan(line['amount_fen'])}."
                 ]
         if errors:
             raise DomainError(
@@ -135,7 +146,7 @@ async def apply_returns(
                 {"lines": errors},
             )
         await tx.execute(
-            "apply_returns", references=references, statuses=[r[1] for r in rows], now=now
+            "apply_returns", references=references, statuses=[r.status for r in rows], now=now
         )
         await audit.append(
             tx,
@@ -145,8 +156,8 @@ async def apply_returns(
             None,
             {
                 "rows": len(rows),
-                "paid": [r[0] for r in rows if r[1] == "paid"],
-                "failed": [r[0] for r in rows if r[1] == "failed"],
+                "paid": [r.reference for r in rows if r.status == "paid"],
+                "failed": [r.reference for r in rows if r.status == "failed"],
             },
             now,
         )

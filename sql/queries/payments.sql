@@ -11,7 +11,7 @@ SELECT EXISTS (
 -- files (a second export finds them exported).
 UPDATE settlement_lines l
 SET status = 'exported', exported_at = :now,
-    reference = 'HYF-' || to_char(l.date, 'YYYYMMDD') || '-' || lpad(l.merchant_id::text, 4, '0')
+    reference = 'HYF-' || to_char(l.date, 'YYYYMMDD') || '-' || lpad(l.merchant_id::text, greatest(4, length(l.merchant_id::text)), '0')
 FROM merchants m
 WHERE m.id = l.merchant_id AND l.date = :day AND l.status = 'pending'
   AND m.account_no IS NOT NULL AND l.subsidy_fen + l.adjustments_fen > 0
