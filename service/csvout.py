@@ -12,6 +12,7 @@ from aiohttp import web
 
 from service.http import Call, json_response
 from service.schemas.common import columns
+from service.views import as_text
 
 
 def wants_csv(request: web.Request, query: Mapping[str, Any]) -> bool:
@@ -28,9 +29,12 @@ _NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?", re.ASCII)
 def cell(value: Any) -> Any:
     """A value as a spreadsheet will read it: text that a spreadsheet would run as a formula
     (OWASP CSV injection: `=HYPERLINK(...)`, `@SUM(...)`, `-1+cmd|...`) gets a leading `'`;
-    numbers stay numbers."""
+    numbers stay numbers; nested values (an audit entry's before and after, a flag's
+    evidence) are one cell of compact JSON."""
     if value is None:
         return ""
+    if isinstance(value, dict | list):
+        value = as_text(value)
     if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
         return "'" + value
     return value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from service.csvout import table_response, wants_csv
+from service.csvout import table_response
 from service.domain import audit
 from service.http import Call, Routes
 from service.schemas.audit import AuditEntry, AuditQuery
@@ -28,6 +28,5 @@ async def list_audit(call: Call) -> web.StreamResponse:
     entries = await audit.entries(
         call.db, from_at, to_at, q.get("actor"), q.get("action"), q.get("object"), q["limit"]
     )
-    flat = wants_csv(call.request, q)
-    items = [audit_json(e, tz, flat=flat) for e in entries]
+    items = [audit_json(e, tz) for e in entries]
     return table_response(call, items, "festival-audit.csv")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from service.csvout import table_response, wants_csv
+from service.csvout import table_response
 from service.domain import risk
 from service.http import Call, Routes, json_response
 from service.schemas.risk import Flag, FlagQuery, Release, Released, Review, Reviewed, Timeline
@@ -24,8 +24,7 @@ async def list_flags(call: Call) -> web.StreamResponse:
     found = await risk.flags(
         call.db, q.get("status"), q.get("merchant_id"), q.get("rule"), q["limit"]
     )
-    flat = wants_csv(call.request, q)
-    items = [flag_json(f, call.settings.tz, flat=flat) for f in found]
+    items = [flag_json(f, call.settings.tz) for f in found]
     return table_response(call, items, "festival-risk-flags.csv")
 
 

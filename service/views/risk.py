@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from service.timefmt import iso
@@ -19,15 +18,11 @@ def timeline_json(t: dict[str, Any], tz: Any) -> dict[str, Any]:
     }
 
 
-def flag_json(flag: dict[str, Any], tz: Any, *, flat: bool = False) -> dict[str, Any]:
-    """`flat`: the evidence as JSON text (one CSV cell)."""
-    out = {
+def flag_json(flag: dict[str, Any], tz: Any) -> dict[str, Any]:
+    return {
         **flag,
         "date": flag["date"].isoformat(),
         "raised_at": iso(flag["raised_at"], tz),
         "reviewed_at": iso(flag["reviewed_at"], tz),
         "released_at": iso(flag["released_at"], tz),
     }
-    if flat:
-        out["evidence"] = json.dumps(out["evidence"], ensure_ascii=False, separators=(",", ":"))
-    return out
