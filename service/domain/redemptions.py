@@ -150,8 +150,10 @@ async def _redeem_once(
 ) -> list[Answer | DomainError]:
     outcomes: list[Answer | DomainError] = []
     completed = Completed()
+    # Live checkouts all happen at the flush's moment; only the demo's replays have their own.
+    today = business_day(now, tz)
     moments = [c.at or now for c in checkouts]
-    days = [business_day(at, tz) for at in moments]
+    days = [business_day(c.at, tz) if c.at else today for c in checkouts]
     async with db.transaction() as tx:
         await tx.fetchval(
             "lock_idempotency_keys",
