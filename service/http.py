@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
@@ -24,7 +24,7 @@ from service.clock import Clock
 from service.db import Database
 from service.domain.audit import Actor
 from service.errors import DomainError, ErrorCode
-from service.schemas.common import IDEMPOTENCY_KEY, printable
+from service.schemas.common import IDEMPOTENCY_KEY, Day, printable
 from service.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -46,6 +46,9 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return web.Response(
         text=dumps(data), status=status, content_type="application/json", headers=headers
     )
+
+
+_PATH_DAY = Day()
 
 
 @dataclass
@@ -91,6 +94,15 @@ class Call:
         except UnicodeDecodeError:
             raise DomainError(
                 ErrorCode.INVALID_REQUEST, "the CSV must be UTF-8", {"lines": {}}
+            ) from None
+
+    def path_day(self, name: str = "date") -> date:
+        """A YYYY-MM-DD day in the path, as a query's `Day` field reads one."""
+        try:
+            return _PATH_DAY.deserialize(self.request.match_info[name])  # type: ignore[no-any-return]
+        except ValidationError as err:
+            raise DomainError(
+                ErrorCode.INVALID_REQUEST, "the path's day is not valid", {name: err.messages}
             ) from None
 
     def path_id(self, name: str = "id") -> int:

@@ -9,9 +9,8 @@ from aiohttp import web
 
 from service.csvout import csv_response, table_response, wants_csv
 from service.domain import recovery, turnover
-from service.errors import DomainError, ErrorCode
 from service.http import Call, Routes, json_response
-from service.schemas.common import FIRST_DAY, LAST_DAY, DayRangeQuery, check_span, columns
+from service.schemas.common import DayRangeQuery, check_span, columns
 from service.schemas.turnover import (
     RecoveryQuery,
     RecoveryReport,
@@ -24,21 +23,6 @@ from service.timefmt import business_day
 from service.views.turnover import recovery_json, turnover_json
 
 routes = Routes("turnover and recovery", roles=("bureau",))
-
-
-def _path_day(call: Call) -> date:
-    raw = call.request.match_info["date"]
-    try:
-        day = date.fromisoformat(raw) if len(raw) == 10 and raw.isascii() else None
-    except ValueError:
-        day = None
-    if day is None or not FIRST_DAY <= day <= LAST_DAY:
-        raise DomainError(
-            ErrorCode.INVALID_REQUEST,
-            "the path's date must be YYYY-MM-DD between 2000 and 2099",
-            {"date": ["Not a valid date."]},
-        )
-    return day
 
 
 @routes.put(
@@ -56,7 +40,7 @@ async def report_turnover(call: Call) -> web.StreamResponse:
     row = await turnover.report(
         call.db,
         mid,
-        _path_day(call),
+        call.path_day(),
         call.body["sales_fen"],
         call.body.get("transactions"),
         business_day(now, call.settings.tz),

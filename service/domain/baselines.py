@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 
 from service.db import Database
@@ -11,7 +10,6 @@ from service.schemas.common import CATEGORIES, FIRST_DAY, LAST_DAY, MAX_FEN
 
 HEADER = ["date", "category", "sales_fen"]
 MAX_ROWS = 20_000
-_DIGITS = re.compile(r"[0-9]{1,15}", re.ASCII)
 # A day's sales across a category can exceed one order's cap by far.
 MAX_SALES_FEN = MAX_FEN * 1000
 
@@ -24,11 +22,7 @@ def parse(text: str) -> list[tuple[date, str, int]]:
     seen: dict[tuple[date, str], int] = {}
     for number, (raw_date, category, raw_sales) in upload.lines:
         problems = []
-        day = None
-        try:
-            day = date.fromisoformat(raw_date) if len(raw_date) == 10 else None
-        except ValueError:
-            day = None
+        day = csvin.day(raw_date)
         if day is None:
             problems.append(f"date {raw_date!r} is not a YYYY-MM-DD date.")
         elif not FIRST_DAY <= day <= LAST_DAY:
@@ -37,7 +31,7 @@ def parse(text: str) -> list[tuple[date, str, int]]:
         if category not in CATEGORIES:
             problems.append(f"category {category!r} is not one of {', '.join(CATEGORIES)}.")
         sales = None
-        if not _DIGITS.fullmatch(raw_sales) or int(raw_sales) > MAX_SALES_FEN:
+        if not csvin.DIGITS.fullmatch(raw_sales) or int(raw_sales) > MAX_SALES_FEN:
             problems.append(f"sales_fen {raw_sales!r} is not a whole number of fen.")
         else:
             sales = int(raw_sales)

@@ -5,10 +5,22 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from service.errors import DomainError, ErrorCode
+
+DIGITS = re.compile(r"[0-9]{1,15}", re.ASCII)  # a whole number of fen in a cell
+
+
+def day(raw: str) -> date | None:
+    """A YYYY-MM-DD cell as a date; None if it is not one."""
+    try:
+        return date.fromisoformat(raw) if len(raw) == 10 and raw.isascii() else None
+    except ValueError:
+        return None
 
 
 @dataclass

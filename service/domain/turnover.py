@@ -3,7 +3,6 @@ bureau for festival and comparison merchants (API.md, "Turnover and recovery")."
 
 from __future__ import annotations
 
-import re
 import statistics
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,7 +20,6 @@ HEADER = ["date", "credit_code", "category", "sales_fen"]
 MAX_ROWS = 100_000
 MAX_DAY_FEN = 10_000_000_000  # 1亿元 in a day: beyond any merchant of the district
 ABSURD_FACTOR = 100  # a day more than 100 × the merchant's median day is a typo
-_DIGITS = re.compile(r"[0-9]{1,15}", re.ASCII)
 
 
 async def report(
@@ -95,11 +93,7 @@ def parse(text: str, years: tuple[int, ...]) -> list[Row]:
     seen: dict[tuple[str, date], int] = {}
     for number, (raw_date, code, category, raw_sales) in upload.lines:
         problems = []
-        day = None
-        try:
-            day = date.fromisoformat(raw_date) if len(raw_date) == 10 else None
-        except ValueError:
-            day = None
+        day = csvin.day(raw_date)
         if day is None:
             problems.append(f"date {raw_date!r} is not a YYYY-MM-DD date.")
         elif day.year not in years:
@@ -111,7 +105,7 @@ def parse(text: str, years: tuple[int, ...]) -> list[Row]:
         if category not in CATEGORIES:
             problems.append(f"category {category!r} is not one of {', '.join(CATEGORIES)}.")
         sales = None
-        if not _DIGITS.fullmatch(raw_sales) or int(raw_sales) > MAX_DAY_FEN:
+        if not csvin.DIGITS.fullmatch(raw_sales) or int(raw_sales) > MAX_DAY_FEN:
             problems.append(f"sales_fen {raw_sales!r} is not a whole, non-negative number of fen.")
         else:
             sales = int(raw_sales)
