@@ -12,7 +12,7 @@ from typing import Any
 from jobs.registry import BY_NAME
 from service import keys
 from service.domain import recovery
-from service.domain.credit_code import ALPHABET, with_check_character
+from service.domain.credit_code import random_huaiyin_code
 from tests.conftest import Api, assert_error, assert_invalid, assert_queries_invalid
 
 TURNOVER = "/api/v1/admin/turnover"
@@ -21,7 +21,7 @@ RECOVERY = "/api/v1/stats/recovery"
 
 def code(rng: random.Random | None = None) -> str:
     r = rng or random.Random(uuid.uuid4().int)
-    return with_check_character("91370104MA" + "".join(r.choice(ALPHABET) for _ in range(7)))
+    return random_huaiyin_code(r)
 
 
 async def put_csv(api: Api, text: str) -> tuple[int, Any]:

@@ -48,7 +48,7 @@ from service.domain import (
 from service.domain.audit import Actor
 from service.domain.batches import create_batch, recycle
 from service.domain.claims import Claimed, claim_many
-from service.domain.credit_code import ALPHABET, with_check_character
+from service.domain.credit_code import random_huaiyin_code
 from service.domain.merchants import create_merchant
 from service.errors import DomainError, ErrorCode
 from service.progress import progress
@@ -229,9 +229,7 @@ class DemoLoader:
         return {
             "name": name,
             "category": category,
-            "credit_code": with_check_character(
-                "91370104MA" + "".join(self.rng.choice(ALPHABET) for _ in range(7))
-            ),
+            "credit_code": random_huaiyin_code(self.rng),
             "district": "槐荫区",
             "address": f"济南市槐荫区{street}",
             "contact_phone": f"13{self.rng.randint(0, 9)}{self.rng.randint(0, 99999999):08d}",

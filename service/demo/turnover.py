@@ -19,7 +19,8 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from service.domain.credit_code import ALPHABET, with_check_character
+from service.domain.credit_code import random_huaiyin_code
+from service.domain.recovery import baseline_day
 
 # What the festival added to its merchants' recovery index, per category (the known answer).
 TRUE_EFFECT = {"shopping": 0.10, "dining": 0.07, "culture_tourism": 0.15, "auto": 0.05}
@@ -43,10 +44,7 @@ def recovery_on(n: int, days: int) -> float:
 
 def comparison_codes(rng: random.Random) -> dict[str, list[str]]:
     return {
-        category: [
-            with_check_character("91370104MA" + "".join(rng.choice(ALPHABET) for _ in range(7)))
-            for _ in range(COMPARISON_PER_CATEGORY)
-        ]
+        category: [random_huaiyin_code(rng) for _ in range(COMPARISON_PER_CATEGORY)]
         for category in TRUE_EFFECT
     }
 
@@ -73,9 +71,9 @@ def takings(
             own = [d - mean for d in own]
             for n in range(days):
                 day = first + timedelta(days=n)
-                week, weekday = day.isocalendar()[1:]
-                base_day = date.fromisocalendar(baseline_year, week, weekday)
-                rhythm = WEEKDAY_RHYTHM[weekday]
+                base_day = baseline_day(day, baseline_year)
+                assert base_day is not None  # the festival is in May: no week 53
+                rhythm = WEEKDAY_RHYTHM[day.isoweekday()]
                 for code, level, deviation in zip(codes, levels, own, strict=True):
                     before = level * rhythm * rng.uniform(1 - NOISE, 1 + NOISE)
                     now = (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 characters: no I, O, Z, S, V
 WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
@@ -29,3 +31,8 @@ def credit_code_error(code: object) -> str | None:
 
 def with_check_character(first17: str) -> str:
     return first17 + check_character(first17)
+
+
+def random_huaiyin_code(rng: random.Random) -> str:
+    """A valid code of a Huaiyin (370104) business, for the demo and the tests."""
+    return with_check_character("91370104MA" + "".join(rng.choice(ALPHABET) for _ in range(7)))
