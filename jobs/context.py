@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from service.settings import RiskRules
+from service.settings import RiskRules, Settings
 
 
 @dataclass(frozen=True)
@@ -15,4 +15,4 @@ class RunContext:
     now: datetime
     tz: Any
     risk: RiskRules = field(default_factory=RiskRules)
-    baseline_year: int = 2019
+    baseline_year: int = Settings.baseline_year

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobs import rollup
+from jobs import expiry, rollup
 from jobs.context import RunContext
 from service.db import Conn
 from service.domain import risk
@@ -14,7 +14,11 @@ async def run(tx: Conn, ctx: RunContext) -> int:
 
 
 async def run_intraday(tx: Conn, ctx: RunContext) -> int:
-    """With the intraday refresh: today's numbers, then today's flags so far (the nightly scan
-    completes them; a flag is never raised twice)."""
-    rows = await rollup.run_intraday(tx, ctx)
+    """The intraday refresh: vouchers past their expiry swept; then, on a festival day only,
+    today's numbers so far (the summary is never more than one refresh behind) and today's
+    flags so far (the nightly scan completes them; a flag is never raised twice)."""
+    rows = await expiry.sweep(tx, ctx.now)
+    if ctx.day not in await rollup.festival_days(tx, ctx.tz):
+        return rows
+    rows += await rollup.rollup_day(tx, ctx.day, ctx.now, ctx.tz)
     return rows + await risk.scan(tx, ctx.day, ctx.now, ctx.risk)

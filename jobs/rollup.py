@@ -70,11 +70,3 @@ async def run_daily(tx: Conn, ctx: RunContext) -> int:
         if day in festival:
             rows += await rollup_day(tx, day, ctx.now, ctx.tz)
     return rows
-
-
-async def run_intraday(tx: Conn, ctx: RunContext) -> int:
-    """Today so far, so the summary is never more than one refresh behind."""
-    rows = await expiry.sweep(tx, ctx.now)
-    if ctx.day not in await festival_days(tx, ctx.tz):
-        return rows
-    return rows + await rollup_day(tx, ctx.day, ctx.now, ctx.tz)

@@ -20,7 +20,7 @@ from jobs.registry import JOBS, JobSpec
 from jobs.rollup import festival_days
 from service.clock import Clock
 from service.db import Conn, Database
-from service.settings import RiskRules
+from service.settings import RiskRules, Settings
 from service.timefmt import business_day
 
 log = logging.getLogger("festival.jobs")
@@ -59,7 +59,7 @@ class JobRunner:
         clock: Clock,
         tz: Any,
         risk: RiskRules | None = None,
-        baseline_year: int = 2019,
+        baseline_year: int = Settings.baseline_year,
     ) -> None:
         self.db = db
         self.clock = clock

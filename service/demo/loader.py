@@ -175,7 +175,7 @@ class DemoLoader:
         # The nightly jobs run as they would have: each day's rollup at 00:05 and its
         # settlement at 00:30 the next morning.
         clock = FixedClock(self.at(FIRST_DAY, 0))
-        runner = JobRunner(self.db, clock, self.tz)
+        runner = JobRunner(self.db, clock, self.tz, baseline_year=BASELINE_YEAR)
         # Vouchers claimed at the end of May are used (or expire) into June.
         total = DAYS + len(USE_DAY_WEIGHTS) + 1
         for n in range(total):
