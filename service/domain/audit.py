@@ -16,7 +16,7 @@ import getpass
 import hashlib
 import json
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -192,16 +192,6 @@ def _fault(entry: Mapping[str, Any], prev_hash: str) -> str | None:
     return None
 
 
-def verify_chain(chain: Iterable[Mapping[str, Any]]) -> Verified:
-    """The first entry (in id order) whose link or hash does not fit, if any."""
-    prev, checked = GENESIS, 0
-    for entry in chain:
-        if (fault := _fault(entry, prev)) is not None:
-            return Verified(checked, entry["id"], fault)
-        prev, checked = entry["hash"], checked + 1
-    return Verified(checked)
-
-
 async def chain(db: Database, batch: int = 5000) -> AsyncIterator[dict[str, Any]]:
     """Every entry in id order, read in pages (the log only grows)."""
     after = 0
@@ -215,7 +205,8 @@ async def chain(db: Database, batch: int = 5000) -> AsyncIterator[dict[str, Any]
 
 
 async def verify(db: Database) -> Verified:
-    """As verify_chain, reading the log a page at a time (it only grows)."""
+    """The first entry (in id order) whose link or hash does not fit, if any; the log is
+    read a page at a time (it only grows)."""
     prev, checked = GENESIS, 0
     async for entry in chain(db):
         if (fault := _fault(entry, prev)) is not None:
