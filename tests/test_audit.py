@@ -259,7 +259,7 @@ async def test_bad_trail_queries_are_400(api: Api) -> None:
         api,
         AUDIT,
         "?from=2020-13-01 ?to=yesterday ?action=DROP-TABLE ?limit=0 ?limit=5001 ?limit=١٢"
-        " ?format=xml ?actor=",
+        " ?format=xml ?actor= ?from=1999-12-31 ?page=2",
         headers=api.bureau,
     )
     status, body = await api.call(

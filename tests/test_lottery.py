@@ -311,3 +311,16 @@ async def test_the_verify_command_checks_a_served_record(api: Api) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "verified: batch" in result.stdout and "4 entries, 1 winners" in result.stdout
+
+
+async def test_draws_of_unknown_or_first_come_batches_are_refused(api: Api) -> None:
+    first_come = await api.create_batch()
+    assert_error(*await draw_now(api, 999_999), 404, "not_found")
+    assert_error(*await draw_now(api, first_come["id"]), 409, "not_lottery")
+    for batch_id in (999_999, first_come["id"]):  # the public record: no such lottery
+        status, body = await api.call("GET", f"/api/v1/batches/{batch_id}/draw")
+        assert_error(status, body, 404, "not_found")
+    status, body = await api.call(
+        "POST", f"/api/v1/admin/batches/{first_come['id']}/draw", headers=api.auth("resident")
+    )
+    assert_error(status, body, 403, "forbidden")

@@ -212,6 +212,28 @@ async def test_bad_payment_requests_are_400(api: Api) -> None:
     headers = {**api.bureau, "Content-Type": "text/csv"}
     status, body = await api.call("PUT", RETURNS, data=b"reference,status\n\xff\n", headers=headers)
     assert_error(status, body, 400, "invalid_request")
+    status, body = await api.call("PUT", RETURNS, data=b"ref,state\nx,paid\n", headers=headers)
+    assert_invalid(status, body, "lines")  # the wrong header: line 1
+    status, body = await api.call(  # JSON is not a return file: no header line
+        "PUT", RETURNS, json={"reference": "x", "status": "paid"}, headers=api.bureau
+    )
+    assert_invalid(status, body, "lines")
+    status, body = await api.call(
+        "GET", RECONCILIATION, params={"date": "2020-05-06", "page": "2"}, headers=api.bureau
+    )
+    assert_invalid(status, body, "page")  # unknown
+    # A bank account given in part, or malformed, on an existing merchant.
+    mid = (await api.create_merchant())["merchant"]["id"]
+    for bad, field in (
+        ({"account_no": "6222020200112233445"}, "account_no"),  # without its name
+        ({"account_name": ACCOUNT["account_name"]}, "account_no"),
+        ({**ACCOUNT, "account_no": "6222-0202"}, "account_no"),
+        ({**ACCOUNT, "account_no": 6222020200112233445}, "account_no"),
+    ):
+        status, body = await api.call(
+            "PATCH", f"/api/v1/admin/merchants/{mid}", json=bad, headers=api.bureau
+        )
+        assert_invalid(status, body, field, bad)
     for role in ("resident", "merchant"):
         status, body = await api.call(
             "POST",

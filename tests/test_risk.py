@@ -343,3 +343,19 @@ async def test_bad_flag_queries_and_releases_are_400(api: Api) -> None:
     assert_error(status, body, 404, "not_found")
     status, body = await api.call("GET", f"{FLAGS}/999/timeline", headers=api.bureau)
     assert_error(status, body, 404, "not_found")
+    await assert_queries_invalid(api, FLAGS, "?page=2", headers=api.bureau)  # unknown
+    bodies = (
+        ("review", {"decision": "confirm", "note": "x", "extra": 1}, "extra"),
+        ("review", {"decision": "confirm", "note": 5}, "note"),
+        ("review", {"decision": "confirm"}, "note"),
+        ("release", {"clawback": False, "note": "x", "extra": 1}, "extra"),
+    )
+    for action, bad, field in bodies:
+        status, body = await api.call("POST", f"{FLAGS}/1/{action}", json=bad, headers=api.bureau)
+        assert_invalid(status, body, field, bad)
+    valid = {"review": {"decision": "confirm", "note": "x"}, "release": {"clawback": False}}
+    for action, good in valid.items():  # an id that is not one
+        status, body = await api.call(
+            "POST", f"{FLAGS}/x1/{action}", json={**good, "note": "x"}, headers=api.bureau
+        )
+        assert_error(status, body, 404, "not_found")

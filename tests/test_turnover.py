@@ -246,7 +246,7 @@ async def test_bad_recovery_queries_are_400(api: Api) -> None:
     await assert_queries_invalid(
         api,
         RECOVERY,
-        "?category=cars ?from=2020-5-1 ?to=9999-01-01 ?format=pdf",
+        "?category=cars ?from=2020-5-1 ?to=9999-01-01 ?format=pdf ?page=2",
         headers=api.bureau,
     )
     status, body = await api.call(
@@ -263,3 +263,46 @@ async def test_recovery_answers_the_range_asked_when_from_is_after_the_data(api:
     )
     assert resp.status == 200
     assert "festival-recovery-2020-06-01-2020-06-01.csv" in resp.headers["Content-Disposition"]
+
+
+async def test_bad_turnover_requests_get_their_documented_errors(api: Api) -> None:
+    mid = (await api.create_merchant(category="dining"))["merchant"]["id"]
+    me = api.auth("merchant", f"m{mid}", mid)
+    mine = "/api/v1/merchant/turnover"
+    await assert_queries_invalid(
+        api, mine, "?from=2020-5-1 ?to=2020-13-01 ?from=1999-12-31 ?page=2", headers=me
+    )
+    status, body = await api.call(
+        "GET", mine, params={"from": "2020-05-07", "to": "2020-05-06"}, headers=me
+    )
+    assert_invalid(status, body, "from")  # after to
+    status, body = await api.call(
+        "GET", mine, params={"from": "2019-01-01", "to": "2020-05-06"}, headers=me
+    )
+    assert_invalid(status, body, "from")  # longer than a request may span
+    day = f"{mine}/2020-05-06"
+    for bad, field in (
+        ({"sales_fen": 100, "transactions": -1}, "transactions"),
+        ({"sales_fen": 100, "transactions": "5"}, "transactions"),
+        ({"sales_fen": 100, "tips_fen": 5}, "tips_fen"),
+    ):
+        assert_invalid(*await api.call("PUT", day, json=bad, headers=me), field, bad)
+    for path, method in ((mine, "GET"), (day, "PUT")):
+        status, body = await api.call(method, path, json={"sales_fen": 1})
+        assert_error(status, body, 401, "unauthorized")
+        status, body = await api.call(method, path, json={"sales_fen": 1}, headers=api.bureau)
+        assert_error(status, body, 403, "forbidden")
+    # The bureau's import: each bad cell is named by its line, and nothing is stored.
+    good = code()
+    status, body = await put_csv(
+        api,
+        csv_of(
+            [
+                ("2020-13-01", good, "dining", 100),
+                ("2020-05-06", good, "cars", 100),
+                ("2020-05-06", good, "dining", "abc"),  # type: ignore[list-item]
+            ]
+        ),
+    )
+    assert_invalid(status, body, "lines")
+    assert set(body["error"]["details"]["lines"]) == {"2", "3", "4"}, body
