@@ -1,5 +1,5 @@
-"""The recovery job: the festival-to-date estimate and the day's, kept for the dashboard and
-the bulletin (service/domain/recovery.py computes them; the API computes any range live)."""
+"""The recovery job: the festival-to-date estimate per category, kept for /stats/summary
+(service/domain/recovery.py computes it; /stats/recovery computes any range live)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,16 @@ async def run(tx: Conn, ctx: RunContext) -> int:
     if first is None or last is None or ctx.day < first:
         return 0
     last = min(last, ctx.day)
-    found = await recovery.compute(tx, first, last, None, ctx.baseline_year, item_days={ctx.day})
-    rows = [r for r in found.items if r["date"] == ctx.day] + found.totals
-    for row in rows:
-        figures = {k: v for k, v in row.items() if k not in ("date", "category")}
-        await tx.execute(
-            "store_recovery",
-            day=row["date"],
-            category=row["category"],
-            figures=json.dumps({**figures, "from": first.isoformat(), "to": last.isoformat()}),
-            now=ctx.now,
-        )
-    return len(rows)
+    # Only the totals are read (no day's items: nothing asked for them, and each is a bootstrap).
+    found = await recovery.compute(tx, first, last, None, ctx.baseline_year, item_days=set())
+    span = {"from": first.isoformat(), "to": last.isoformat()}
+    await tx.execute(
+        "store_recovery_totals",
+        categories=[row["category"] for row in found.totals],
+        figures=[
+            json.dumps({**{k: v for k, v in row.items() if k not in ("date", "category")}, **span})
+            for row in found.totals
+        ],
+        now=ctx.now,
+    )
+    return len(found.totals)

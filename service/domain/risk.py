@@ -23,35 +23,46 @@ from service.settings import RiskRules
 DECISIONS = {"dismiss": "dismissed", "confirm": "confirmed"}
 
 
-def _rules(rules: RiskRules) -> dict[str, dict[str, int]]:
-    """Each rule's statement (sql/queries/risk.sql) and its thresholds."""
-    return {
-        "risk_repeat_pair": {
-            "min_vouchers": rules.repeat_min_vouchers,
-            "window_days": rules.repeat_window_days,
-        },
-        "risk_threshold_hugging": {
-            "min_redemptions": rules.hug_min_redemptions,
-            "share_pct": rules.hug_share_pct,
-            "margin_pct": rules.hug_margin_pct,
-        },
-        "risk_burst": {
-            "minutes": rules.burst_minutes,
-            "min_redemptions": rules.burst_min_redemptions,
-            "factor": rules.burst_factor,
-        },
-        "risk_reversal_churn": {
-            "min_redemptions": rules.churn_min_redemptions,
-            "share_pct": rules.churn_share_pct,
-        },
-    }
-
-
 async def scan(tx: Conn, day: date, now: datetime, rules: RiskRules) -> int:
     """Every rule over one business day; returns the flags raised or refreshed."""
-    touched = 0
-    for statement, thresholds in _rules(rules).items():
-        touched += rows_of(await tx.execute(statement, day=day, now=now, **thresholds))
+    touched = rows_of(
+        await tx.execute(
+            "risk_repeat_pair",
+            day=day,
+            now=now,
+            min_vouchers=rules.repeat_min_vouchers,
+            window_days=rules.repeat_window_days,
+        )
+    )
+    touched += rows_of(
+        await tx.execute(
+            "risk_threshold_hugging",
+            day=day,
+            now=now,
+            min_redemptions=rules.hug_min_redemptions,
+            share_pct=rules.hug_share_pct,
+            margin_pct=rules.hug_margin_pct,
+        )
+    )
+    touched += rows_of(
+        await tx.execute(
+            "risk_burst",
+            day=day,
+            now=now,
+            minutes=rules.burst_minutes,
+            min_redemptions=rules.burst_min_redemptions,
+            factor=rules.burst_factor,
+        )
+    )
+    touched += rows_of(
+        await tx.execute(
+            "risk_reversal_churn",
+            day=day,
+            now=now,
+            min_redemptions=rules.churn_min_redemptions,
+            share_pct=rules.churn_share_pct,
+        )
+    )
     return touched
 
 

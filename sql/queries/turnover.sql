@@ -61,9 +61,10 @@ WHERE t.date = ANY(:days::date[]) AND (:category::text IS NULL OR t.category = :
 SELECT min(date) AS first, max(date) AS last FROM turnover
 WHERE extract(year FROM date) <> :baseline_year;
 
--- name: store_recovery
+-- name: store_recovery_totals
+-- The festival to date per category (date null); :categories and :figures are parallel.
 INSERT INTO stats_recovery (date, category, figures, computed_at)
-VALUES (:day, :category, :figures::jsonb, :now)
+SELECT NULL, c, f::jsonb, :now FROM unnest(:categories::text[], :figures::text[]) AS t (c, f)
 ON CONFLICT (category, coalesce(date, '0001-01-01')) DO UPDATE
     SET figures = EXCLUDED.figures, computed_at = EXCLUDED.computed_at;
 
