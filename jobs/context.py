@@ -16,3 +16,6 @@ class RunContext:
     tz: Any
     risk: RiskRules = field(default_factory=RiskRules)
     baseline_year: int = Settings.baseline_year
+    # Parts of the run that failed while the rest went on (a risk rule in its savepoint):
+    # the run is recorded failed with them, its other work kept.
+    failures: list[str] = field(default_factory=list)

@@ -6,11 +6,20 @@ from jobs import expiry, rollup
 from jobs.context import RunContext
 from service.db import Conn
 from service.domain import risk
+from service.timefmt import business_day
+
+
+async def _scan(tx: Conn, ctx: RunContext) -> int:
+    # A day that is over is scanned whole (ratio flags decided); today, so far (provisional).
+    full_day = ctx.day < business_day(ctx.now, ctx.tz)
+    scanned = await risk.scan(tx, ctx.day, ctx.now, ctx.risk, full_day=full_day)
+    ctx.failures.extend(scanned.failures)
+    return scanned.flags
 
 
 async def run(tx: Conn, ctx: RunContext) -> int:
     """Nightly: the day before, complete."""
-    return await risk.scan(tx, ctx.day, ctx.now, ctx.risk)
+    return await _scan(tx, ctx)
 
 
 async def run_intraday(tx: Conn, ctx: RunContext) -> int:
@@ -21,4 +30,4 @@ async def run_intraday(tx: Conn, ctx: RunContext) -> int:
     if ctx.day not in await rollup.festival_days(tx, ctx.tz):
         return rows
     rows += await rollup.rollup_day(tx, ctx.day, ctx.now, ctx.tz)
-    return rows + await risk.scan(tx, ctx.day, ctx.now, ctx.risk)
+    return rows + await _scan(tx, ctx)

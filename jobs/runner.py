@@ -94,7 +94,8 @@ class JobRunner:
                     baseline_year=self.baseline_year,
                 )
                 rows = await job.run(tx, context)
-                await self._record(tx, job, period, started, rows=rows)
+                partly = "; ".join(context.failures)[:2000] or None
+                await self._record(tx, job, period, started, rows=rows, error=partly)
         except Exception as exc:
             log.exception("job %s for %s failed", job.name, period)
             error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -103,6 +104,11 @@ class JobRunner:
             except Exception:
                 log.exception("could not record the failure of %s for %s", job.name, period)
             return RunResult(job.name, period, "failed", error=error)
+        if partly:
+            log.error(
+                "job %s for %s: %d rows, and failed in part: %s", job.name, period, rows, partly
+            )
+            return RunResult(job.name, period, "failed", rows=rows, error=partly)
         log.info("job %s for %s: %d rows", job.name, period, rows)
         return RunResult(job.name, period, "succeeded", rows=rows)
 

@@ -1,17 +1,14 @@
-"""Settlement: per merchant per business day, the subsidy the government owes.
-
-A line is written once and never rewritten. Redemptions are marked with the line that
-settled them; one reversed after that is carried as a negative adjustment on the merchant's
-next line.
+"""Settlement: each business day that is over, every merchant's unsettled money (that day's
+completed redemptions, and any straggler of an earlier day) moves to payable in the ledger,
+once per (merchant, day). What is paid out is the payable balance (service/domain/payments.py).
 """
 
 from __future__ import annotations
 
 from jobs.context import RunContext
-from service.db import Conn, rows_of
-from service.timefmt import day_bounds
+from service.db import Conn
+from service.domain import ledger
 
 
 async def run(tx: Conn, ctx: RunContext) -> int:
-    _, end = day_bounds(ctx.day, ctx.tz)
-    return rows_of(await tx.execute("settle_day", day=ctx.day, day_end=end, now=ctx.now))
+    return await ledger.settle(tx, ctx.day, ctx.now, ctx.tz)

@@ -160,6 +160,12 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return asyncio.run(verify(resolved_settings()))
 
 
+def cmd_ledger_verify(args: argparse.Namespace) -> int:
+    from service.ledger_verify import verify
+
+    return asyncio.run(verify(resolved_settings()))
+
+
 def _date(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -236,6 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_subparsers(dest="audit_command", required=True).add_parser(
         "verify", help="recompute the hash chain; non-zero naming the first broken entry"
     ).set_defaults(func=cmd_audit_verify)
+
+    ledger = sub.add_parser("ledger", help="the money ledger")
+    ledger.add_subparsers(dest="ledger_command", required=True).add_parser(
+        "verify", help="prove the ledger from the redemptions, clawbacks and bank records"
+    ).set_defaults(func=cmd_ledger_verify)
 
     admin = sub.add_parser("admin", help="bureau accounts")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)

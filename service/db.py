@@ -52,6 +52,12 @@ CONSTRAINT_ERRORS: dict[str, tuple[ErrorCode, str]] = {
     ),
     "merchants_name_not_blank": (ErrorCode.INVALID_REQUEST, "name must not be blank"),
     "batches_title_not_blank": (ErrorCode.INVALID_REQUEST, "title must not be blank"),
+    # Races the explicit checks lose to a transaction committing beside them.
+    "bank_returns_pkey": (ErrorCode.ALREADY_RETURNED, "the bank has answered for this payment"),
+    "transfers_one_unwind": (
+        ErrorCode.ALREADY_CLAWED_BACK,
+        "this redemption has been clawed back or reversed already",
+    ),
 }
 
 

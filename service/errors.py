@@ -38,6 +38,11 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     JOB_RUNNING = "job_running"
     ALREADY_REVIEWED = "already_reviewed"
+    FLAG_PROVISIONAL = "flag_provisional"
+    FLAG_WITHDRAWN = "flag_withdrawn"
+    ALREADY_RETURNED = "already_returned"
+    ALREADY_CLAWED_BACK = "already_clawed_back"
+    DAY_NOT_OVER = "day_not_over"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     RATE_LIMITED = "rate_limited"
@@ -76,6 +81,11 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.JOB_RUNNING: 409,
     ErrorCode.ALREADY_REVIEWED: 409,
+    ErrorCode.FLAG_PROVISIONAL: 409,
+    ErrorCode.FLAG_WITHDRAWN: 409,
+    ErrorCode.ALREADY_RETURNED: 409,
+    ErrorCode.ALREADY_CLAWED_BACK: 409,
+    ErrorCode.DAY_NOT_OVER: 409,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.RATE_LIMITED: 429,

@@ -22,7 +22,7 @@ from service.db import Database
 from service.demo import cash_out
 from service.demo import turnover as demo_turnover
 from service.demo.loader import FIRST_DAY, load_demo
-from service.domain import audit, budget, lottery, payments, recovery
+from service.domain import audit, budget, ledger, lottery, recovery
 from service.domain.credit_code import credit_code_error
 from service.domain.lottery import verify_record
 from service.errors import DomainError
@@ -183,20 +183,19 @@ async def test_the_planted_cash_out_merchants_are_caught_by_their_rules(demo_db:
         honest = await db.pool.fetchval("SELECT count(*) FROM merchants") - 3
         flagged_honest = {f["merchant_id"] for f in flags} - planted
         assert len(flagged_honest) <= HONEST_FLAGGED_AT_MOST * honest, flagged_honest
-        # The bureau confirmed the hugger's first flag: its lines since are held, not paid.
+        # The bureau confirmed the hugger's first flag: what it earned since is held, not
+        # paid; every other merchant was paid all it was owed, day by day.
         assert hugger[0]["status"] == "confirmed"
-        lines = await db.pool.fetch(
-            "SELECT l.merchant_id, l.date, l.status FROM settlement_lines l"
-        )
-        held = {(r["merchant_id"], r["date"]) for r in lines if r["status"] == "held"}
-        assert held and {m for m, _ in held} == {hugger[0]["merchant_id"]}
-        assert {r["status"] for r in lines if r["merchant_id"] != hugger[0]["merchant_id"]} <= {
-            "paid",
-            "pending",  # nothing to pay (a reversal bigger than the day) stays behind
+        payable = {
+            r["merchant_id"]: r["balance_fen"]
+            for r in await db.pool.fetch(
+                "SELECT merchant_id, balance_fen FROM ledger_balances WHERE kind = 'payable'"
+            )
         }
-        for day in sorted({r["date"] for r in lines}):
-            reconciled = await payments.reconciliation(db, day)
-            assert reconciled["balanced"], reconciled
+        owed = {m: fen for m, fen in payable.items() if fen != 0}
+        assert list(owed) == [hugger[0]["merchant_id"]] and owed[hugger[0]["merchant_id"]] > 0
+        verified = await ledger.verify(db)
+        assert verified.ok, verified.problems
         assert (await audit.verify(db)).ok
     finally:
         await db.close()

@@ -113,7 +113,12 @@ def _seed(base: str, bureau: dict[str, str]) -> tuple[dict[str, dict[str, str]],
         {"code": other["code"], "order_amount_fen": 12000, "order_ref": "FUZZ-1"},
         {**tokens["merchant"], "Idempotency-Key": "fuzz-seed"},
     )
+    bank_file = _post(
+        base, "/api/v1/admin/payments/exports", {}, {**bureau, "Idempotency-Key": "fuzz-file"}
+    )
     paths: dict[str, dict[str, object]] = {
+        "export_file": {"id": bank_file["id"]},
+        "merchant_statement": {"id": mid},
         "get_merchant": {"id": mid},
         "patch_merchant": {"id": mid},
         "get_batch": {"id": batch["id"]},

@@ -204,10 +204,9 @@ async def test_409_while_the_job_runs_anywhere(api: Api) -> None:
 
 async def test_a_failing_run_is_recorded_with_its_error_then_retried(api: Api) -> None:
     await completed_redemption(api)
+    api.clock.advance(days=1)  # 2020-05-06 is over: it can be settled
     async with connection(api) as other:
-        await other.execute(
-            "ALTER TABLE settlement_lines ADD CONSTRAINT t_fail CHECK (false) NOT VALID"
-        )
+        await other.execute("ALTER TABLE transfers ADD CONSTRAINT t_fail CHECK (false) NOT VALID")
         result = await run_day(api, "settlement")
         assert result.outcome == "failed"
         assert result.error and "t_fail" in result.error
@@ -217,8 +216,8 @@ async def test_a_failing_run_is_recorded_with_its_error_then_retried(api: Api) -
         assert isinstance(failed["error"], str) and "t_fail" in failed["error"]
         assert failed["rows"] is None
         assert failed["attempts"] == 1
-        await other.execute("ALTER TABLE settlement_lines DROP CONSTRAINT t_fail")
-        # Nothing of the failed run was kept: the line is written by the retry.
+        await other.execute("ALTER TABLE transfers DROP CONSTRAINT t_fail")
+        # Nothing of the failed run was kept: the settlement is made by the retry.
         assert await other.fetchval("SELECT count(*) FROM settlement_lines") == 0
 
     api.clock.advance(minutes=1)
@@ -226,8 +225,8 @@ async def test_a_failing_run_is_recorded_with_its_error_then_retried(api: Api) -
     assert result.outcome == "succeeded", result
     assert (await listing(api))["settlement"]["last_run"] == {
         "period": "2020-05-06",
-        "started_at": "2020-05-06T10:01:00+08:00",
-        "finished_at": "2020-05-06T10:01:00+08:00",
+        "started_at": "2020-05-07T10:01:00+08:00",
+        "finished_at": "2020-05-07T10:01:00+08:00",
         "status": "succeeded",
         "rows": 1,
         "error": None,

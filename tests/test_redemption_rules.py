@@ -401,7 +401,8 @@ async def test_reversal_errors(api: Api) -> None:
     shop, other = await cashier(api), await cashier(api)
     done = await redeemed(api, shop, (await voucher(api))["code"])
 
-    assert_error(*await reverse(api, other, done["id"]), 403, "forbidden")
+    # Another merchant's redemption is not found (API.md: never 403, which confirms it).
+    assert_error(*await reverse(api, other, done["id"]), 404, "not_found")
     assert_error(*await reverse(api, shop, 999999), 404, "not_found")
     assert_error(*await reverse(api, shop, "abc"), 404, "not_found")
     for body in ({"note": "x"}, {"reason": ""}, {"reason": "   "}):

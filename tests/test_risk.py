@@ -1,17 +1,20 @@
 """Cash-out (套现) risk over HTTP: the four rules of API.md at their default thresholds, each
-just over and just under; flags never raised twice; review, holds on settlement lines, and
-the release with a clawback that lands on the merchant's next line."""
+just over and just under; flags never raised twice; ratio flags provisional on part of a day;
+review, holds (derived from the flags) and the release with a clawback from payable."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from jobs.registry import BY_NAME
+from jobs.runner import JobRunner
 from service import keys
+from service.clock import FixedClock
 from tests.conftest import Api, assert_error, assert_invalid, assert_queries_invalid
+from tests.money import balances, export, file_rows, verified, with_account
 
 FLAGS = "/api/v1/admin/risk/flags"
 REDEMPTIONS = "/api/v1/merchant/redemptions"
@@ -68,9 +71,23 @@ async def series(
     return done
 
 
-async def scan(api: Api, day: date = DAY) -> None:
-    result = await api.client.app[keys.JOBS].run_day(BY_NAME["risk_scan"], day, force=True)
+async def run_job(api: Api, job: str, day: date, at: datetime) -> None:
+    """`job` for `day`, run at `at` by a scheduler of the test's database (the app's own
+    clock stays where the test put it)."""
+    app = api.client.app
+    runner = JobRunner(app[keys.DB], FixedClock(at), api.settings.tz, api.settings.risk)
+    result = await runner.run_day(BY_NAME[job], day, force=True)
     assert result.outcome == "succeeded", result
+
+
+def night_after(api: Api, day: date, minute: int) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time(0, minute), api.settings.tz)
+
+
+async def scan(api: Api, day: date = DAY, *, intraday: bool = False) -> None:
+    """The nightly scan of a day that is over (00:40 the next morning), or today's so far."""
+    at = api.clock.now() if intraday else night_after(api, day, 40)
+    await run_job(api, "risk_scan", day, at)
 
 
 async def flags(api: Api, **query: Any) -> list[dict[str, Any]]:
@@ -191,27 +208,21 @@ async def test_reversal_churn_at_ten_redemptions_and_twenty_percent(api: Api) ->
 
 
 async def settle(api: Api, day: date) -> None:
-    result = await api.client.app[keys.JOBS].run_day(BY_NAME["settlement"], day, force=True)
-    assert result.outcome == "succeeded", result
-
-
-async def line_of(api: Api, merchant: Shop, day: date) -> dict[str, Any]:
-    _, body = await api.call(
-        "GET", SETTLEMENTS, params={"date": day.isoformat()}, headers=api.bureau, expect=200
-    )
-    (line,) = [x for x in body["items"] if x["merchant_id"] == merchant.id]
-    return dict(line)
+    """The nightly settlement of `day` (00:30 the next morning)."""
+    await run_job(api, "settlement", day, night_after(api, day, 30))
 
 
 async def test_review_hold_release_and_clawback(api: Api) -> None:
     b = await batch(api)
     cheat, honest = await shop(api), await shop(api)
+    await with_account(api, cheat.id, "6222020200112233445")
+    await with_account(api, honest.id, "6217000010001234567")
     redeemed = await series(api, cheat, b, [HUG] * 20)
     await series(api, honest, b, [CLEAR] * 3)
     await scan(api)
     (flag,) = await flags(api, status="open")
     await settle(api, DAY)
-    assert (await line_of(api, cheat, DAY))["status"] == "pending"
+    assert (await balances(api, cheat.id))["payable"] == 40_000
 
     review = f"{FLAGS}/{flag['id']}/review"
     assert_invalid(
@@ -240,39 +251,38 @@ async def test_review_hold_release_and_clawback(api: Api) -> None:
         "wang.fang",
         "凑单套现",
     )
-    assert reviewed["lines_held"] == 1
-    assert (await line_of(api, cheat, DAY))["status"] == "held"
-    assert (await line_of(api, honest, DAY))["status"] == "pending"
     status, body = await api.call(
         "POST", review, json={"decision": "dismiss", "note": "again"}, headers=api.bureau
     )
     assert_error(status, body, 409, "already_reviewed")
 
-    # A line written while the hold stands is held too.
+    # The hold is the flag: the export pays the honest merchant and leaves the cheat out.
+    made = await export(api)
+    assert [r["merchant_id"] for r in await file_rows(api, made["id"])] == [str(honest.id)]
+    assert made["left_out"] == [{"merchant_id": cheat.id, "reason": "held", "balance_fen": 40_000}]
+    # Money settled while the hold stands is held too.
     api.clock.advance(days=1)
     await series(api, cheat, b, [CLEAR])
     await settle(api, DAY + timedelta(days=1))
-    assert (await line_of(api, cheat, DAY + timedelta(days=1)))["status"] == "held"
+    assert (await balances(api, cheat.id))["payable"] == 42_000
+    assert (await export(api))["rows"] == 0
 
     release = f"{FLAGS}/{flag['id']}/release"
     _, released = await api.call(
         "POST", release, json={"clawback": True, "note": "追回补贴"}, headers=headers, expect=200
     )
     assert released["clawed_back_fen"] == 20 * 2000
-    assert released["clawed_back_redemptions"] == 20 and released["lines_released"] == 2
+    assert released["clawed_back_redemptions"] == 20 and released["still_held"] is False
     assert released["flag"]["released_by"] == "wang.fang"
-    assert (await line_of(api, cheat, DAY))["status"] == "pending"
     status, body = await api.call(
         "POST", release, json={"clawback": True, "note": "twice"}, headers=api.bureau
     )
     assert_error(status, body, 409, "conflict")
-    # The clawback is the next line's negative adjustment; the written lines are unchanged.
-    api.clock.advance(days=1)
-    await series(api, cheat, b, [CLEAR])
-    await settle(api, DAY + timedelta(days=2))
-    line = await line_of(api, cheat, DAY + timedelta(days=2))
-    assert (line["subsidy_fen"], line["adjustments_fen"]) == (2000, -40_000)
-    assert (await line_of(api, cheat, DAY))["subsidy_fen"] == 40_000
+    # The clawback left what the cheat earned since: the next bank file pays exactly that.
+    assert (await balances(api, cheat.id))["payable"] == 2000
+    paid = await export(api)
+    (row,) = await file_rows(api, paid["id"])
+    assert (row["merchant_id"], row["amount_yuan"]) == (str(cheat.id), "20.00")
     assert {r["id"] for r in redeemed} == set(flag["evidence"]["redemption_ids"])
     _, trail = await api.call(
         "GET",
@@ -282,11 +292,13 @@ async def test_review_hold_release_and_clawback(api: Api) -> None:
     )
     assert [e["action"] for e in trail["items"]] == ["risk.release", "risk.review"]
     assert trail["items"][0]["after"]["clawed_back_fen"] == 40_000
+    await verified(api)
 
 
 async def test_dismissing_holds_nothing(api: Api) -> None:
     b = await batch(api)
     churner = await shop(api)
+    await with_account(api, churner.id, "6222020200112233445")
     for r in (await series(api, churner, b, [CLEAR] * 10))[:3]:
         await reverse(api, churner, r)
     await scan(api)
@@ -299,14 +311,115 @@ async def test_dismissing_holds_nothing(api: Api) -> None:
         headers=api.bureau,
         expect=200,
     )
-    assert (dismissed["status"], dismissed["lines_held"]) == ("dismissed", 0)
-    assert (await line_of(api, churner, DAY))["status"] == "pending"
+    assert dismissed["status"] == "dismissed"
+    made = await export(api)
+    assert (made["rows"], made["total_fen"], made["left_out"]) == (1, 7 * 2000, [])
     assert await flags(api, status="open") == []
     assert [f["id"] for f in await flags(api, status="dismissed", merchant_id=churner.id)] == [
         flag["id"]
     ]
     status, csv = await api.call("GET", FLAGS, params={"format": "csv"}, headers=api.bureau)
     assert status == 200 and csv.startswith("id,merchant_id,merchant_name,rule,date")
+
+
+async def test_ratio_flags_are_provisional_until_the_full_day_decides(api: Api) -> None:
+    """A morning's ratio is no verdict: the intraday scan's hugging and churn flags are
+    provisional (not reviewable); the full day makes them open or withdraws them."""
+    b = await batch(api)
+    keeps, fades, churns = await shop(api), await shop(api), await shop(api)
+    await series(api, keeps, b, [HUG] * 20)
+    await series(api, fades, b, [HUG] * 12 + [CLEAR] * 8)  # 60% by noon
+    for r in (await series(api, churns, b, [CLEAR] * 10))[:2]:
+        await reverse(api, churns, r)  # 20% by noon
+    await scan(api, intraday=True)
+    morning = {f["merchant_id"]: f for f in await flags(api)}
+    assert {m: f["status"] for m, f in morning.items()} == {
+        keeps.id: "provisional",
+        fades.id: "provisional",
+        churns.id: "provisional",
+    }
+    for flag in morning.values():
+        status, body = await api.call(
+            "POST",
+            f"{FLAGS}/{flag['id']}/review",
+            json={"decision": "confirm", "note": "上午看着像"},
+            headers=api.bureau,
+        )
+        assert_error(status, body, 409, "flag_provisional")
+    # The afternoon dilutes two of them.
+    await series(api, fades, b, [CLEAR] * 10)
+    await series(api, churns, b, [CLEAR] * 5)
+    await scan(api)
+    evening = {f["merchant_id"]: f for f in await flags(api)}
+    assert {m: f["status"] for m, f in evening.items()} == {
+        keeps.id: "open",
+        fades.id: "withdrawn",
+        churns.id: "withdrawn",
+    }
+    assert evening[keeps.id]["id"] == morning[keeps.id]["id"]
+    status, body = await api.call(
+        "POST",
+        f"{FLAGS}/{evening[fades.id]['id']}/review",
+        json={"decision": "confirm", "note": "x"},
+        headers=api.bureau,
+    )
+    assert_error(status, body, 409, "flag_withdrawn")
+    assert [f["id"] for f in await flags(api, status="withdrawn")] == sorted(
+        (evening[fades.id]["id"], evening[churns.id]["id"]), reverse=True
+    )
+    await api.call(
+        "POST",
+        f"{FLAGS}/{evening[keeps.id]['id']}/review",
+        json={"decision": "confirm", "note": "全天仍然凑单"},
+        headers=api.bureau,
+        expect=200,
+    )
+
+
+async def test_count_flags_are_open_at_once(api: Api) -> None:
+    b = await batch(api)
+    burster = await shop(api)
+    await series(api, burster, b, [CLEAR] * 20, every_minutes=0.5)
+    await scan(api, intraday=True)
+    (flag,) = await flags(api)
+    assert (flag["rule"], flag["status"]) == ("burst", "open")
+
+
+async def test_any_money_value_is_scanned(api: Api) -> None:
+    """min_spend × (100 + margin) once overflowed int4 and stopped the whole scan."""
+    largest = 1_000_000_000  # the largest money value a batch accepts
+    b = await batch(api, face_value_fen=100_000, min_spend_fen=largest)
+    hugger = await shop(api)
+    await series(api, hugger, b, [largest] * 20)
+    await scan(api)
+    (flag,) = await flags(api)
+    assert (flag["rule"], flag["evidence"]["hugging"]) == ("threshold_hugging", 20)
+
+
+async def test_one_rule_failing_never_stops_the_others(api: Api) -> None:
+    from service.db import Database
+    from service.domain import risk
+    from service.settings import RiskRules
+
+    b = await batch(api)
+    hugger = await shop(api)
+    await series(api, hugger, b, [HUG] * 20)
+    # A window so long that its first day is before any date: repeat_pair's statement fails.
+    broken = RiskRules(repeat_window_days=10**8)
+    db: Database = api.client.app[keys.DB]
+    async with db.transaction() as tx:
+        scanned = await risk.scan(tx, DAY, api.clock.now(), broken, full_day=True)
+    assert [f.split(":")[0] for f in scanned.failures] == ["repeat_pair"]
+    assert [(f["rule"], f["status"]) for f in await flags(api)] == [("threshold_hugging", "open")]
+    # Through the job: the run is failed with the rule's error, the other rules' flags kept.
+    app = api.client.app
+    runner = JobRunner(app[keys.DB], FixedClock(night_after(api, DAY, 40)), api.settings.tz, broken)
+    result = await runner.run_day(BY_NAME["risk_scan"], DAY, force=True)
+    assert result.outcome == "failed" and result.error and "repeat_pair" in result.error
+    assert result.rows == 1
+    _, jobs = await api.call("GET", "/api/v1/admin/jobs", headers=api.bureau, expect=200)
+    (run,) = [j["last_run"] for j in jobs if j["name"] == "risk_scan"]
+    assert run["status"] == "failed" and "repeat_pair" in run["error"]
 
 
 def test_each_threshold_is_a_setting() -> None:

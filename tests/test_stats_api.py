@@ -485,7 +485,7 @@ def line(who: Shop, day: str, *, n: int, subsidy: int, adjustments: int = 0) -> 
         "subsidy_fen": subsidy,
         "adjustments_fen": adjustments,
         "net_fen": subsidy + adjustments,
-        "status": "pending",  # written, awaiting its bank file
+        "status": "settled",  # moved to the merchant's payable balance
     }
 
 
@@ -497,44 +497,39 @@ async def my_lines(api: Api, who: Shop, query: str = "?from=2020-05-01&to=2020-0
     return (await get(api, MY_SETTLEMENTS + query, headers=who.headers))["items"]
 
 
-async def test_settled_lines_are_never_rewritten_and_late_reversals_adjust(api: Api) -> None:
+async def test_a_day_is_settled_once_over_and_a_straggler_the_next_day(api: Api) -> None:
     s = await scenario(api)
+    refused_ = await api.client.app[keys.JOBS].run_day(BY_NAME["settlement"], DAY, force=True)
+    assert refused_.outcome == "failed" and "not over" in (refused_.error or "")
+    assert await my_lines(api, s.shop1) == []  # mid-day: nothing settled
+    # A reversal on the day, before settlement, leaves the line without it.
     batch = await api.create_batch(title="购物券 二")
     late = await redeem(api, s.shop2, await claim(api, batch["id"], "henry"), 11000)
-    await run(api, "settlement")  # mid-day, for today
-    shop1 = {**line(s.shop1, "2020-05-06", n=1, subsidy=2000), "settled_at": NOW}
-    shop2 = {**line(s.shop2, "2020-05-06", n=3, subsidy=6000), "settled_at": NOW}
-    diner = {**line(s.diner, "2020-05-06", n=1, subsidy=1000), "settled_at": NOW}
+    await reverse(api, s.shop2, late)
+    api.clock.advance(days=1)  # 10:00 on the 7th
+    await run(api, "settlement")
+    await run(api, "settlement")  # again: once per (merchant, day)
+    at = "2020-05-07T10:00:00+08:00"
+    shop1 = {**line(s.shop1, "2020-05-06", n=1, subsidy=2000), "settled_at": at}
+    shop2 = {**line(s.shop2, "2020-05-06", n=2, subsidy=4000), "settled_at": at}
+    diner = {**line(s.diner, "2020-05-06", n=1, subsidy=1000), "settled_at": at}
     assert [await my_lines(api, w) for w in (s.shop1, s.shop2, s.diner)] == [
         [shop1],
         [shop2],
         [diner],
     ]
-
-    # Reversed after its day was settled, still on its business day: the line stays, even
-    # when the settlement runs again.
-    api.clock.advance(hours=2)
-    await reverse(api, s.shop2, late)
-    await run(api, "settlement")
-    assert await my_lines(api, s.shop2) == [shop2]
-
-    # The next day's settlement carries it as a negative adjustment on shop2's next line.
-    api.clock.advance(days=1)
     batch = await api.create_batch()
     await redeem(api, s.shop1, await claim(api, batch["id"], "frank"), 10000)
+    api.clock.advance(days=1)
     await run(api, "settlement", NEXT_DAY)
-    at = "2020-05-07T12:00:00+08:00"
+    at = "2020-05-08T10:00:00+08:00"
     assert await my_lines(api, s.shop1) == [
         shop1,
         {**line(s.shop1, "2020-05-07", n=1, subsidy=2000), "settled_at": at},
     ]
-    assert await my_lines(api, s.shop2) == [
-        shop2,
-        {**line(s.shop2, "2020-05-07", n=0, subsidy=0, adjustments=-2000), "settled_at": at},
-    ]
     assert await my_lines(api, s.diner) == [diner]  # nothing to settle on the 7th
-    assert await my_lines(api, s.shop2, "?from=2020-05-07&to=2020-05-07") == [
-        {**line(s.shop2, "2020-05-07", n=0, subsidy=0, adjustments=-2000), "settled_at": at}
+    assert await my_lines(api, s.shop1, "?from=2020-05-07&to=2020-05-07") == [
+        {**line(s.shop1, "2020-05-07", n=1, subsidy=2000), "settled_at": at}
     ]
     other = await shop(api, "shopping", "无关商户")
     assert await my_lines(api, other) == []
@@ -560,10 +555,12 @@ async def test_day_lines_for_the_bureau_unsettled_then_settled(api: Api) -> None
         },
     ]
     assert await lines(api, "2020-05-06") == unsettled
-    await run(api, "settlement")
-    settled = [{**x, "status": "pending", "settled_at": NOW} for x in unsettled]
-    assert await lines(api, "2020-05-06") == settled
     api.clock.advance(days=1)
+    await run(api, "settlement")
+    settled = [
+        {**x, "status": "settled", "settled_at": "2020-05-07T10:00:00+08:00"} for x in unsettled
+    ]
+    assert await lines(api, "2020-05-06") == settled
     assert (await get(api, SETTLEMENTS))["items"] == settled  # yesterday by default
     assert await lines(api, "2020-05-07") == []
 

@@ -14,6 +14,8 @@ from service import keys
 from service.domain import recovery
 from service.domain.credit_code import random_huaiyin_code
 from tests.conftest import Api, assert_error, assert_invalid, assert_queries_invalid
+from tests.money import export, with_account
+from tests.test_risk import Shop, batch, redeem, settle
 
 TURNOVER = "/api/v1/admin/turnover"
 RECOVERY = "/api/v1/stats/recovery"
@@ -70,15 +72,13 @@ async def test_a_merchant_reports_its_day_and_may_correct_it_until_paid(api: Api
     for role in ("resident", "bureau"):
         status, body = await api.call("PUT", path, json={"sales_fen": 1}, headers=api.auth(role))
         assert_error(status, body, 403, "forbidden")
-    # Once the day's line is in a bank file, the day's takings are final.
-    db = api.client.app[keys.DB]
-    async with db.connection() as conn:
-        await conn.raw.execute(
-            "INSERT INTO settlement_lines (merchant_id, date, redemptions, subsidy_fen,"
-            " adjustments_fen, settled_at, status, reference)"
-            " VALUES ($1, '2020-05-06', 1, 1000, 0, now(), 'exported', 'HYF-20200506-0001')",
-            mid,
-        )
+    # Once the day is settled and paid out in a bank file, the day's takings are final.
+    b = await batch(api, category="dining", face_value_fen=1000, min_spend_fen=5000)
+    await with_account(api, mid, "6222020200112233445")
+    await redeem(api, Shop(mid, me), b, "r-turnover", 5000)
+    await settle(api, date(2020, 5, 6))
+    await api.call("PUT", path, json={"sales_fen": 2}, headers=me, expect=200)  # not paid yet
+    await export(api)
     status, body = await api.call("PUT", path, json={"sales_fen": 1}, headers=me)
     assert_error(status, body, 409, "conflict")
 

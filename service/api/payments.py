@@ -1,40 +1,84 @@
-"""Paying merchants (bureau): bank files out, the bank's returns in, the reconciliation."""
+"""Paying merchants (bureau): bank files out (kept, idempotent), the bank's returns in."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from service.csvout import csv_response
+from service import keys
+from service.csvout import table_response
 from service.domain import payments
-from service.http import Call, Routes, json_response
+from service.http import Call, Routes, idempotency_header, idempotency_key, json_response
 from service.schemas.payments import (
+    Export,
     ExportRequest,
-    Reconciliation,
-    ReconciliationQuery,
+    ExportRow,
+    ExportsQuery,
     ReturnsApplied,
 )
+from service.views.ledger import export_json
 
 routes = Routes("payments (bureau)", roles=("bureau",))
 
 
 @routes.post(
     "/admin/payments/exports",
-    summary="A settled day's pending lines as a bank file (CSV); each line goes out once",
+    summary="A bank file paying each merchant owed something and not held its whole balance",
     body=ExportRequest(),
-    produces_csv=True,
+    body_optional=True,
+    response=Export(),
     status=201,
-    errors=("invalid_request", "conflict"),
+    errors=("invalid_request",),
+    extra={
+        "headers": [
+            idempotency_header(
+                required=True, description="one per export; a retry answers the same file"
+            )
+        ]
+    },
 )
 async def export(call: Call) -> web.StreamResponse:
-    day = call.body["date"]
-    rows, left_out = await payments.export(call.db, day, call.actor, call.clock.now())
-    response = csv_response(
-        rows, payments.BANK_FILE_COLUMNS, f"festival-payments-{day.isoformat()}.csv"
+    made, _ = await payments.export(
+        call.db,
+        idempotency_key(call, required=True) or "",
+        call.actor,
+        call.clock.now(),
+        call.settings.tz,
+        call.app[keys.SERVER_KEYS]["account_fingerprint"],
     )
-    response.set_status(201)
-    # Lines left in pending (no account yet, or nothing to pay), for the operator.
-    response.headers["X-Left-Out"] = ",".join(str(r["merchant_id"]) for r in left_out)
-    return response
+    return json_response(export_json(made, call.settings.tz), status=201)
+
+
+@routes.get(
+    "/admin/payments/exports",
+    summary="The bank files, newest first, with what the bank has answered",
+    query=ExportsQuery(),
+    table=ExportRow(),
+)
+async def list_exports(call: Call) -> web.StreamResponse:
+    found = await payments.exports(call.db, call.query["limit"])
+    items = [export_json(e, call.settings.tz) for e in found]
+    return table_response(call, items, "festival-bank-files.csv")
+
+
+@routes.get(
+    "/admin/payments/exports/{id}/file",
+    summary="A kept bank file: the same bytes every time (X-Content-SHA256 is their hash)",
+    produces_csv=True,
+    errors=("not_found",),
+)
+async def export_file(call: Call) -> web.StreamResponse:
+    bank_file_id = call.path_id()
+    content, sha256 = await payments.file(call.db, bank_file_id)
+    return web.Response(
+        body=content,
+        content_type="text/csv",
+        charset="utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="festival-bank-file-{bank_file_id}.csv"',
+            "X-Content-SHA256": sha256,
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @routes.put(
@@ -42,19 +86,11 @@ async def export(call: Call) -> web.StreamResponse:
     summary="The bank's return file (CSV reference,status[,amount_yuan]); all rows or none",
     raw_body="text/csv",
     response=ReturnsApplied(),
-    errors=("invalid_request",),
+    errors=("invalid_request", "already_returned"),
 )
 async def put_returns(call: Call) -> web.StreamResponse:
     rows = payments.parse_returns(await call.csv_text())
-    applied = await payments.apply_returns(call.db, rows, call.actor, call.clock.now())
-    return json_response({"rows": applied})
-
-
-@routes.get(
-    "/admin/payments/reconciliation",
-    summary="A day's lines by payment status, in fen, and whether they add up",
-    query=ReconciliationQuery(),
-    response=Reconciliation(),
-)
-async def reconciliation(call: Call) -> web.StreamResponse:
-    return json_response(await payments.reconciliation(call.db, call.query["date"]))
+    applied = await payments.apply_returns(
+        call.db, rows, call.actor, call.clock.now(), call.settings.tz
+    )
+    return json_response(applied)

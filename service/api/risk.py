@@ -41,13 +41,19 @@ async def flag_timeline(call: Call) -> web.StreamResponse:
 
 @routes.post(
     "/admin/risk/flags/{id}/review",
-    summary="Dismiss or confirm a flag; confirming holds the merchant's unpaid settlement lines",
+    summary="Dismiss or confirm an open flag; a confirmed flag holds the merchant's payouts",
     body=Review(),
     response=Reviewed(),
-    errors=("invalid_request", "not_found", "already_reviewed"),
+    errors=(
+        "invalid_request",
+        "not_found",
+        "already_reviewed",
+        "flag_provisional",
+        "flag_withdrawn",
+    ),
 )
 async def review_flag(call: Call) -> web.StreamResponse:
-    flag, held = await risk.review(
+    flag = await risk.review(
         call.db,
         call.path_id(),
         call.body["decision"],
@@ -55,7 +61,7 @@ async def review_flag(call: Call) -> web.StreamResponse:
         call.actor,
         call.clock.now(),
     )
-    return json_response({**flag_json(flag, call.settings.tz), "lines_held": held})
+    return json_response(flag_json(flag, call.settings.tz))
 
 
 @routes.post(
@@ -73,5 +79,6 @@ async def release_flag(call: Call) -> web.StreamResponse:
         call.body["note"],
         call.actor,
         call.clock.now(),
+        call.settings.tz,
     )
     return json_response({**result, "flag": flag_json(result["flag"], call.settings.tz)})

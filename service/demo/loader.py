@@ -12,6 +12,8 @@ Deterministic for a seed (apart from voucher codes and api keys, which are rando
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import math
@@ -158,6 +160,7 @@ class DemoLoader:
         self.plans: dict[date, dict[str, list[Event]]] = defaultdict(lambda: defaultdict(list))
         self.progress = Progress()
         self.qr_key = b""
+        self.account_key = b""
         self.api_keys: dict[int, str] = {}
         self.planted: dict[str, int] = {}  # cash_out.PLANTED's kinds → merchant id
         self.bank_files = 0
@@ -168,6 +171,7 @@ class DemoLoader:
     async def load(self) -> Progress:
         keys = await server_keys.load(self.db)
         self.qr_key = keys["qr_signing"]
+        self.account_key = keys["account_fingerprint"]
         await self._merchants()
         await self._turnover()
         await self._batches()
@@ -298,18 +302,20 @@ class DemoLoader:
                     DEMO,
                     self.at(day, after.total_seconds()),
                 )
-        try:
-            rows, _ = await payments.export(
-                self.db, day, DEMO, self.at(day + timedelta(days=1), 9 * 3600)
-            )
-        except DomainError as nothing_to_pay:
-            if nothing_to_pay.code != ErrorCode.CONFLICT:
-                raise
+        morning = self.at(day + timedelta(days=1), 9 * 3600)
+        made, _ = await payments.export(
+            self.db, f"demo-{day.isoformat()}", DEMO, morning, self.tz, self.account_key
+        )
+        if not made["rows"]:
             return
         self.bank_files += 1
-        returned = [payments.Return(r["reference"], "paid") for r in rows]
+        content, _ = await payments.file(self.db, made["id"])
+        returned = [
+            payments.Return(r["reference"], "paid")
+            for r in csv.DictReader(io.StringIO(content.decode()))
+        ]
         await payments.apply_returns(
-            self.db, returned, DEMO, self.at(day + timedelta(days=1), 16 * 3600)
+            self.db, returned, DEMO, self.at(day + timedelta(days=1), 16 * 3600), self.tz
         )
 
     async def _batches(self) -> None:

@@ -1,25 +1,41 @@
-"""Paying merchants: a day's pending settlement lines go out in a bank file, the bank's return
-file marks them paid or failed, and the reconciliation proves every fen is somewhere:
-settled = pending + held + exported, and exported = paid + failed + in flight.
+"""Paying merchants from the ledger: bank files pay balances (not day lines), are kept byte
+for byte, and the bank's return file answers each payment once.
+
+An export pays every merchant that is not held, has an account and is owed something
+(`payable` > 0) its whole balance, one row each under a reference of its own; a failed
+payment goes back to payable and the next file pays it again under a new reference. A
+receivable (payable < 0, after a clawback bigger than what was owed) nets against later
+earnings before anything is paid.
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import hmac
+import io
+import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from service.db import Database
-from service.domain import audit, csvin
-from service.errors import DomainError, ErrorCode
+import asyncpg
+
+from service.csvout import cell
+from service.db import Conn, Database
+from service.domain import audit, csvin, ledger
+from service.errors import DomainError, ErrorCode, not_found
+from service.timefmt import business_day
 
 BANK_FILE_COLUMNS = ("reference", "merchant_id", "account_name", "account_no", "amount_yuan")
 RETURN_STATUSES = ("paid", "failed")
 RETURN_HEADERS = (("reference", "status"), ("reference", "status", "amount_yuan"))
-_REFERENCE = re.compile(r"HYF-[0-9]{8}-[0-9]{4,}", re.ASCII)
+# HYF-E000123-0019 (export 123, merchant 19); HYF-20200506-0019 from before the ledger.
+_REFERENCE = re.compile(r"HYF-(E[0-9]{6,}|[0-9]{8})-[0-9]{4,}", re.ASCII)
 _YUAN = re.compile(r"([0-9]{1,13})\.([0-9]{2})", re.ASCII)
 MAX_RETURN_ROWS = 20_000
+EXPORT_LOCK_NAMESPACE = 0x42414E4B  # "BANK": exports with one key take turns
 
 
 def yuan(fen: int) -> str:
@@ -27,57 +43,172 @@ def yuan(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d}"
 
 
+def reference(bank_file_id: int, merchant_id: int) -> str:
+    """Unique per payout: the export and the merchant, padded, never cut."""
+    return f"HYF-E{bank_file_id:06d}-{merchant_id:04d}"
+
+
+def file_bytes(rows: list[dict[str, Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(BANK_FILE_COLUMNS)
+    for row in rows:
+        writer.writerow([cell(row[c]) for c in BANK_FILE_COLUMNS])
+    return buffer.getvalue().encode("utf-8")
+
+
+def account_fingerprint(key: bytes, account_no: str) -> str:
+    """An HMAC of an account number: equal numbers match, the number itself never shows."""
+    return hmac.new(key, account_no.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def _left_out(standing: asyncpg.Record, balance_fen: int) -> str | None:
+    """Why a merchant with a payable balance is not paid now; None: it is."""
+    if balance_fen < 0:
+        return "receivable"
+    if standing["status"] == "suspended":
+        return "suspended"
+    if standing["held"]:
+        return "held"
+    if standing["account_no"] is None:
+        return "no_account"
+    return None
+
+
+def export_json(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
+    out = {k: row[k] for k in ("id", "created_at", "sha256", "rows", "total_fen")}
+    out["left_out"] = ledger.left_out_of(row["left_out"])
+    return out
+
+
 async def export(
-    db: Database, day: date, actor: audit.Actor, now: datetime
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The bank file's rows (the lines now exported) and the pending lines left out, and why."""
+    db: Database,
+    key: str,
+    actor: audit.Actor,
+    now: datetime,
+    tz: Any,
+    fingerprint_key: bytes,
+) -> tuple[dict[str, Any], bool]:
+    """A bank file paying every merchant owed something and not held, and whether it was made
+    now (False: this key made it before, and nothing moved)."""
     async with db.transaction() as tx:
-        if not await tx.fetchval("day_settled", period=day.isoformat()):
-            raise DomainError(
-                ErrorCode.CONFLICT,
-                "this day has not been settled yet",
-                {"date": [f"The settlement job has not settled {day} yet."]},
+        await tx.fetchval("lock_export_key", namespace=EXPORT_LOCK_NAMESPACE, key=key)
+        done = await tx.fetchrow("bank_file_by_key", key=key)
+        if done is not None:
+            return export_json(done), False
+        owed = await tx.fetch("payable_balances", merchant_ids=None)
+        candidates = [r["merchant_id"] for r in owed]
+        await ledger.lock_merchants(tx, candidates)
+        # Read again under the locks: what a review, release or return committed before them.
+        balances = {
+            r["merchant_id"]: r["balance_fen"]
+            for r in await tx.fetch("payable_balances", merchant_ids=candidates)
+        }
+        bank_file_id = await tx.fetchval("next_bank_file_id")
+        rows: list[dict[str, Any]] = []
+        left_out: list[dict[str, Any]] = []
+        for standing in await tx.fetch("payout_standing", merchant_ids=candidates):
+            mid = standing["merchant_id"]
+            balance = balances.get(mid, 0)
+            if balance == 0:
+                continue
+            reason = _left_out(standing, balance)
+            if reason is not None:
+                left_out.append({"merchant_id": mid, "reason": reason, "balance_fen": balance})
+                continue
+            rows.append(
+                {
+                    "reference": reference(bank_file_id, mid),
+                    "merchant_id": mid,
+                    "account_name": standing["account_name"],
+                    "account_no": standing["account_no"],
+                    "amount_fen": balance,
+                    "amount_yuan": yuan(balance),
+                }
             )
-        exported = await tx.fetch("export_lines", day=day, now=now)
-        left_out = [dict(r) for r in await tx.fetch("unexportable_lines", day=day)]
-        if not exported:
-            raise DomainError(
-                ErrorCode.CONFLICT,
-                "no pending line of this day can be exported (already exported, held, or"
-                " without an account)",
-                {"left_out": left_out},
+        content = file_bytes(rows)
+        made = {
+            "id": bank_file_id,
+            "created_at": now,
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "rows": len(rows),
+            "total_fen": sum(r["amount_fen"] for r in rows),
+            "left_out": json.dumps(left_out),
+        }
+        await tx.execute(
+            "insert_bank_file",
+            id=bank_file_id,
+            key=key,
+            now=now,
+            by=actor.name,
+            content=content,
+            sha256=made["sha256"],
+            rows=made["rows"],
+            total_fen=made["total_fen"],
+            left_out=made["left_out"],
+        )
+        if rows:
+            await tx.execute(
+                "insert_payouts",
+                bank_file_id=bank_file_id,
+                references=[r["reference"] for r in rows],
+                merchant_ids=[r["merchant_id"] for r in rows],
+                account_names=[r["account_name"] for r in rows],
+                account_nos=[r["account_no"] for r in rows],
+                amounts=[r["amount_fen"] for r in rows],
+                now=now,
+                day=business_day(now, tz),
             )
-        rows = [
-            {
-                "reference": r["reference"],
-                "merchant_id": r["merchant_id"],
-                "account_name": r["account_name"],
-                "account_no": r["account_no"],
-                "amount_yuan": yuan(r["amount_fen"]),
-            }
-            for r in exported
-        ]
-        total = sum(r["amount_fen"] for r in exported)
         await audit.append(
             tx,
             actor,
             "payments.export",
-            f"payments/{day.isoformat()}",
+            f"bank_files/{bank_file_id}",
             None,
             {
-                "lines": len(rows),
-                "amount_fen": total,
-                "references": [r["reference"] for r in rows],
+                "sha256": made["sha256"],
+                "rows": [
+                    {
+                        "reference": r["reference"],
+                        "merchant_id": r["merchant_id"],
+                        "amount_fen": r["amount_fen"],
+                        "account": account_fingerprint(fingerprint_key, r["account_no"]),
+                    }
+                    for r in rows
+                ],
+                "total_fen": made["total_fen"],
                 "left_out": left_out,
             },
             now,
         )
-    return rows, left_out
+    return export_json(made), True
+
+
+async def exports(db: Database, limit: int) -> list[dict[str, Any]]:
+    found = []
+    for row in await db.fetch("bank_files", limit=limit):
+        item = export_json(row)
+        item.update(
+            created_by=row["created_by"],
+            paid=row["paid"],
+            failed=row["failed"],
+            in_transit_fen=row["in_transit_fen"],
+        )
+        found.append(item)
+    return found
+
+
+async def file(db: Database, bank_file_id: int) -> tuple[bytes, str]:
+    """A kept bank file's exact bytes and their SHA-256."""
+    row = await db.fetchrow("bank_file_content", bank_file_id=bank_file_id)
+    if row is None:
+        raise not_found("bank file")
+    return bytes(row["content"]), row["sha256"]
 
 
 @dataclass(frozen=True)
 class Return:
-    """A line of the bank's return file: what happened to one payment line."""
+    """A line of the bank's return file: what happened to one payment."""
 
     reference: str
     status: str  # paid | failed
@@ -92,14 +223,14 @@ def parse_returns(text: str) -> list[Return]:
     rows: list[Return] = []
     seen: dict[str, int] = {}
     for number, cells in upload.lines:
-        reference, status = cells[0], cells[1]
+        ref, status = cells[0], cells[1]
         problems = []
-        if not _REFERENCE.fullmatch(reference):
-            problems.append(f"reference {reference!r} is not a bank file reference.")
-        elif reference in seen:
-            problems.append(f"repeats line {seen[reference]} ({reference}).")
+        if not _REFERENCE.fullmatch(ref):
+            problems.append(f"reference {ref!r} is not a bank file reference.")
+        elif ref in seen:
+            problems.append(f"repeats line {seen[ref]} ({ref}).")
         else:
-            seen[reference] = number
+            seen[ref] = number
         if status not in RETURN_STATUSES:
             problems.append(f"status {status!r} is not paid or failed.")
         amount = None
@@ -112,42 +243,71 @@ def parse_returns(text: str) -> list[Return]:
         if problems:
             errors[str(number)] = problems
         else:
-            rows.append(Return(reference, status, amount, number))
+            rows.append(Return(ref, status, amount, number))
     upload.refuse_if_bad(len(rows), MAX_RETURN_ROWS)
     return rows
 
 
-async def apply_returns(db: Database, rows: list[Return], actor: audit.Actor, now: datetime) -> int:
-    """All rows or none: every reference must be a line in a bank file not yet returned, and
-    an amount given must be the line's."""
-    references = [r.reference for r in rows]
-    async with db.transaction() as tx:
-        lines = {
-            r["reference"]: r for r in await tx.fetch("lines_by_reference", references=references)
-        }
-        errors: dict[str, list[str]] = {}
-        for row in rows:
-            line = lines.get(row.reference)
-            if line is None:
-                errors[str(row.line)] = [f"unknown reference {row.reference}."]
-            elif line["status"] != "exported":
-                errors[str(row.line)] = [
-                    f"{row.reference} is {line['status']}, not awaiting its return."
-                ]
-            elif row.amount_fen is not None and row.amount_fen != line["amount_fen"]:
-                errors[str(row.line)] = [
-                    f"amount {yuan(row.amount_fen)} does not match the line's"
-                    f" {yuan(line['amount_fen'])}."
-                ]
-        if errors:
-            raise DomainError(
-                ErrorCode.INVALID_REQUEST,
-                f"{len(errors)} line(s) do not match the bank files; nothing was applied",
-                {"lines": errors},
-            )
-        await tx.execute(
-            "apply_returns", references=references, statuses=[r.status for r in rows], now=now
+async def _check_returns(tx: Conn, rows: list[Return]) -> list[asyncpg.Record]:
+    """The payments the rows answer; refused (nothing applied) if any is unknown, answered
+    before, or of another amount."""
+    known = {
+        r["reference"]: r
+        for r in await tx.fetch("bank_rows_by_reference", references=[r.reference for r in rows])
+    }
+    errors: dict[str, list[str]] = {}
+    answered: dict[str, str] = {}
+    for row in rows:
+        payment = known.get(row.reference)
+        if payment is None:
+            errors[str(row.line)] = [f"unknown reference {row.reference}."]
+        elif payment["answered"] is not None:
+            answered[str(row.line)] = f"{row.reference} was returned {payment['answered']} before."
+        elif row.amount_fen is not None and row.amount_fen != payment["amount_fen"]:
+            errors[str(row.line)] = [
+                f"amount {yuan(row.amount_fen)} does not match the payment's"
+                f" {yuan(payment['amount_fen'])}."
+            ]
+    if errors:
+        raise DomainError(
+            ErrorCode.INVALID_REQUEST,
+            f"{len(errors)} line(s) do not match the bank files; nothing was applied",
+            {"lines": errors},
         )
+    if answered:
+        raise DomainError(
+            ErrorCode.ALREADY_RETURNED,
+            f"{len(answered)} payment(s) were answered before; nothing was applied",
+            {"lines": answered},
+        )
+    return list(known.values())
+
+
+async def apply_returns(
+    db: Database, rows: list[Return], actor: audit.Actor, now: datetime, tz: Any
+) -> dict[str, int]:
+    """All rows or none: each payment answered once; `failed` makes it payable again."""
+    async with db.transaction() as tx:
+        payments = await _check_returns(tx, rows)
+        await ledger.lock_merchants(tx, [p["merchant_id"] for p in payments])
+        # Checked again under the locks: a return file applied beside this one.
+        await _check_returns(tx, rows)
+        await tx.execute(
+            "record_returns",
+            references=[r.reference for r in rows],
+            statuses=[r.status for r in rows],
+            now=now,
+            by=actor.name,
+            day=business_day(now, tz),
+        )
+        amounts = {p["reference"]: p["amount_fen"] for p in payments}
+        result = {
+            "rows": len(rows),
+            "paid": sum(1 for r in rows if r.status == "paid"),
+            "failed": sum(1 for r in rows if r.status == "failed"),
+            "paid_fen": sum(amounts[r.reference] for r in rows if r.status == "paid"),
+            "failed_fen": sum(amounts[r.reference] for r in rows if r.status == "failed"),
+        }
         await audit.append(
             tx,
             actor,
@@ -155,23 +315,10 @@ async def apply_returns(db: Database, rows: list[Return], actor: audit.Actor, no
             "payments",
             None,
             {
-                "rows": len(rows),
-                "paid": [r.reference for r in rows if r.status == "paid"],
-                "failed": [r.reference for r in rows if r.status == "failed"],
+                **result,
+                "paid_references": [r.reference for r in rows if r.status == "paid"],
+                "failed_references": [r.reference for r in rows if r.status == "failed"],
             },
             now,
         )
-    return len(rows)
-
-
-async def reconciliation(db: Database, day: date) -> dict[str, Any]:
-    row = await db.fetchrow("reconciliation", day=day)
-    assert row is not None
-    r = dict(row)
-    r["date"] = day.isoformat()
-    r["balanced"] = (
-        r["settled_fen"] == r["redemptions_fen"]
-        and r["settled_fen"] == r["pending_fen"] + r["held_fen"] + r["exported_fen"]
-        and r["exported_fen"] == r["paid_fen"] + r["failed_fen"] + r["in_flight_fen"]
-    )
-    return r
+    return result

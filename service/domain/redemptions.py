@@ -23,6 +23,7 @@ import asyncpg
 
 from service.combiner import Combiner
 from service.db import Database
+from service.domain import ledger
 from service.domain.codes import code_from_input
 from service.errors import REFUSALS, DomainError, ErrorCode
 from service.timefmt import business_day
@@ -391,20 +392,32 @@ async def by_key(db: Database, merchant_id: int, key: str) -> list[asyncpg.Recor
 async def reverse(
     db: Database, merchant_id: int, redemption_id: int, reason: str, now: datetime, tz: Any
 ) -> asyncpg.Record:
-    """The reversed redemption; only its merchant, only on its business day (in `tz`)."""
+    """The reversed redemption; only its merchant (another's is not found), only on its
+    business day (in `tz`) and before that day is settled, never after a clawback. Its
+    subsidy goes back from the merchant's unsettled account to the festival's cost."""
     async with db.transaction() as tx:
-        current = await tx.fetchrow("lock_redemption", redemption_id=redemption_id)
+        # The merchant's lock, as settlement takes it: a reversal never slips past it.
+        await ledger.lock_merchants(tx, [merchant_id])
+        current = await tx.fetchrow(
+            "lock_redemption", redemption_id=redemption_id, merchant_id=merchant_id
+        )
         if current is None:
             raise DomainError(ErrorCode.NOT_FOUND, "no such redemption")
-        if current["merchant_id"] != merchant_id:
-            raise DomainError(ErrorCode.FORBIDDEN, "only the redeeming merchant may reverse it")
+        if await tx.fetchval("redemption_unwound", redemption_id=redemption_id) == "clawback":
+            raise DomainError(
+                ErrorCode.ALREADY_CLAWED_BACK,
+                "this redemption's subsidy was clawed back; it cannot be reversed",
+            )
         if current["status"] != "completed":
             raise DomainError(ErrorCode.NOT_REDEEMED, "this redemption has already been reversed")
-        if business_day(current["redeemed_at"], tz) != business_day(now, tz):
+        day = current["business_date"]
+        if business_day(now, tz) != day or await tx.fetchval(
+            "day_settled_for", merchant_id=merchant_id, day=day
+        ):
             raise DomainError(
                 ErrorCode.REVERSAL_WINDOW_PASSED,
                 "a redemption can only be reversed on the day it was made",
-                {"business_date": current["business_date"].isoformat()},
+                {"business_date": day.isoformat()},
             )
         row = await tx.fetchrow(
             "reverse_redemption", redemption_id=redemption_id, now=now, reason=reason

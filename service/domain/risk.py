@@ -2,68 +2,112 @@
 
 The rules are set-based SQL (sql/queries/risk.sql), one statement each, so a day of a
 hundred thousand redemptions is scanned in one pass per rule. A confirmed flag holds the
-merchant's unpaid settlement lines (and any line written while it holds) until the bureau
-releases it; a release may claw back the flagged redemptions' subsidy, which lands as a
-negative adjustment on the merchant's next settlement line, never as an edit of a line.
+merchant until the bureau releases it: holds are derived from the flags (and suspension),
+never stored, and exports read them under the merchant's lock (service/domain/ledger.py). A
+release may claw back the flagged redemptions' subsidy: ledger transfers from the merchant's
+payable balance, never an edit of what was written.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 
 from service.db import Conn, Database, rows_of
-from service.domain import audit
+from service.domain import audit, ledger
 from service.errors import DomainError, ErrorCode, not_found
 from service.settings import RiskRules
+from service.timefmt import business_day
+
+log = logging.getLogger(__name__)
 
 DECISIONS = {"dismiss": "dismissed", "confirm": "confirmed"}
+# A flag not open cannot be reviewed: why, as its error.
+NOT_REVIEWABLE = {
+    "provisional": (
+        ErrorCode.FLAG_PROVISIONAL,
+        "this flag was raised on part of a day; the full day's scan decides it first",
+    ),
+    "withdrawn": (ErrorCode.FLAG_WITHDRAWN, "the full day's figures no longer support this flag"),
+}
 
 
-async def scan(tx: Conn, day: date, now: datetime, rules: RiskRules) -> int:
-    """Every rule over one business day; returns the flags raised or refreshed."""
-    touched = rows_of(
-        await tx.execute(
+@dataclass
+class Scanned:
+    flags: int = 0  # raised, refreshed or withdrawn
+    failures: list[str] = field(default_factory=list)  # one line per rule that failed
+
+
+async def scan(tx: Conn, day: date, now: datetime, rules: RiskRules, *, full_day: bool) -> Scanned:
+    """Every rule over one business day, each in a savepoint of its own: one rule failing
+    never stops the others. `full_day`: the day is over, so ratio flags are decided (open or
+    withdrawn); else they are provisional."""
+    result = Scanned()
+    at = {"day": day, "now": now}
+
+    async def rule(name: str, statement: Callable[[], Awaitable[str]], *, ratio: bool) -> None:
+        try:
+            async with tx.raw.transaction():
+                result.flags += rows_of(await statement())
+                if ratio and full_day:
+                    result.flags += rows_of(
+                        await tx.execute("risk_withdraw_provisional", rule=name, day=day)
+                    )
+        except asyncpg.PostgresError as exc:
+            log.exception("risk rule %s for %s failed", name, day)
+            result.failures.append(f"{name}: {type(exc).__name__}: {exc}")
+
+    await rule(
+        "repeat_pair",
+        lambda: tx.execute(
             "risk_repeat_pair",
-            day=day,
-            now=now,
+            **at,
             min_vouchers=rules.repeat_min_vouchers,
             window_days=rules.repeat_window_days,
-        )
+        ),
+        ratio=False,
     )
-    touched += rows_of(
-        await tx.execute(
+    await rule(
+        "threshold_hugging",
+        lambda: tx.execute(
             "risk_threshold_hugging",
-            day=day,
-            now=now,
+            **at,
+            full_day=full_day,
             min_redemptions=rules.hug_min_redemptions,
             share_pct=rules.hug_share_pct,
             margin_pct=rules.hug_margin_pct,
-        )
+        ),
+        ratio=True,
     )
-    touched += rows_of(
-        await tx.execute(
+    await rule(
+        "burst",
+        lambda: tx.execute(
             "risk_burst",
-            day=day,
-            now=now,
+            **at,
             minutes=rules.burst_minutes,
             min_redemptions=rules.burst_min_redemptions,
             factor=rules.burst_factor,
-        )
+        ),
+        ratio=False,
     )
-    touched += rows_of(
-        await tx.execute(
+    await rule(
+        "reversal_churn",
+        lambda: tx.execute(
             "risk_reversal_churn",
-            day=day,
-            now=now,
+            **at,
+            full_day=full_day,
             min_redemptions=rules.churn_min_redemptions,
             share_pct=rules.churn_share_pct,
-        )
+        ),
+        ratio=True,
     )
-    return touched
+    return result
 
 
 def flag_of(row: asyncpg.Record) -> dict[str, Any]:
@@ -111,11 +155,19 @@ def _audited(flag: dict[str, Any]) -> dict[str, Any]:
 
 async def review(
     db: Database, flag_id: int, decision: str, note: str, actor: audit.Actor, now: datetime
-) -> tuple[dict[str, Any], int]:
-    """Dismiss or confirm an open flag. Confirming holds the merchant's unpaid lines; returns
-    the flag and the number of lines it put on hold."""
+) -> dict[str, Any]:
+    """Dismiss or confirm an open flag. A confirmed flag holds the merchant (no payout) until
+    released: the hold is the flag itself, nothing else is written."""
     async with db.transaction() as tx:
+        flag = await tx.fetchrow("risk_flags_one", flag_id=flag_id)
+        if flag is None:
+            raise not_found("risk flag")
+        # The merchant's lock first (as exports take it), then the flag's.
+        await ledger.lock_merchants(tx, [flag["merchant_id"]])
         before = await _locked(tx, flag_id)
+        if before["status"] in NOT_REVIEWABLE:
+            code, message = NOT_REVIEWABLE[before["status"]]
+            raise DomainError(code, message, {"status": before["status"]})
         if before["status"] != "open":
             raise DomainError(
                 ErrorCode.ALREADY_REVIEWED,
@@ -130,11 +182,6 @@ async def review(
             now=now,
             note=note,
         )
-        held = 0
-        if decision == "confirm":
-            held = rows_of(
-                await tx.execute("hold_settlement_lines", merchant_id=before["merchant_id"])
-            )
         after = await _locked(tx, flag_id)
         await audit.append(
             tx,
@@ -142,18 +189,30 @@ async def review(
             "risk.review",
             f"risk_flags/{flag_id}",
             _audited(before),
-            {**_audited(after), "lines_held": held},
+            _audited(after),
             now,
         )
-    return after, held
+    return after
 
 
 async def release(
-    db: Database, flag_id: int, clawback: bool, note: str, actor: audit.Actor, now: datetime
+    db: Database,
+    flag_id: int,
+    clawback: bool,
+    note: str,
+    actor: audit.Actor,
+    now: datetime,
+    tz: Any,
 ) -> dict[str, Any]:
-    """Ends a confirmed flag's hold (the merchant's held lines become payable unless another
-    confirmed flag still holds them), clawing back the flagged subsidy if asked."""
+    """Ends a confirmed flag's hold (the merchant's payable money is paid by the next export
+    unless another hold stands), clawing back the flagged subsidy if asked: each completed
+    redemption of the evidence, never reversed, once, from the merchant's payable balance
+    (below 0 it is a receivable that later earnings net against)."""
     async with db.transaction() as tx:
+        flag = await tx.fetchrow("risk_flags_one", flag_id=flag_id)
+        if flag is None:
+            raise not_found("risk flag")
+        await ledger.lock_merchants(tx, [flag["merchant_id"]])
         before = await _locked(tx, flag_id)
         if before["status"] != "confirmed" or before["released_at"] is not None:
             raise DomainError(
@@ -170,18 +229,15 @@ async def release(
                 merchant_id=before["merchant_id"],
                 redemption_ids=before["evidence"].get("redemption_ids") or [],
                 now=now,
+                day=business_day(now, tz),
             )
-        released = 0
-        if not await tx.fetchval("merchant_on_hold", merchant_id=before["merchant_id"]):
-            released = rows_of(
-                await tx.execute("release_settlement_lines", merchant_id=before["merchant_id"])
-            )
+        held = await tx.fetchval("merchant_held", merchant_id=before["merchant_id"])
         after = await _locked(tx, flag_id)
         result = {
             "flag": after,
             "clawed_back_fen": sum(r["amount_fen"] for r in clawed),
             "clawed_back_redemptions": len(clawed),
-            "lines_released": released,
+            "still_held": bool(held),
         }
         await audit.append(
             tx,
@@ -189,7 +245,12 @@ async def release(
             "risk.release",
             f"risk_flags/{flag_id}",
             _audited(before),
-            {**_audited(after), **{k: v for k, v in result.items() if k != "flag"}, "note": note},
+            {
+                **_audited(after),
+                **{k: v for k, v in result.items() if k != "flag"},
+                "clawed_back_ids": [r["redemption_id"] for r in clawed],
+                "note": note,
+            },
             now,
         )
     return result

@@ -1,43 +1,49 @@
-"""Bank files, returns and the reconciliation (API.md, "Money safety")."""
+"""Bank files and the bank's returns (API.md, "Money ledger": payouts and returns)."""
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from service.schemas.common import Day
+from service.schemas.common import QueryInt, TableQuery
+
+LEFT_OUT_REASONS = ("held", "suspended", "no_account", "receivable")
 
 
 class ExportRequest(Schema):
-    date = Day(required=True)
+    """Nothing to choose: an export pays every merchant owed something and not held."""
 
 
-class ReconciliationQuery(Schema):
-    date = Day(required=True)
+class LeftOut(Schema):
+    merchant_id = fields.Integer(required=True)
+    reason = fields.String(required=True, metadata={"description": " | ".join(LEFT_OUT_REASONS)})
+    balance_fen = fields.Integer(required=True)
+
+
+class Export(Schema):
+    id = fields.Integer(required=True)
+    created_at = fields.String(required=True)
+    sha256 = fields.String(required=True, metadata={"description": "of the file's exact bytes"})
+    rows = fields.Integer(required=True)
+    total_fen = fields.Integer(required=True)
+    left_out = fields.List(fields.Nested(LeftOut), required=True)
+
+
+class ExportRow(Export):
+    """An export as listed, with what the bank has answered of it so far."""
+
+    created_by = fields.String(required=True)
+    paid = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+    in_transit_fen = fields.Integer(required=True)
+
+
+class ExportsQuery(TableQuery):
+    limit = QueryInt(minimum=1, maximum=1000, load_default=100)
 
 
 class ReturnsApplied(Schema):
     rows = fields.Integer(required=True)
-
-
-def _fen(description: str) -> fields.Integer:
-    return fields.Integer(required=True, metadata={"description": description})
-
-
-class Reconciliation(Schema):
-    date = fields.String(required=True)
-    lines = fields.Integer(required=True)
-    settled_fen = _fen("every line of the day (subsidy plus adjustments)")
-    redemptions_fen = _fen("the same, recomputed from the redemptions and clawbacks settled")
-    pending_fen = _fen("awaiting a bank file")
-    held_fen = _fen("held: the merchant has a confirmed cash-out flag")
-    exported_fen = _fen("in a bank file: paid + failed + in flight")
-    paid_fen = _fen("returned paid")
-    failed_fen = _fen("returned failed")
-    in_flight_fen = _fen("exported, not yet returned")
-    balanced = fields.Boolean(
-        required=True,
-        metadata={
-            "description": "settled = redemptions = pending + held + exported, and"
-            " exported = paid + failed + in flight"
-        },
-    )
+    paid = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+    paid_fen = fields.Integer(required=True)
+    failed_fen = fields.Integer(required=True)

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields
 from service.schemas.common import OneOf, QueryInt, StrictBool, TableQuery, Text
 
 RULES = ("repeat_pair", "threshold_hugging", "burst", "reversal_churn")
-FLAG_STATUSES = ("open", "dismissed", "confirmed")
+FLAG_STATUSES = ("provisional", "open", "withdrawn", "dismissed", "confirmed")
 
 
 class FlagQuery(TableQuery):
@@ -69,13 +69,16 @@ class Review(Schema):
 
 
 class Reviewed(Flag):
-    lines_held = fields.Integer(required=True)
+    pass
 
 
 class Release(Schema):
     clawback = StrictBool(
         required=True,
-        metadata={"description": "take back the flagged redemptions' subsidy (next line)"},
+        metadata={
+            "description": "take back the flagged redemptions' subsidy from the merchant's"
+            " payable balance (below 0: a receivable)"
+        },
     )
     note = Text(max_length=500, required=True, free_text=True)
 
@@ -84,4 +87,7 @@ class Released(Schema):
     flag = fields.Nested(Flag, required=True)
     clawed_back_fen = fields.Integer(required=True)
     clawed_back_redemptions = fields.Integer(required=True)
-    lines_released = fields.Integer(required=True)
+    still_held = fields.Boolean(
+        required=True,
+        metadata={"description": "another confirmed flag, or a suspension, still holds it"},
+    )

@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from service.schemas.common import Day, TableQuery
 
-SETTLEMENT_STATUSES = ("unsettled", "pending", "held", "exported", "paid", "failed")
+SETTLEMENT_STATUSES = ("unsettled", "settled")
 
 
 class DayQuery(TableQuery):
@@ -25,8 +25,9 @@ class SettlementLine(Schema):
         required=True,
         validate=validate.OneOf(SETTLEMENT_STATUSES),
         metadata={
-            "description": "unsettled (the day's redemptions no line holds yet), then pending"
-            " → held (merchant on hold) or exported → paid | failed"
+            "description": "unsettled (the day's redemptions not settled yet) or settled (moved"
+            " to the merchant's payable balance: the ledger says what was paid, see"
+            " /admin/ledger and the statements)"
         },
     )
     settled_at = fields.String(required=True, allow_none=True)

@@ -2,7 +2,7 @@
 -- Per category (or one, :category): its budget (null: none), what is committed at :now —
 -- face value of active vouchers, plus face value × unclaimed stock of batches still to be
 -- claimed (scheduled or open, paused included) and of undrawn lotteries — and what is spent
--- (discounts of completed redemptions).
+-- (−subsidy:C in the ledger: discounts of completed redemptions less clawbacks).
 SELECT c.code AS category, bu.budget_fen,
        coalesce((SELECT sum(b.face_value_fen)::bigint
                  FROM vouchers v JOIN batches b ON b.id = v.batch_id
@@ -12,8 +12,8 @@ SELECT c.code AS category, bu.budget_fen,
                    WHERE b.category = c.code
                      AND CASE b.mode WHEN 'lottery' THEN b.drawn_at IS NULL
                                      ELSE :now < b.claim_ends_at END), 0) AS committed_fen,
-       coalesce((SELECT sum(r.discount_fen)::bigint FROM redemptions r
-                 WHERE r.category = c.code AND r.status = 'completed'), 0) AS spent_fen
+       coalesce((SELECT -l.balance_fen FROM ledger_balances l
+                 WHERE l.account = 'subsidy:' || c.code), 0) AS spent_fen
 FROM categories c LEFT JOIN budgets bu ON bu.category = c.code
 WHERE :category::text IS NULL OR c.code = :category
 ORDER BY c.sort_order;

@@ -55,8 +55,8 @@ LEFT JOIN locked l ON l.code = w.code
 ORDER BY w.n;
 
 -- name: complete_redemptions
--- A flush's redemptions, the vouchers' new state, their ledger events, and every key with its
--- answer (refusals too), in one statement.
+-- A flush's redemptions, the vouchers' new state, their ledger events, their money transfers,
+-- and every key with its answer (refusals too), in one statement.
 -- Parallel arrays, one element per redemption (:moments … :answers) and one per stored
 -- refusal (:refused_merchant_ids … :refused_moments): see service/domain/redemptions.py,
 -- Completed.
@@ -80,6 +80,13 @@ WITH done AS (
 ), ledger AS (
     INSERT INTO voucher_events (voucher_id, batch_id, kind, at, redemption_id, merchant_id)
     SELECT voucher_id, batch_id, 'redeemed', at, id, merchant_id FROM done
+), money AS (
+    -- The subsidy, from the festival's cost to the merchant's unsettled account.
+    INSERT INTO transfers (kind, source, from_account, to_account, amount_fen, at, business_day,
+                           merchant_id, category)
+    SELECT 'redemption', id::text, 'subsidy:' || category, 'unsettled:' || merchant_id,
+           discount_fen, at, business_date, merchant_id, category
+    FROM done
 ), refused AS (
     SELECT * FROM unnest(:refused_merchant_ids::bigint[], :refused_keys::text[], :refused_fingerprints::bytea[],
                          :refused_statuses::integer[], :refused_answers::text[], :refused_moments::timestamptz[])
@@ -92,8 +99,9 @@ UNION ALL
 SELECT merchant_id, key, fingerprint, status_code, answer, NULL, at FROM refused;
 
 -- name: lock_redemption
+-- One of the merchant's redemptions, locked with its voucher (another merchant's: none).
 SELECT r.*, v.code FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
-WHERE r.id = :redemption_id
+WHERE r.id = :redemption_id AND r.merchant_id = :merchant_id
 FOR UPDATE OF r, v;
 
 -- name: reverse_redemption
@@ -114,6 +122,12 @@ WITH redemption AS (
 ), expired AS (
     INSERT INTO voucher_events (voucher_id, batch_id, kind, at)
     SELECT id, batch_id, 'expired', :now FROM voucher WHERE status = 'expired'
+), money AS (
+    INSERT INTO transfers (kind, source, from_account, to_account, amount_fen, at, business_day,
+                           merchant_id, category)
+    SELECT 'reversal', id::text, 'unsettled:' || merchant_id, 'subsidy:' || category,
+           discount_fen, :now, business_date, merchant_id, category
+    FROM redemption
 )
 SELECT r.*, v.code FROM redemption r JOIN voucher v ON v.id = r.voucher_id;
 

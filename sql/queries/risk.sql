@@ -1,7 +1,10 @@
 -- The risk_scan rules (API.md, "Money safety"), one statement each, for a business day :day.
 -- Each raises at most one flag per (rule, merchant, day, subject); scanning a day again (the
--- intraday refresh, then the nightly scan) refreshes the evidence of a flag still open and
--- raises nothing twice. Each returns the flags it inserted or refreshed.
+-- intraday refresh, then the nightly scan) refreshes the evidence of a flag not yet reviewed
+-- and raises nothing twice. Ratio rules can fall as a day goes on: raised on part of a day
+-- (:full_day false) their flags are provisional, and the full day's scan makes each open
+-- (still fires) or withdrawn (risk_withdraw_provisional). Arithmetic is bigint or numeric:
+-- any money value fits. Each returns the flags it inserted or refreshed.
 
 -- name: risk_repeat_pair
 -- One person redeeming ≥ :min_vouchers vouchers at one merchant within :window_days days
@@ -40,7 +43,7 @@ ON CONFLICT (rule, merchant_id, date, subject) DO UPDATE
 -- the order within :margin_pct % above the batch's min_spend_fen.
 WITH day AS (
     SELECT r.merchant_id, r.id, r.order_amount_fen, r.discount_fen,
-           r.order_amount_fen * 100 <= b.min_spend_fen * (100 + :margin_pct::int) AS hugging
+           r.order_amount_fen::numeric * 100 <= b.min_spend_fen::numeric * (100 + :margin_pct::int) AS hugging
     FROM redemptions r JOIN batches b ON b.id = r.batch_id
     WHERE r.business_date = :day AND r.status = 'completed'
 ), merchants AS (
@@ -50,18 +53,19 @@ WITH day AS (
            coalesce(sum(discount_fen) FILTER (WHERE hugging), 0)::bigint AS discount_fen
     FROM day GROUP BY merchant_id
     HAVING count(*) >= :min_redemptions
-       AND count(*) FILTER (WHERE hugging) * 100 >= :share_pct::int * count(*)
+       AND count(*) FILTER (WHERE hugging) * 100 >= :share_pct::bigint * count(*)
 )
-INSERT INTO risk_flags AS f (merchant_id, rule, date, score, evidence, raised_at)
+INSERT INTO risk_flags AS f (merchant_id, rule, date, score, evidence, raised_at, status)
 SELECT merchant_id, 'threshold_hugging', :day, hugging::float8 / redemptions,
        jsonb_build_object('redemption_ids', ids, 'redemptions', redemptions, 'hugging', hugging,
                           'share', round(hugging::numeric / redemptions, 4),
                           'order_fen', order_fen, 'discount_fen', discount_fen),
-       :now
+       :now, CASE WHEN :full_day::boolean THEN 'open' ELSE 'provisional' END
 FROM merchants
 ON CONFLICT (rule, merchant_id, date, subject) DO UPDATE
-    SET evidence = EXCLUDED.evidence, score = EXCLUDED.score
-    WHERE f.status = 'open';
+    SET evidence = EXCLUDED.evidence, score = EXCLUDED.score,
+        status = CASE WHEN f.status = 'open' THEN 'open' ELSE EXCLUDED.status END
+    WHERE f.status IN ('provisional', 'open', 'withdrawn');
 
 -- name: risk_burst
 -- A merchant's busiest :minutes-minute window of :day (sliding: from each redemption on),
@@ -99,7 +103,7 @@ WITH day AS (
             WHERE d.merchant_id = p.merchant_id AND d.redeemed_at >= p.starts_at
               AND d.redeemed_at <= p.starts_at + make_interval(mins => :minutes))::bigint AS discount_fen
     FROM peak p JOIN typical t ON t.merchant_id = p.merchant_id
-    WHERE p.in_window >= :factor::int * coalesce(t.median, 1)
+    WHERE p.in_window >= :factor::bigint * coalesce(t.median, 1)
 )
 INSERT INTO risk_flags AS f (merchant_id, rule, date, score, evidence, raised_at)
 SELECT merchant_id, 'burst', :day, in_window / coalesce(median, 1),
@@ -122,18 +126,19 @@ WITH merchants AS (
     FROM redemptions WHERE business_date = :day
     GROUP BY merchant_id
     HAVING count(*) >= :min_redemptions
-       AND count(*) FILTER (WHERE status = 'reversed') * 100 >= :share_pct::int * count(*)
+       AND count(*) FILTER (WHERE status = 'reversed') * 100 >= :share_pct::bigint * count(*)
 )
-INSERT INTO risk_flags AS f (merchant_id, rule, date, score, evidence, raised_at)
+INSERT INTO risk_flags AS f (merchant_id, rule, date, score, evidence, raised_at, status)
 SELECT merchant_id, 'reversal_churn', :day, reversed::float8 / redemptions,
        jsonb_build_object('redemption_ids', ids, 'redemptions', redemptions, 'reversed', reversed,
                           'share', round(reversed::numeric / redemptions, 4),
                           'discount_fen', discount_fen),
-       :now
+       :now, CASE WHEN :full_day::boolean THEN 'open' ELSE 'provisional' END
 FROM merchants
 ON CONFLICT (rule, merchant_id, date, subject) DO UPDATE
-    SET evidence = EXCLUDED.evidence, score = EXCLUDED.score
-    WHERE f.status = 'open';
+    SET evidence = EXCLUDED.evidence, score = EXCLUDED.score,
+        status = CASE WHEN f.status = 'open' THEN 'open' ELSE EXCLUDED.status END
+    WHERE f.status IN ('provisional', 'open', 'withdrawn');
 
 -- name: risk_flags
 -- Flags, newest first; each filter may be null (any).
@@ -166,22 +171,10 @@ WHERE id = :flag_id AND status = 'open';
 UPDATE risk_flags SET released_by = :by, released_at = :now
 WHERE id = :flag_id AND status = 'confirmed' AND released_at IS NULL;
 
--- name: merchant_on_hold
-SELECT EXISTS (
-    SELECT 1 FROM risk_flags
-    WHERE merchant_id = :merchant_id AND status = 'confirmed' AND released_at IS NULL
-);
-
--- name: claw_back
--- The flagged redemptions' subsidy, taken back once each (completed ones only: a reversed
--- redemption's subsidy is already taken back by its reversal).
-INSERT INTO clawbacks (redemption_id, flag_id, merchant_id, amount_fen, at)
-SELECT r.id, :flag_id, r.merchant_id, r.discount_fen, :now
-FROM redemptions r
-WHERE r.id = ANY(:redemption_ids::bigint[]) AND r.merchant_id = :merchant_id
-  AND r.status = 'completed'
-ON CONFLICT (redemption_id) DO NOTHING
-RETURNING redemption_id, amount_fen;
+-- name: risk_withdraw_provisional
+-- After the full day's scan of a ratio rule: its flags of the day that no longer fire.
+UPDATE risk_flags SET status = 'withdrawn'
+WHERE rule = :rule AND date = :day AND status = 'provisional';
 
 -- name: risk_flag_days
 -- The flagged merchant's redemptions per day over the :days days up to its flag's day.

@@ -9,10 +9,12 @@ ON CONFLICT (credit_code, date) DO UPDATE
 RETURNING credit_code, date, category, sales_fen, transactions, source, recorded_at;
 
 -- name: merchant_day_exported
--- Whether the merchant's settlement line of the day has gone to the bank (its 日结 is final).
+-- Whether the merchant's settlement of the day has gone to the bank (its 日结 is final): a
+-- payout made after the day was settled.
 SELECT EXISTS (
-    SELECT 1 FROM settlement_lines
-    WHERE merchant_id = :merchant_id AND date = :day AND status IN ('exported', 'paid', 'failed')
+    SELECT 1 FROM transfers s JOIN transfers p ON p.merchant_id = s.merchant_id AND p.id > s.id
+    WHERE s.kind = 'settlement' AND s.source = :merchant_id::bigint || ':' || :day::date
+      AND p.kind = 'payout'
 );
 
 -- name: merchant_turnover

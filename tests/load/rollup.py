@@ -163,7 +163,11 @@ async def main(url: str, days: int, per_day: int) -> dict:
                 transaction = conn.raw.transaction()
                 await transaction.start()
                 try:
-                    flags.append(await risk.scan(conn, last, day_bounds(last, TZ)[1], RiskRules()))
+                    scanned = await risk.scan(
+                        conn, last, day_bounds(last, TZ)[1], RiskRules(), full_day=True
+                    )
+                    assert not scanned.failures, scanned.failures
+                    flags.append(scanned.flags)
                 finally:
                     await transaction.rollback()
 

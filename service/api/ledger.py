@@ -1,0 +1,105 @@
+"""The money ledger (bureau): balances, transfers, verify; statements (对账单) for the bureau
+and for the merchant itself."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from aiohttp import web
+
+from service.csvout import table_response
+from service.domain import ledger
+from service.http import Call, Routes, json_response
+from service.schemas.common import check_span
+from service.schemas.ledger import (
+    Balances,
+    BalancesQuery,
+    StatementDay,
+    StatementQuery,
+    Transfer,
+    TransfersQuery,
+    Verified,
+)
+from service.timefmt import business_day
+from service.views.ledger import statement_json, transfer_json
+
+routes = Routes("money ledger", roles=("bureau",))
+
+
+@routes.get(
+    "/admin/ledger/balances",
+    summary="Every account's balance (filters: merchant, kind, receivables only)",
+    query=BalancesQuery(),
+    response=Balances(),
+)
+async def balances(call: Call) -> web.StreamResponse:
+    q = call.query
+    found = await ledger.balances(
+        call.db, q.get("merchant_id"), q.get("kind"), q.get("negative") == "true"
+    )
+    return json_response(found)
+
+
+def _range(call: Call, default_days: int) -> tuple[date, date]:
+    to = call.query.get("to") or business_day(call.clock.now(), call.settings.tz)
+    start = call.query.get("from_") or to - timedelta(days=default_days - 1)
+    check_span(start, to)
+    return start, to
+
+
+@routes.get(
+    "/admin/ledger/transfers",
+    summary="Transfers, oldest first (default the last 31 business days); CSV with ?format=csv",
+    query=TransfersQuery(),
+    table=Transfer(),
+)
+async def transfers(call: Call) -> web.StreamResponse:
+    start, to = _range(call, 31)
+    q = call.query
+    rows = await ledger.transfers(
+        call.db, q.get("merchant_id"), q.get("kind"), start, to, q["limit"]
+    )
+    items = [transfer_json(r, call.settings.tz) for r in rows]
+    return table_response(call, items, f"festival-transfers-{start}-{to}.csv")
+
+
+@routes.get(
+    "/admin/ledger/verify",
+    summary="Prove the ledger against the redemptions, clawbacks and bank records (409: not)",
+    response=Verified(),
+    also=(409,),
+)
+async def verify(call: Call) -> web.StreamResponse:
+    result = await ledger.verify(call.db)
+    return json_response(result.answer(), status=200 if result.ok else 409)
+
+
+async def _statement(call: Call, merchant_id: int) -> web.StreamResponse:
+    start, to = _range(call, 31)
+    rows = await ledger.statement(call.db, merchant_id, start, to)
+    items = [statement_json(r) for r in rows]
+    return table_response(call, items, f"statement-{merchant_id}-{start}-{to}.csv")
+
+
+@routes.get(
+    "/admin/merchants/{id}/statement",
+    summary="A merchant's 对账单 per business day (default the last 31); CSV with ?format=csv",
+    query=StatementQuery(),
+    table=StatementDay(),
+    errors=("not_found",),
+)
+async def merchant_statement(call: Call) -> web.StreamResponse:
+    return await _statement(call, call.path_id())
+
+
+@routes.get(
+    "/merchant/statement",
+    roles=("merchant",),
+    summary="The caller's 对账单 per business day (default the last 31); CSV with ?format=csv",
+    query=StatementQuery(),
+    table=StatementDay(),
+)
+async def own_statement(call: Call) -> web.StreamResponse:
+    mid = call.me.merchant_id
+    assert mid is not None
+    return await _statement(call, mid)

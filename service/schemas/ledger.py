@@ -1,0 +1,96 @@
+"""The money ledger's reads: balances, transfers, verify, statements (API.md, "Money ledger")."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from service.schemas.common import DayRangeQuery, OneOf, QueryInt
+
+ACCOUNT_KINDS = ("unsettled", "payable", "in_transit", "subsidy", "paid")
+TRANSFER_KINDS = (
+    "redemption",
+    "reversal",
+    "settlement",
+    "clawback",
+    "payout",
+    "bank_paid",
+    "bank_failed",
+)
+
+
+class BalancesQuery(Schema):
+    merchant_id = QueryInt(minimum=1, maximum=2**63 - 1)
+    kind = OneOf(ACCOUNT_KINDS)
+    negative = OneOf(("true", "false"), metadata={"description": "true: receivables only"})
+
+
+class Balance(Schema):
+    account = fields.String(required=True)
+    kind = fields.String(required=True)
+    merchant_id = fields.Integer(required=True, allow_none=True)
+    category = fields.String(required=True, allow_none=True)
+    bank_file_id = fields.Integer(required=True, allow_none=True)
+    balance_fen = fields.Integer(required=True)
+
+
+class BalanceTotals(Schema):
+    sum_fen = fields.Integer(
+        required=True, metadata={"description": "over the accounts listed; 0 over all of them"}
+    )
+
+
+class Balances(Schema):
+    items = fields.List(fields.Nested(Balance), required=True)
+    totals = fields.Nested(BalanceTotals, required=True)
+
+
+class TransfersQuery(DayRangeQuery):
+    merchant_id = QueryInt(minimum=1, maximum=2**63 - 1)
+    kind = OneOf(TRANSFER_KINDS)
+    limit = QueryInt(minimum=1, maximum=100_000, load_default=10_000)
+
+
+class Transfer(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    source = fields.String(required=True)
+    from_account = fields.String(required=True)
+    to_account = fields.String(required=True)
+    amount_fen = fields.Integer(required=True)
+    at = fields.String(required=True)
+    business_day = fields.String(required=True)
+    merchant_id = fields.Integer(required=True)
+    category = fields.String(required=True, allow_none=True)
+    bank_file_id = fields.Integer(required=True, allow_none=True)
+
+
+class Verified(Schema):
+    ok = fields.Boolean(required=True)
+    checks = fields.Dict(required=True)
+    problems = fields.List(fields.String())
+
+
+class StatementQuery(DayRangeQuery):
+    pass
+
+
+class StatementDay(Schema):
+    date = fields.String(required=True)
+    redemptions = fields.Integer(required=True)
+    earned_fen = fields.Integer(required=True)
+    reversed_fen = fields.Integer(required=True)
+    clawed_back_fen = fields.Integer(required=True)
+    settled_fen = fields.Integer(required=True)
+    paid_out_fen = fields.Integer(required=True)
+    references = fields.String(
+        required=True, metadata={"description": "the day's payout references, space-separated"}
+    )
+    bank_paid_fen = fields.Integer(required=True)
+    returned_failed_fen = fields.Integer(required=True)
+    unsettled_fen = fields.Integer(
+        required=True, metadata={"description": "at the day's end: earned, not yet settled"}
+    )
+    payable_fen = fields.Integer(
+        required=True,
+        metadata={"description": "the balance carried: owed to the merchant (< 0: owed back)"},
+    )
