@@ -58,10 +58,13 @@ def available(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-async def migrate(conn: asyncpg.Connection) -> list[int]:
-    """Apply every pending migration; returns the versions this call applied."""
+async def migrate(conn: asyncpg.Connection, upto: int | None = None) -> list[int]:
+    """Apply every pending migration (up to version `upto`, for tests of a migration from the
+    schema before it); returns the versions this call applied."""
     applied_now: list[int] = []
     for migration in available():
+        if upto is not None and migration.version > upto:
+            break
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK_KEY)
             await conn.execute(_CREATE_TABLE)
@@ -98,9 +101,11 @@ def latest_version() -> int:
     return len(available())
 
 
-async def migrate_url(url: str, statement_cache_size: int = 100) -> list[int]:
+async def migrate_url(
+    url: str, statement_cache_size: int = 100, upto: int | None = None
+) -> list[int]:
     conn = await asyncpg.connect(url, statement_cache_size=statement_cache_size)
     try:
-        return await migrate(conn)
+        return await migrate(conn, upto)
     finally:
         await conn.close()

@@ -126,42 +126,8 @@ CREATE TRIGGER bank_returns_append_only BEFORE UPDATE OR DELETE ON bank_returns
 -- ---------------------------------------------------------------------------------------
 -- Existing festivals: every fen into its account.
 
--- Each redemption's subsidy, and each reversal's return of it (from payable when the old
--- rules had settled it before it was reversed).
-INSERT INTO transfers (kind, source, from_account, to_account, amount_fen, at, business_day,
-                       merchant_id, category)
-SELECT 'redemption', r.id::text, 'subsidy:' || r.category, 'unsettled:' || r.merchant_id,
-       r.discount_fen, r.redeemed_at, r.business_date, r.merchant_id, r.category
-FROM redemptions r ORDER BY r.id;
-
--- Settlement: what each old line moved out of unsettled, the redemptions it marked settled.
-INSERT INTO transfers (kind, source, from_account, to_account, amount_fen, at, business_day,
-                       merchant_id)
-SELECT 'settlement', l.merchant_id || ':' || l.date, 'unsettled:' || l.merchant_id,
-       'payable:' || l.merchant_id, s.settled_fen, l.settled_at, l.date, l.merchant_id
-FROM settlement_lines l
-JOIN LATERAL (SELECT sum(r.discount_fen)::bigint AS settled_fen FROM redemptions r
-              WHERE r.merchant_id = l.merchant_id AND r.settled_on = l.date) s ON true
-WHERE s.settled_fen > 0
-ORDER BY l.date, l.merchant_id;
-
-INSERT INTO transfers (kind, source, from_account, to_account, amount_fen, at, business_day,
-                       merchant_id, category)
-SELECT 'reversal', r.id::text,
-       CASE WHEN r.settled_on IS NULL THEN 'unsettled:' ELSE 'payable:' END || r.merchant_id,
-       'subsidy:' || r.category, r.discount_fen, r.reversed_at, r.business_date, r.merchant_id,
-       r.category
-FROM redemptions r WHERE r.status = 'reversed' ORDER BY r.reversed_at, r.id;
-
-INSERT INTO transfers (kind, source, from_account, to_account, amount_fen, at, business_day,
-                       merchant_id, category)
-SELECT 'clawback', c.redemption_id::text, 'payable:' || c.merchant_id, 'subsidy:' || r.category,
-       c.amount_fen, c.at, r.business_date, c.merchant_id, r.category
-FROM clawbacks c JOIN redemptions r ON r.id = c.redemption_id
-ORDER BY c.at, c.redemption_id;
-
 -- One kept bank file per old export (a day's lines exported together), its bytes rebuilt
--- from the lines, under the references the bank already knows.
+-- from the lines, under the references the bank already knows; the bank's answers.
 CREATE TEMPORARY TABLE old_exports ON COMMIT DROP AS
 SELECT l.date, min(l.exported_at) AS created_at,
        convert_to('reference,merchant_id,account_name,account_no,amount_yuan' || E'\r\n'
@@ -189,25 +155,55 @@ FROM settlement_lines l JOIN merchants m ON m.id = l.merchant_id
 JOIN bank_files f ON f.idempotency_key = 'migrated-' || to_char(l.date, 'YYYYMMDD')
 WHERE l.reference IS NOT NULL;
 
-INSERT INTO transfers (kind, source, from_account, to_account, amount_fen, at, business_day,
-                       merchant_id, bank_file_id)
-SELECT 'payout', b.reference, 'payable:' || b.merchant_id, 'in_transit:' || b.bank_file_id,
-       b.amount_fen, l.exported_at, l.date, b.merchant_id, b.bank_file_id
-FROM bank_file_rows b JOIN settlement_lines l ON l.reference = b.reference
-ORDER BY l.exported_at, b.reference;
-
 INSERT INTO bank_returns (reference, status, received_at, received_by)
 SELECT l.reference, l.status, l.returned_at, 'migration'
 FROM settlement_lines l WHERE l.status IN ('paid', 'failed');
 
+-- Every movement, in the order it happened (a merchant's payable transfers are read in id
+-- order): each redemption's subsidy; each old line's settlement of the redemptions it marked
+-- settled; each reversal's return of its subsidy (from payable when the old rules had settled
+-- it before it was reversed); each clawback; each payout, and the bank's answer to it.
 INSERT INTO transfers (kind, source, from_account, to_account, amount_fen, at, business_day,
-                       merchant_id, bank_file_id)
-SELECT 'bank_' || r.status, r.reference, 'in_transit:' || b.bank_file_id,
-       CASE r.status WHEN 'paid' THEN 'paid' ELSE 'payable:' || b.merchant_id END,
-       b.amount_fen, r.received_at, l.date, b.merchant_id, b.bank_file_id
-FROM bank_returns r JOIN bank_file_rows b USING (reference)
-JOIN settlement_lines l ON l.reference = r.reference
-ORDER BY r.received_at, r.reference;
+                       merchant_id, category, bank_file_id)
+SELECT kind, source, from_account, to_account, amount_fen, at, business_day, merchant_id,
+       category, bank_file_id
+FROM (
+    SELECT 1 AS step, 'redemption' AS kind, r.id::text AS source,
+           'subsidy:' || r.category AS from_account, 'unsettled:' || r.merchant_id AS to_account,
+           r.discount_fen AS amount_fen, r.redeemed_at AS at, r.business_date AS business_day,
+           r.merchant_id, r.category, NULL::bigint AS bank_file_id
+    FROM redemptions r
+    UNION ALL
+    SELECT 2, 'settlement', l.merchant_id || ':' || l.date, 'unsettled:' || l.merchant_id,
+           'payable:' || l.merchant_id, s.settled_fen, l.settled_at, l.date, l.merchant_id,
+           NULL, NULL
+    FROM settlement_lines l
+    JOIN LATERAL (SELECT sum(r.discount_fen)::bigint AS settled_fen FROM redemptions r
+                  WHERE r.merchant_id = l.merchant_id AND r.settled_on = l.date) s ON true
+    WHERE s.settled_fen > 0
+    UNION ALL
+    SELECT 3, 'reversal', r.id::text,
+           CASE WHEN r.settled_on IS NULL THEN 'unsettled:' ELSE 'payable:' END || r.merchant_id,
+           'subsidy:' || r.category, r.discount_fen, r.reversed_at, r.business_date,
+           r.merchant_id, r.category, NULL
+    FROM redemptions r WHERE r.status = 'reversed'
+    UNION ALL
+    SELECT 4, 'clawback', c.redemption_id::text, 'payable:' || c.merchant_id,
+           'subsidy:' || r.category, c.amount_fen, c.at, r.business_date, c.merchant_id,
+           r.category, NULL
+    FROM clawbacks c JOIN redemptions r ON r.id = c.redemption_id
+    UNION ALL
+    SELECT 5, 'payout', b.reference, 'payable:' || b.merchant_id, 'in_transit:' || b.bank_file_id,
+           b.amount_fen, l.exported_at, l.date, b.merchant_id, NULL, b.bank_file_id
+    FROM bank_file_rows b JOIN settlement_lines l ON l.reference = b.reference
+    UNION ALL
+    SELECT 6, 'bank_' || a.status, a.reference, 'in_transit:' || b.bank_file_id,
+           CASE a.status WHEN 'paid' THEN 'paid' ELSE 'payable:' || b.merchant_id END,
+           b.amount_fen, a.received_at, l.date, b.merchant_id, NULL, b.bank_file_id
+    FROM bank_returns a JOIN bank_file_rows b USING (reference)
+    JOIN settlement_lines l ON l.reference = a.reference
+) movements
+ORDER BY at, step, source;
 
 -- ---------------------------------------------------------------------------------------
 -- What the ledger replaces.
