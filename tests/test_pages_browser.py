@@ -5,7 +5,9 @@ in test-output/screenshots/ for a reviewer."""
 
 from __future__ import annotations
 
-import asyncio
+import csv
+import hashlib
+import io
 import os
 import shutil
 import subprocess
@@ -20,11 +22,13 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from jobs.registry import BY_NAME
+from jobs.runner import JobRunner
 from service import keys
 from service.app import create_app
 from service.auth import hash_password, issue_token
 from service.clock import Clock
 from service.schemas.common import columns
+from service.schemas.ledger import StatementDay
 from service.schemas.stats import DailyRow
 from service.settings import Settings
 from service.sms import CapturingSmsSender
@@ -574,9 +578,29 @@ async def test_the_bureau_sees_budgets_verifies_draws_and_recycles(
     await context.close()
 
 
+class _DayOver(Clock):
+    """The real clock a day on: to it, today's business day is over."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(days=1)
+
+
+async def close_day(live: Live, day: date, *jobs: str) -> None:
+    """Runs `jobs` for `day` as the night after it would: settlement refuses a day that is not
+    over (409 day_not_over) and a risk scan of today is only the provisional intraday one, so
+    they run on a clock a day ahead of the live server's (which stays on the real clock)."""
+    runner = live.app[keys.JOBS]
+    night = JobRunner(runner.db, _DayOver(), runner.tz, runner.risk, runner.baseline_year)
+    for job in jobs:
+        result = await night.run_day(BY_NAME[job], day, force=True)
+        assert result.outcome == "succeeded", result
+
+
 async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit_trail(
     live: Live, browser: Any, tmp_path: Path
 ) -> None:
+    from playwright.async_api import expect
+
     await live.bureau_account("auditor", "a long password 2")
     bureau = live.headers("bureau")
     shops = {}
@@ -592,6 +616,7 @@ async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit
         )
         mid = body["merchant"]["id"]
         shops[name] = (mid, live.headers("merchant", f"m{mid}", mid))
+    mule, honest = shops["凑单小店"][0], shops["老实饭店"][0]
     batch = await live.batch(
         category="shopping", face_value_fen=2000, min_spend_fen=10000, quantity=30
     )
@@ -611,16 +636,15 @@ async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit
             headers={**shops[shop][1], "Idempotency-Key": f"k-{sub}"},
         )
 
-    for i in range(20):  # every order just over the 满100 threshold
+    for i in range(20):  # every order just over the 满100 threshold: 20 × ¥20 = ¥400
         await redeem("凑单小店", f"mule-{i}", 10_100 + i * 10)
-    for i in range(2):
+    for i in range(2):  # 2 × ¥20 = ¥40
         await redeem("老实饭店", f"diner-{i}", 15_000)
     day = datetime.now(live.settings.tz).date()
-    runner = live.app[keys.JOBS]
-    for job in ("settlement", "risk_scan"):
-        assert (await runner.run_day(BY_NAME[job], day, force=True)).outcome == "succeeded"
+    await close_day(live, day, "settlement", "risk_scan")
     flags = await live.call("GET", "/api/v1/admin/risk/flags", 200, headers=bureau)
     hugging = next(f for f in flags["items"] if f["rule"] == "threshold_hugging")
+    assert hugging["status"] == "open"  # the full day's scan: reviewable
 
     context = await browser.new_context(
         viewport={"width": 1280, "height": 1000}, locale="zh-CN", accept_downloads=True
@@ -634,56 +658,240 @@ async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit
     await row.wait_for()
     cells = await row.locator("td").all_inner_texts()
     assert cells[1:3] == ["凑单小店", "贴近门槛凑单"] and "20 笔贴近门槛（100%）" in cells[3]
+    assert cells[5] == "待复核"
+    # Both shops are owed their settled day; neither is held yet.
+    await page.wait_for_selector(f"#payables tr[data-merchant='{mule}']:has-text('下次付款')")
     await row.locator("button", has_text="查看").click()
     await page.locator("#chart-days canvas").wait_for()
     await page.locator("#chart-windows canvas").wait_for()
     assert "核销编号" in await page.inner_text("#flag-evidence")
     await page.fill("#review-note", "金额全部贴近门槛，确认凑单套现")
     await page.click("#confirm-flag")
-    await page.wait_for_selector(".toast.ok:has-text('已确认，暂扣结算单 1 张')")
+    await page.wait_for_selector(".toast.ok:has-text('已确认，该商户暂停付款')")
     hold = page.locator(f"#holds tr[data-hold='{hugging['id']}']")
     await hold.wait_for()
     assert "凑单小店" in await hold.inner_text()
+    await page.wait_for_selector(f"#payables tr[data-merchant='{mule}']:has-text('暂扣')")
+    owed = await page.locator(f"#payables tr[data-merchant='{honest}'] td").all_inner_texts()
+    assert owed[:5] == ["老实饭店", "购物", "¥0.00", "¥40.00", "下次付款"]
+    overall = page.locator("#ledger-totals tr[data-category='overall'] td")
+    assert await overall.all_inner_texts() == [
+        "合计",
+        "¥440.00",
+        "¥0.00",
+        "¥440.00",
+        "¥0.00",
+        "¥0.00",
+    ]
+    assert "无应收" in await page.inner_text("#receivables")
     await shot(page, "money-risk-queue")
 
-    # The day's bank file holds only the honest merchant; its return marks the line paid.
-    await page.fill("#pay-date", day.isoformat())
-    await page.dispatch_event("#pay-date", "change")
+    # 生成付款文件: its answer is lost once; the retry sends the same Idempotency-Key and gets
+    # the same file back. It pays only the honest shop; the held one is left out, with why.
+    keys_sent: list[str | None] = []
+
+    async def lose_first_answer(route: Any) -> None:
+        if route.request.method != "POST":
+            await route.continue_()
+            return
+        keys_sent.append(route.request.headers.get("idempotency-key"))
+        if len(keys_sent) == 1:
+            await route.fetch()
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    await page.route("**/api/v1/admin/payments/exports", lose_first_answer)
+    await page.click("#export")
+    await page.wait_for_selector("#export:has-text('重试生成付款文件')")
+    assert "网络异常" in await page.inner_text("#export-result")
+    await page.click("#export")
+    await page.wait_for_selector("#export-result:has-text('1 笔，合计 ¥40.00')")
+    await page.unroute("**/api/v1/admin/payments/exports")
+    assert len(keys_sent) == 2 and keys_sent[0] and keys_sent[0] == keys_sent[1]
+    (made,) = (await live.call("GET", "/api/v1/admin/payments/exports", 200, headers=bureau))[
+        "items"
+    ]
+    assert (made["rows"], made["total_fen"]) == (1, 4000)
+    assert f"付款文件 #{made['id']} 已生成" in await page.inner_text("#export-result")
+    left = await page.locator(f"#left-out tr[data-merchant='{mule}'] td").all_inner_texts()
+    assert left == ["凑单小店", "暂扣", "¥400.00"]
+    listed = page.locator(f"#exports tr[data-export='{made['id']}']")
+    await listed.wait_for()
+    assert await listed.get_attribute("data-sha256") == made["sha256"]
+    texts = await listed.locator("td").all_inner_texts()
+    assert texts[3:5] == ["1", "¥40.00"] and made["sha256"].startswith(texts[5].rstrip("…"))
+    assert texts[6:10] == ["0", "0", "¥40.00", "1 家"]
+
+    # Downloaded again from the list: the kept bytes, whose SHA-256 is the one listed.
     async with page.expect_download() as download_info:
-        await page.click("#export")
+        await listed.locator("button", has_text="下载").click()
     target = tmp_path / "bank.csv"
     await (await download_info.value).save_as(str(target))
-    lines = target.read_text().splitlines()
-    honest_id = shops["老实饭店"][0]
-    reference = f"HYF-{day.strftime('%Y%m%d')}-{honest_id:04d}"
-    assert lines == [
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == made["sha256"]
+    await page.wait_for_selector(".toast.ok:has-text('SHA-256 校验一致')")
+    reference = f"HYF-E{made['id']:06d}-{honest:04d}"
+    assert target.read_text(encoding="utf-8").splitlines() == [
         "reference,merchant_id,account_name,account_no,amount_yuan",
-        f"{reference},{honest_id},老实饭店,6217000010001234567,40.00",
+        f"{reference},{honest},老实饭店,6217000010001234567,40.00",
     ]
+
+    # The bank's return: a reference it never sent is refused naming the line; the real one is
+    # paid; the same file again is refused as answered before, nothing applied twice.
     returns = tmp_path / "returns.csv"
-    returns.write_text("reference,status\nHYF-20200101-0001,paid\n")
+    returns.write_text("reference,status\nHYF-E999999-0001,paid\n")
     await page.set_input_files("#returns-file", str(returns))
+    await page.wait_for_selector("#returns-result .problems:has-text('第 2 行')")
     await page.wait_for_selector(".toast.error:has-text('第 2 行')")
     returns.write_text(f"reference,status,amount_yuan\n{reference},paid,40.00\n")
     await page.set_input_files("#returns-file", str(returns))
-    await page.wait_for_selector("#pay-result:has-text('已导入回盘 1 笔')")
-    await page.wait_for_selector("#balanced:has-text('✓ 平衡')")
-    table = await page.inner_text("#reconciliation")
-    assert "已支付\t¥40.00" in table and "暂扣\t¥400.00" in table
+    await page.wait_for_selector(
+        "#returns-result:has-text('已导入回盘 1 笔：成功 1 笔 ¥40.00；失败 0 笔 ¥0.00')"
+    )
+    await page.wait_for_selector(
+        f"#exports tr[data-export='{made['id']}'] td:nth-child(7):text-is('1')"
+    )
+    await page.set_input_files("#returns-file", str(returns))
+    await page.wait_for_selector("#already-returned:has-text('回盘已导入过')")
+    assert reference in await page.inner_text("#returns-result")
+    # verify, run again after the return: balanced, the ¥40 now paid.
+    await page.wait_for_selector(
+        "#verify-status:has-text('平衡 ✓') ~ div #verify-totals tr:nth-child(2)"
+        " td:nth-child(6):text-is('¥40.00')"
+    )
+    paid = page.locator("#verify-totals tr:nth-child(2) td")
+    assert (await paid.all_inner_texts())[:6] == [
+        "¥440.00",
+        "¥440.00",
+        "¥0.00",
+        "¥400.00",
+        "¥0.00",
+        "¥40.00",
+    ]
+    await shot(page, "money-ledger")
+
+    # Released with the clawback: the held ¥400 goes back to the subsidy; still balanced.
+    await hold.locator("input[type='checkbox']").check()
+    await hold.locator("input[aria-label='解除意见']").fill("追回套现补贴")
+    await hold.locator("button", has_text="解除暂扣").click()
+    await page.wait_for_selector(".toast.ok:has-text('已解除，追回补贴 ¥400.00（20 笔）')")
+    await page.wait_for_selector(f"#payables tr[data-merchant='{mule}']", state="detached")
+    await page.click("#verify")
+    await page.wait_for_selector(
+        "#verify-status:has-text('平衡 ✓') ~ div #verify-totals tr:nth-child(2)"
+        " td:first-child:text-is('¥40.00')"
+    )
 
     # The audit trail: the review, by whom, from open to confirmed.
     await page.select_option("#audit-action", "risk.review")
     await page.click("#audit-search")
     entry = page.locator("#audit tr[data-entry]")
-    for _ in range(100):  # the filtered list replaces the full one
-        if await entry.count() == 1:
-            break
-        await asyncio.sleep(0.05)
-    assert await entry.count() == 1
+    await expect(entry).to_have_count(1)  # the filtered list has replaced the full one
     texts = await entry.locator("td").all_inner_texts()
     assert texts[1:4] == ["bureau:auditor", "复核预警", f"risk_flags/{hugging['id']}"]
     assert "status: open → confirmed" in texts[4]
     await shot(page, "money-payments-audit")
+    assert_local(asked, live.base)
+    await context.close()
+
+
+async def test_a_cashier_reads_the_statement_and_downloads_it(
+    live: Live, browser: Any, tmp_path: Path
+) -> None:
+    bureau = live.headers("bureau")
+    body = await live.call(
+        "POST",
+        "/api/v1/admin/merchants",
+        201,
+        json=merchant_body(
+            category="dining",
+            name="槐荫小馆",
+            account_name="槐荫小馆",
+            account_no="6217000010009876543",
+        ),
+        headers=bureau,
+    )
+    mid, api_key = body["merchant"]["id"], body["api_key"]
+    merchant = live.headers("merchant", f"m{mid}", mid)
+    batch = await live.batch(quantity=10)
+    redeemed = []
+    for i in range(3):  # 3 × ¥10, one of them reversed the same day
+        voucher = await live.call(
+            "POST",
+            f"/api/v1/batches/{batch['id']}/claims",
+            201,
+            headers=live.headers("resident", f"s{i}"),
+        )
+        redeemed.append(
+            await live.call(
+                "POST",
+                "/api/v1/merchant/redemptions",
+                201,
+                json={"code": voucher["code"], "order_amount_fen": 8800, "order_ref": str(i)},
+                headers={**merchant, "Idempotency-Key": f"s{i}"},
+            )
+        )
+    await live.call(
+        "POST",
+        f"/api/v1/merchant/redemptions/{redeemed[0]['id']}/reversal",
+        200,
+        json={"reason": "顾客退单"},
+        headers=merchant,
+    )
+    day = datetime.now(live.settings.tz).date()
+    await close_day(live, day, "settlement")
+    made = await live.call(
+        "POST",
+        "/api/v1/admin/payments/exports",
+        201,
+        json={},
+        headers={**bureau, "Idempotency-Key": "statement-test"},
+    )
+    reference = f"HYF-E{made['id']:06d}-{mid:04d}"
+
+    context = await browser.new_context(
+        viewport={"width": 1000, "height": 1200}, locale="zh-CN", accept_downloads=True
+    )
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    asked = offline_only(page, live.base)
+    await page.goto(live.base + "/cashier")
+    await page.fill("#merchant-id", str(mid))
+    await page.fill("#api-key", api_key)
+    await page.click("#sign-in")
+    line = page.locator(f"#statement tr[data-date='{day}']")
+    await line.wait_for()
+    assert await page.input_value("#statement-to") == day.isoformat()
+    assert await page.input_value("#statement-from") == (day - timedelta(days=6)).isoformat()
+    assert await line.locator("td").all_inner_texts() == [
+        day.isoformat(),
+        "3",
+        "¥30.00",
+        "¥10.00",
+        "¥0.00",
+        "¥20.00",
+        "¥20.00",
+        reference,
+        "¥0.00",
+        "¥0.00",
+        "¥0.00",
+    ]
+    await shot(page, "cashier-statement")
+
+    async with page.expect_download() as download_info:
+        await page.click("#statement-csv")
+    target = tmp_path / "statement.csv"
+    await (await download_info.value).save_as(str(target))
+    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
+    assert tuple(rows[0]) == columns(StatementDay())
+    assert [(r["date"], r["earned_fen"], r["settled_fen"], r["references"]) for r in rows] == [
+        (day.isoformat(), "3000", "2000", reference)
+    ]
+    # A range with nothing in it says so.
+    await page.fill("#statement-from", (day - timedelta(days=30)).isoformat())
+    await page.fill("#statement-to", (day - timedelta(days=20)).isoformat())
+    await page.click("#statement-search")
+    await page.wait_for_selector("#statement:has-text('所选期间没有补贴变动')")
     assert_local(asked, live.base)
     await context.close()
 

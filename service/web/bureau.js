@@ -16,7 +16,7 @@ let batches = [];
 // on a click (a million entry ids is tens of megabytes).
 const VERIFY_ON_LOAD = 200_000;
 const SETTLEMENT_STATUS = {
-  unsettled: "待结算", pending: "待支付", held: "暂扣", exported: "已导出", paid: "已支付", failed: "支付失败",
+  unsettled: "待结算", settled: "已结算（计入应付）",
 };
 
 $("sign-in").addEventListener("click", async () => {

@@ -1,8 +1,13 @@
-// The cashier page: preview a voucher (typed or scanned), redeem it exactly once, reverse.
-import { CATEGORY_NAMES, ERROR_TEXT, dateTime, el, errorText, newIdempotencyKey, parseYuan, show, signedInPage, today, yuan } from "/static/common.js";
+// The cashier page: preview a voucher (typed or scanned), redeem it exactly once, reverse;
+// the day's takings (日结); the merchant's own statement (对账单) of its subsidy.
+import { CATEGORY_NAMES, ERROR_TEXT, dateTime, el, errorText, newIdempotencyKey, parseYuan, saveFile, show, signedInPage, today, yuan } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
-const { api, render, signIn } = signedInPage("cashier", () => loadToday());
+const { api, render, signIn } = signedInPage("cashier", () => {
+  loadToday();
+  loadStatement();
+});
+Object.assign(ERROR_TEXT, { already_clawed_back: "该笔补贴已被追回，不能撤销" });
 let voucher = null;
 // One checkout attempt = one Idempotency-Key, kept for its retries (a double click or a
 // lost answer can never redeem twice); a new voucher or amount starts a new attempt.
@@ -96,6 +101,7 @@ async function redeem() {
     $("amount").value = "";
     $("order-ref").value = "";
     loadToday();
+    loadStatement();
   } catch (error) {
     $("redeem-result").replaceChildren(el("div", { class: "error-text" }, errorText(error)));
     if (error.code === undefined) {
@@ -166,7 +172,62 @@ async function reverse(redemption) {
     show(errorText(error), "error");
   }
   loadToday();
+  loadStatement();
 }
+
+// --- 对账单: the merchant's statement per business day -------------------------------------
+
+function daysBefore(day, n) {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() - n);
+  return d.toISOString().slice(0, 10);
+}
+
+function statementQuery() {
+  if (!$("statement-to").value) $("statement-to").value = today();
+  if (!$("statement-from").value) $("statement-from").value = daysBefore($("statement-to").value, 6);
+  return new URLSearchParams({ from: $("statement-from").value, to: $("statement-to").value });
+}
+
+const STATEMENT_HEADS = ["日期", "核销笔数", "补贴", "撤销", "追回", "已结算", "已付款", "付款编号", "退票", "待结算", "应付余额"];
+
+async function loadStatement() {
+  try {
+    const { items } = await api.json("GET", `/merchant/statement?${statementQuery()}`);
+    const sum = (key) => items.reduce((total, d) => total + d[key], 0);
+    const last = items[items.length - 1];
+    $("statement").replaceChildren(
+      el("tr", {}, ...STATEMENT_HEADS.map((h, i) => el("th", { class: i === 7 ? "text" : "" }, h))),
+      ...items.map((d) => el("tr", { "data-date": d.date },
+        el("td", {}, d.date), el("td", {}, d.redemptions), el("td", {}, yuan(d.earned_fen)),
+        el("td", {}, yuan(d.reversed_fen)), el("td", {}, yuan(d.clawed_back_fen)), el("td", {}, yuan(d.settled_fen)),
+        el("td", {}, yuan(d.paid_out_fen)), el("td", { class: "text mono" }, d.references || "—"),
+        el("td", { class: d.returned_failed_fen ? "error-text" : "" }, yuan(d.returned_failed_fen)),
+        el("td", {}, yuan(d.unsettled_fen)),
+        el("td", { class: d.payable_fen < 0 ? "error-text" : "" }, yuan(d.payable_fen)))),
+      items.length
+        ? el("tr", { class: "total" }, el("td", {}, "合计"), el("td", {}, sum("redemptions")),
+          ...["earned_fen", "reversed_fen", "clawed_back_fen", "settled_fen", "paid_out_fen"].map((k) => el("td", {}, yuan(sum(k)))),
+          el("td", {}, ""), el("td", {}, yuan(sum("returned_failed_fen"))),
+          el("td", {}, yuan(last.unsettled_fen)), el("td", {}, yuan(last.payable_fen)))
+        : el("tr", {}, el("td", { colspan: STATEMENT_HEADS.length, class: "muted" }, "所选期间没有补贴变动")),
+    );
+  } catch (error) {
+    $("statement").replaceChildren(el("tr", {}, el("td", { class: "error-text" }, errorText(error))));
+  }
+}
+
+$("statement-search").addEventListener("click", loadStatement);
+$("statement-csv").addEventListener("click", async () => {
+  const q = statementQuery();
+  q.set("format", "csv");
+  try {
+    const response = await api.request("GET", `/merchant/statement?${q}`, { accept: "text/csv" });
+    saveFile(`statement-${q.get("from")}-${q.get("to")}.csv`, await response.arrayBuffer());
+  } catch (error) {
+    show(errorText(error), "error");
+  }
+});
 
 // --- camera --------------------------------------------------------------------------
 

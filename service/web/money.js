@@ -1,7 +1,11 @@
 // The bureau's money safety: cash-out flags with their evidence and the merchant's redemptions
-// over time, review (confirm holds the merchant's settlement), holds and their release,
-// bank files out and returns in with the reconciliation, and the audit trail.
-import { dateTime, el, errorText, saveFile, show, signedInPage, today, yuan } from "/static/common.js";
+// over time, review (confirm holds the merchant's payouts), holds and their release, the
+// ledger's balances, bank files out (kept, downloadable again) and returns in, the ledger's
+// verify, and the audit trail.
+import {
+  ApiError, CATEGORY_NAMES, ERROR_TEXT, NetworkError, dateTime, el, errorText, newIdempotencyKey, saveFile, show,
+  signedInPage, yuan,
+} from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const { api, render, signIn } = signedInPage("bureau", () => refresh());
@@ -12,14 +16,26 @@ const RULES = {
   burst: "短时集中核销",
   reversal_churn: "频繁撤销",
 };
-const FLAG_STATUS = { open: "待复核", confirmed: "已确认", dismissed: "已排除" };
+const FLAG_STATUS = { provisional: "待定", open: "待复核", withdrawn: "已撤销", confirmed: "已确认", dismissed: "已排除" };
+const FLAG_STATE = {
+  provisional: "待定：当日尚未结束，这是日内扫描的初步结果；当晚按全天数据转为待复核，或不再触发而撤销。现在还不能复核。",
+  withdrawn: "已撤销：全天数据不再触发该规则，无需复核。",
+};
+// This page's error codes beyond the shared ones.
+Object.assign(ERROR_TEXT, {
+  flag_provisional: "预警待定，当日结束后才能复核",
+  flag_withdrawn: "预警已撤销，无需复核",
+  already_returned: "回盘已导入过",
+  already_clawed_back: "已追回",
+  day_not_over: "当日尚未结束",
+});
 const ACTIONS = {
   "merchant.create": "新增商户", "merchant.update": "修改商户", "batch.create": "新建批次",
   "batch.update": "修改批次", "batch.recycle": "回收名额", "lottery.draw": "开奖",
   "budget.set": "调整预算", "person.suspend": "暂停个人", "person.lift": "恢复个人",
   "baselines.upload": "上传基期数据", "job.run": "手动运行任务", "risk.review": "复核预警",
   "risk.release": "解除暂扣", "payments.export": "导出银行文件", "payments.returns": "导入回盘",
-  "job.backfill": "补算任务", "bureau_user.create": "新增商务局账号",
+  "job.backfill": "补算任务", "turnover.import": "导入营业额", "bureau_user.create": "新增商务局账号",
   "bureau_user.reset_password": "重置商务局账号密码",
 };
 let selected = null;
@@ -31,18 +47,11 @@ $("sign-in").addEventListener("click", async () => {
 });
 
 async function refresh() {
-  if (!$("pay-date").value) $("pay-date").value = yesterday();
   $("audit-action").replaceChildren(
     el("option", { value: "" }, "全部"),
     ...Object.entries(ACTIONS).map(([code, name]) => el("option", { value: code }, name)),
   );
-  await Promise.all([loadFlags(), loadHolds(), loadReconciliation(), loadAudit()]);
-}
-
-function yesterday() {
-  const d = new Date(`${today()}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() - 1);
-  return d.toISOString().slice(0, 10);
+  await Promise.all([loadFlags(), loadHolds(), loadMoney(), loadAudit()]);
 }
 
 // --- flags -------------------------------------------------------------------------------
@@ -85,6 +94,7 @@ async function openFlag(flag) {
   $("flag-title").textContent = `${flag.merchant_name} · ${RULES[flag.rule]} · ${flag.date}`;
   $("flag-evidence").textContent = `${evidenceText(flag)}。核销编号：${flag.evidence.redemption_ids.join(", ")}`;
   $("review-form").hidden = flag.status !== "open";
+  $("flag-state").textContent = FLAG_STATE[flag.status] || "";
   $("review-note").value = "";
   for (const row of document.querySelectorAll("#flags tr[data-flag]")) {
     row.classList.toggle("selected", Number(row.dataset.flag) === flag.id);
@@ -123,13 +133,13 @@ async function review(decision) {
     return;
   }
   try {
-    const flag = await api.json("POST", `/admin/risk/flags/${selected}/review`, { body: { decision, note } });
-    show(decision === "confirm" ? `已确认，暂扣结算单 ${flag.lines_held} 张` : "已排除", "ok");
+    await api.json("POST", `/admin/risk/flags/${selected}/review`, { body: { decision, note } });
+    show(decision === "confirm" ? "已确认，该商户暂停付款" : "已排除", "ok");
     $("flag-detail").hidden = true;
   } catch (error) {
     show(errorText(error), "error");
   }
-  await Promise.all([loadFlags(), loadHolds(), loadReconciliation(), loadAudit()]);
+  await Promise.all([loadFlags(), loadHolds(), loadMoney(), loadAudit()]);
 }
 
 $("confirm-flag").addEventListener("click", () => review("confirm"));
@@ -167,65 +177,286 @@ async function release(flag, clawback, note) {
   }
   try {
     const r = await api.json("POST", `/admin/risk/flags/${flag.id}/release`, { body: { clawback, note: note.trim() } });
-    show(`已解除：放行结算单 ${r.lines_released} 张${clawback ? `，追回补贴 ${yuan(r.clawed_back_fen)}` : ""}`, "ok");
+    const clawed = clawback ? `，追回补贴 ${yuan(r.clawed_back_fen)}（${r.clawed_back_redemptions} 笔）` : "";
+    show(`已解除${clawed}${r.still_held ? "（仍有其他暂扣）" : ""}`, "ok");
   } catch (error) {
     show(errorText(error), "error");
   }
-  await Promise.all([loadFlags(), loadHolds(), loadReconciliation(), loadAudit()]);
+  await Promise.all([loadFlags(), loadHolds(), loadMoney(), loadAudit()]);
 }
 
-// --- payments ----------------------------------------------------------------------------
+// --- money: balances, bank files, returns, verify -------------------------------------------
 
-async function loadReconciliation() {
-  const day = $("pay-date").value;
+const LEFT_OUT = { held: "暂扣", suspended: "已停用", no_account: "无账户", receivable: "应收未清" };
+const CHECKS = {
+  balanced: "借贷平衡",
+  records: "余额与转账一致",
+  cost: "成本与核销记录一致",
+  payouts: "付款未透支",
+  bank_files: "付款文件与转账一致",
+  totals_match: "合计一致",
+};
+let merchants = new Map();
+// One export click = one Idempotency-Key, kept for its retry after a lost answer (the server
+// answers the same bank file, nothing moves twice); an answer of any kind ends it.
+let exportKey = null;
+
+async function loadMerchants() {
+  const list = await api.json("GET", "/admin/merchants");
+  merchants = new Map(list.map((m) => [m.id, m]));
+}
+
+const merchantName = (id) => (merchants.get(id) ? merchants.get(id).name : `商户 ${id}`);
+
+async function loadMoney() {
   try {
-    const r = await api.json("GET", `/admin/payments/reconciliation?date=${day}`);
-    const rows = [
-      ["结算合计", r.settled_fen], ["按核销重算", r.redemptions_fen], ["待支付", r.pending_fen],
-      ["暂扣", r.held_fen], ["已导出", r.exported_fen], ["已支付", r.paid_fen],
-      ["支付失败", r.failed_fen], ["在途", r.in_flight_fen],
-    ];
-    $("reconciliation").replaceChildren(
-      el("tr", {}, el("th", {}, `${day}（${r.lines} 张结算单）`), el("th", {}, "金额")),
-      ...rows.map(([name, fen]) => el("tr", {}, el("td", {}, name), el("td", {}, yuan(fen)))),
-      el("tr", { id: "balanced" }, el("td", {}, "对账"),
-        el("td", { class: r.balanced ? "ok-text" : "error-text" }, r.balanced ? "✓ 平衡" : "✗ 不平衡")),
+    await loadMerchants(); // the names of the merchants the balances and bank files name
+  } catch (error) {
+    show(errorText(error), "error");
+  }
+  await Promise.all([loadBalances(), loadExports(), verifyLedger()]);
+}
+
+async function loadBalances() {
+  try {
+    const [balances, confirmed] = await Promise.all([
+      api.json("GET", "/admin/ledger/balances"),
+      api.json("GET", "/admin/risk/flags?status=confirmed"),
+    ]);
+    const held = new Set(confirmed.items.filter((f) => !f.released_at).map((f) => f.merchant_id));
+    const per = new Map(); // merchant id -> {unsettled, payable}
+    const total = { subsidy: 0, unsettled: 0, payable: 0, in_transit: 0, paid: 0 };
+    const byCategory = Object.fromEntries(Object.keys(CATEGORY_NAMES).map((c) => [c, { subsidy: 0, unsettled: 0, payable: 0 }]));
+    for (const b of balances.items) {
+      if (b.kind === "subsidy") {
+        total.subsidy -= b.balance_fen; // the festival's cost: a debit balance
+        if (byCategory[b.category]) byCategory[b.category].subsidy -= b.balance_fen;
+        continue;
+      }
+      total[b.kind] += b.balance_fen;
+      if (b.merchant_id == null) continue;
+      const m = per.get(b.merchant_id) || { unsettled: 0, payable: 0 };
+      m[b.kind] += b.balance_fen;
+      per.set(b.merchant_id, m);
+      const category = merchants.get(b.merchant_id) && merchants.get(b.merchant_id).category;
+      if (byCategory[category]) byCategory[category][b.kind] += b.balance_fen;
+    }
+    $("ledger-totals").replaceChildren(
+      el("tr", {}, ...["品类", "补贴支出", "待结算", "应付（净）", "在途", "已付款"].map((h) => el("th", {}, h))),
+      ...Object.entries(byCategory).map(([code, c]) => el("tr", { "data-category": code },
+        el("td", {}, CATEGORY_NAMES[code]), el("td", {}, yuan(c.subsidy)), el("td", {}, yuan(c.unsettled)),
+        el("td", {}, yuan(c.payable)), el("td", { class: "muted" }, "—"), el("td", { class: "muted" }, "—"))),
+      el("tr", { class: "total", "data-category": "overall" },
+        el("td", {}, "合计"), el("td", {}, yuan(total.subsidy)), el("td", {}, yuan(total.unsettled)),
+        el("td", {}, yuan(total.payable)), el("td", {}, yuan(total.in_transit)), el("td", {}, yuan(total.paid))),
     );
+
+    const standing = (id, payable) => {
+      const m = merchants.get(id);
+      if (payable <= 0) return el("span", { class: "muted" }, "—");
+      if (m && m.status === "suspended") return el("span", { class: "pill grey" }, "已停用");
+      if (held.has(id)) return el("span", { class: "pill" }, "暂扣");
+      if (m && !m.account_no) return el("span", { class: "pill grey" }, "无账户");
+      return el("span", { class: "pill ok" }, "下次付款");
+    };
+    const statementButton = (id) =>
+      el("button", { class: "secondary small", onclick: () => download(`/admin/merchants/${id}/statement?format=csv`, `statement-${id}.csv`) }, "对账单");
+    const owed = [...per.entries()].filter(([, b]) => b.payable > 0 || b.unsettled !== 0)
+      .sort((a, b) => b[1].payable - a[1].payable || a[0] - b[0]);
+    $("payables").replaceChildren(
+      el("tr", {}, ...["商户", "品类", "待结算", "应付", "付款状态", ""].map((h) => el("th", {}, h))),
+      ...owed.map(([id, b]) => el("tr", { "data-merchant": id },
+        el("td", {}, merchantName(id)), el("td", {}, CATEGORY_NAMES[merchants.get(id) && merchants.get(id).category] || "—"),
+        el("td", {}, yuan(b.unsettled)), el("td", {}, b.payable > 0 ? yuan(b.payable) : yuan(0)),
+        el("td", {}, standing(id, b.payable)), el("td", {}, statementButton(id)))),
+    );
+    if (!owed.length) $("payables").append(el("tr", {}, el("td", { colspan: 6, class: "muted" }, "没有应付或待结算的商户")));
+    const owing = [...per.entries()].filter(([, b]) => b.payable < 0).sort((a, b) => a[1].payable - b[1].payable);
+    $("receivables").replaceChildren(
+      el("tr", {}, ...["商户", "品类", "应收", ""].map((h) => el("th", {}, h))),
+      ...owing.map(([id, b]) => el("tr", { "data-merchant": id },
+        el("td", {}, merchantName(id)), el("td", {}, CATEGORY_NAMES[merchants.get(id) && merchants.get(id).category] || "—"),
+        el("td", { class: "error-text" }, yuan(-b.payable)), el("td", {}, statementButton(id)))),
+    );
+    if (!owing.length) $("receivables").append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "无应收")));
   } catch (error) {
     show(errorText(error), "error");
   }
 }
 
-$("pay-date").addEventListener("change", loadReconciliation);
+$("balances-refresh").addEventListener("click", loadMoney);
+
+const shortHash = (sha) => `${sha.slice(0, 12)}…`;
+
+function leftOutText(left) {
+  return left.map((l) => `${merchantName(l.merchant_id)}（${LEFT_OUT[l.reason] || l.reason} ${yuan(l.balance_fen)}）`).join("、");
+}
+
+async function loadExports() {
+  try {
+    const { items } = await api.json("GET", "/admin/payments/exports");
+    $("exports").replaceChildren(
+      el("tr", {}, ...["编号", "生成时间", "操作人", "笔数", "金额", "SHA-256", "已付", "失败", "在途", "未付商户", ""].map((h) => el("th", {}, h))),
+      ...items.map((e) => el("tr", { "data-export": e.id, "data-sha256": e.sha256 },
+        el("td", {}, `#${e.id}`), el("td", {}, dateTime(e.created_at)), el("td", {}, e.created_by),
+        el("td", {}, e.rows), el("td", {}, yuan(e.total_fen)),
+        el("td", { class: "mono", title: e.sha256 }, shortHash(e.sha256)),
+        el("td", {}, e.paid), el("td", { class: e.failed ? "error-text" : "" }, e.failed), el("td", {}, yuan(e.in_transit_fen)),
+        el("td", { title: leftOutText(e.left_out) }, e.left_out.length ? `${e.left_out.length} 家` : "—"),
+        el("td", {}, el("button", { class: "secondary small", onclick: () => downloadBankFile(e) }, "下载")))),
+    );
+    if (!items.length) $("exports").append(el("tr", {}, el("td", { colspan: 11, class: "muted" }, "尚未生成付款文件")));
+  } catch (error) {
+    show(errorText(error), "error");
+  }
+}
+
+async function sha256Hex(bytes) {
+  if (!(window.crypto && crypto.subtle)) return null; // plain HTTP off localhost: no WebCrypto
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// The kept file, byte for byte (never decoded and re-encoded), checked against its SHA-256.
+async function downloadBankFile(made) {
+  try {
+    const response = await api.request("GET", `/admin/payments/exports/${made.id}/file`, { accept: "text/csv" });
+    const bytes = await response.arrayBuffer();
+    const actual = await sha256Hex(bytes);
+    const listed = response.headers.get("X-Content-SHA256") || made.sha256;
+    if (actual && (actual !== made.sha256 || listed !== made.sha256)) {
+      show(`付款文件 #${made.id} 下载内容与登记的 SHA-256 不符，请重新下载`, "error");
+      return;
+    }
+    saveFile(`festival-bank-file-${made.id}.csv`, bytes);
+    show(`已下载付款文件 #${made.id}${actual ? "（SHA-256 校验一致）" : ""}`, "ok");
+  } catch (error) {
+    show(errorText(error), "error");
+  }
+}
+
+function showExport(made) {
+  const left = made.left_out;
+  $("export-result").replaceChildren(
+    el("div", { class: "ok-text" },
+      made.rows
+        ? `付款文件 #${made.id} 已生成：${made.rows} 笔，合计 ${yuan(made.total_fen)}（SHA-256 ${shortHash(made.sha256)}）`
+        : `付款文件 #${made.id} 已生成：没有可付款的商户（空文件）`,
+      " ",
+      made.rows ? el("button", { class: "small", id: "export-download", onclick: () => downloadBankFile(made) }, "下载此文件") : ""),
+    left.length
+      ? el("div", {}, el("h3", { class: "sub" }, `未付款商户 ${left.length} 家`),
+        el("div", { class: "scroll" }, el("table", { id: "left-out" },
+          el("tr", {}, ...["商户", "原因", "应付余额"].map((h) => el("th", {}, h))),
+          ...left.map((l) => el("tr", { "data-merchant": l.merchant_id },
+            el("td", {}, merchantName(l.merchant_id)), el("td", {}, LEFT_OUT[l.reason] || l.reason),
+            el("td", {}, yuan(l.balance_fen)))))))
+      : "",
+  );
+}
 
 $("export").addEventListener("click", async () => {
-  const day = $("pay-date").value;
+  if (!exportKey) exportKey = newIdempotencyKey();
+  $("export").disabled = true;
   try {
-    const response = await api.request("POST", "/admin/payments/exports", { body: { date: day } });
-    const text = await response.text();
-    saveFile(`festival-payments-${day}.csv`, text);
-    const lines = text.trim().split(/\r?\n/).length - 1;
-    const left = response.headers.get("X-Left-Out");
-    $("pay-result").textContent = `已导出 ${lines} 笔${left ? `；未导出商户：${left}` : ""}`;
+    await loadMerchants().catch(() => {}); // a merchant added since: its name in left_out
+    const made = await api.json("POST", "/admin/payments/exports", { body: {}, headers: { "Idempotency-Key": exportKey } });
+    exportKey = null;
+    $("export").textContent = "生成付款文件";
+    showExport(made);
+    show(`付款文件 #${made.id} 已生成`, "ok");
   } catch (error) {
-    show(errorText(error), "error");
+    if (error instanceof NetworkError) {
+      // The file may have been made: the retry sends the same key and gets that file back.
+      $("export").textContent = "重试生成付款文件";
+      $("export-result").replaceChildren(el("div", { class: "error-text" },
+        `${errorText(error)}。请点“重试生成付款文件”：重试使用同一请求编号，不会重复付款。`));
+    } else {
+      exportKey = null;
+      $("export").textContent = "生成付款文件";
+      $("export-result").replaceChildren(el("div", { class: "error-text" }, errorText(error)));
+    }
+  } finally {
+    $("export").disabled = false;
   }
-  await Promise.all([loadReconciliation(), loadAudit()]);
+  await Promise.all([loadMoney(), loadAudit()]);
 });
+
+function lineProblems(error) {
+  const lines = error.details && error.details.lines ? Object.entries(error.details.lines) : [];
+  return lines.map(([n, problems]) => `第 ${n} 行：${[].concat(problems).join(" ")}`);
+}
 
 $("returns-file").addEventListener("change", async () => {
   const file = $("returns-file").files[0];
   if (!file) return;
   try {
     const r = await api.json("PUT", "/admin/payments/returns", { text: await file.text(), contentType: "text/csv" });
-    $("pay-result").textContent = `已导入回盘 ${r.rows} 笔`;
+    $("returns-result").replaceChildren(
+      el("div", { class: "ok-text" }, `已导入回盘 ${r.rows} 笔：成功 ${r.paid} 笔 ${yuan(r.paid_fen)}；失败 ${r.failed} 笔 ${yuan(r.failed_fen)}`),
+      r.failed ? el("div", { class: "muted" }, "失败的金额已退回商户应付余额，下一个付款文件会以新的付款编号重新支付。") : "",
+    );
+    show(`已导入回盘 ${r.rows} 笔`, "ok");
   } catch (error) {
-    const lines = error.details && error.details.lines ? Object.entries(error.details.lines) : [];
-    show(`${errorText(error)}${lines.length ? `：第 ${lines.map(([n]) => n).join("、")} 行` : ""}`, "error");
+    const problems = lineProblems(error);
+    const head = error.code === "already_returned"
+      ? "这些付款的回盘已导入过，本次未导入任何一行"
+      : error.code === "invalid_request" && problems.length
+        ? "回盘文件与付款文件不符，本次未导入任何一行"
+        : errorText(error);
+    $("returns-result").replaceChildren(
+      el("div", { class: "error-text", id: error.code === "already_returned" ? "already-returned" : null }, head),
+      problems.length ? el("ul", { class: "problems" }, ...problems.map((p) => el("li", {}, p))) : "",
+    );
+    show(`${head}${problems.length ? `：第 ${Object.keys(error.details.lines).join("、")} 行` : ""}`, "error");
   }
   $("returns-file").value = "";
-  await Promise.all([loadReconciliation(), loadAudit()]);
+  await Promise.all([loadMoney(), loadAudit()]);
 });
+
+// verify answers 409 with its own body (not the error body) when the ledger does not hold.
+async function verifyLedger() {
+  let response;
+  let body;
+  try {
+    response = await fetch("/api/v1/admin/ledger/verify", { headers: { Authorization: `Bearer ${api.token}` } });
+    if (response.status === 401) {
+      api.token = null;
+      render();
+      return;
+    }
+    body = await response.json();
+  } catch (error) {
+    $("verify-result").replaceChildren(el("div", { class: "error-text" }, new NetworkError(String(error)).text));
+    return;
+  }
+  const at = el("span", { class: "muted" }, ` 核验于 ${dateTime(new Date().toISOString())}`);
+  if (response.status !== 200 && response.status !== 409) {
+    const e = body.error || {};
+    $("verify-result").replaceChildren(el("div", { class: "error-text" }, new ApiError(response.status, e.code, e.message).text));
+    return;
+  }
+  const checks = body.checks || {};
+  const pills = Object.entries(CHECKS).filter(([name]) => name in checks).map(([name, label]) =>
+    el("span", { class: checks[name] === "ok" ? "pill ok" : "pill" }, `${checks[name] === "ok" ? "✓" : "✗"} ${label}`));
+  const t = checks.totals;
+  const totals = t ? el("div", { class: "scroll" }, el("table", { id: "verify-totals" },
+    el("tr", {}, ...["按记录重算的补贴成本", "补贴支出", "待结算", "应付", "在途", "已付款", "转账笔数"].map((h) => el("th", {}, h))),
+    el("tr", {}, el("td", {}, yuan(t.cost_fen)), el("td", {}, yuan(t.subsidy_fen)), el("td", {}, yuan(t.unsettled_fen)),
+      el("td", {}, yuan(t.payable_fen)), el("td", {}, yuan(t.in_transit_fen)), el("td", {}, yuan(t.paid_fen)),
+      el("td", {}, t.transfers)))) : "";
+  if (body.ok) {
+    $("verify-result").replaceChildren(el("div", { id: "verify-status", class: "ok-text" }, el("strong", {}, "平衡 ✓"), at), el("p", {}, ...pills), totals);
+  } else {
+    $("verify-result").replaceChildren(
+      el("div", { id: "verify-status", class: "error-text" }, el("strong", {}, `不平衡 ✗：${(body.problems || []).length} 个问题`), at),
+      el("ul", { class: "problems" }, ...(body.problems || []).map((p) => el("li", {}, p))),
+      el("p", {}, ...pills), totals,
+    );
+  }
+}
+
+$("verify").addEventListener("click", verifyLedger);
 
 // --- audit trail -------------------------------------------------------------------------
 
