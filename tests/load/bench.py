@@ -700,6 +700,7 @@ class Bench:
         )
         self.results["scale_wallet_p99_ms"] = max(c["wallet_p99_ms"] for c in curve)
         self.results["scale_summary_p99_ms"] = max(c["summary_p99_ms"] for c in curve)
+        self.results["ledger_verify_s"] = last["ledger_verify_s"]
         self.results["read_5xx"] = sum(c["read_5xx"] for c in curve)
 
     # --- 6. lottery draw -----------------------------------------------------------------
@@ -942,6 +943,7 @@ GOALS = [
         wallet p99, any scale (ms)     |scale_wallet_p99_ms |<=|20
         summary p99, any scale (ms)    |scale_summary_p99_ms|<=|50
         rollup/redemption ×30 ÷ ×1     |scale_rollup_growth |<=|1.3
+        ledger verify, largest (s)     |ledger_verify_s     |<=|10
         oversold                       |oversold            |==|0
         residents over their limit     |over_limit_residents|==|0
         vouchers redeemed twice        |double_redeemed     |==|0
@@ -1009,12 +1011,13 @@ def table(r: dict[str, Any]) -> str:
     }
     parts["scale"] = lambda: [
         "cost curve             scale   vouchers  redemptions  fill s  rollup µs/redemption"
-        "  wallet p50/p99 ms  summary p50/p99 ms",
+        "  wallet p50/p99 ms  summary p50/p99 ms  ledger verify s",
         *(
             f"                       ×{c['scale']:<5}{c['vouchers']:>9,}{c['redemptions']:>13,}"
             f"{c['fill_s']:>8.1f}{c['rollup_us_per_redemption']:>22.1f}"
             f"{c['wallet_p50_ms']:>10.1f} / {c['wallet_p99_ms']:<6.1f}"
-            f"{c['summary_p50_ms']:>10.1f} / {c['summary_p99_ms']:.1f}"
+            f"{c['summary_p50_ms']:>10.1f} / {c['summary_p99_ms']:<8.1f}"
+            f"{c['ledger_verify_s']:>10.2f}"
             for c in r["scale"]
         ),
     ]
