@@ -10,6 +10,8 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
+
 from service import keys
 from tests.conftest import Api, assert_error, assert_invalid, assert_queries_invalid
 from tests.money import (
@@ -235,6 +237,21 @@ async def test_a_redemption_is_clawed_back_or_reversed_never_both(api: Api) -> N
     status, body = await api.call("POST", path, json={"reason": "退货"}, headers=burster.headers)
     assert_error(status, body, 409, "already_clawed_back")
     assert await balances(api, burster.id) == {"unsettled": 40_000, "payable": -40_000}
+    # The database holds it too: a second unwinding of one redemption is refused.
+    pool = api.client.app[keys.DB].pool
+    try:
+        await pool.execute(
+            "INSERT INTO transfers (kind, source, from_account, to_account, amount_fen, at,"
+            " business_day, merchant_id, category) VALUES ('reversal', $1, $2, 'subsidy:shopping',"
+            " 2000, now(), '2020-05-06', $3, 'shopping')",
+            str(burst[1]["id"]),
+            f"unsettled:{burster.id}",
+            burster.id,
+        )
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        assert exc.constraint_name == "transfers_one_unwind"
+    else:
+        raise AssertionError("a clawed-back redemption's reversal was stored")
     await settle(api, DAY)
     assert await balances(api, burster.id) == {"unsettled": 0, "payable": 0}
     await verified(api)

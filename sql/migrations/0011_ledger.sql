@@ -50,13 +50,14 @@ CREATE TABLE transfers (
     CONSTRAINT transfers_category_of_kind
         CHECK ((kind IN ('redemption', 'reversal', 'clawback')) = (category IS NOT NULL)),
     CONSTRAINT transfers_bank_file_of_kind
-        CHECK ((kind IN ('payout', 'bank_paid', 'bank_failed')) = (bank_file_id IS NOT NULL))
+        CHECK ((kind IN ('payout', 'bank_paid', 'bank_failed')) = (bank_file_id IS NOT NULL)),
+    -- A redemption is reversed or clawed back, never both.
+    CONSTRAINT transfers_one_unwind EXCLUDE USING btree (source WITH =)
+        WHERE (kind IN ('reversal', 'clawback'))
 );
 -- A merchant's balances, statement and payouts; ordered by id, which the merchant's lock
 -- makes the order of its payable transfers.
 CREATE INDEX transfers_merchant_idx ON transfers (merchant_id, id);
--- A redemption is reversed or clawed back, never both.
-CREATE UNIQUE INDEX transfers_one_unwind ON transfers (source) WHERE kind IN ('reversal', 'clawback');
 
 CREATE FUNCTION money_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
