@@ -11,7 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 from jobs.runner import JobRunner
-from jobs.scheduler import FestivalScheduler
+from jobs.scheduler import scheduler_for
 from service import embedded_postgres, keys
 from service.api import (
     audit,
@@ -145,7 +145,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
-    scheduler = FestivalScheduler(app[keys.JOBS])
+    scheduler = scheduler_for(app[keys.JOBS])
     scheduler.start()
     yield
     await scheduler.stop()

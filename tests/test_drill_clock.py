@@ -9,21 +9,28 @@ bounded by real instants read around each call, never by how long anything takes
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import asyncpg
 import pytest
 
-from jobs.registry import JOBS
+from jobs.registry import BY_NAME, JOBS
+from jobs.scheduler import DrillScheduler, latest_due
 from service import keys
 from service.app import create_app
 from service.clock import DrillClock
 from service.settings import Settings
 from service.sms import CapturingSmsSender
 from tests.conftest import Api, assert_error, assert_invalid
+from tests.processes import FESTIVAL, ROOT, festival_env
 
 CLOCK = "/api/v1/admin/drill/clock"
 ABOUT = "/api/v1/about"
@@ -270,3 +277,135 @@ async def test_a_move_through_one_process_is_followed_by_another(
         headers=other.auth("resident", "carol"),
         expect=201,
     )
+
+
+# --- jobs ---------------------------------------------------------------------------------
+
+
+async def job_runs(api: Api) -> list[asyncpg.Record]:
+    async with api.client.app[keys.DB].connection() as conn:
+        return await conn.raw.fetch(
+            "SELECT job, period, status, attempts FROM job_runs ORDER BY job, period"
+        )
+
+
+async def test_jobs_due_in_a_skipped_span_run_as_after_an_outage(
+    drill: Api, aiohttp_client: Any
+) -> None:
+    day = festival_day(real_now(), drill) + timedelta(days=3)
+    await move(drill, at_ten(day, drill))
+    await drill.create_batch()  # the festival: from 09:00 that day, vouchers valid 7 days
+    scheduler = DrillScheduler(drill.client.app[keys.JOBS])
+    await scheduler.tick()  # whatever fell due since it started (a frequent job, at most)
+
+    # A second process, also scheduling, that has followed the clock to day D.
+    other_app = create_app(settings=drill.settings, sms=CapturingSmsSender())
+    other = Api(await aiohttp_client(other_app), drill.settings, other_app[keys.CLOCK], drill.sms)  # type: ignore[arg-type]
+
+    async def at_day() -> bool:
+        return await about_now(other) >= at_ten(day, drill)
+
+    await until(at_day, "the second process follows the clock to day D")
+    other_scheduler = DrillScheduler(other_app[keys.JOBS])
+
+    await move(drill, at_ten(day + timedelta(days=2), drill))
+    results = await scheduler.tick()
+    assert all(r.outcome == "succeeded" for r in results), results
+    ran = Counter(r.job for r in results)
+    # Daily jobs: every day the jump skipped, D and D+1, once each (housekeeping needs only
+    # the latest); frequent jobs: their latest period only.
+    assert {name: ran[name] for name in DAILY} == {
+        "daily_rollup": 2,
+        "settlement": 2,
+        "risk_scan": 2,
+        "recovery": 2,
+        "housekeeping": 1,
+    }
+    assert {name: ran[name] for name in FREQUENT} == dict.fromkeys(FREQUENT, 1)
+    daily_periods = {(r["job"], r["period"]) for r in await job_runs(drill) if r["job"] in DAILY}
+    skipped = [day.isoformat(), (day + timedelta(days=1)).isoformat()]
+    assert daily_periods == {
+        *((name, d) for name in DAILY if name != "housekeeping" for d in skipped),
+        ("housekeeping", skipped[1]),
+    }
+    # The jobs list shows them, and the next due times on the drill's clock.
+    _, jobs = await drill.call("GET", "/api/v1/admin/jobs", headers=drill.bureau, expect=200)
+    listed = {job["name"]: job for job in jobs}
+    assert listed["settlement"]["last_run"]["period"] == skipped[1]
+    assert listed["settlement"]["next_run_at"] == tz_iso(
+        at_ten(day + timedelta(days=3), drill).replace(hour=0, minute=30), drill
+    )
+
+    # The other process's scheduler sees the same due times once it follows: each daily
+    # period still ran once.
+    async def at_day_two() -> bool:
+        return await about_now(other) >= at_ten(day + timedelta(days=2), drill)
+
+    await until(at_day_two, "the second process follows the jump")
+    again = await other_scheduler.tick()
+    assert [r for r in again if r.job in DAILY and r.outcome == "succeeded"] == []
+    assert all(r["attempts"] == 1 for r in await job_runs(drill) if r["job"] in DAILY)
+
+
+def test_the_latest_due_time_in_a_span() -> None:
+    tz = ZoneInfo("Asia/Shanghai")
+    d = datetime(2020, 5, 6, 10, 0, tzinfo=tz)
+    settlement, draw = BY_NAME["settlement"], BY_NAME["lottery_draw"]
+    assert latest_due(settlement, tz, d, d + timedelta(hours=1)) is None
+    assert latest_due(settlement, tz, d, d + timedelta(days=2)) == datetime(
+        2020, 5, 8, 0, 30, tzinfo=tz
+    )
+    # A year's jump: the last one, found without walking the year.
+    assert latest_due(draw, tz, d, d + timedelta(days=365, seconds=30)) == d + timedelta(days=365)
+    assert latest_due(settlement, tz, d, d + timedelta(days=365)) == datetime(
+        2021, 5, 6, 0, 30, tzinfo=tz
+    )
+    # The span is (after, upto]: a due time at its end counts, one at its start does not.
+    assert latest_due(draw, tz, d, d) is None
+    assert latest_due(draw, tz, d - timedelta(minutes=1), d) == d
+    assert latest_due(draw, tz, d, d + timedelta(seconds=59)) is None
+    monthly = replace(settlement, schedule="0 3 1 * *")  # sparser than any look-back
+    assert latest_due(monthly, tz, d, d + timedelta(days=70)) == datetime(
+        2020, 7, 1, 3, 0, tzinfo=tz
+    )
+    assert latest_due(monthly, tz, d, d + timedelta(days=20)) is None
+
+
+async def test_the_scheduler_process_follows_the_drill_clock(drill: Api, tmp_path: Path) -> None:
+    """`festival scheduler` in a drill: a jump of two days runs the skipped days' jobs."""
+    day = festival_day(real_now(), drill) + timedelta(days=3)
+    await move(drill, at_ten(day, drill))
+    await drill.create_batch()
+    db_url = drill.settings.database_url
+    env = festival_env(db_url, tmp_path, FESTIVAL_DRILL="1")
+    log = tmp_path / "scheduler.log"
+    with log.open("w") as out:
+        proc = await asyncio.create_subprocess_exec(
+            *FESTIVAL, "scheduler", env=env, cwd=ROOT, stdout=out, stderr=asyncio.subprocess.STDOUT
+        )
+    conn = await asyncpg.connect(db_url)
+    try:
+
+        async def started() -> bool:
+            assert proc.returncode is None, log.read_text()
+            return "drill scheduler started" in log.read_text()
+
+        await until(started, "the scheduler starts", 60)
+        await move(drill, at_ten(day + timedelta(days=2), drill))
+        skipped = [day.isoformat(), (day + timedelta(days=1)).isoformat()]
+
+        async def settled() -> bool:
+            assert proc.returncode is None, log.read_text()
+            periods = await conn.fetch(
+                "SELECT period FROM job_runs WHERE job = 'settlement' AND status = 'succeeded'"
+            )
+            return sorted(r["period"] for r in periods) == skipped
+
+        await until(settled, "the scheduler runs the skipped days' settlement", 60)
+    finally:
+        await conn.close()
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 30)
+    assert proc.returncode == 0, log.read_text()
+    assert "Traceback" not in log.read_text()
