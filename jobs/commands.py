@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from typing import TypeVar
 
 from jobs.registry import BY_NAME, JOBS, JobSpec
-from jobs.runner import JobRunner, RunResult
+from jobs.runner import JobRunner, RunResult, refuse_day_not_over
 from jobs.scheduler import next_run_at, scheduler_for
 from service.db import open_database
 from service.domain import audit, drill
@@ -84,6 +84,8 @@ async def run_job(settings: Settings, job: JobSpec, day: date | None) -> RunResu
     async def run(runner: JobRunner) -> RunResult:
         after = {"date": None if day is None else day.isoformat()}
         now = runner.clock.now()
+        if day is not None:
+            refuse_day_not_over(job, day, now, settings.tz)
         await audit.record(
             runner.db, audit.operator(), "job.run", f"jobs/{job.name}", None, after, now
         )
@@ -111,6 +113,7 @@ async def backfill(settings: Settings, job: JobSpec, first: date, last: date) ->
     async def audited_fill(runner: JobRunner) -> int:
         after = {"from": first.isoformat(), "to": last.isoformat()}
         now = runner.clock.now()
+        refuse_day_not_over(job, last, now, settings.tz)
         await audit.record(
             runner.db, audit.operator(), "job.backfill", f"jobs/{job.name}", None, after, now
         )

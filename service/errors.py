@@ -38,6 +38,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     JOB_RUNNING = "job_running"
     ALREADY_REVIEWED = "already_reviewed"
+    DAY_NOT_OVER = "day_not_over"
     CLOCK_BACKWARDS = "clock_backwards"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
@@ -77,6 +78,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.JOB_RUNNING: 409,
     ErrorCode.ALREADY_REVIEWED: 409,
+    ErrorCode.DAY_NOT_OVER: 409,
     ErrorCode.CLOCK_BACKWARDS: 409,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,

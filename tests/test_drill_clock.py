@@ -30,7 +30,7 @@ from service.clock import DrillClock
 from service.settings import Settings
 from service.sms import CapturingSmsSender
 from tests.conftest import Api, assert_error, assert_invalid
-from tests.processes import FESTIVAL, ROOT, festival_env
+from tests.processes import FESTIVAL, ROOT, festival_env, run_festival
 
 CLOCK = "/api/v1/admin/drill/clock"
 ABOUT = "/api/v1/about"
@@ -409,3 +409,68 @@ async def test_the_scheduler_process_follows_the_drill_clock(drill: Api, tmp_pat
         await asyncio.wait_for(proc.wait(), 30)
     assert proc.returncode == 0, log.read_text()
     assert "Traceback" not in log.read_text()
+
+
+# --- settlement only for a day that is over ---------------------------------------------
+
+
+async def settlement_run(api: Api, day: date) -> tuple[int, Any]:
+    return await api.call(
+        "POST",
+        "/api/v1/admin/jobs/settlement/runs",
+        json={"date": day.isoformat()},
+        headers=api.bureau,
+    )
+
+
+async def test_settlement_of_a_day_not_yet_over_is_409(api: Api) -> None:
+    today = date(2020, 5, 6)  # the test clock's
+    for day in (today, today + timedelta(days=1)):
+        status, body = await settlement_run(api, day)
+        assert_error(status, body, 409, "day_not_over")
+        assert body["error"]["details"] == {"date": day.isoformat(), "today": "2020-05-06"}
+    async with api.client.app[keys.DB].connection() as conn:
+        assert await conn.raw.fetchval("SELECT count(*) FROM audit_log") == 0  # nothing ran
+    status, body = await settlement_run(api, today - timedelta(days=1))
+    assert (status, body) == (202, {"job": "settlement", "date": "2020-05-05", "status": "started"})
+    # Other daily jobs may run for today (a rollup of today so far); tomorrow is still 400.
+    status, _ = await api.call(
+        "POST",
+        "/api/v1/admin/jobs/daily_rollup/runs",
+        json={"date": "2020-05-06"},
+        headers=api.bureau,
+    )
+    assert status == 202
+    status, body = await api.call(
+        "POST",
+        "/api/v1/admin/jobs/daily_rollup/runs",
+        json={"date": "2020-05-07"},
+        headers=api.bureau,
+    )
+    assert_invalid(status, body, "date")
+
+
+async def test_a_day_is_over_by_the_drill_clock(drill: Api) -> None:
+    day = festival_day(real_now(), drill) + timedelta(days=3)
+    await move(drill, at_ten(day, drill))
+    status, body = await settlement_run(drill, day)
+    assert_error(status, body, 409, "day_not_over")
+    await move(drill, at_ten(day + timedelta(days=1), drill))
+    status, body = await settlement_run(drill, day)
+    assert status == 202, body
+
+
+async def test_the_command_refuses_a_day_not_yet_over(db_url: str, tmp_path: Path) -> None:
+    # Tomorrow (by the real clock, no drill): not over even if midnight passes meanwhile.
+    tomorrow = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)
+    env = festival_env(db_url, tmp_path)
+    ran = await asyncio.to_thread(
+        run_festival, ["jobs", "run", "settlement", "--date", tomorrow.isoformat()], env
+    )
+    assert ran.returncode == 2, ran.stderr
+    assert "not" in ran.stderr and "Traceback" not in ran.stderr
+    conn = await asyncpg.connect(db_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM job_runs") == 0
+    finally:
+        await conn.close()
