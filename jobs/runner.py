@@ -105,6 +105,7 @@ class JobRunner:
                     tz=self.tz,
                     risk=self.risk,
                     baseline_year=self.baseline_year,
+                    real_now=self.clock.real_now(),
                 )
                 rows = await job.run(tx, context)
                 await self._record(tx, job, period, started, rows=rows)

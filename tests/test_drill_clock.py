@@ -411,6 +411,28 @@ async def test_the_scheduler_process_follows_the_drill_clock(drill: Api, tmp_pat
     assert "Traceback" not in log.read_text()
 
 
+# --- real time for tokens and login codes -------------------------------------------------
+
+
+async def test_tokens_and_login_codes_keep_real_time(drill: Api) -> None:
+    token = drill.token("bureau")  # issued now, for 8 hours of real time
+    await drill.call("POST", "/api/v1/auth/otp", json={"phone": PHONE}, expect=202)
+    code = drill.sms.codes[PHONE]  # valid for 5 minutes of real time
+    await move(drill, real_now() + timedelta(days=3))
+    await drill.call(
+        "GET", "/api/v1/admin/jobs", headers={"Authorization": f"Bearer {token}"}, expect=200
+    )
+    _, body = await drill.call(
+        "POST", "/api/v1/auth/resident", json={"phone": PHONE, "code": code}, expect=200
+    )
+    await drill.call(
+        "GET",
+        "/api/v1/auth/me",
+        headers={"Authorization": f"Bearer {body['access_token']}"},
+        expect=200,
+    )
+
+
 # --- settlement only for a day that is over ---------------------------------------------
 
 
