@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import TypeVar
 
 from jobs.registry import BY_NAME, JOBS, JobSpec
-from jobs.runner import JobRunner, RunResult
-from jobs.scheduler import FestivalScheduler, next_run_at
-from service.clock import Clock
+from jobs.runner import JobRunner, RunResult, refuse_day_not_over
+from jobs.scheduler import next_run_at, scheduler_for
 from service.db import open_database
-from service.domain import audit
+from service.domain import audit, drill
 from service.processes import until_stopped
 from service.progress import progress
 from service.settings import Settings
@@ -20,8 +19,10 @@ T = TypeVar("T")
 
 
 async def with_runner(settings: Settings, work: Callable[[JobRunner], Awaitable[T]]) -> T:
-    async with open_database(settings, min_size=1, max_size=2) as db:
-        runner = JobRunner(db, Clock(), settings.tz, settings.risk, settings.baseline_year)
+    # In a drill, one more connection: the drill clock's follower must not wait behind runs.
+    async with open_database(settings, min_size=1, max_size=3 if settings.drill else 2) as db:
+        clock = await drill.clock_for(db, settings.drill)
+        runner = JobRunner(db, clock, settings.tz, settings.risk, settings.baseline_year)
         return await work(runner)
 
 
@@ -35,12 +36,13 @@ async def run_scheduler(settings: Settings) -> None:
     """The jobs alone, until SIGTERM or Ctrl-C."""
 
     async def forever(runner: JobRunner) -> None:
-        scheduler = FestivalScheduler(runner)
-        scheduler.start()
-        try:
-            await until_stopped()
-        finally:
-            await scheduler.stop()
+        async with drill.following(runner.db, runner.clock):
+            scheduler = scheduler_for(runner)
+            scheduler.start()
+            try:
+                await until_stopped()
+            finally:
+                await scheduler.stop()
 
     await with_runner(settings, forever)
 
@@ -50,7 +52,7 @@ async def list_jobs(settings: Settings) -> list[str]:
 
     async def show(runner: JobRunner) -> list[str]:
         last, running = await runner.last_runs(), await runner.running()
-        now = datetime.now(UTC)
+        now = runner.clock.now()
         lines = [f"{'job':<18} {'schedule':<16} {'next run':<26} last run"]
         for job in JOBS:
             run = last.get(job.name)
@@ -82,6 +84,8 @@ async def run_job(settings: Settings, job: JobSpec, day: date | None) -> RunResu
     async def run(runner: JobRunner) -> RunResult:
         after = {"date": None if day is None else day.isoformat()}
         now = runner.clock.now()
+        if day is not None:
+            refuse_day_not_over(job, day, now, settings.tz)
         await audit.record(
             runner.db, audit.operator(), "job.run", f"jobs/{job.name}", None, after, now
         )
@@ -109,6 +113,7 @@ async def backfill(settings: Settings, job: JobSpec, first: date, last: date) ->
     async def audited_fill(runner: JobRunner) -> int:
         after = {"from": first.isoformat(), "to": last.isoformat()}
         now = runner.clock.now()
+        refuse_day_not_over(job, last, now, settings.tz)
         await audit.record(
             runner.db, audit.operator(), "job.backfill", f"jobs/{job.name}", None, after, now
         )

@@ -12,10 +12,12 @@ from service.settings import RiskRules, Settings
 @dataclass(frozen=True)
 class RunContext:
     day: date
-    now: datetime
+    now: datetime  # the festival's clock (a drill's, in a drill)
     tz: Any
     risk: RiskRules = field(default_factory=RiskRules)
     baseline_year: int = Settings.baseline_year
     # Parts of the run that failed while the rest went on (a risk rule in its savepoint):
     # the run is recorded failed with them, its other work kept.
     failures: list[str] = field(default_factory=list)
+    # Real time, for what ages for people whatever a drill's clock says (rate-limit windows).
+    real_now: datetime | None = None

@@ -15,7 +15,8 @@ FREQUENT_JOBS = ["intraday_refresh", "expiry_sweep", "lottery_draw"]
 
 
 async def run(tx: Conn, ctx: RunContext) -> int:
-    rows = await rate_limits.prune(tx, ctx.now)
+    # Rate-limit windows are in real time (a drill's jumps must not prune live ones).
+    rows = await rate_limits.prune(tx, ctx.real_now or ctx.now)
     rows += rows_of(await tx.execute("prune_idempotency_keys", before=ctx.now - IDEMPOTENCY_KEEP))
     rows += rows_of(
         await tx.execute(

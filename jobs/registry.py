@@ -21,6 +21,9 @@ class JobSpec:
     daily: bool
     # Missed days are run when the scheduler comes back; pruning needs only the latest.
     catch_up: bool = True
+    # Runs only for a business day that is over (API.md, "Money ledger": a settlement of a
+    # day still going would leave its later redemptions out).
+    day_must_be_over: bool = False
 
 
 JOBS: list[JobSpec] = [
@@ -37,6 +40,7 @@ JOBS: list[JobSpec] = [
         "yesterday's settlement lines per merchant",
         settlement.run,
         daily=True,
+        day_must_be_over=True,
     ),
     JobSpec(
         "risk_scan",

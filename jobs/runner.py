@@ -20,6 +20,7 @@ from jobs.registry import JOBS, JobSpec
 from jobs.rollup import festival_days
 from service.clock import Clock
 from service.db import Conn, Database
+from service.errors import DomainError, ErrorCode
 from service.settings import RiskRules, Settings
 from service.timefmt import business_day
 
@@ -50,6 +51,18 @@ def daily_period(due: datetime, tz: Any) -> date:
 
 def minute_period(due: datetime, tz: Any) -> str:
     return due.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+
+
+def refuse_day_not_over(job: JobSpec, day: date, now: datetime, tz: Any) -> None:
+    """An operator's run of a job that is only for days that are over (settlement), for a
+    day that is not over by the festival's clock: day_not_over, before anything runs."""
+    today = business_day(now, tz)
+    if job.day_must_be_over and day >= today:
+        raise DomainError(
+            ErrorCode.DAY_NOT_OVER,
+            f"{job.name} runs only for a day that is over; {day} is not",
+            {"date": day.isoformat(), "today": today.isoformat()},
+        )
 
 
 class JobRunner:
@@ -92,6 +105,7 @@ class JobRunner:
                     tz=self.tz,
                     risk=self.risk,
                     baseline_year=self.baseline_year,
+                    real_now=self.clock.real_now(),
                 )
                 rows = await job.run(tx, context)
                 partly = "; ".join(context.failures)[:2000] or None

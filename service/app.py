@@ -11,7 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 from jobs.runner import JobRunner
-from jobs.scheduler import FestivalScheduler
+from jobs.scheduler import scheduler_for
 from service import embedded_postgres, keys
 from service.api import (
     audit,
@@ -19,6 +19,7 @@ from service.api import (
     budget,
     categories,
     claims,
+    drill,
     jobs_api,
     ledger,
     logins,
@@ -35,10 +36,11 @@ from service.api import (
     turnover,
 )
 from service.auth import TokenVerifier
-from service.clock import Clock
+from service.clock import Clock, DrillClock
 from service.db import open_database
 from service.domain import server_keys
 from service.domain.claims import ClaimCombiner
+from service.domain.drill import following
 from service.domain.redemptions import RedemptionCombiner
 from service.http import Endpoint, add_routes
 from service.metrics import Metrics
@@ -69,6 +71,7 @@ ROUTE_TABLES = [
     ledger.routes,
     turnover.routes,
     jobs_api.routes,
+    drill.routes,
     audit.routes,
     pages.routes,
 ]
@@ -91,10 +94,12 @@ def create_app(
     sms: SmsSender | None = None,
     scheduler: bool = False,
 ) -> web.Application:
-    """The API; with `scheduler`, this process also runs the scheduled jobs."""
+    """The API; with `scheduler`, this process also runs the scheduled jobs. Without a
+    `clock`, the festival's is real time, or in a drill (settings.drill) the drill clock,
+    which follows the database's (a DrillClock given is followed too)."""
     app = web.Application(middlewares=middlewares(), client_max_size=settings.max_body_bytes)
     app[keys.SETTINGS] = settings
-    app[keys.CLOCK] = clock or Clock()
+    app[keys.CLOCK] = clock or (DrillClock() if settings.drill else Clock())
     app[keys.VERIFIER] = TokenVerifier(settings)
     app[keys.METRICS] = Metrics()
     app[keys.SMS] = sms or sms_sender_from_setting(settings.sms_sender)
@@ -117,13 +122,15 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     # `festival serve` migrated before it started serving.
     # Requests get a bounded pool; the jobs this process runs (or starts for the bureau) a
     # small one of their own, with no statement timeout, that never takes requests' connections.
+    # A drill clock follows the stored offset from before the first request to the last.
+    clock = app[keys.CLOCK]
     async with (
         open_database(resolved, migrate=False, bounded=True) as db,
         open_database(resolved, min_size=1, max_size=2, migrate=False) as jobs_db,
+        following(db, clock),
     ):
         app[keys.DB] = db
         app[keys.SERVER_KEYS] = await server_keys.load(db)
-        clock = app[keys.CLOCK]
         qr_key = app[keys.SERVER_KEYS]["qr_signing"]
         app[keys.CLAIMS] = ClaimCombiner(
             db, clock.now, lambda claimed: as_text(voucher_json(claimed, qr_key, settings.tz))
@@ -140,7 +147,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
-    scheduler = FestivalScheduler(app[keys.JOBS])
+    scheduler = scheduler_for(app[keys.JOBS])
     scheduler.start()
     yield
     await scheduler.stop()

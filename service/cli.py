@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 
+from service.errors import DomainError
 from service.settings import Settings
 
 
@@ -134,7 +135,11 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     from jobs.commands import describe, job_named, run_job
 
     job = job_named(args.name)
-    result = asyncio.run(run_job(resolved_settings(), job, args.date))
+    try:
+        result = asyncio.run(run_job(resolved_settings(), job, args.date))
+    except DomainError as err:  # e.g. day_not_over: nothing ran
+        print(f"festival jobs run: {err.message}", file=sys.stderr)
+        return 2
     print(describe(result))
     return {"succeeded": 0, "busy": 3}.get(result.outcome, 1)
 
@@ -143,7 +148,11 @@ def cmd_jobs_backfill(args: argparse.Namespace) -> int:
     from jobs.commands import backfill, job_named
 
     job = job_named(args.name)
-    days, failures = asyncio.run(backfill(resolved_settings(), job, args.from_, args.to))
+    try:
+        days, failures = asyncio.run(backfill(resolved_settings(), job, args.from_, args.to))
+    except DomainError as err:  # e.g. day_not_over: nothing ran
+        print(f"festival jobs backfill: {err.message}", file=sys.stderr)
+        return 2
     print(f"{job.name}: {days - failures} of {days} days succeeded")
     return 1 if failures else 0
 

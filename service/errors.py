@@ -43,6 +43,7 @@ class ErrorCode(StrEnum):
     ALREADY_RETURNED = "already_returned"
     ALREADY_CLAWED_BACK = "already_clawed_back"
     DAY_NOT_OVER = "day_not_over"
+    CLOCK_BACKWARDS = "clock_backwards"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     RATE_LIMITED = "rate_limited"
@@ -86,6 +87,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.ALREADY_RETURNED: 409,
     ErrorCode.ALREADY_CLAWED_BACK: 409,
     ErrorCode.DAY_NOT_OVER: 409,
+    ErrorCode.CLOCK_BACKWARDS: 409,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.RATE_LIMITED: 429,

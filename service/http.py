@@ -178,6 +178,9 @@ class Endpoint:
     # A list the bureau may download: the answer is {"items": [rows]}, or CSV whose columns
     # are this row schema's fields. Set through Routes(table=...), which sets the rest.
     table: Schema | None = None
+    # An endpoint that exists only under some settings (the drill clock's): otherwise it is
+    # 404 not_found to a caller its roles allow, before its input is read.
+    enabled_if: Callable[[Settings], bool] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -338,6 +341,8 @@ def as_aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[
                 raise DomainError(
                     ErrorCode.FORBIDDEN, "this token's role may not use this endpoint"
                 )
+        if endpoint.enabled_if is not None and not endpoint.enabled_if(request.app[keys.SETTINGS]):
+            raise DomainError(ErrorCode.NOT_FOUND, "no such resource")
         query: dict[str, Any] = {}
         if endpoint.query is not None:
             query = load(endpoint.query, {k: request.query.getone(k) for k in request.query})

@@ -99,6 +99,9 @@ class Settings:
     risk: RiskRules = field(default_factory=RiskRules)
     # The year the festival's turnover is compared with (same ISO week and weekday).
     baseline_year: int = 2019
+    # A drill (演练, FESTIVAL_DRILL): business time is real time plus an offset kept in the
+    # database, which the bureau moves forward (API.md, "Drill clock").
+    drill: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -144,6 +147,7 @@ class Settings:
             access_log=_bool(env.get("FESTIVAL_ACCESS_LOG"), cls.access_log),
             risk=RiskRules.from_env(env),
             baseline_year=_int(env, "FESTIVAL_BASELINE_YEAR", cls.baseline_year),
+            drill=_bool(env.get("FESTIVAL_DRILL"), cls.drill),
         )
 
 

@@ -42,6 +42,9 @@ BODY_REFERENCES = {
     "POST /api/v1/merchant/redemptions",
     "POST /api/v1/admin/batches/{id}/recycle",
 }
+# Operations that exist only under a setting this server runs without (the drill clock's,
+# FESTIVAL_DRILL): 404 to every call, as documented.
+SETTING_ONLY = {f"{ep.method} {ep.path}" for ep in all_endpoints() if ep.enabled_if is not None}
 
 
 def starved(report: str) -> set[str]:
@@ -228,4 +231,4 @@ def test_fuzzing_the_openapi_document_finds_no_5xx_and_no_drift(
     selected = re.search(r"Operations:\s+(\d+) selected / (\d+) total", report)
     assert selected is not None and selected[1] == selected[2], report[:2000]
     assert int(selected[1]) >= 30, report[:2000]
-    assert starved(report) <= BODY_REFERENCES, report[-5000:]
+    assert starved(report) <= BODY_REFERENCES | SETTING_ONLY, report[-5000:]

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -1000,3 +1000,66 @@ async def _bulletin_pdf(live: Live, browser: Any, tmp_path: Path) -> bytes:
     assert_local(asked, live.base)
     await context.close()
     return pdf
+
+
+async def test_in_a_drill_every_page_shows_the_banner_and_follows_a_move(
+    settings: Settings, browser: Any
+) -> None:
+    """FESTIVAL_DRILL: each page says 演练 with the drill's time, and follows a move of the
+    clock without a reload; without a drill, no banner."""
+    import dataclasses
+
+    import aiohttp
+
+    pages = ["/", "/cashier", "/bureau", "/bureau/money", "/bureau/bulletin"]
+    drill = create_app(settings=dataclasses.replace(settings, drill=True), sms=CapturingSmsSender())
+    plain = create_app(settings=settings, clock=Clock(), sms=CapturingSmsSender())
+    servers = [TestServer(app, host="127.0.0.1") for app in (drill, plain)]
+    for server in servers:
+        await server.start_server()
+    try:
+        drill_base, plain_base = (str(s.make_url("")).rstrip("/") for s in servers)
+        to = datetime.combine(
+            datetime.now(settings.tz).date() + timedelta(days=9), time(10, 0), settings.tz
+        )
+        token, _ = issue_token(settings, role="bureau", sub="drill-lead")
+
+        async def move(moment: datetime) -> None:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(
+                    drill_base + "/api/v1/admin/drill/clock",
+                    json={"to": moment.isoformat()},
+                    headers={"Authorization": f"Bearer {token}"},
+                ) as resp,
+            ):
+                assert resp.status == 200, await resp.text()
+
+        await move(to)
+        shown = f"演练模式 · 演练时间 {to:%Y-%m-%d 10:}"
+        context = await browser.new_context(locale="zh-CN")
+        context.set_default_timeout(10_000)
+        page = await context.new_page()
+        asked = offline_only(page, drill_base)
+        for path in pages:
+            await page.goto(drill_base + path)
+            banner = page.locator("#drill-banner")
+            await banner.wait_for()
+            assert shown in await banner.inner_text(), path
+            # Above the page's own header, in plain sight.
+            assert await page.evaluate("document.body.firstElementChild.id") == "drill-banner"
+        await shot(page, "drill-banner")
+        assert_local(asked, drill_base)
+        # A move while a page is open shows within the page's next look at the clock.
+        later = to + timedelta(days=2)
+        await move(later)
+        await page.locator("#drill-banner", has_text=f"{later:%Y-%m-%d 10:}").wait_for()
+        for path in pages:
+            await page.goto(plain_base + path)
+            await page.wait_for_selector("header.bar")
+            await page.wait_for_load_state("networkidle")
+            assert await page.locator("#drill-banner").count() == 0, path
+        await context.close()
+    finally:
+        for server in servers:
+            await server.close()

@@ -6,6 +6,7 @@ from marshmallow import Schema, fields
 from service.domain import categories
 from service.http import PUBLIC, Call, Routes, json_response
 from service.schemas.common import CategoryItem
+from service.timefmt import iso
 
 routes = Routes("categories", roles=PUBLIC)
 
@@ -30,11 +31,18 @@ class About(Schema):
         required=True,
         metadata={"description": "the year recovery compares with (FESTIVAL_BASELINE_YEAR)"},
     )
+    drill = fields.Boolean(
+        required=True,
+        metadata={"description": "a drill (演练, FESTIVAL_DRILL): `now` is the drill clock's"},
+    )
+    now = fields.String(
+        required=True, metadata={"description": "the festival's clock (business time), ISO 8601"}
+    )
 
 
 @routes.get(
     "/about",
-    summary="The festival's name and the time zone its business days are in",
+    summary="The festival's name, the time zone of its business days, and its clock",
     response=About(),
 )
 async def about(call: Call) -> web.StreamResponse:
@@ -45,5 +53,7 @@ async def about(call: Call) -> web.StreamResponse:
             "time_zone": call.settings.tz.key,
             "currency": "CNY",
             "baseline_year": call.settings.baseline_year,
+            "drill": call.settings.drill,
+            "now": iso(call.clock.now(), call.settings.tz),
         }
     )

@@ -8,6 +8,7 @@ from aiohttp import web
 from marshmallow import Schema, fields
 
 from jobs.registry import BY_NAME, JOBS
+from jobs.runner import refuse_day_not_over
 from jobs.scheduler import next_run_at
 from service import keys
 from service.domain import audit
@@ -85,19 +86,23 @@ async def list_jobs(call: Call) -> web.StreamResponse:
 
 @routes.post(
     "/admin/jobs/{name}/runs",
-    summary="Run a job now (for a day, for daily jobs); 409 if it is running anywhere",
+    summary="Run a job now (for a day, for daily jobs); 409 if it is running anywhere, or"
+    " for settlement of a day not yet over",
     body=RunRequest(),
     body_optional=True,
     response=RunStarted(),
     status=202,
-    errors=("not_found", "job_running"),
+    errors=("not_found", "job_running", "day_not_over"),
 )
 async def start_run(call: Call) -> web.StreamResponse:
     job = BY_NAME.get(call.request.match_info["name"])
     if job is None:
         raise DomainError(ErrorCode.NOT_FOUND, "no such job", {"jobs": [j.name for j in JOBS]})
     day = call.body.get("date")
-    if day is not None and day > business_day(call.clock.now(), call.settings.tz):
+    now = call.clock.now()
+    if day is not None:
+        refuse_day_not_over(job, day, now, call.settings.tz)
+    if day is not None and day > business_day(now, call.settings.tz):
         raise DomainError(
             ErrorCode.INVALID_REQUEST,
             "that day has not come yet",
@@ -109,9 +114,7 @@ async def start_run(call: Call) -> web.StreamResponse:
             ErrorCode.JOB_RUNNING, f"{job.name} is running; try again when it is done"
         )
     after = {"date": None if day is None else day.isoformat()}
-    await audit.record(
-        call.db, call.actor, "job.run", f"jobs/{job.name}", None, after, call.clock.now()
-    )
+    await audit.record(call.db, call.actor, "job.run", f"jobs/{job.name}", None, after, now)
     task = asyncio.create_task(runner.run_now(job, day))
     background = call.app[keys.BACKGROUND]
     background.add(task)

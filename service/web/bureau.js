@@ -1,6 +1,6 @@
 // The bureau's dashboard: festival-to-date totals, daily charts, budgets, lottery draws (each
 // recomputed in the browser), recycling, merchants, settlements, jobs.
-import { CATEGORY_NAMES, csv, dateTime, el, errorText, parseYuan, saveFile, show, signedInPage, today, yuan } from "/static/common.js";
+import { CATEGORY_NAMES, csv, dateTime, el, errorText, festivalNow, parseYuan, saveFile, show, signedInPage, today, yuan } from "/static/common.js";
 import { verifyRecord } from "/static/lottery-verify.js";
 
 const $ = (id) => document.getElementById(id);
@@ -85,7 +85,7 @@ async function loadBatches() {
 function drawStatus(batch) {
   if (batch.drawn_at) return "已开奖";
   if (batch.status === "scheduled") return "未开始报名";
-  if (new Date(batch.draw_at) <= Date.now()) return "待开奖（已到时间）";
+  if (new Date(batch.draw_at) <= festivalNow()) return "待开奖（已到时间）";
   return batch.status === "closed" ? "报名结束，待开奖" : "报名中";
 }
 
@@ -108,7 +108,7 @@ async function drawRow(batch) {
   }
   const actions = el("td", { class: "text" },
     el("a", { href: `/api/v1/batches/${batch.id}/draw`, target: "_blank", rel: "noopener" }, "开奖记录"));
-  if (!batch.drawn_at && new Date(batch.draw_at) <= Date.now()) {
+  if (!batch.drawn_at && new Date(batch.draw_at) <= festivalNow()) {
     actions.append(" ", el("button", { class: "small", onclick: () => drawNow(batch) }, "立即开奖"));
   }
   if (record && record.status === "drawn") {

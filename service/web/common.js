@@ -24,6 +24,40 @@ export const CATEGORY_NAMES = Object.fromEntries(categories.map((c) => [c.code, 
 export const TIME_ZONE = about.time_zone;
 export const BASELINE_YEAR = about.baseline_year;
 
+// A drill (演练, API.md "Drill clock"): the festival's clock runs ahead of real time. Every
+// page says so in a banner and takes "now" and "today" from the drill's clock, read again
+// every few seconds, so a move of the clock shows without a reload.
+export const DRILL = about.drill === true;
+const DRILL_LOOK_MS = 5000;
+let drillAhead = DRILL ? Date.parse(about.now) - Date.now() : 0;
+
+export function festivalNow() {
+  return new Date(Date.now() + drillAhead);
+}
+
+function drillBanner() {
+  const banner = document.createElement("div");
+  banner.id = "drill-banner";
+  banner.className = "drill-banner";
+  banner.setAttribute("role", "status");
+  const shown = () => {
+    const at = festivalNow().toLocaleString("sv-SE", { timeZone: TIME_ZONE }).slice(0, 16);
+    banner.textContent = `演练模式 · 演练时间 ${at}`;
+  };
+  shown();
+  document.body.prepend(banner);
+  setInterval(async () => {
+    try {
+      const response = await fetch("/api/v1/about");
+      if (response.ok) drillAhead = Date.parse((await response.json()).now) - Date.now();
+    } catch {
+      // Offline for a moment: the last offset stands.
+    }
+    shown();
+  }, DRILL_LOOK_MS);
+}
+if (DRILL) drillBanner();
+
 // Plain Chinese for each error code of the API; the server's message is shown beside it.
 export const ERROR_TEXT = {
   invalid_request: "输入有误",
@@ -53,6 +87,8 @@ export const ERROR_TEXT = {
   unavailable: "服务繁忙，请稍后再试",
   job_running: "任务正在运行",
   already_reviewed: "该预警已处理",
+  day_not_over: "该日尚未结束，不能结算",
+  clock_backwards: "演练时间只能往后调，不能回拨",
   internal_error: "服务出错了",
 };
 
@@ -176,7 +212,7 @@ export function dateTime(iso) {
 }
 
 export function today() {
-  return new Date().toLocaleDateString("sv-SE", { timeZone: TIME_ZONE });
+  return festivalNow().toLocaleDateString("sv-SE", { timeZone: TIME_ZONE });
 }
 
 // Text a spreadsheet would run as a formula (=, +, -, @, tab, CR; OWASP CSV injection) gets a

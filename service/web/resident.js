@@ -1,6 +1,6 @@
 // The residents' page: SMS sign-in, batches by category with what remains, claim, wallet + QR,
 // and lottery batches (摇号): enter, count down to the draw, see the result and the record.
-import { CATEGORY_NAMES, dateTime, el, errorText, newIdempotencyKey, show, signedInPage, yuan } from "/static/common.js";
+import { CATEGORY_NAMES, dateTime, el, errorText, festivalNow, newIdempotencyKey, show, signedInPage, yuan } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const { api, render, signIn } = signedInPage("resident", () => loadBatches());
@@ -43,7 +43,7 @@ $("sign-in").addEventListener("click", () => {
 // --- batches -------------------------------------------------------------------------
 
 function countdown(iso) {
-  const seconds = Math.max(0, Math.floor((new Date(iso) - Date.now()) / 1000));
+  const seconds = Math.max(0, Math.floor((new Date(iso) - festivalNow()) / 1000));
   const d = Math.floor(seconds / 86400);
   const hms = [Math.floor(seconds / 3600) % 24, Math.floor(seconds / 60) % 60, seconds % 60]
     .map((n) => String(n).padStart(2, "0"))
