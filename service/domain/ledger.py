@@ -59,7 +59,14 @@ async def settle(tx: Conn, day: date, now: datetime, tz: Any) -> int:
 async def balances(
     db: Database, merchant_id: int | None, kind: str | None, negative: bool
 ) -> dict[str, Any]:
-    rows = await db.fetch("ledger_balances", merchant_id=merchant_id, kind=kind, negative=negative)
+    if merchant_id is None:
+        rows = await db.fetch("ledger_balances", kind=kind, negative=negative)
+    else:  # through the merchant's own transfers, not a sum of the whole ledger
+        rows = [
+            r
+            for r in await db.fetch("merchant_balances", merchant_id=merchant_id)
+            if (kind is None or r["kind"] == kind) and (not negative or r["balance_fen"] < 0)
+        ]
     items = [dict(r) for r in rows]
     return {"items": items, "totals": {"sum_fen": sum(r["balance_fen"] for r in items)}}
 

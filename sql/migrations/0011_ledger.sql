@@ -26,8 +26,9 @@ CREATE TABLE transfers (
     merchant_id   bigint NOT NULL,
     category      text,
     bank_file_id  bigint,
+    -- id needs no index of its own: always generated, never given, it is unique by its
+    -- sequence (one index less on every redemption's write).
     CONSTRAINT transfers_pkey PRIMARY KEY (kind, source),
-    CONSTRAINT transfers_id_key UNIQUE (id),
     CONSTRAINT transfers_amount_positive CHECK (amount_fen > 0),
     -- Each kind moves money between the accounts API.md names for it, and no others.
     CONSTRAINT transfers_accounts_of_kind CHECK (CASE kind

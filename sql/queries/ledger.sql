@@ -165,10 +165,21 @@ RETURNING source::bigint AS redemption_id, amount_fen;
 -- name: ledger_balances
 SELECT account, kind, merchant_id, category, bank_file_id, balance_fen
 FROM ledger_balances
-WHERE (:merchant_id::bigint IS NULL OR merchant_id = :merchant_id)
-  AND (:kind::text IS NULL OR kind = :kind)
+WHERE (:kind::text IS NULL OR kind = :kind)
   AND (NOT :negative::boolean OR balance_fen < 0)
 ORDER BY kind, merchant_id NULLS FIRST, category, bank_file_id, account;
+
+-- name: merchant_balances
+-- One merchant's accounts, through its transfers only (the view sums the whole ledger).
+SELECT account, split_part(account, ':', 1) AS kind, :merchant_id::bigint AS merchant_id,
+       NULL::text AS category, NULL::bigint AS bank_file_id, sum(delta)::bigint AS balance_fen
+FROM (SELECT to_account AS account, amount_fen AS delta FROM transfers
+      WHERE merchant_id = :merchant_id
+      UNION ALL
+      SELECT from_account, -amount_fen FROM transfers WHERE merchant_id = :merchant_id) postings
+WHERE account IN ('unsettled:' || :merchant_id::bigint, 'payable:' || :merchant_id::bigint)
+GROUP BY account
+ORDER BY kind DESC;
 
 -- name: ledger_transfers
 SELECT id, kind, source, from_account, to_account, amount_fen, at, business_day, merchant_id,
