@@ -92,6 +92,18 @@ async def test_balances_are_paid_kept_answered_once_and_failures_paid_again(api:
     assert (early["rows"], early["total_fen"], early["left_out"]) == (0, 0, [])
     await settle(api, DAY)
     assert (await balances(api, paid_shop.id)) == {"unsettled": 0, "payable": 6000}
+    _, trail = await api.call(
+        "GET",
+        "/api/v1/admin/audit",
+        params={"object": "settlement/2020-05-06"},
+        headers=api.bureau,
+    )
+    (settled,) = trail["items"]
+    assert (settled["actor"], settled["after"]["merchants"], settled["after"]["settled_fen"]) == (
+        "job:settlement",
+        3,
+        12_000,
+    )
 
     key = "export-2020-05-07-a"
     made = await export(api, key)

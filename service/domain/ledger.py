@@ -22,10 +22,12 @@ from typing import Any
 
 import asyncpg
 
-from service.db import Conn, Database, rows_of
+from service.db import Conn, Database
+from service.domain import audit
 from service.errors import DomainError, ErrorCode, not_found
 from service.timefmt import business_day
 
+SETTLEMENT_JOB = audit.Actor("job:settlement")
 ACCOUNT_KINDS = ("unsettled", "payable", "in_transit", "subsidy", "paid")
 TRANSFER_KINDS = (
     "redemption",
@@ -53,7 +55,22 @@ async def settle(tx: Conn, day: date, now: datetime, tz: Any) -> int:
             {"date": day.isoformat(), "today": business_day(now, tz).isoformat()},
         )
     await tx.fetch("lock_all_merchants")
-    return rows_of(await tx.execute("settle_day", day=day, now=now))
+    settled = await tx.fetch("settle_day", day=day, now=now)
+    # A money job's run is on the audit trail with its totals, in the run's transaction.
+    await audit.append(
+        tx,
+        SETTLEMENT_JOB,
+        "ledger.settle",
+        f"settlement/{day.isoformat()}",
+        None,
+        {
+            "date": day.isoformat(),
+            "merchants": len(settled),
+            "settled_fen": sum(r["amount_fen"] for r in settled),
+        },
+        now,
+    )
+    return len(settled)
 
 
 async def balances(

@@ -28,7 +28,8 @@ SELECT 'settlement', merchant_id || ':' || :day::date, 'unsettled:' || merchant_
        'payable:' || merchant_id, amount_fen, :now, :day, merchant_id
 FROM unsettled WHERE amount_fen > 0
 ORDER BY merchant_id
-ON CONFLICT (kind, source) DO NOTHING;
+ON CONFLICT (kind, source) DO NOTHING
+RETURNING merchant_id, amount_fen;
 
 -- name: day_settled_for
 -- Whether the merchant's business day has been settled (its money moved to payable).
