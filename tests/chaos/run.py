@@ -434,9 +434,12 @@ async def failover(folder: Path, scale: Scale) -> dict[str, Any]:
             await asyncio.to_thread(primary.kill)
             lost_at = time.monotonic()
             await asyncio.to_thread(standby.promote)  # what the orchestrator does
-            promoted = time.monotonic() - lost_at
+            accepting = time.monotonic()  # pg_ctl promote returns once it is the primary
+            promoted = accepting - lost_at
             await load
-            recovery = await first_201_after(journal, api.base, mid, batch_id, lost_at, session)
+            # Measured from the database being back, as after a restart: how long the service
+            # takes to follow it (the promotion's own time is failover_promote_s).
+            recovery = await first_201_after(journal, api.base, mid, batch_id, accepting, session)
             figures = await settle(journal, with_database(standby.url, "festival"), api.base)
             figures["failover_acknowledged_lost"] = figures["acknowledged_lost"]
             figures["failover_recovery_s"] = round(recovery, 2)
