@@ -295,13 +295,32 @@ async def read_json(request: web.Request, *, optional: bool = False) -> Any:
             ErrorCode.INVALID_REQUEST, "a JSON body is required", {"_body": ["missing"]}
         )
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, object_pairs_hook=_object_without_duplicates)
+    except _DuplicateKey as dup:
+        raise _malformed(f"the key {printable(str(dup))!r} appears twice") from None
     except RecursionError:  # nested deeper than the parser's stack (json.loads raises this)
         raise _malformed(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError):
         raise _malformed("malformed JSON") from None
     _check_tree(data)
     return data
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (json.loads would keep the last silently:
+    `{"decision": "confirm", "decision": "dismiss"}` must not mean whichever came last)."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return found
 
 
 def _check_tree(data: Any) -> None:

@@ -118,6 +118,10 @@ async def service_middleware(request: web.Request, handler: Handler) -> web.Stre
     if not request.path.startswith(API_PREFIX):
         for name, value in PAGE_HEADERS.items():
             headers.setdefault(name, value)
+    else:
+        # Answers carry tokens, keys, account numbers and personal data: never kept by a
+        # browser or a proxy, unless the endpoint says otherwise.
+        headers.setdefault("Cache-Control", "no-store")
     lifecycle = request.app[keys.LIFECYCLE]
     if response.status == 503 and request.path.startswith(API_PREFIX):  # not /readyz's own
         lifecycle.unavailable_at = time.monotonic()

@@ -705,3 +705,72 @@ def test_metrics_are_not_published_by_the_compose_nginx() -> None:
     compose = (ROOT / "deploy" / "compose.yaml").read_text()
     assert '"9113' not in compose  # the metrics port is never published
     assert "combined" not in conf  # the combined log format writes query strings
+
+
+# --- 5. the outside tester's findings ---------------------------------------------------
+
+
+async def test_a_key_given_twice_is_refused_whatever_the_endpoint(api: Api) -> None:
+    """json.loads keeps the last of a duplicated key: `confirm` … `dismiss` once dismissed a
+    flag. Now the body is refused, and nothing happens."""
+    body = (
+        '{"name": "济南甲商户", "category": "shopping", "category": "dining",'
+        ' "credit_code": "91370104MA3C1TQ22X", "district": "槐荫区", "address": "经十路",'
+        ' "contact_phone": "13812345678"}'
+    )
+    headers = {**api.bureau, "Content-Type": "application/json"}
+    status, error = await api.call(
+        "POST", "/api/v1/admin/merchants", data=body.encode(), headers=headers
+    )
+    assert_error(status, error, 400, "invalid_request")
+    assert "category" in error["error"]["details"]["_body"][0]
+    _, listed = await api.call("GET", "/api/v1/admin/merchants", headers=api.bureau, expect=200)
+    assert listed == []
+    nested = '{"decision": "confirm", "note": "x", "x": {"a": 1, "a": 2}}'
+    status, error = await api.call(
+        "POST", "/api/v1/admin/risk/flags/1/review", data=nested.encode(), headers=headers
+    )
+    assert_error(status, error, 400, "invalid_request")
+
+
+@pytest.mark.parametrize("hidden", ["\u202e", "\u202a", "\u2066", "\u2069", "\u200b", "\u200f"])
+async def test_invisible_format_characters_are_refused_in_text(api: Api, hidden: str) -> None:
+    from tests.factories import merchant_body
+
+    status, error = await api.call(
+        "POST",
+        "/api/v1/admin/merchants",
+        json=merchant_body(name=f"济南{hidden}商户"),
+        headers=api.bureau,
+    )
+    assert_error(status, error, 400, "invalid_request")
+    assert "name" in error["error"]["details"], error
+    status, error = await api.call(  # free text (a note) too
+        "POST",
+        "/api/v1/admin/risk/flags/1/review",
+        json={"decision": "confirm", "note": f"核实{hidden}"},
+        headers=api.bureau,
+    )
+    assert_error(status, error, 400, "invalid_request")
+    assert "note" in error["error"]["details"], error
+
+
+async def test_answers_with_tokens_keys_or_personal_data_are_never_cached(api: Api) -> None:
+    from tests.factories import merchant_body
+
+    created = await api.create_merchant()
+    mid = created["merchant"]["id"]
+    login = await api.client.post(
+        "/api/v1/auth/merchant", json={"merchant_id": mid, "api_key": created["api_key"]}
+    )
+    assert login.status == 200
+    made = await api.client.post(
+        "/api/v1/admin/merchants",
+        json=merchant_body(),
+        headers=api.bureau,
+    )
+    wallet = await api.client.get("/api/v1/me/vouchers", headers=api.auth("resident", "alice"))
+    merchants = await api.client.get("/api/v1/admin/merchants", headers=api.bureau)
+    refused = await api.client.get("/api/v1/me/vouchers")
+    for answer in (login, made, wallet, merchants, refused):
+        assert answer.headers.get("Cache-Control") == "no-store", (answer.url, answer.headers)

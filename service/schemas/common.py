@@ -24,15 +24,23 @@ _LATEST = datetime.combine(LAST_DAY, time.max, UTC)
 # UTF-8; PostgreSQL text cannot hold NUL). Free text may keep tab and newline.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _CONTROL_FREE_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# Invisible format characters that make text read otherwise than it is stored (bidi
+# overrides and isolates, zero-width spaces and marks: "Trojan Source", CVE-2021-42574).
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def text_problem(value: str, *, free_text: bool = False) -> str | None:
     """Why `value` may not be stored or echoed as text, or None when it may."""
     pattern = _CONTROL_FREE_TEXT if free_text else _CONTROL
     found = pattern.search(value)
-    if found is None:
-        return None
-    return f"Control characters and unpaired surrogates are not allowed (U+{ord(found[0]):04X})."
+    if found is not None:
+        return (
+            f"Control characters and unpaired surrogates are not allowed (U+{ord(found[0]):04X})."
+        )
+    hidden = _INVISIBLE.search(value)
+    if hidden is not None:
+        return f"Invisible format characters are not allowed (U+{ord(hidden[0]):04X})."
+    return None
 
 
 def printable(value: str) -> str:
