@@ -478,3 +478,30 @@ async def test_bad_payment_requests_are_refused(api: Api) -> None:
     assert_error(status, body, 403, "forbidden")
     status, body = await api.call("GET", f"{LEDGER}/verify")
     assert_error(status, body, 401, "unauthorized")
+
+
+async def test_an_account_change_keeping_the_last_four_digits_shows_on_the_trail(
+    api: Api,
+) -> None:
+    """The tester's 5th: **** **** 3445 before and after hid a changed account."""
+    created = await api.create_merchant(**ACCOUNT)
+    mid = created["merchant"]["id"]
+    await with_account(api, mid, "6228480000000003445")  # another bank, same last four
+    await api.call(
+        "PATCH",
+        f"/api/v1/admin/merchants/{mid}",
+        json={"address": "济南市槐荫区经十路1号"},
+        headers=api.bureau,
+        expect=200,
+    )
+    _, trail = await api.call(
+        "GET", "/api/v1/admin/audit", params={"object": f"merchants/{mid}"}, headers=api.bureau
+    )
+    moved, changed, made = trail["items"]  # newest first
+    assert made["action"] == "merchant.create" and changed["action"] == "merchant.update"
+    assert changed["before"]["account_no"] == changed["after"]["account_no"] == "**** **** 3445"
+    assert changed["before"]["account_no_hmac"] != changed["after"]["account_no_hmac"]
+    assert made["after"]["account_no_hmac"] == changed["before"]["account_no_hmac"]
+    assert moved["before"]["account_no_hmac"] == moved["after"]["account_no_hmac"]
+    assert len(made["after"]["account_no_hmac"]) == 16
+    assert "6222020200112233445" not in str(trail) and "6228480000000003445" not in str(trail)

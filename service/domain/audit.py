@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import hmac
 import json
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -54,18 +55,36 @@ def operator() -> Actor:
     return Actor(f"cli:{who}")
 
 
-def snapshot(row: Mapping[str, Any] | None, **extra: Any) -> dict[str, Any] | None:
-    """A row as an entry records it (see the module's docstring)."""
+def snapshot(
+    row: Mapping[str, Any] | None, *, fingerprint_key: bytes | None = None, **extra: Any
+) -> dict[str, Any] | None:
+    """A row as an entry records it (see the module's docstring). With `fingerprint_key`, a
+    bank account number also gets its HMAC (`account_no_hmac`): a change that keeps the last
+    four digits still shows, and the number itself never does."""
     if row is None:
         return None
     out: dict[str, Any] = {}
     for key, value in {**dict(row), **extra}.items():
         if key in HIDDEN:
             continue
+        if key == "account_no" and fingerprint_key is not None:
+            out["account_no_hmac"] = (
+                None if value is None else account_fingerprint(fingerprint_key, value)
+            )
         if key in MASKED and isinstance(value, str):
             value = MASKED[key](value)
         out[key] = jsonable(value)
     return out
+
+
+def account_fingerprint(key: bytes, account_no: str) -> str:
+    """An HMAC of an account number: equal numbers match, the number itself never shows."""
+    return hmac.new(key, account_no.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+async def fingerprint_key(tx: Conn) -> bytes:
+    """The key of account numbers' fingerprints (made by migration 0011, in app_keys)."""
+    return bytes(await tx.fetchval("account_fingerprint_key"))
 
 
 def jsonable(value: Any) -> Any:

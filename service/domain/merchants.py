@@ -33,8 +33,15 @@ async def create_merchant(
             account_no=data.get("account_no"),
         )
         assert row is not None
+        key = await audit.fingerprint_key(tx)
         await audit.append(
-            tx, actor, "merchant.create", f"merchants/{row['id']}", None, audit.snapshot(row), now
+            tx,
+            actor,
+            "merchant.create",
+            f"merchants/{row['id']}",
+            None,
+            audit.snapshot(row, fingerprint_key=key),
+            now,
         )
     return row, api_key
 
@@ -73,13 +80,14 @@ async def update_merchant(
             account_no=data.get("account_no"),
         )
         assert row is not None
+        key = await audit.fingerprint_key(tx)
         await audit.append(
             tx,
             actor,
             "merchant.update",
             f"merchants/{merchant_id}",
-            audit.snapshot(before),
-            audit.snapshot(row),
+            audit.snapshot(before, fingerprint_key=key),
+            audit.snapshot(row, fingerprint_key=key),
             now,
         )
     return row

@@ -29,3 +29,6 @@ LIMIT :limit;
 SELECT id, at, actor, action, object, before::text AS before, after::text AS after, request_id,
        prev_hash, hash
 FROM audit_log WHERE id > :after_id ORDER BY id LIMIT :size;
+
+-- name: account_fingerprint_key
+SELECT key FROM app_keys WHERE name = 'account_fingerprint';
