@@ -14,7 +14,11 @@ async def run(tx: Conn, ctx: RunContext) -> int:
     first, last = await recovery.span(tx, ctx.baseline_year)
     if first is None or last is None or ctx.day < first:
         return 0
-    last = min(last, ctx.day)
+    # The festival's days with data up to the run's day (a merchant's report of a day far
+    # from the festival never stretches it).
+    first, last = await recovery.default_range(
+        tx, ctx.baseline_year, ctx.tz, ctx.day, given_to=min(last, ctx.day)
+    )
     # Only the totals are read (no day's items: nothing asked for them, and each is a bootstrap).
     found = await recovery.compute(tx, first, last, None, ctx.baseline_year, item_days=set())
     span = {"from": first.isoformat(), "to": last.isoformat()}

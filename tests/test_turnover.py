@@ -265,6 +265,39 @@ async def test_recovery_answers_the_range_asked_when_from_is_after_the_data(api:
     assert "festival-recovery-2020-06-01-2020-06-01.csv" in resp.headers["Content-Disposition"]
 
 
+async def test_a_day_reported_far_from_the_festival_never_stretches_the_default_range(
+    api: Api,
+) -> None:
+    """The tester's 2nd: a merchant may report any day up to today, so the recovery's default
+    span grew past what a request may cover and the bulletin's default answered 400. The
+    default is the festival's days with data, up to yesterday."""
+    batch = await api.create_batch()  # claims on the 6th, vouchers valid 7 days
+    created = await api.create_merchant(category="shopping")
+    mid, shop = created["merchant"]["id"], created["merchant"]["credit_code"]
+    rows = [("2019-05-08", shop, "shopping", 100_000), ("2020-05-06", shop, "shopping", 90_000)]
+    assert (await put_csv(api, csv_of(rows)))[0] == 200
+    api.clock.advance(days=800)  # two years on, the merchant reports its takings of today
+    today = api.clock.now().astimezone(api.settings.tz).date()
+    me = api.auth("merchant", f"m{mid}", mid)
+    await api.call(
+        "PUT",
+        f"/api/v1/merchant/turnover/{today}",
+        json={"sales_fen": 80_000},
+        headers=me,
+        expect=200,
+    )
+    resp = await api.client.get(RECOVERY, params={"format": "csv"}, headers=api.bureau)
+    assert resp.status == 200, await resp.text()
+    # The festival's days with data: from the first day with data to the batch's last day.
+    last = date.fromisoformat(batch["claim_ends_at"][:10]) + timedelta(days=7)
+    assert f"festival-recovery-2020-05-06-{last}.csv" in resp.headers["Content-Disposition"]
+    # Given `from` alone, `to` stays within a request's span of it.
+    status, _ = await api.call(
+        "GET", RECOVERY, params={"from": "2020-05-06"}, headers=api.bureau, expect=200
+    )
+    assert status == 200
+
+
 async def test_bad_turnover_requests_get_their_documented_errors(api: Api) -> None:
     mid = (await api.create_merchant(category="dining"))["merchant"]["id"]
     me = api.auth("merchant", f"m{mid}", mid)

@@ -3,7 +3,7 @@ recovery")."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -94,12 +94,15 @@ async def import_turnover(call: Call) -> web.StreamResponse:
 )
 async def recovery_report(call: Call) -> web.StreamResponse:
     year = call.settings.baseline_year
-    given_from, given_to = call.query.get("from_"), call.query.get("to")
-    # Defaults: the days that have data (or yesterday), never a range other than the one asked.
-    first, last = (None, None) if given_from and given_to else await recovery.span(call.db, year)
     yesterday = business_day(call.clock.now(), call.settings.tz) - timedelta(days=1)
-    to = given_to or max(last or yesterday, given_from or date.min)
-    start = given_from or min(first or to, to)
+    start, to = await recovery.default_range(
+        call.db,
+        year,
+        call.settings.tz,
+        yesterday,
+        call.query.get("from_"),
+        call.query.get("to"),
+    )
     check_span(start, to)
     found = await recovery.compute(call.db, start, to, call.query.get("category"), year)
     items = [recovery_json(r) for r in found.items]

@@ -25,7 +25,8 @@ import asyncpg
 import numpy as np
 
 from service.db import Conn, Database
-from service.schemas.common import CATEGORIES
+from service.schemas.common import CATEGORIES, MAX_RANGE_DAYS
+from service.timefmt import business_day
 
 RESAMPLES = 2000
 
@@ -206,3 +207,36 @@ async def span(db: Database | Conn, baseline_year: int) -> tuple[date | None, da
     row = await db.fetchrow("turnover_span", baseline_year=baseline_year)
     assert row is not None
     return row["first"], row["last"]
+
+
+async def default_range(
+    db: Database | Conn,
+    baseline_year: int,
+    tz: Any,
+    yesterday: date,
+    given_from: date | None = None,
+    given_to: date | None = None,
+) -> tuple[date, date]:
+    """The range a request leaves open (API.md): the festival's days with data up to
+    yesterday, at most the last MAX_RANGE_DAYS: a merchant reporting a day far from the
+    festival (any day up to today) never stretches it, and a default never answers 400.
+    What is given is kept; a bound left open stays within MAX_RANGE_DAYS of it."""
+    if given_from is not None and given_to is not None:
+        return given_from, given_to
+    first, last = await span(db, baseline_year)
+    windows = [
+        (business_day(r["first"], tz), business_day(r["last"], tz))
+        for r in await db.fetch("batch_activity_windows")
+    ]
+    lows = [d for d in (first, min((w[0] for w in windows), default=None)) if d is not None]
+    highs = [d for d in (last, max((w[1] for w in windows), default=None)) if d is not None]
+    low, high = max(lows, default=None), min([*highs, yesterday])
+    longest = timedelta(days=MAX_RANGE_DAYS - 1)
+    if given_to is None:
+        to = max(high, given_from) if given_from is not None else high
+        if given_from is not None:
+            to = min(to, given_from + longest)
+    else:
+        to = given_to
+    start = given_from if given_from is not None else min(max(low or to, to - longest), to)
+    return start, to
