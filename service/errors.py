@@ -14,6 +14,7 @@ class ErrorCode(StrEnum):
     """The `code` of every error body (API.md's error table), with its HTTP status."""
 
     INVALID_REQUEST = "invalid_request"
+    IMPLAUSIBLE = "implausible"
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
@@ -58,6 +59,7 @@ class ErrorCode(StrEnum):
 
 STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.INVALID_REQUEST: 400,
+    ErrorCode.IMPLAUSIBLE: 400,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,

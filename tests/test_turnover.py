@@ -298,6 +298,53 @@ async def test_a_day_reported_far_from_the_festival_never_stretches_the_default_
     assert status == 200
 
 
+async def test_a_merchant_cannot_rewrite_the_districts_recovery(api: Api) -> None:
+    """The tester's 1st: a planted merchant's report of 10,000,000 yuan for a day replaced the
+    bureau's imported tax figure, and shopping's index went from 0.88 to 7.07. Now the two
+    are kept apart, recovery uses the import, and an implausible report is refused."""
+    created = await api.create_merchant(category="shopping")
+    mid, shop = created["merchant"]["id"], created["merchant"]["credit_code"]
+    me = api.auth("merchant", f"m{mid}", mid)
+    rows = [
+        ("2019-05-08", shop, "shopping", 100_000),
+        ("2019-05-09", shop, "shopping", 100_000),
+        ("2020-05-05", shop, "shopping", 90_000),
+        ("2020-05-06", shop, "shopping", 88_000),
+    ]
+    assert (await put_csv(api, csv_of(rows)))[0] == 200
+
+    async def index() -> Any:
+        _, report = await api.call(
+            "GET",
+            RECOVERY,
+            params={"from": "2020-05-06", "to": "2020-05-06", "category": "shopping"},
+            headers=api.bureau,
+            expect=200,
+        )
+        return report["items"][0]["participants_index"]
+
+    assert await index() == 0.88
+    path = "/api/v1/merchant/turnover/2020-05-06"
+    status, body = await api.call("PUT", path, json={"sales_fen": 1_000_000_000}, headers=me)
+    assert_error(status, body, 400, "implausible")
+    # A plausible report is stored beside the import, never over it.
+    _, mine = await api.call("PUT", path, json={"sales_fen": 95_000}, headers=me, expect=200)
+    assert mine["source"] == "merchant"
+    assert await index() == 0.88
+    _, listed = await api.call("GET", "/api/v1/merchant/turnover", headers=me, expect=200)
+    assert [(d["date"], d["source"], d["sales_fen"]) for d in listed["items"]][-2:] == [
+        ("2020-05-06", "import", 88_000),
+        ("2020-05-06", "merchant", 95_000),
+    ]
+    # Each report is on the audit trail, by the merchant; the refused one is not.
+    _, trail = await api.call(
+        "GET", "/api/v1/admin/audit", params={"actor": f"merchant:{mid}"}, headers=api.bureau
+    )
+    (entry,) = trail["items"]
+    assert (entry["action"], entry["object"]) == ("turnover.report", f"turnover/{shop}/2020-05-06")
+    assert entry["before"] is None and entry["after"]["sales_fen"] == 95_000
+
+
 async def test_bad_turnover_requests_get_their_documented_errors(api: Api) -> None:
     mid = (await api.create_merchant(category="dining"))["merchant"]["id"]
     me = api.auth("merchant", f"m{mid}", mid)

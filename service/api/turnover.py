@@ -31,7 +31,7 @@ routes = Routes("turnover and recovery", roles=("bureau",))
     summary="The caller's whole takings of a day (日结); correctable until paid out",
     body=TurnoverReport(),
     response=TurnoverDay(),
-    errors=("invalid_request", "conflict"),
+    errors=("invalid_request", "implausible", "conflict"),
 )
 async def report_turnover(call: Call) -> web.StreamResponse:
     mid = call.me.merchant_id

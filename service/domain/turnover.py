@@ -54,6 +54,20 @@ async def report(
                 "this day's settlement has gone to the bank; its takings are final",
                 {"date": day.isoformat()},
             )
+        known = await tx.fetchval("merchant_days_of", merchant_id=merchant_id)
+        median = statistics.median(known) if known else 0
+        if sales_fen > MAX_DAY_FEN or (median > 0 and sales_fen > ABSURD_FACTOR * median):
+            raise DomainError(
+                ErrorCode.IMPLAUSIBLE,
+                "these takings are not plausible for this merchant; check the amount",
+                {
+                    "sales_fen": [
+                        f"More than {ABSURD_FACTOR} × this merchant's median day"
+                        f" ({int(median)} fen), or than any day of the district."
+                    ]
+                },
+            )
+        before = await tx.fetchrow("reported_turnover", merchant_id=merchant_id, day=day)
         row = await tx.fetchrow(
             "report_turnover",
             merchant_id=merchant_id,
@@ -61,6 +75,16 @@ async def report(
             sales_fen=sales_fen,
             transactions=transactions,
             now=now,
+        )
+        assert row is not None
+        await audit.append(
+            tx,
+            audit.Actor(f"merchant:{merchant_id}"),
+            "turnover.report",
+            f"turnover/{row['credit_code']}/{day.isoformat()}",
+            audit.snapshot(before),
+            audit.snapshot(row),
+            now,
         )
     assert row is not None
     return row

@@ -1,12 +1,26 @@
 -- name: report_turnover
--- A festival merchant's own 日结 for a day (a correction replaces it).
+-- A festival merchant's own 日结 for a day (a correction replaces its own report, never the
+-- bureau's import of that day).
 INSERT INTO turnover (credit_code, date, category, sales_fen, transactions, source, recorded_at)
 SELECT m.credit_code, :day, m.category, :sales_fen, :transactions, 'merchant', :now
 FROM merchants m WHERE m.id = :merchant_id
-ON CONFLICT (credit_code, date) DO UPDATE
+ON CONFLICT (credit_code, date, source) DO UPDATE
     SET sales_fen = EXCLUDED.sales_fen, transactions = EXCLUDED.transactions,
-        source = EXCLUDED.source, recorded_at = EXCLUDED.recorded_at
+        recorded_at = EXCLUDED.recorded_at
 RETURNING credit_code, date, category, sales_fen, transactions, source, recorded_at;
+
+-- name: reported_turnover
+-- The merchant's own report of a day, if any (the audit entry's before).
+SELECT t.credit_code, t.date, t.category, t.sales_fen, t.transactions, t.source, t.recorded_at
+FROM turnover t JOIN merchants m ON m.credit_code = t.credit_code
+WHERE m.id = :merchant_id AND t.date = :day AND t.source = 'merchant';
+
+-- name: merchant_days_of
+-- A merchant's days with takings, from either source (a report 100 × above their median is
+-- refused as implausible).
+SELECT coalesce(array_agg(t.sales_fen), '{}') AS sales
+FROM turnover t JOIN merchants m ON m.credit_code = t.credit_code
+WHERE m.id = :merchant_id AND t.sales_fen > 0;
 
 -- name: merchant_day_exported
 -- Whether the merchant's settlement of the day has gone to the bank (its 日结 is final): a
@@ -21,7 +35,7 @@ SELECT EXISTS (
 SELECT t.credit_code, t.date, t.category, t.sales_fen, t.transactions, t.source, t.recorded_at
 FROM turnover t JOIN merchants m ON m.credit_code = t.credit_code
 WHERE m.id = :merchant_id AND t.date BETWEEN :from_day AND :to_day
-ORDER BY t.date;
+ORDER BY t.date, t.source;
 
 -- name: turnover_known_merchants
 -- The festival merchants among :codes, with their category.
@@ -38,24 +52,23 @@ GROUP BY credit_code;
 INSERT INTO turnover (credit_code, date, category, sales_fen, transactions, source, recorded_at)
 SELECT c, d, k, s, NULL, 'import', :now
 FROM unnest(:codes::text[], :days::date[], :categories::text[], :sales::bigint[]) AS r (c, d, k, s)
-ON CONFLICT (credit_code, date) DO UPDATE
+ON CONFLICT (credit_code, date, source) DO UPDATE
     SET category = EXCLUDED.category, sales_fen = EXCLUDED.sales_fen,
-        transactions = EXCLUDED.transactions, source = EXCLUDED.source,
-        recorded_at = EXCLUDED.recorded_at;
+        transactions = EXCLUDED.transactions, recorded_at = EXCLUDED.recorded_at;
 
 -- name: turnover_summary
 -- What an import touched, for the audit trail.
 SELECT count(*) AS rows, coalesce(sum(t.sales_fen), 0)::bigint AS sales_fen,
        min(t.date) AS from_date, max(t.date) AS to_date
 FROM unnest(:codes::text[], :days::date[]) AS r (c, d)
-JOIN turnover t ON t.credit_code = r.c AND t.date = r.d;
+JOIN turnover t ON t.credit_code = r.c AND t.date = r.d AND t.source = 'import';
 
 -- name: recovery_rows
 -- Takings on :days (a range and its baseline days), festival merchants flagged, of one
--- category or all.
+-- category or all: the import where there is one, else the merchant's own report.
 SELECT t.credit_code, t.category, t.date, t.sales_fen,
        EXISTS (SELECT 1 FROM merchants m WHERE m.credit_code = t.credit_code) AS participant
-FROM turnover t
+FROM turnover_used t
 WHERE t.date = ANY(:days::date[]) AND (:category::text IS NULL OR t.category = :category);
 
 -- name: turnover_span
