@@ -66,6 +66,19 @@ _HTTP_CODES = {
 }
 
 
+def plain_error_response(status: int) -> web.Response:
+    """The error body for a bare HTTP status (the server's own refusals), with the headers
+    every answer carries; nothing of the request in it."""
+    code, message = _HTTP_CODES.get(status, (ErrorCode.INVALID_REQUEST, "the request is not valid"))
+    if status >= 500:
+        code, message = ErrorCode.INTERNAL_ERROR, "internal error"
+    response = _error_response(DomainError(code, message))
+    response.set_status(status)
+    response.headers.update(COMMON_HEADERS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _error_response(err: DomainError) -> web.Response:
     headers = {}
     if err.retry_after is not None:

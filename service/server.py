@@ -80,11 +80,12 @@ async def _serve_until_stopped(
 
     from service import keys
     from service.app import create_app
+    from service.http_server import FestivalRunner
     from service.middlewares import AccessLogger, quiet_malformed_requests
 
     quiet_malformed_requests()
     app = create_app(settings=settings, scheduler=scheduler)
-    runner = web.AppRunner(
+    runner = FestivalRunner(
         app,
         access_log=logging.getLogger("festival.access") if settings.access_log else None,
         access_log_class=AccessLogger,

@@ -774,3 +774,39 @@ async def test_answers_with_tokens_keys_or_personal_data_are_never_cached(api: A
     refused = await api.client.get("/api/v1/me/vouchers")
     for answer in (login, made, wallet, merchants, refused):
         assert answer.headers.get("Cache-Control") == "no-store", (answer.url, answer.headers)
+
+
+def test_the_servers_own_refusals_are_the_json_error_without_the_request(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The tester's 3rd: aiohttp's parser answered a 10 KB header or a header name `<script>`
+    itself, as text echoing the bytes, with `Server: Python/3.11 aiohttp/…`. Over a raw socket
+    to a real `festival serve`."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from tests.processes import festival_env, serving
+
+    env = festival_env(db_url, tmp_path)
+    with serving(env, tmp_path / "serve.log", "--no-scheduler") as server:
+        port = urlsplit(server.base).port
+        for raw in (
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"A" * 10_000 + b"\r\n\r\n",
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n<script>alert(1)</script>: 1\r\n\r\n",
+            b"G<script>ET / HTTP/1.1\r\n\r\n",
+            b"GET /api/v1/categories HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+        ):
+            with socket.create_connection(("127.0.0.1", port or 0), timeout=10) as conn:
+                conn.sendall(raw)
+                answer = b""
+                while chunk := conn.recv(65536):
+                    answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            headers = head.decode("latin-1").lower()
+            assert head.startswith(b"HTTP/1.") and b" 400 " in head.split(b"\r\n")[0], answer
+            assert "server: festival" in headers and "aiohttp" not in headers, headers
+            assert "content-type: application/json" in headers, headers
+            error = json.loads(body)
+            assert error["error"]["code"] == "invalid_request", error
+            assert b"script" not in body and b"AAAA" not in body, body
+        assert "Traceback" not in server.log()
