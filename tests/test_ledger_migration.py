@@ -16,12 +16,7 @@ import asyncpg
 from service.db import Database
 from service.domain import ledger, payments
 from service.domain.audit import Actor
-from service.domain.batches import create_batch
-from service.domain.claims import Claimed, claim_many
-from service.domain.merchants import create_merchant
 from service.migrations import migrate_url
-from service.schemas.batches import BatchCreate
-from service.schemas.merchants import MerchantCreate
 from tests.factories import merchant_body
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -34,48 +29,48 @@ def at(day: date, hour: int) -> datetime:
 
 
 async def old_festival(url: str) -> dict[str, int]:
-    """The festival, written as the code before the ledger wrote it."""
-    db = await Database.connect(url, min_size=1, max_size=2)
-    try:
-        shops = {}
-        for name, account in (("A", True), ("B", True), ("C", False), ("D", True)):
-            extra: dict[str, Any] = {"name": f"商户{name}"}
-            if account:
-                extra.update(
-                    account_name=f"商户{name}", account_no=f"62220202001122334{len(shops)}"
-                )
-            body = MerchantCreate().load(merchant_body(**extra))
-            row, _ = await create_merchant(db, body, ACTOR, at(D1, 8))
-            shops[name] = row["id"]
-        batch = await create_batch(
-            db,
-            BatchCreate().load(
-                {
-                    "category": "shopping",
-                    "title": "购物券",
-                    "face_value_fen": 2000,
-                    "min_spend_fen": 10000,
-                    "quantity": 100,
-                    "per_resident_limit": 1,
-                    "claim_starts_at": at(D1, 9).isoformat(),
-                    "claim_ends_at": at(D3, 20).isoformat(),
-                    "valid_days": 30,
-                }
-            ),
-            ACTOR,
-            at(D1, 8),
-        )
-        claimed = await claim_many(db, batch["id"], [f"r{i}" for i in range(10)], at(D1, 10))
-        codes = [c.code for c in claimed if isinstance(c, Claimed)]
-    finally:
-        await db.close()
+    """The festival, written as the code before the ledger wrote it (plain SQL: today's code
+    may need what the old schema lacks)."""
     conn = await asyncpg.connect(url)
     try:
-        by_code = {
-            r["code"]: r["id"]
-            for r in await conn.fetch("SELECT id, code FROM vouchers WHERE code = ANY($1)", codes)
-        }
-        vouchers = [by_code[c] for c in codes]
+        shops = {}
+        for n, (name, account) in enumerate((("A", True), ("B", True), ("C", False), ("D", True))):
+            shops[name] = await conn.fetchval(
+                "INSERT INTO merchants (name, category, credit_code, district, address,"
+                " contact_phone, api_key_hash, account_name, account_no)"
+                " VALUES ($1, 'shopping', $2, '槐荫区', '经十路', '13812345678', '\\x00', $3, $4)"
+                " RETURNING id",
+                f"商户{name}",
+                merchant_body()["credit_code"],
+                f"商户{name}" if account else None,
+                f"62220202001122334{n}" if account else None,
+            )
+        batch_id = await conn.fetchval(
+            "INSERT INTO batches (category, title, face_value_fen, min_spend_fen, quantity,"
+            " per_resident_limit, claim_starts_at, claim_ends_at, valid_days, claimed)"
+            " VALUES ('shopping', '购物券', 2000, 10000, 100, 1, $1, $2, 30, 10) RETURNING id",
+            at(D1, 9),
+            at(D3, 20),
+        )
+        vouchers = []
+        for i in range(10):
+            resident = await conn.fetchval(
+                "INSERT INTO residents (sub) VALUES ($1) RETURNING id", f"r{i}"
+            )
+            vouchers.append(
+                await conn.fetchval(
+                    "INSERT INTO vouchers (code, batch_id, per_resident_limit, resident_id,"
+                    " person, slot, status, claimed_at, expires_at)"
+                    " VALUES ($1, $2, 1, $3, $4, 1, 'active', $5, $6) RETURNING id",
+                    f"OLDCODE{i:04d}",
+                    batch_id,
+                    resident,
+                    f"r:r{i}",
+                    at(D1, 10),
+                    at(D1, 10) + timedelta(days=30),
+                )
+            )
+        batch = {"id": batch_id}
         ids: dict[str, int] = {}
 
         async def redeemed(
