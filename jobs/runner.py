@@ -20,7 +20,7 @@ from jobs.registry import JOBS, JobSpec
 from jobs.rollup import festival_days
 from service.clock import Clock
 from service.db import Conn, Database
-from service.errors import DomainError, ErrorCode
+from service.domain import ledger
 from service.settings import RiskRules, Settings
 from service.timefmt import business_day
 
@@ -55,14 +55,10 @@ def minute_period(due: datetime, tz: Any) -> str:
 
 def refuse_day_not_over(job: JobSpec, day: date, now: datetime, tz: Any) -> None:
     """An operator's run of a job that is only for days that are over (settlement), for a
-    day that is not over by the festival's clock: day_not_over, before anything runs."""
-    today = business_day(now, tz)
-    if job.day_must_be_over and day >= today:
-        raise DomainError(
-            ErrorCode.DAY_NOT_OVER,
-            f"{job.name} runs only for a day that is over; {day} is not",
-            {"date": day.isoformat(), "today": today.isoformat()},
-        )
+    day that is not over by the festival's clock: day_not_over, before anything runs (the
+    rule is the ledger's, which settlement itself applies too)."""
+    if job.day_must_be_over:
+        ledger.refuse_day_not_over(day, now, tz)
 
 
 class JobRunner:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from service import keys
 from service.csvout import table_response
 from service.domain import payments
 from service.http import Call, Routes, idempotency_header, idempotency_key, json_response
@@ -37,13 +36,12 @@ routes = Routes("payments (bureau)", roles=("bureau",))
     },
 )
 async def export(call: Call) -> web.StreamResponse:
-    made, _ = await payments.export(
+    made = await payments.export(
         call.db,
         idempotency_key(call, required=True) or "",
         call.actor,
         call.clock.now(),
         call.settings.tz,
-        call.app[keys.SERVER_KEYS]["account_fingerprint"],
     )
     return json_response(export_json(made, call.settings.tz), status=201)
 

@@ -160,7 +160,6 @@ class DemoLoader:
         self.plans: dict[date, dict[str, list[Event]]] = defaultdict(lambda: defaultdict(list))
         self.progress = Progress()
         self.qr_key = b""
-        self.account_key = b""
         self.api_keys: dict[int, str] = {}
         self.planted: dict[str, int] = {}  # cash_out.PLANTED's kinds → merchant id
         self.bank_files = 0
@@ -171,7 +170,6 @@ class DemoLoader:
     async def load(self) -> Progress:
         keys = await server_keys.load(self.db)
         self.qr_key = keys["qr_signing"]
-        self.account_key = keys["account_fingerprint"]
         await self._merchants()
         await self._turnover()
         await self._batches()
@@ -303,9 +301,7 @@ class DemoLoader:
                     self.at(day, after.total_seconds()),
                 )
         morning = self.at(day + timedelta(days=1), 9 * 3600)
-        made, _ = await payments.export(
-            self.db, f"demo-{day.isoformat()}", DEMO, morning, self.tz, self.account_key
-        )
+        made = await payments.export(self.db, f"demo-{day.isoformat()}", DEMO, morning, self.tz)
         if not made["rows"]:
             return
         self.bank_files += 1

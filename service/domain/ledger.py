@@ -15,7 +15,6 @@ bank files and the bank's answers), computed apart from the transfers, so it can
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -23,21 +22,11 @@ from typing import Any
 import asyncpg
 
 from service.db import Conn, Database
-from service.domain import audit
-from service.errors import DomainError, ErrorCode, not_found
+from service.domain import audit, merchants
+from service.errors import DomainError, ErrorCode
 from service.timefmt import business_day
 
 SETTLEMENT_JOB = audit.Actor("job:settlement")
-ACCOUNT_KINDS = ("unsettled", "payable", "in_transit", "subsidy", "paid")
-TRANSFER_KINDS = (
-    "redemption",
-    "reversal",
-    "settlement",
-    "clawback",
-    "payout",
-    "bank_paid",
-    "bank_failed",
-)
 
 
 async def lock_merchants(tx: Conn, merchant_ids: list[int]) -> None:
@@ -45,15 +34,21 @@ async def lock_merchants(tx: Conn, merchant_ids: list[int]) -> None:
     await tx.fetch("lock_merchants", merchant_ids=sorted(set(merchant_ids)))
 
 
-async def settle(tx: Conn, day: date, now: datetime, tz: Any) -> int:
-    """Moves every merchant's unsettled money of business days up to `day` to payable, once
-    per (merchant, day); only for a day that is over. Returns the transfers made."""
-    if day >= business_day(now, tz):
+def refuse_day_not_over(day: date, now: datetime, tz: Any) -> None:
+    """A business day is settled once it has ended (by the festival's clock): day_not_over."""
+    today = business_day(now, tz)
+    if day >= today:
         raise DomainError(
             ErrorCode.DAY_NOT_OVER,
             f"{day} is not over yet: a day is settled once it has ended",
-            {"date": day.isoformat(), "today": business_day(now, tz).isoformat()},
+            {"date": day.isoformat(), "today": today.isoformat()},
         )
+
+
+async def settle(tx: Conn, day: date, now: datetime, tz: Any) -> int:
+    """Moves every merchant's unsettled money of business days up to `day` to payable, once
+    per (merchant, day); only for a day that is over. Returns the transfers made."""
+    refuse_day_not_over(day, now, tz)
     await tx.fetch("lock_all_merchants")
     settled = await tx.fetch("settle_day", day=day, now=now)
     # A money job's run is on the audit trail with its totals, in the run's transaction.
@@ -111,12 +106,10 @@ async def statement(
 ) -> list[asyncpg.Record]:
     """The merchant's 对账单: per business day each kind of movement, and the balances the day
     ends with (unsettled, and payable: what is owed, below 0 what the merchant owes back)."""
-    async with db.connection() as conn:
-        if not await conn.fetchval("merchant_exists", merchant_id=merchant_id):
-            raise not_found("merchant")
-        return await conn.fetch(
-            "merchant_statement", merchant_id=merchant_id, from_day=from_day, to_day=to_day
-        )
+    await merchants.get_merchant(db, merchant_id)  # not found: 404
+    return await db.fetch(
+        "merchant_statement", merchant_id=merchant_id, from_day=from_day, to_day=to_day
+    )
 
 
 @dataclass
@@ -162,8 +155,3 @@ async def verify(db: Database) -> Verified:
                 f" {t['subsidy_fen']}; unsettled + payable + in transit + paid = {held}"
             )
     return result
-
-
-def left_out_of(text: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = json.loads(text)
-    return found

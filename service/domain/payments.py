@@ -10,9 +10,7 @@ earnings before anything is paid.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import re
 from dataclasses import dataclass
@@ -21,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from service.csvout import cell
+from service.csvout import csv_text
 from service.db import Conn, Database
 from service.domain import audit, csvin, ledger
 from service.errors import DomainError, ErrorCode, not_found
@@ -47,15 +45,6 @@ def reference(bank_file_id: int, merchant_id: int) -> str:
     return f"HYF-E{bank_file_id:06d}-{merchant_id:04d}"
 
 
-def file_bytes(rows: list[dict[str, Any]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(BANK_FILE_COLUMNS)
-    for row in rows:
-        writer.writerow([cell(row[c]) for c in BANK_FILE_COLUMNS])
-    return buffer.getvalue().encode("utf-8")
-
-
 def _left_out(standing: asyncpg.Record, balance_fen: int) -> str | None:
     """Why a merchant with a payable balance is not paid now; None: it is."""
     if balance_fen < 0:
@@ -71,25 +60,20 @@ def _left_out(standing: asyncpg.Record, balance_fen: int) -> str | None:
 
 def export_json(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
     out = {k: row[k] for k in ("id", "created_at", "sha256", "rows", "total_fen")}
-    out["left_out"] = ledger.left_out_of(row["left_out"])
+    out["left_out"] = json.loads(row["left_out"])
     return out
 
 
 async def export(
-    db: Database,
-    key: str,
-    actor: audit.Actor,
-    now: datetime,
-    tz: Any,
-    fingerprint_key: bytes,
-) -> tuple[dict[str, Any], bool]:
-    """A bank file paying every merchant owed something and not held, and whether it was made
-    now (False: this key made it before, and nothing moved)."""
+    db: Database, key: str, actor: audit.Actor, now: datetime, tz: Any
+) -> dict[str, Any]:
+    """A bank file paying every merchant owed something and not held; the same one, moving
+    nothing, when this key made it before."""
     async with db.transaction() as tx:
         await tx.fetchval("lock_export_key", namespace=EXPORT_LOCK_NAMESPACE, key=key)
         done = await tx.fetchrow("bank_file_by_key", key=key)
         if done is not None:
-            return export_json(done), False
+            return export_json(done)
         owed = await tx.fetch("payable_balances", merchant_ids=None)
         candidates = [r["merchant_id"] for r in owed]
         await ledger.lock_merchants(tx, candidates)
@@ -120,7 +104,7 @@ async def export(
                     "amount_yuan": yuan(balance),
                 }
             )
-        content = file_bytes(rows)
+        content = csv_text(rows, BANK_FILE_COLUMNS).encode("utf-8")
         made = {
             "id": bank_file_id,
             "created_at": now,
@@ -153,6 +137,7 @@ async def export(
                 now=now,
                 day=business_day(now, tz),
             )
+        fingerprint_key = await audit.fingerprint_key(tx)
         await audit.append(
             tx,
             actor,
@@ -175,7 +160,7 @@ async def export(
             },
             now,
         )
-    return export_json(made), True
+    return export_json(made)
 
 
 async def exports(db: Database, limit: int) -> list[dict[str, Any]]:

@@ -403,21 +403,18 @@ async def reverse(
         )
         if current is None:
             raise DomainError(ErrorCode.NOT_FOUND, "no such redemption")
-        if await tx.fetchval("redemption_unwound", redemption_id=redemption_id) == "clawback":
+        if current["clawed_back"]:
             raise DomainError(
                 ErrorCode.ALREADY_CLAWED_BACK,
                 "this redemption's subsidy was clawed back; it cannot be reversed",
             )
         if current["status"] != "completed":
             raise DomainError(ErrorCode.NOT_REDEEMED, "this redemption has already been reversed")
-        day = current["business_date"]
-        if business_day(now, tz) != day or await tx.fetchval(
-            "day_settled_for", merchant_id=merchant_id, day=day
-        ):
+        if business_day(now, tz) != current["business_date"] or current["day_settled"]:
             raise DomainError(
                 ErrorCode.REVERSAL_WINDOW_PASSED,
                 "a redemption can only be reversed on the day it was made",
-                {"business_date": day.isoformat()},
+                {"business_date": current["business_date"].isoformat()},
             )
         row = await tx.fetchrow(
             "reverse_redemption", redemption_id=redemption_id, now=now, reason=reason

@@ -231,7 +231,8 @@ async def release(
                 now=now,
                 day=business_day(now, tz),
             )
-        held = await tx.fetchval("merchant_held", merchant_id=before["merchant_id"])
+        (standing,) = await tx.fetch("payout_standing", merchant_ids=[before["merchant_id"]])
+        held = standing["status"] == "suspended" or standing["held"]
         after = await _locked(tx, flag_id)
         result = {
             "flag": after,

@@ -31,14 +31,6 @@ ORDER BY merchant_id
 ON CONFLICT (kind, source) DO NOTHING
 RETURNING merchant_id, amount_fen;
 
--- name: day_settled_for
--- Whether the merchant's business day has been settled (its money moved to payable).
-SELECT EXISTS (SELECT 1 FROM transfers WHERE kind = 'settlement' AND source = :merchant_id::bigint || ':' || :day::date);
-
--- name: redemption_unwound
--- How a redemption was unwound, if it was: 'reversal' or 'clawback'.
-SELECT kind FROM transfers WHERE kind IN ('reversal', 'clawback') AND source = (:redemption_id::bigint)::text;
-
 -- name: payable_balances
 -- Each merchant's payable balance (of :merchant_ids, or every merchant with one when null).
 -- Redemptions are most of the ledger and never touch payable: the kinds pick the rest
@@ -54,18 +46,13 @@ GROUP BY t.merchant_id
 ORDER BY t.merchant_id;
 
 -- name: payout_standing
--- What decides a payout, read after the merchants' locks: account, suspension, hold.
+-- What decides a payout, read after the merchants' locks: account, suspension, hold. A
+-- merchant is held while suspended or with a confirmed flag not yet released (derived here
+-- only, never stored).
 SELECT m.id AS merchant_id, m.status, m.account_name, m.account_no,
        EXISTS (SELECT 1 FROM risk_flags f WHERE f.merchant_id = m.id AND f.status = 'confirmed'
                                              AND f.released_at IS NULL) AS held
 FROM merchants m WHERE m.id = ANY(:merchant_ids::bigint[]) ORDER BY m.id;
-
--- name: merchant_held
--- A merchant is held while suspended or with a confirmed flag not yet released.
-SELECT m.status = 'suspended' OR EXISTS (
-    SELECT 1 FROM risk_flags f WHERE f.merchant_id = m.id AND f.status = 'confirmed'
-                                  AND f.released_at IS NULL) AS held
-FROM merchants m WHERE m.id = :merchant_id;
 
 -- name: lock_export_key
 -- Exports with one idempotency key take turns: the second finds the first's file.
@@ -228,9 +215,6 @@ SELECT business_day AS date, redemptions, earned_fen, reversed_fen, clawed_back_
        unsettled_fen::bigint, payable_fen::bigint
 FROM running WHERE business_day >= :from_day
 ORDER BY business_day;
-
--- name: merchant_exists
-SELECT EXISTS (SELECT 1 FROM merchants WHERE id = :merchant_id);
 
 -- ---------------------------------------------------------------------------------------
 -- ledger verify: each a list of problems (empty when the check holds).

@@ -99,8 +99,15 @@ UNION ALL
 SELECT merchant_id, key, fingerprint, status_code, answer, NULL, at FROM refused;
 
 -- name: lock_redemption
--- One of the merchant's redemptions, locked with its voucher (another merchant's: none).
-SELECT r.*, v.code FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
+-- One of the merchant's redemptions, locked with its voucher (another merchant's: none), and
+-- what a reversal must know besides: whether it was clawed back, whether its day is settled.
+SELECT r.*, v.code,
+       EXISTS (SELECT 1 FROM transfers t
+               WHERE t.kind = 'clawback' AND t.source = r.id::text) AS clawed_back,
+       EXISTS (SELECT 1 FROM transfers t
+               WHERE t.kind = 'settlement'
+                 AND t.source = r.merchant_id || ':' || r.business_date) AS day_settled
+FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
 WHERE r.id = :redemption_id AND r.merchant_id = :merchant_id
 FOR UPDATE OF r, v;
 
