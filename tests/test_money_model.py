@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -662,11 +663,13 @@ def machine_for(api: Api, loop: asyncio.AbstractEventLoop) -> type[RuleBasedStat
     return MoneyMachine
 
 
+# The suite's run: 25 examples of 30 steps, the same ones every time. A longer, random run:
+# FESTIVAL_MODEL_EXAMPLES=200 FESTIVAL_MODEL_STEPS=40 FESTIVAL_MODEL_RANDOM=1 pytest this file.
 MODEL_SETTINGS = settings(
-    max_examples=25,
-    stateful_step_count=30,
+    max_examples=int(os.environ.get("FESTIVAL_MODEL_EXAMPLES", "25")),
+    stateful_step_count=int(os.environ.get("FESTIVAL_MODEL_STEPS", "30")),
     deadline=None,
-    derandomize=True,
+    derandomize=not os.environ.get("FESTIVAL_MODEL_RANDOM"),
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

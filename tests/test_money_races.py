@@ -188,12 +188,18 @@ async def test_two_flags_of_one_merchant_confirmed_and_released_together(api: Ap
     await verified(api)
 
 
-async def test_a_reversal_in_flight_beats_the_clawback_that_waits_for_it(api: Api) -> None:
+async def confirmed_burst(api: Api) -> tuple[Shop, int, int]:
+    """A merchant with a confirmed burst flag on today's 20 redemptions: the merchant, the
+    flag, and the first flagged redemption."""
     m, b = await owed_merchant(api)
     flag = await flagged(api, m, b)
     assert (await review(api, flag))[0] == 200
     _, found = await api.call("GET", f"{FLAGS}?merchant_id={m.id}", headers=api.bureau)
-    first_id = found["items"][0]["evidence"]["redemption_ids"][0]
+    return m, flag, int(found["items"][0]["evidence"]["redemption_ids"][0])
+
+
+async def test_a_reversal_in_flight_beats_the_clawback_that_waits_for_it(api: Api) -> None:
+    m, flag, first_id = await confirmed_burst(api)
     voucher = await api.client.app[keys.DB].pool.fetchval(
         "SELECT voucher_id FROM redemptions WHERE id = $1", first_id
     )
@@ -213,11 +219,7 @@ async def test_a_reversal_in_flight_beats_the_clawback_that_waits_for_it(api: Ap
 
 
 async def test_a_clawback_in_flight_beats_the_reversal_that_waits_for_it(api: Api) -> None:
-    m, b = await owed_merchant(api)
-    flag = await flagged(api, m, b)
-    assert (await review(api, flag))[0] == 200
-    _, found = await api.call("GET", f"{FLAGS}?merchant_id={m.id}", headers=api.bureau)
-    first_id = found["items"][0]["evidence"]["redemption_ids"][0]
+    m, flag, first_id = await confirmed_burst(api)
     path = f"/api/v1/merchant/redemptions/{first_id}/reversal"
     async with audit_appends(api):
         clawing = started(release(api, flag, clawback=True))
