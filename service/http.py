@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -24,8 +24,9 @@ from service.clock import Clock
 from service.db import Database
 from service.domain.audit import Actor
 from service.errors import DomainError, ErrorCode
-from service.schemas.common import IDEMPOTENCY_KEY, Day, printable
+from service.schemas.common import IDEMPOTENCY_KEY, Day, check_span, printable
 from service.settings import Settings
+from service.timefmt import business_day
 
 API_PREFIX = "/api/v1"
 JSON = "application/json"
@@ -104,6 +105,14 @@ class Call:
             raise DomainError(
                 ErrorCode.INVALID_REQUEST, "the path's day is not valid", {name: err.messages}
             ) from None
+
+    def day_range(self, days: int) -> tuple[date, date]:
+        """The query's `from` and `to` (a DayRangeQuery), by default the last `days` business
+        days up to today; never longer than a request may span."""
+        to = self.query.get("to") or business_day(self.clock.now(), self.settings.tz)
+        start = self.query.get("from_") or to - timedelta(days=days - 1)
+        check_span(start, to)
+        return start, to
 
     def path_id(self, name: str = "id") -> int:
         """A numeric path id; anything else is simply not found."""

@@ -3,14 +3,11 @@ and for the merchant itself."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 from aiohttp import web
 
 from service.csvout import table_response
 from service.domain import ledger
 from service.http import Call, Routes, json_response
-from service.schemas.common import check_span
 from service.schemas.ledger import (
     Balances,
     BalancesQuery,
@@ -20,7 +17,6 @@ from service.schemas.ledger import (
     TransfersQuery,
     Verified,
 )
-from service.timefmt import business_day
 from service.views.ledger import statement_json, transfer_json
 
 routes = Routes("money ledger", roles=("bureau",))
@@ -40,13 +36,6 @@ async def balances(call: Call) -> web.StreamResponse:
     return json_response(found)
 
 
-def _range(call: Call, default_days: int) -> tuple[date, date]:
-    to = call.query.get("to") or business_day(call.clock.now(), call.settings.tz)
-    start = call.query.get("from_") or to - timedelta(days=default_days - 1)
-    check_span(start, to)
-    return start, to
-
-
 @routes.get(
     "/admin/ledger/transfers",
     summary="Transfers, oldest first (default the last 31 business days); CSV with ?format=csv",
@@ -54,7 +43,7 @@ def _range(call: Call, default_days: int) -> tuple[date, date]:
     table=Transfer(),
 )
 async def transfers(call: Call) -> web.StreamResponse:
-    start, to = _range(call, 31)
+    start, to = call.day_range(31)
     q = call.query
     rows = await ledger.transfers(
         call.db, q.get("merchant_id"), q.get("kind"), start, to, q["limit"]
@@ -75,7 +64,7 @@ async def verify(call: Call) -> web.StreamResponse:
 
 
 async def _statement(call: Call, merchant_id: int) -> web.StreamResponse:
-    start, to = _range(call, 31)
+    start, to = call.day_range(31)
     rows = await ledger.statement(call.db, merchant_id, start, to)
     items = [statement_json(r) for r in rows]
     return table_response(call, items, f"statement-{merchant_id}-{start}-{to}.csv")

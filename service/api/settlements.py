@@ -9,7 +9,7 @@ from aiohttp import web
 from service.csvout import table_response
 from service.domain import settlements
 from service.http import Call, Routes
-from service.schemas.common import DayRangeQuery, check_span
+from service.schemas.common import DayRangeQuery
 from service.schemas.settlements import DayQuery, SettlementLine
 from service.timefmt import business_day
 from service.views.settlements import settlement_row
@@ -39,9 +39,7 @@ async def day_lines(call: Call) -> web.StreamResponse:
 )
 async def merchant_lines(call: Call) -> web.StreamResponse:
     tz = call.settings.tz
-    to = call.query.get("to") or business_day(call.clock.now(), tz)
-    start = call.query.get("from_") or to - timedelta(days=30)
-    check_span(start, to)
+    start, to = call.day_range(31)
     mid = call.me.merchant_id
     assert mid is not None
     rows = await settlements.merchant_lines(call.db, mid, start, to)

@@ -60,9 +60,7 @@ async def report_turnover(call: Call) -> web.StreamResponse:
 async def my_turnover(call: Call) -> web.StreamResponse:
     mid = call.me.merchant_id
     assert mid is not None
-    to = call.query.get("to") or business_day(call.clock.now(), call.settings.tz)
-    start = call.query.get("from_") or to - timedelta(days=30)
-    check_span(start, to)
+    start, to = call.day_range(31)
     rows = await turnover.of_merchant(call.db, mid, start, to)
     items = [turnover_json(r, call.settings.tz) for r in rows]
     return table_response(call, items, f"turnover-{mid}.csv")
