@@ -148,6 +148,13 @@ async def setup(
     return mid, batch_id
 
 
+async def probe_batch(session: aiohttp.ClientSession, base: str) -> int:
+    """A batch of its own for recovery probes, made before the fault: the load's batch may be
+    sold out by the time the service is back, and a 409 is no sign of recovery."""
+    _, batch_id = await setup(session, base, 100_000, limit=1)
+    return batch_id
+
+
 async def crowd(journal: Journal, base: str, batch_id: int, n: int, concurrency: int) -> None:
     """`n` residents tap once each, `concurrency` at a time."""
     gate = asyncio.Semaphore(concurrency)
@@ -297,6 +304,7 @@ async def pg_restart(folder: Path, scale: Scale) -> dict[str, Any]:
             mid, batch_id = await setup(session, api.base, scale.quantity + MEASURED_CHECKOUTS)
             healthy = await checkout_latency(session, api.base, mid, batch_id)
             codes = await claimed_codes(session, api.base, batch_id, scale.checkouts)
+            probes = await probe_batch(session, api.base)
             journal = Journal(session)
             load = asyncio.create_task(
                 checkouts(journal, api.base, mid, codes, scale.concurrency // 2)
@@ -305,7 +313,7 @@ async def pg_restart(folder: Path, scale: Scale) -> dict[str, Any]:
             await asyncio.to_thread(node.crash_restart)  # returns once it accepts connections
             accepting = time.monotonic()
             await load
-            recovery = await first_201_after(journal, api.base, mid, batch_id, accepting, session)
+            recovery = await first_201_after(journal, api.base, probes, accepting, session)
             figures = await settle(journal, db_url, api.base)
             figures["pg_restart_recovery_s"] = round(recovery, 2)
             figures.update({f"single_{k}": v for k, v in healthy.items()})
@@ -317,22 +325,21 @@ async def pg_restart(folder: Path, scale: Scale) -> dict[str, Any]:
 async def first_201_after(
     journal: Journal,
     base: str,
-    mid: int,
-    batch_id: int,
+    probe_batch_id: int,
     since: float,
     session: aiohttp.ClientSession,
 ) -> float:
     """Seconds from `since` (the database back) to the first 201 answered after it: the
     service's own recovery, whenever the request was sent (one sent before, waiting inside
     the service, counts when it is answered). A probe claim every 50 ms if no 201 came after
-    `since` in the load."""
+    `since` in the load, on a batch kept for them."""
     answered = [e.sent + e.elapsed for e in journal.entries if e.status == 201]
     after = [moment for moment in answered if moment >= since]
     if after:
         return min(after) - since
     probe = Journal(session)
     for _ in range(600):
-        entry = await probe.claim(base, batch_id, f"probe-{uuid.uuid4().hex[:10]}")
+        entry = await probe.claim(base, probe_batch_id, f"probe-{uuid.uuid4().hex[:10]}")
         if entry.status == 201:
             return entry.sent + entry.elapsed - since
         await asyncio.sleep(0.05)
@@ -428,6 +435,7 @@ async def failover(folder: Path, scale: Scale) -> dict[str, Any]:
             mid, batch_id = await setup(session, api.base, scale.quantity + MEASURED_CHECKOUTS)
             healthy = await checkout_latency(session, api.base, mid, batch_id)
             codes = await claimed_codes(session, api.base, batch_id, scale.checkouts // 2)
+            probes = await probe_batch(session, api.base)
             journal = Journal(session)
             load = asyncio.gather(
                 crowd(journal, api.base, batch_id, scale.residents // 2, scale.concurrency // 2),
@@ -442,7 +450,7 @@ async def failover(folder: Path, scale: Scale) -> dict[str, Any]:
             await load
             # Measured from the database being back, as after a restart: how long the service
             # takes to follow it (the promotion's own time is failover_promote_s).
-            recovery = await first_201_after(journal, api.base, mid, batch_id, accepting, session)
+            recovery = await first_201_after(journal, api.base, probes, accepting, session)
             figures = await settle(journal, with_database(standby.url, "festival"), api.base)
             figures["failover_acknowledged_lost"] = figures["acknowledged_lost"]
             figures["failover_recovery_s"] = round(recovery, 2)
