@@ -41,6 +41,7 @@ from service.db import open_database
 from service.domain import server_keys
 from service.domain.claims import ClaimCombiner
 from service.domain.drill import following
+from service.domain.persons import Bindings
 from service.domain.redemptions import RedemptionCombiner
 from service.http import Endpoint, add_routes
 from service.metrics import Metrics
@@ -101,6 +102,7 @@ def create_app(
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or (DrillClock() if settings.drill else Clock())
     app[keys.VERIFIER] = TokenVerifier(settings)
+    app[keys.BINDINGS] = Bindings()
     app[keys.METRICS] = Metrics()
     app[keys.SMS] = sms or sms_sender_from_setting(settings.sms_sender)
     endpoints = all_endpoints()

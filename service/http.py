@@ -190,6 +190,9 @@ class Endpoint:
     # An endpoint that exists only under some settings (the drill clock's): otherwise it is
     # 404 not_found to a caller its roles allow, before its input is read.
     enabled_if: Callable[[Settings], bool] | None = None
+    # A resident endpoint that checks the account's binding to its person itself, inside its
+    # own transaction (claims, entries); every other is checked before its handler runs.
+    checks_binding: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -369,6 +372,9 @@ def as_aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[
                 raise DomainError(
                     ErrorCode.FORBIDDEN, "this token's role may not use this endpoint"
                 )
+            if principal.pid is not None and not endpoint.checks_binding:
+                app = request.app
+                await app[keys.BINDINGS].check(app[keys.DB], principal.sub, principal.person)
         if endpoint.enabled_if is not None and not endpoint.enabled_if(request.app[keys.SETTINGS]):
             raise DomainError(ErrorCode.NOT_FOUND, "no such resource")
         query: dict[str, Any] = {}

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from service.clock import Clock
     from service.db import Database
     from service.domain.claims import ClaimCombiner
+    from service.domain.persons import Bindings
     from service.domain.redemptions import RedemptionCombiner
     from service.metrics import Metrics
     from service.settings import Settings
@@ -28,6 +29,7 @@ SMS: web.AppKey[SmsSender] = web.AppKey("sms")
 CLAIMS: web.AppKey[ClaimCombiner] = web.AppKey("claims")
 REDEMPTIONS: web.AppKey[RedemptionCombiner] = web.AppKey("redemptions")
 JOBS: web.AppKey[JobRunner] = web.AppKey("jobs")
+BINDINGS: web.AppKey[Bindings] = web.AppKey("bindings")
 
 
 class Lifecycle:

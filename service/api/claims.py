@@ -40,6 +40,7 @@ class WalletQuery(Schema):
     summary="Claim a voucher of an open batch",
     response=Voucher(),
     status=201,
+    checks_binding=True,  # in the claim's own transaction: no query more on the hot path
     errors=(
         "invalid_request",
         "not_found",

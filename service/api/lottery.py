@@ -19,6 +19,7 @@ routes = Routes("lottery", roles=("resident",))
     response=Entry(),
     status=201,
     also=(200,),
+    checks_binding=True,
     errors=("not_found", "not_lottery", "not_open", "closed"),
 )
 async def enter(call: Call) -> web.StreamResponse:
@@ -31,9 +32,10 @@ async def enter(call: Call) -> web.StreamResponse:
     "/me/entries",
     summary="The caller's lottery entries and their results",
     response=MyEntry(many=True),
+    checks_binding=True,
 )
 async def my_entries(call: Call) -> web.StreamResponse:
-    rows = await lottery.entries_of(call.db, call.me.person)
+    rows = await lottery.entries_of(call.db, call.me.sub, call.me.person)
     return json_response([my_entry_json(r, call.settings.tz) for r in rows])
 
 

@@ -27,7 +27,7 @@ import asyncpg
 from service.combiner import Combiner
 from service.db import Conn, Database
 from service.domain.codes import new_code
-from service.domain.persons import suspended
+from service.domain.persons import another_person, bound_to, suspended
 from service.errors import DomainError, ErrorCode
 
 log = logging.getLogger(__name__)
@@ -150,36 +150,37 @@ async def _claim_once(
             return [DomainError(ErrorCode.NOT_FOUND, "batch not found")] * len(wanted)
         # A keyed retry of a won claim gets its answer whatever happened since (sold out,
         # closed); anything else is judged now.
-        residents: dict[str, int] = {}
-        held: dict[str, int] = {}
-        barred: set[str] = set()
+        claimants: Claimants | None = None
         stored: dict[tuple[int, str | None], asyncpg.Record] = {}
         if any(r.key is not None for r in wanted):
-            residents, held, barred = await _residents(tx, batch_id, wanted)
-            stored = await _stored_answers(tx, wanted, residents)
+            claimants = await _residents(tx, batch_id, wanted)
+            stored = await _stored_answers(tx, wanted, claimants.ids)
         refusal = _window_refusal(batch, now)
-        if refusal is not None:
-            return [
-                _replay(answer, batch_id) if answer is not None else refusal
-                for answer in (stored.get((residents.get(r.sub, 0), r.key)) for r in wanted)
-            ]
-        if not residents:
-            residents, held, barred = await _residents(tx, batch_id, wanted)
+        if refusal is not None and claimants is None:
+            return [refusal] * len(wanted)
+        if claimants is None:
+            claimants = await _residents(tx, batch_id, wanted)
 
         limit = batch["per_resident_limit"]
         remaining = batch["quantity"] - batch["claimed"]
+        held = claimants.held
         outcomes: list[Outcome | None] = []
         codes: list[str] = []
         resident_ids: list[int] = []
         persons: list[str] = []
         slots: list[int] = []
         for request in wanted:
-            answer = stored.get((residents[request.sub], request.key))
-            if answer is not None:
+            person = claimants.person(request)
+            answer = stored.get((claimants.ids[request.sub], request.key))
+            if person is None:
+                outcomes.append(another_person())
+            elif answer is not None:
                 outcomes.append(_replay(answer, batch_id))
-            elif request.who in barred:
+            elif refusal is not None:
+                outcomes.append(refusal)
+            elif person in claimants.barred:
                 outcomes.append(suspended())
-            elif held[request.who] >= limit:
+            elif held[person] >= limit:
                 outcomes.append(
                     DomainError(
                         ErrorCode.LIMIT_REACHED,
@@ -190,12 +191,12 @@ async def _claim_once(
             elif remaining <= 0:
                 outcomes.append(sold_out())
             else:
-                held[request.who] += 1
+                held[person] += 1
                 remaining -= 1
                 codes.append(new_code())
-                resident_ids.append(residents[request.sub])
-                persons.append(request.who)
-                slots.append(held[request.who])
+                resident_ids.append(claimants.ids[request.sub])
+                persons.append(person)
+                slots.append(held[person])
                 outcomes.append(None)
         expires_at = expiry(batch, now)
         if codes:
@@ -227,14 +228,26 @@ async def _claim_once(
             )
             for outcome in outcomes
         ]
-        return await _store_keyed(tx, batch_id, wanted, residents, decided, stored, now, render)
+        return await _store_keyed(tx, batch_id, wanted, claimants.ids, decided, stored, now, render)
 
 
-async def _residents(
-    tx: Conn, batch_id: int, wanted: list[ClaimRequest]
-) -> tuple[dict[str, int], dict[str, int], set[str]]:
-    """Each claimant's resident id (created on first use), the vouchers of the batch each
-    person already holds, and the persons suspended."""
+@dataclass
+class Claimants:
+    """Who the claims of one flush come from: each account's resident id and the person it
+    is bound to, the vouchers of the batch each person already holds, the persons suspended."""
+
+    ids: dict[str, int]
+    bound: dict[str, str]
+    held: dict[str, int]
+    barred: set[str]
+
+    def person(self, request: ClaimRequest) -> str | None:
+        """The person this claim counts for, or None when its token names another person
+        than the one its account is bound to (persons.bound_to)."""
+        return bound_to(self.bound[request.sub], request.who)
+
+
+async def _residents(tx: Conn, batch_id: int, wanted: list[ClaimRequest]) -> Claimants:
     pairs = list(dict.fromkeys((r.sub, r.who) for r in wanted))
     for _ in range(_RETRIES):
         rows = await tx.fetch(
@@ -243,13 +256,14 @@ async def _residents(
             persons=[person for _, person in pairs],
             batch_id=batch_id,
         )
-        # A resident created by a concurrent transaction is invisible to the statement that
-        # waited for it (id null); asking again sees it.
-        if all(r["id"] is not None for r in rows):
-            return (
-                {r["sub"]: r["id"] for r in rows},
-                {r["person"]: r["held"] for r in rows},
-                {r["person"] for r in rows if r["suspended"]},
+        # A resident created or bound by a concurrent transaction is invisible to the
+        # statement that waited for it (id or person null); asking again sees it.
+        if all(r["id"] is not None and r["person"] is not None for r in rows):
+            return Claimants(
+                ids={r["sub"]: r["id"] for r in rows},
+                bound={r["sub"]: r["person"] for r in rows},
+                held={r["person"]: r["held"] for r in rows},
+                barred={r["person"] for r in rows if r["suspended"]},
             )
     raise RuntimeError("residents could not be resolved")
 

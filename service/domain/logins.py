@@ -128,6 +128,7 @@ class SignIn:
         now, pepper = self.now, self.pepper
         await rate_limits.hit(self.db, rate_limits.LOGIN_PER_IP, self.ip, now)
         hashed = phone_hash(pepper, phone)
+        pid = person_id(self.settings, pepper, phone)
         async with self.db.transaction() as tx:
             # The row lock makes "check, then count a failure or consume" atomic.
             otp = await tx.fetchrow("lock_otp", phone_hash=hashed)
@@ -154,8 +155,9 @@ class SignIn:
                     sub=f"r_{uuid.uuid4().hex}",
                     phone_hash=hashed,
                     phone_masked=mask_phone(phone),
+                    person=f"p:{pid}",
                 )
         # Raised only after the commit, so the failed attempt is counted.
         if sub is None:
             raise DomainError(ErrorCode.UNAUTHORIZED, "wrong code", {"attempts_left": left})
-        return self._token("resident", sub, pid=person_id(self.settings, pepper, phone))
+        return self._token("resident", sub, pid=pid)

@@ -64,6 +64,7 @@ async def enter(db: Database, batch_id: int, sub: str, person: str, now: datetim
             raise DomainError(
                 ErrorCode.NOT_LOTTERY, "this batch is first come, first served: claim it instead"
             )
+        resident_id, person = await persons.bind(tx, sub, person)
         await persons.refuse_if_suspended(tx, person)
         existing = await tx.fetchrow("person_entry", batch_id=batch_id, person=person)
         if existing is not None:
@@ -71,7 +72,6 @@ async def enter(db: Database, batch_id: int, sub: str, person: str, now: datetim
         refusal = _registration_refusal(batch, now)
         if refusal is not None:
             raise refusal
-        resident_id = await tx.fetchval("resident_id", sub=sub)
         row = await tx.fetchrow(
             "insert_entry",
             entry_id=secrets.token_hex(16),
@@ -101,7 +101,11 @@ async def enter_many(
         if refusal is not None:
             raise refusal
         # A statement of its own, so the next sees residents another transaction created.
-        await tx.execute("ensure_residents", subs=[sub for sub, _ in people])
+        await tx.execute(
+            "ensure_residents",
+            subs=[sub for sub, _ in people],
+            persons=[person for _, person in people],
+        )
         status = await tx.execute(
             "insert_entries",
             batch_id=batch_id,
@@ -127,7 +131,9 @@ def _registration_refusal(batch: asyncpg.Record, now: datetime) -> DomainError |
     return None
 
 
-async def entries_of(db: Database, person: str) -> list[asyncpg.Record]:
+async def entries_of(db: Database, sub: str, token_person: str) -> list[asyncpg.Record]:
+    """The entries of the person the account is bound to (or the token's, if not bound yet)."""
+    person = await persons.person_of(db, sub, token_person)
     return await db.fetch("person_entries", person=person)
 
 

@@ -3,6 +3,7 @@ them: a suspended person's accounts can neither claim nor enter a lottery."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime
 
 import asyncpg
@@ -10,6 +11,68 @@ import asyncpg
 from service.db import Conn, Database
 from service.domain import audit
 from service.errors import DomainError, ErrorCode
+
+
+def bound_to(bound: str | None, token_person: str) -> str | None:
+    """The person a request counts for, given the person its account is bound to (None: not
+    bound yet) and the one its token names ('p:' + pid, or 'r:' + sub without a pid): the
+    bound person, whom a token without `pid` stands for too; None when the token names
+    another person (API.md, "Input rules": 401)."""
+    if bound is None:
+        return token_person
+    if token_person.startswith("p:") and token_person != bound:
+        return None
+    return bound
+
+
+async def bind(tx: Conn, sub: str, token_person: str) -> tuple[int, str]:
+    """The account's resident id (created on first use) and the person a request of it counts
+    for, binding the account to the token's person if it was not bound yet."""
+    for _ in range(3):
+        row = await tx.fetchrow("bind_resident", sub=sub, person=token_person)
+        if row is not None:
+            person = bound_to(row["person"], token_person)
+            if person is None:
+                raise another_person()
+            return row["id"], person
+    raise RuntimeError("the resident could not be resolved")
+
+
+async def person_of(db: Database, sub: str, token_person: str) -> str:
+    """The person a reading request counts for (binds nothing)."""
+    person = bound_to(await db.fetchval("resident_person", sub=sub), token_person)
+    if person is None:
+        raise another_person()
+    return person
+
+
+class Bindings:
+    """Each process's memory of the persons accounts are bound to, so checking a token against
+    its account's binding costs a query only the first time. A binding never changes once
+    made (a trigger refuses it), so what is remembered is never stale."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self.size = size
+        self._bound: OrderedDict[str, str] = OrderedDict()
+
+    async def check(self, db: Database, sub: str, token_person: str) -> None:
+        """401 when the token names another person than its account is bound to."""
+        bound = self._bound.get(sub)
+        if bound is None:
+            bound = await db.fetchval("resident_person", sub=sub)
+            if bound is None:
+                return  # not bound yet: its first claim or entry binds it
+            self._bound[sub] = bound
+            if len(self._bound) > self.size:
+                self._bound.popitem(last=False)
+        if bound_to(bound, token_person) is None:
+            raise another_person()
+
+
+def another_person() -> DomainError:
+    return DomainError(
+        ErrorCode.UNAUTHORIZED, "this account is bound to another person than the token names"
+    )
 
 
 def suspended() -> DomainError:

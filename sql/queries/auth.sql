@@ -48,6 +48,8 @@ RETURNING failed_attempts;
 UPDATE otp_codes SET consumed_at = :now WHERE phone_hash = :phone_hash;
 
 -- name: upsert_resident_by_phone
-INSERT INTO residents (sub, phone_hash, phone_masked) VALUES (:sub, :phone_hash, :phone_masked)
+-- A new account is bound to the phone's person at once (0014_resident_binding).
+INSERT INTO residents (sub, phone_hash, phone_masked, person)
+VALUES (:sub, :phone_hash, :phone_masked, :person)
 ON CONFLICT (phone_hash) DO UPDATE SET phone_masked = EXCLUDED.phone_masked
 RETURNING sub;

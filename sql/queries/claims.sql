@@ -7,22 +7,33 @@ FROM batches WHERE id = :batch_id
 FOR UPDATE;
 
 -- name: claim_residents
--- Each of the distinct :subs (created on first use), how many vouchers of the batch each of
--- the :persons already holds, and whether the person is suspended (parallel arrays: a
--- resident and its person).
+-- Each of the distinct :subs (created on first use, bound to the person of the first request
+-- that came with it), the person it is bound to, how many vouchers of the batch that person
+-- already holds, and whether the person is suspended. :persons are the tokens' persons,
+-- parallel to :subs; an account not bound yet is bound here (see 0014_resident_binding).
 WITH wanted AS (
-    SELECT * FROM unnest(:subs::text[], :persons::text[]) AS w (sub, person)
+    SELECT * FROM unnest(:subs::text[], :persons::text[]) WITH ORDINALITY AS w (sub, person, n)
 ), created AS (
-    INSERT INTO residents (sub) SELECT DISTINCT sub FROM wanted
+    INSERT INTO residents (sub, person)
+    SELECT DISTINCT ON (sub) sub, person FROM wanted ORDER BY sub, n
     ON CONFLICT (sub) DO NOTHING
-    RETURNING id, sub
+    RETURNING id, sub, person
+), unbound AS (
+    UPDATE residents r SET person = first.person
+    FROM (SELECT DISTINCT ON (sub) sub, person FROM wanted ORDER BY sub, n) first
+    WHERE r.sub = first.sub AND r.person IS NULL
+    RETURNING r.sub, r.person
+), resolved AS (
+    SELECT DISTINCT w.sub, coalesce(c.id, r.id) AS id, coalesce(c.person, u.person, r.person) AS person
+    FROM wanted w
+    LEFT JOIN created c ON c.sub = w.sub
+    LEFT JOIN unbound u ON u.sub = w.sub
+    LEFT JOIN residents r ON r.sub = w.sub
 )
-SELECT w.sub, w.person, coalesce(c.id, r.id) AS id,
-       (SELECT count(*) FROM vouchers v WHERE v.batch_id = :batch_id AND v.person = w.person) AS held,
-       EXISTS (SELECT 1 FROM person_suspensions s WHERE s.person = w.person) AS suspended
-FROM wanted w
-LEFT JOIN created c ON c.sub = w.sub
-LEFT JOIN residents r ON r.sub = w.sub;
+SELECT s.sub, s.id, s.person,
+       (SELECT count(*) FROM vouchers v WHERE v.batch_id = :batch_id AND v.person = s.person) AS held,
+       EXISTS (SELECT 1 FROM person_suspensions p WHERE p.person = s.person) AS suspended
+FROM resolved s;
 
 -- name: insert_claimed_vouchers
 -- Many claims in one statement: the vouchers, their ledger events and the batch's stock.

@@ -6,13 +6,6 @@
 SELECT id, mode, claim_starts_at, claim_ends_at, paused, drawn_at FROM batches WHERE id = :batch_id
 FOR KEY SHARE;
 
--- name: resident_id
--- The resident (created on first use).
-WITH created AS (
-    INSERT INTO residents (sub) VALUES (:sub) ON CONFLICT (sub) DO NOTHING RETURNING id
-)
-SELECT id FROM created UNION ALL SELECT id FROM residents WHERE sub = :sub;
-
 -- name: insert_entry
 -- One entry per person: a second (from any account of the person) inserts nothing.
 INSERT INTO lottery_entries (entry_id, batch_id, person, resident_id, entered_at)
@@ -21,15 +14,20 @@ ON CONFLICT (batch_id, person) DO NOTHING
 RETURNING batch_id, entry_id, entered_at, status;
 
 -- name: ensure_residents
-INSERT INTO residents (sub) SELECT DISTINCT unnest(:subs::text[]) ON CONFLICT (sub) DO NOTHING;
+-- The demo's residents (parallel arrays :subs, :persons), bound to their persons.
+INSERT INTO residents (sub, person)
+SELECT DISTINCT ON (sub) sub, person FROM unnest(:subs::text[], :persons::text[]) AS w (sub, person)
+ORDER BY sub
+ON CONFLICT (sub) DO NOTHING;
 
 -- name: insert_entries
 -- Many entries in one statement (parallel arrays :subs, :persons, :entry_ids; the residents
--- exist): one per person as insert_entry, none for a suspended person.
+-- exist): one per person as insert_entry, none for a suspended person, none for an account
+-- bound to another person.
 INSERT INTO lottery_entries (entry_id, batch_id, person, resident_id, entered_at)
 SELECT w.entry_id, :batch_id, w.person, r.id, :now
 FROM unnest(:subs::text[], :persons::text[], :entry_ids::text[]) AS w (sub, person, entry_id)
-JOIN residents r ON r.sub = w.sub
+JOIN residents r ON r.sub = w.sub AND r.person = w.person
 WHERE NOT EXISTS (SELECT 1 FROM person_suspensions s WHERE s.person = w.person)
 ON CONFLICT (batch_id, person) DO NOTHING;
 
