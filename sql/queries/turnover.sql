@@ -16,9 +16,10 @@ FROM turnover t JOIN merchants m ON m.credit_code = t.credit_code
 WHERE m.id = :merchant_id AND t.date = :day AND t.source = 'merchant';
 
 -- name: merchant_days_of
--- A merchant's days with takings, from either source (a report 100 × above their median is
--- refused as implausible).
-SELECT coalesce(array_agg(t.sales_fen), '{}') AS sales
+-- A merchant's days with takings: what the bureau imported, and what it reported itself (a
+-- report 100 × above its median day is refused as implausible; see turnover.plausible_median).
+SELECT coalesce(array_agg(t.sales_fen) FILTER (WHERE t.source = 'import'), '{}') AS imported,
+       coalesce(array_agg(t.sales_fen) FILTER (WHERE t.source = 'merchant'), '{}') AS reported
 FROM turnover t JOIN merchants m ON m.credit_code = t.credit_code
 WHERE m.id = :merchant_id AND t.sales_fen > 0;
 
@@ -42,9 +43,11 @@ ORDER BY t.date, t.source;
 SELECT credit_code, category FROM merchants WHERE credit_code = ANY(:codes::text[]);
 
 -- name: turnover_days_of
--- The days with takings stored for :codes (an import refuses a day 100 × above a merchant's
--- median day).
-SELECT credit_code, array_agg(sales_fen) AS sales
+-- The days with takings stored for :codes, imported and reported (an import refuses a day
+-- 100 × above a merchant's median day; see turnover.plausible_median).
+SELECT credit_code,
+       coalesce(array_agg(sales_fen) FILTER (WHERE source = 'import'), '{}') AS imported,
+       coalesce(array_agg(sales_fen) FILTER (WHERE source = 'merchant'), '{}') AS reported
 FROM turnover WHERE credit_code = ANY(:codes::text[]) AND sales_fen > 0
 GROUP BY credit_code;
 
