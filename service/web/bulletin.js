@@ -7,6 +7,7 @@ const $ = (id) => document.getElementById(id);
 const { api, render, signIn } = signedInPage("bureau", () => load());
 const CATEGORIES = Object.keys(CATEGORY_NAMES);
 const charts = {};
+const MAX_RANGE_DAYS = 366; // what one stats request may span (API.md)
 const RULES = { repeat_pair: "同一人反复核销", threshold_hugging: "贴近门槛凑单", burst: "短时集中核销", reversal_churn: "频繁撤销" };
 
 $("sign-in").addEventListener("click", async () => {
@@ -22,9 +23,19 @@ $("day").addEventListener("change", () => {
   load();
 });
 
-function theDay() {
+async function theDay(summary) {
   const asked = new URLSearchParams(location.search).get("date");
-  return /^\d{4}-\d{2}-\d{2}$/.test(asked || "") ? asked : shift(today(), -1);
+  if (/^\d{4}-\d{2}-\d{2}$/.test(asked || "")) return asked;
+  // The last day with redemptions up to yesterday: yesterday while the festival runs, its
+  // last busy day once it is over (an empty day's bulletin helps nobody).
+  const yesterday = shift(today(), -1);
+  const to = summary.to && summary.to < yesterday ? summary.to : yesterday;
+  if (!summary.from || summary.from > to) return to;
+  const earliest = shift(to, -(MAX_RANGE_DAYS - 1));
+  const from = summary.from > earliest ? summary.from : earliest;
+  const { items } = await api.json("GET", `/stats/daily?from=${from}&to=${to}`);
+  const busy = items.filter((r) => r.vouchers_redeemed > 0).map((r) => r.date).sort();
+  return busy.length ? busy[busy.length - 1] : to;
 }
 
 function shift(iso, days) {
@@ -38,13 +49,13 @@ const signed = (v) => (v == null ? "—" : `${v >= 0 ? "+" : ""}${(v * 100).toFi
 const wan = (fen) => (fen == null ? "—" : `${(fen / 1_000_000).toFixed(1)} 万元`);
 
 async function load() {
-  const day = theDay();
-  $("day").value = day;
-  document.title = `春暖槐荫消费节简报 ${day}`;
   try {
-    const [daily, summary, recovery, top, flags, budget] = await Promise.all([
+    const summary = await api.json("GET", "/stats/summary");
+    const day = await theDay(summary);
+    $("day").value = day;
+    document.title = `春暖槐荫消费节简报 ${day}`;
+    const [daily, recovery, top, flags, budget] = await Promise.all([
       api.json("GET", `/stats/daily?from=${day}&to=${day}`),
-      api.json("GET", "/stats/summary"),
       api.json("GET", `/stats/recovery?to=${day}`),
       api.json("GET", `/stats/merchants?date=${day}`),
       api.json("GET", "/admin/risk/flags?status=open&limit=200"),
