@@ -162,7 +162,7 @@ class Api:
         return resp.status, body
 
     async def create_merchant(self, **overrides: Any) -> dict[str, Any]:
-        from tests.factories import merchant_body
+        from tests.support.factories import merchant_body
 
         _, body = await self.call(
             "POST",
@@ -174,7 +174,7 @@ class Api:
         return body
 
     async def create_batch(self, **overrides: Any) -> dict[str, Any]:
-        from tests.factories import batch_body
+        from tests.support.factories import batch_body
 
         _, body = await self.call(
             "POST",

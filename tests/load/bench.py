@@ -56,8 +56,8 @@ from service.processes import free_port, stop, wait_http, wait_port
 from service.settings import Settings
 from service.views.lottery import draw_record_text
 from tests.conftest import with_database
-from tests.factories import merchant_body
 from tests.load import rollup, scale
+from tests.support.factories import merchant_body
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
