@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -24,7 +25,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 from marshmallow import ValidationError
 
-from service import embedded_postgres
+from jobs.registry import BY_NAME
+from jobs.runner import JobRunner, RunResult
+from service import embedded_postgres, keys
 from service.app import all_endpoints, create_app
 from service.auth import issue_token
 from service.clock import FixedClock
@@ -128,6 +131,21 @@ def sms() -> CapturingSmsSender:
     return CapturingSmsSender()
 
 
+CLAIMS = "/api/v1/batches/{}/claims"
+REDEMPTIONS = "/api/v1/merchant/redemptions"
+AUDIT = "/api/v1/admin/audit"
+
+
+@dataclass
+class Merchant:
+    """A merchant the bureau created (`created` is its answer), and its token headers."""
+
+    id: int
+    name: str
+    headers: dict[str, str]
+    created: dict[str, Any]
+
+
 @dataclass
 class Api:
     """A real HTTP client of the app, with tokens for each role at hand."""
@@ -184,6 +202,68 @@ class Api:
             expect=201,
         )
         return body
+
+    async def merchant(self, **overrides: Any) -> Merchant:
+        """A new merchant (`overrides` of its body), signed in as its cashier."""
+        created = await self.create_merchant(**overrides)
+        mid = created["merchant"]["id"]
+        return Merchant(
+            mid, created["merchant"]["name"], self.auth("merchant", f"m{mid}", mid), created
+        )
+
+    async def claimed(self, batch_id: int, sub: str | None = None) -> str:
+        """The code of a voucher of `batch_id` claimed by resident `sub` (a new one if None)."""
+        resident = sub or f"r-{uuid.uuid4().hex[:12]}"
+        _, voucher = await self.call(
+            "POST", CLAIMS.format(batch_id), headers=self.auth("resident", resident), expect=201
+        )
+        return str(voucher["code"])
+
+    async def redeem(
+        self, at: Merchant, code: str, order_fen: int, ref: str = "POS-1"
+    ) -> dict[str, Any]:
+        """`code` redeemed at the merchant's checkout (under a fresh Idempotency-Key)."""
+        body = {"code": code, "order_amount_fen": order_fen, "order_ref": ref}
+        headers = {**at.headers, "Idempotency-Key": uuid.uuid4().hex}
+        _, redemption = await self.call("POST", REDEMPTIONS, json=body, headers=headers, expect=201)
+        return dict(redemption)
+
+    async def redeemed(
+        self, at: Merchant, batch_id: int, order_fen: int, sub: str | None = None
+    ) -> dict[str, Any]:
+        """A resident claims a voucher of `batch_id` and redeems it at `at`: the redemption."""
+        return await self.redeem(at, await self.claimed(batch_id, sub), order_fen)
+
+    async def run_job(self, job: str, day: date, at: datetime | None = None) -> RunResult:
+        """`job` run for `day` in-process, which must succeed: by the app's own runner (on the
+        app's clock), or at `at` by a runner of the test's database whose clock reads `at`
+        (the app's clock stays where the test put it)."""
+        app = self.client.app
+        if at is None:
+            runner = app[keys.JOBS]
+        else:
+            runner = JobRunner(app[keys.DB], FixedClock(at), self.settings.tz, self.settings.risk)
+        result = await runner.run_day(BY_NAME[job], day, force=True)
+        assert result.outcome == "succeeded", result
+        return result
+
+    async def put_csv(self, path: str, text: str | bytes) -> tuple[int, Any]:
+        """A CSV body PUT to `path` by the bureau."""
+        headers = {**self.bureau, "Content-Type": "text/csv"}
+        data = text.encode() if isinstance(text, str) else text
+        return await self.call("PUT", path, data=data, headers=headers)
+
+    async def audit(self, **query: Any) -> list[dict[str, Any]]:
+        """The audit trail's items, filtered by `query`."""
+        _, body = await self.call("GET", AUDIT, params=query, headers=self.bureau, expect=200)
+        return list(body["items"])
+
+    async def cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        """`festival *args` run in a child process on the test's database."""
+        from tests.support.processes import festival_env, run_festival
+
+        env = festival_env(self.settings.database_url, self.settings.data_dir)
+        return await asyncio.to_thread(run_festival, list(args), env, stdin)
 
 
 @pytest.fixture

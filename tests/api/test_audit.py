@@ -5,49 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-import subprocess
-import sys
-from typing import Any
 
 import asyncpg
 import pytest
 
 from service import keys
 from service.domain import audit
-from tests.conftest import ROOT, Api, assert_error, assert_invalid, assert_queries_invalid
+from tests.conftest import Api, assert_error, assert_invalid, assert_queries_invalid
 from tests.support.factories import batch_body, merchant_body
 
 AUDIT = "/api/v1/admin/audit"
 
 
-async def trail(api: Api, **query: Any) -> list[dict[str, Any]]:
-    _, body = await api.call("GET", AUDIT, params=query, headers=api.bureau, expect=200)
-    return list(body["items"])
-
-
-def festival(api: Api, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": api.settings.database_url or ""}
-    return subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
-        cwd=ROOT,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def verify_command(api: Api) -> subprocess.CompletedProcess[str]:
-    return festival(api, "audit", "verify")
-
-
 async def test_operators_commands_are_on_the_trail_too(api: Api) -> None:
-    made = await asyncio.to_thread(
-        festival,
-        api,
+    made = await api.cli(
         "admin",
         "create",
         "zhao.lei",
@@ -55,11 +26,9 @@ async def test_operators_commands_are_on_the_trail_too(api: Api) -> None:
         stdin="a long password 9\n",
     )
     assert made.returncode == 0, made.stderr
-    ran = await asyncio.to_thread(
-        festival, api, "jobs", "run", "daily_rollup", "--date", "2020-05-05"
-    )
+    ran = await api.cli("jobs", "run", "daily_rollup", "--date", "2020-05-05")
     assert ran.returncode == 0, ran.stderr
-    entries = await trail(api)
+    entries = await api.audit()
     assert [(e["action"], e["object"]) for e in reversed(entries)] == [
         ("bureau_user.create", "bureau_users/zhao.lei"),
         ("job.run", "jobs/daily_rollup"),
@@ -115,7 +84,7 @@ async def test_bureau_writes_are_on_the_trail_with_who_what_and_before_after(api
         "POST", "/api/v1/admin/jobs/daily_rollup/runs", json={}, headers=api.bureau, expect=202
     )
 
-    entries = await trail(api)
+    entries = await api.audit()
     assert [e["action"] for e in reversed(entries)] == [
         "merchant.create",
         "merchant.update",
@@ -139,15 +108,15 @@ async def test_bureau_writes_are_on_the_trail_with_who_what_and_before_after(api
     changed = next(e for e in entries if e["action"] == "batch.update")
     assert (changed["before"]["quantity"], changed["after"]["quantity"]) == (100, 80)
     # Filters.
-    assert [e["action"] for e in await trail(api, actor="li.na")] == ["merchant.update"]
-    assert len(await trail(api, action="batch.create")) == 1
-    assert [e["action"] for e in await trail(api, object=f"merchants/{merchant_id}")] == [
+    assert [e["action"] for e in await api.audit(actor="li.na")] == ["merchant.update"]
+    assert len(await api.audit(action="batch.create")) == 1
+    assert [e["action"] for e in await api.audit(object=f"merchants/{merchant_id}")] == [
         "merchant.update",
         "merchant.create",
     ]
-    assert await trail(api, **{"from": "2020-05-07"}) == []
-    assert len(await trail(api, **{"from": "2020-05-06", "to": "2020-05-06"})) == 8
-    assert len(await trail(api, limit="3")) == 3
+    assert await api.audit(**{"from": "2020-05-07"}) == []
+    assert len(await api.audit(**{"from": "2020-05-06", "to": "2020-05-06"})) == 8
+    assert len(await api.audit(limit="3")) == 3
     # Linked: each entry names the one before it.
     ordered = list(reversed(entries))
     assert ordered[0]["prev_hash"] == audit.GENESIS
@@ -176,7 +145,7 @@ async def test_a_refused_write_leaves_no_entry(api: Api) -> None:
         "PATCH", "/api/v1/admin/merchants/999999", json={"status": "active"}, headers=api.bureau
     )
     assert status == 404
-    assert [e["action"] for e in await trail(api)] == ["budget.set"]
+    assert [e["action"] for e in await api.audit()] == ["budget.set"]
 
 
 async def test_the_database_refuses_to_rewrite_the_trail(api: Api) -> None:
@@ -198,11 +167,11 @@ async def test_the_database_refuses_to_rewrite_the_trail(api: Api) -> None:
 async def test_verify_finds_the_first_entry_tampered_with(api: Api) -> None:
     for _ in range(5):
         await api.create_merchant()
-    result = await asyncio.to_thread(verify_command, api)
+    result = await api.cli("audit", "verify")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "intact: 5 entries" in result.stdout
 
-    ids = [e["id"] for e in reversed(await trail(api))]
+    ids = [e["id"] for e in reversed(await api.audit())]
     conn = await asyncpg.connect(api.settings.database_url)
     try:
         # What an insider with the table owner's rights could do: switch the trigger off.
@@ -214,7 +183,7 @@ async def test_verify_finds_the_first_entry_tampered_with(api: Api) -> None:
         await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
     finally:
         await conn.close()
-    result = await asyncio.to_thread(verify_command, api)
+    result = await api.cli("audit", "verify")
     assert result.returncode == 1
     assert f"broken at entry {ids[2]}: its content does not match its hash" in result.stderr
     assert "2 entries before it are intact" in result.stderr
@@ -223,7 +192,7 @@ async def test_verify_finds_the_first_entry_tampered_with(api: Api) -> None:
 async def test_verify_finds_a_deleted_entry(api: Api) -> None:
     for _ in range(4):
         await api.create_merchant()
-    ids = [e["id"] for e in reversed(await trail(api))]
+    ids = [e["id"] for e in reversed(await api.audit())]
     conn = await asyncpg.connect(api.settings.database_url)
     try:
         await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
@@ -231,7 +200,7 @@ async def test_verify_finds_a_deleted_entry(api: Api) -> None:
         await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
     finally:
         await conn.close()
-    result = await asyncio.to_thread(verify_command, api)
+    result = await api.cli("audit", "verify")
     assert result.returncode == 1
     assert f"broken at entry {ids[2]}: its prev_hash is not the previous entry's hash" in (
         result.stderr
@@ -246,7 +215,7 @@ async def test_concurrent_bureau_writes_make_one_unbroken_chain(api: Api) -> Non
         )
     )
     assert [s for s, _ in answers] == [201] * 40
-    entries = list(reversed(await trail(api)))
+    entries = list(reversed(await api.audit()))
     assert len(entries) == 40
     assert sorted(e["object"] for e in entries) == sorted(
         f"merchants/{b['merchant']['id']}" for _, b in answers

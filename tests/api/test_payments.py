@@ -5,7 +5,6 @@ clawbacks bigger than what is owed leave a receivable that later earnings net ag
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from datetime import timedelta
 from typing import Any
@@ -15,19 +14,6 @@ import pytest
 
 from jobs.registry import BY_NAME
 from service import keys
-from tests.api.test_audit import festival
-from tests.api.test_risk import (
-    CLEAR,
-    DAY,
-    FLAGS,
-    batch,
-    redeem,
-    reverse,
-    scan,
-    series,
-    settle,
-    shop,
-)
 from tests.conftest import Api, assert_error, assert_invalid, assert_queries_invalid
 from tests.support.money import (
     ACCOUNT,
@@ -39,6 +25,18 @@ from tests.support.money import (
     returns,
     verified,
     with_account,
+)
+from tests.support.shops import (
+    CLEAR,
+    DAY,
+    FLAGS,
+    batch,
+    redeem,
+    reverse,
+    scan,
+    series,
+    settle,
+    shop,
 )
 
 LEDGER = "/api/v1/admin/ledger"
@@ -361,7 +359,7 @@ async def test_verify_fails_on_a_tampered_transfer(api: Api) -> None:
     done = await series(api, m, b, [CLEAR] * 2)
     await settle(api, DAY)
     await verified(api)
-    intact = await asyncio.to_thread(festival, api, "ledger", "verify")
+    intact = await api.cli("ledger", "verify")
     assert intact.returncode == 0 and "ledger balanced" in intact.stdout, intact.stderr
     pool = api.client.app[keys.DB].pool
     async with pool.acquire() as conn, conn.transaction():
@@ -376,7 +374,7 @@ async def test_verify_fails_on_a_tampered_transfer(api: Api) -> None:
     assert status == 409 and body["ok"] is False, body
     problems = "\n".join(body["problems"])
     assert f"redemption {done[0]['id']}" in problems and f"merchant {m.id}" in problems
-    broken = await asyncio.to_thread(festival, api, "ledger", "verify")
+    broken = await api.cli("ledger", "verify")
     assert broken.returncode == 1 and f"redemption {done[0]['id']}" in broken.stderr
     # The table refuses edits with its trigger on.
     async with pool.acquire() as conn:

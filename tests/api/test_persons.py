@@ -5,58 +5,16 @@ limit counts per person across accounts, whatever the concurrency."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import hashlib
-import hmac
 from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from service.app import create_app
 from tests.conftest import Api, assert_error
-from tests.contracts.test_tokens import claims, public_pem
-
-PID_KEY = "shared-with-the-city-identity-platform"
-PHONE = "13800138000"
-
-
-@pytest.fixture
-async def city(api: Api, aiohttp_client: Any) -> tuple[Api, rsa.RSAPrivateKey]:
-    """The app trusting the identity platform's key, and deriving pids with its key."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    settings = dataclasses.replace(
-        api.settings, jwt_public_key=public_pem(key).decode(), pid_key=PID_KEY
-    )
-    client = await aiohttp_client(create_app(settings=settings, clock=api.clock, sms=api.sms))
-    return Api(client, settings, api.clock, api.sms), key
-
-
-def pid_of(phone: str) -> str:
-    return hmac.new(PID_KEY.encode(), phone.encode(), hashlib.sha256).hexdigest()
-
-
-async def sms_token(api: Api, phone: str = PHONE) -> str:
-    await api.call("POST", "/api/v1/auth/otp", json={"phone": phone}, expect=202)
-    _, body = await api.call(
-        "POST",
-        "/api/v1/auth/resident",
-        json={"phone": phone, "code": api.sms.codes[phone]},
-        expect=200,
-    )
-    return str(body["access_token"])
-
-
-def platform_token(key: rsa.RSAPrivateKey, sub: str, pid: str | None) -> str:
-    payload = claims(role="resident", sub=sub, pid=pid)
-    return jwt.encode(payload, key, algorithm="RS256")
-
-
-async def claim(api: Api, batch_id: int, token: str) -> tuple[int, Any]:
-    return await api.call(
-        "POST", f"/api/v1/batches/{batch_id}/claims", headers={"Authorization": f"Bearer {token}"}
-    )
+from tests.support.lottery import ENTRIES, lottery_batch
+from tests.support.persons import PHONE, claim, pid_of, platform_token, sms_token
+from tests.support.tokens import claims
 
 
 @pytest.mark.parametrize("limit", [1, 2])
@@ -102,7 +60,6 @@ SUSPENSIONS = "/api/v1/admin/suspensions"
 async def test_a_suspended_person_can_neither_claim_nor_enter_from_any_account(
     city: tuple[Api, rsa.RSAPrivateKey],
 ) -> None:
-    from tests.api.test_lottery import ENTRIES, lottery_batch
 
     api, key = city
     batch = await api.create_batch(quantity=10)

@@ -19,23 +19,21 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.api.test_lottery import ENTRIES, lottery_batch
-from tests.api.test_persons import city, claim, platform_token
-from tests.api.test_stats_api import REDEMPTIONS, daily, run, shop
-from tests.api.test_turnover import RECOVERY, csv_of, put_csv
-from tests.conftest import Api, assert_error
-
-__all__ = ["city"]  # a fixture: pytest finds it by name in this module
+from tests.conftest import REDEMPTIONS, Api, assert_error
+from tests.support.lottery import ENTRIES, lottery_batch
+from tests.support.persons import claim, platform_token
+from tests.support.shops import DAY
+from tests.support.stats import daily
+from tests.support.turnover import RECOVERY, TURNOVER, csv_of
 
 
 async def test_a_merchants_own_reports_never_widen_what_it_may_report(api: Api) -> None:
     """Where the bureau imported a merchant's days, its reports are held against their median:
     reporting 90 × three days running used to make the next 9,000 × plausible."""
-    created = await api.create_merchant(category="shopping")
-    mid, credit = created["merchant"]["id"], created["merchant"]["credit_code"]
-    me = api.auth("merchant", f"m{mid}", mid)
+    merchant = await api.merchant(category="shopping")
+    credit, me = merchant.created["merchant"]["credit_code"], merchant.headers
     baseline = [(f"2019-05-0{d}", credit, "shopping", 100_000) for d in (5, 6, 7, 8)]
-    assert (await put_csv(api, csv_of(baseline)))[0] == 200
+    assert (await api.put_csv(TURNOVER, csv_of(baseline)))[0] == 200
     for day in ("2020-05-03", "2020-05-04", "2020-05-05"):
         path = f"/api/v1/merchant/turnover/{day}"
         await api.call("PUT", path, json={"sales_fen": 9_000_000}, headers=me, expect=200)
@@ -59,15 +57,16 @@ async def test_a_merchants_own_reports_never_widen_what_it_may_report(api: Api) 
 async def test_an_import_is_held_against_imported_days_not_the_merchants_reports(
     api: Api,
 ) -> None:
-    created = await api.create_merchant(category="shopping")
-    mid, credit = created["merchant"]["id"], created["merchant"]["credit_code"]
-    me = api.auth("merchant", f"m{mid}", mid)
+    merchant = await api.merchant(category="shopping")
+    credit, me = merchant.created["merchant"]["credit_code"], merchant.headers
     baseline = [(f"2019-05-0{d}", credit, "shopping", 100_000) for d in (6, 7, 8)]
-    assert (await put_csv(api, csv_of(baseline)))[0] == 200
+    assert (await api.put_csv(TURNOVER, csv_of(baseline)))[0] == 200
     for day in ("2020-05-04", "2020-05-05", "2020-05-06"):
         path = f"/api/v1/merchant/turnover/{day}"
         await api.call("PUT", path, json={"sales_fen": 9_000_000}, headers=me, expect=200)
-    status, body = await put_csv(api, csv_of([("2020-05-06", credit, "shopping", 50_000_000)]))
+    status, body = await api.put_csv(
+        TURNOVER, csv_of([("2020-05-06", credit, "shopping", 50_000_000)])
+    )
     assert status == 400 and "2" in body["error"]["details"]["lines"], body
 
 
@@ -84,7 +83,7 @@ async def test_a_merchant_counts_each_vouchers_order_once_in_the_published_sales
     """One merchant with one voucher: replays, reverse-and-redeem cycles and a burst of
     redemptions with fresh keys leave the day's sales at the last completed order only."""
     batch = await api.create_batch(quantity=10)  # shopping 满100减20
-    merchant = await shop(api, "shopping", "嫌疑商户")
+    merchant = await api.merchant(category="shopping", name="嫌疑商户")
     path = f"/api/v1/batches/{batch['id']}/claims"
     _, voucher = await api.call("POST", path, headers=api.auth("resident", "r1"), expect=201)
     code = voucher["code"]
@@ -111,7 +110,7 @@ async def test_a_merchant_counts_each_vouchers_order_once_in_the_published_sales
     status, body = await redeem(api, merchant.headers, other["code"], 1_000_000_000, "k-dining")
     assert_error(status, body, 409, "merchant_not_eligible")
 
-    await run(api, "daily_rollup")
+    await api.run_job("daily_rollup", DAY)
     rows = await daily(api)
     assert (rows["shopping"]["sales_fen"], rows["shopping"]["subsidy_fen"]) == (12_345, 2_000)
     assert rows["shopping"]["vouchers_redeemed"] == 1
@@ -145,6 +144,6 @@ async def test_one_person_counts_once_in_claims_and_entries_whatever_it_comes_wi
     assert sorted(s for s, _ in entered) == [200] * 79 + [201] + [401] * 20
     _, draw = await api.call("GET", f"/api/v1/batches/{lottery['id']}/draw", expect=200)
     assert draw["entries"] == 1
-    await run(api, "daily_rollup")
+    await api.run_job("daily_rollup", DAY)
     rows = await daily(api)
     assert (rows["shopping"]["vouchers_claimed"], rows["shopping"]["unique_residents"]) == (1, 0)

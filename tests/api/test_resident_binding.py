@@ -14,12 +14,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from service.migrations import migrate_url
-from tests.api.test_lottery import ENTRIES, lottery_batch
-from tests.api.test_persons import PHONE, city, claim, pid_of, platform_token, sms_token
 from tests.conftest import Api, assert_error
-from tests.domain.test_money_races import holding, started, waiting
-
-__all__ = ["city"]  # a fixture: pytest finds it by name in this module
+from tests.support.lottery import ENTRIES, lottery_batch
+from tests.support.persons import PHONE, claim, pid_of, platform_token, sms_token
+from tests.support.races import holding, started, waiting
 
 A, B = "pid-of-person-a", "pid-of-person-b"
 

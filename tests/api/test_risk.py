@@ -4,9 +4,7 @@ review, holds (derived from the flags) and the release with a clawback from paya
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 
 from jobs.registry import BY_NAME
@@ -15,79 +13,21 @@ from service import keys
 from service.clock import FixedClock
 from tests.conftest import Api, assert_error, assert_invalid, assert_queries_invalid
 from tests.support.money import balances, export, file_rows, verified, with_account
-
-FLAGS = "/api/v1/admin/risk/flags"
-REDEMPTIONS = "/api/v1/merchant/redemptions"
-SETTLEMENTS = "/api/v1/admin/settlements"
-DAY = date(2020, 5, 6)  # the test clock's day
-
-
-@dataclass
-class Shop:
-    id: int
-    headers: dict[str, str]
-
-
-async def shop(api: Api) -> Shop:
-    mid = (await api.create_merchant(category="shopping"))["merchant"]["id"]
-    return Shop(mid, api.auth("merchant", f"m{mid}", mid))
-
-
-async def batch(api: Api, **overrides: Any) -> int:
-    # Open from two days before the clock, so earlier days can be played too.
-    now = api.clock.now()
-    body = {
-        "quantity": 500,
-        "claim_starts_at": (now - timedelta(days=2)).isoformat(),
-        "claim_ends_at": (now + timedelta(days=5)).isoformat(),
-        "valid_days": 30,
-        **overrides,
-    }
-    return int((await api.create_batch(**body))["id"])
-
-
-async def redeem(api: Api, at: Shop, batch_id: int, sub: str, order_fen: int) -> dict[str, Any]:
-    path = f"/api/v1/batches/{batch_id}/claims"
-    _, voucher = await api.call("POST", path, headers=api.auth("resident", sub), expect=201)
-    body = {"code": voucher["code"], "order_amount_fen": order_fen, "order_ref": "POS-1"}
-    headers = {**at.headers, "Idempotency-Key": uuid.uuid4().hex}
-    _, redemption = await api.call("POST", REDEMPTIONS, json=body, headers=headers, expect=201)
-    return redemption
-
-
-async def reverse(api: Api, at: Shop, redemption: dict[str, Any]) -> None:
-    path = f"{REDEMPTIONS}/{redemption['id']}/reversal"
-    await api.call("POST", path, json={"reason": "退货"}, headers=at.headers, expect=200)
-
-
-async def series(
-    api: Api, at: Shop, batch_id: int, orders: list[int], every_minutes: float = 2
-) -> list[dict[str, Any]]:
-    """One redemption per order amount, each by another resident, `every_minutes` apart."""
-    done = []
-    for order in orders:
-        done.append(await redeem(api, at, batch_id, f"r-{uuid.uuid4().hex[:12]}", order))
-        api.clock.advance(minutes=every_minutes)
-    return done
-
-
-async def run_job(api: Api, job: str, day: date, at: datetime) -> None:
-    """`job` for `day`, run at `at` by a scheduler of the test's database (the app's own
-    clock stays where the test put it)."""
-    app = api.client.app
-    runner = JobRunner(app[keys.DB], FixedClock(at), api.settings.tz, api.settings.risk)
-    result = await runner.run_day(BY_NAME[job], day, force=True)
-    assert result.outcome == "succeeded", result
-
-
-def night_after(api: Api, day: date, minute: int) -> datetime:
-    return datetime.combine(day + timedelta(days=1), time(0, minute), api.settings.tz)
-
-
-async def scan(api: Api, day: date = DAY, *, intraday: bool = False) -> None:
-    """The nightly scan of a day that is over (00:40 the next morning), or today's so far."""
-    at = api.clock.now() if intraday else night_after(api, day, 40)
-    await run_job(api, "risk_scan", day, at)
+from tests.support.shops import (
+    CLEAR,
+    DAY,
+    FLAGS,
+    HUG,
+    Shop,
+    batch,
+    night_after,
+    redeem,
+    reverse,
+    scan,
+    series,
+    settle,
+    shop,
+)
 
 
 async def flags(api: Api, **query: Any) -> list[dict[str, Any]]:
@@ -97,9 +37,6 @@ async def flags(api: Api, **query: Any) -> list[dict[str, Any]]:
 
 def rules_of(found: list[dict[str, Any]], merchant: Shop) -> list[str]:
     return sorted(f["rule"] for f in found if f["merchant_id"] == merchant.id)
-
-
-HUG, CLEAR = 10_300, 15_000  # 满100: within 5% above the threshold, and well clear of it
 
 
 async def test_threshold_hugging_at_twenty_redemptions_and_sixty_percent(api: Api) -> None:
@@ -205,11 +142,6 @@ async def test_reversal_churn_at_ten_redemptions_and_twenty_percent(api: Api) ->
     assert (flag["merchant_id"], flag["rule"]) == (churner.id, "reversal_churn")
     assert flag["evidence"]["redemption_ids"] == [mine[0]["id"], mine[1]["id"]]
     assert (flag["evidence"]["reversed"], flag["evidence"]["share"]) == (2, 0.2)
-
-
-async def settle(api: Api, day: date) -> None:
-    """The nightly settlement of `day` (00:30 the next morning)."""
-    await run_job(api, "settlement", day, night_after(api, day, 30))
 
 
 async def test_review_hold_release_and_clawback(api: Api) -> None:

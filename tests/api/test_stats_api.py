@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from jobs.registry import BY_NAME
-from jobs.runner import RunResult
 from service import keys
-from tests.conftest import Api, assert_error
+from tests.conftest import Api, Merchant, assert_error
+from tests.support.stats import DAILY, daily, get
 
-DAILY = "/api/v1/stats/daily"
+Shop = Merchant  # a merchant, its name and its token headers
+
 SUMMARY = "/api/v1/stats/summary"
 MERCHANTS = "/api/v1/stats/merchants"
 BASELINES = "/api/v1/admin/baselines"
@@ -41,48 +41,15 @@ COUNTS = DAILY_HEADER.split(",")[2:8]  # vouchers_claimed … sales_fen
 
 
 @dataclass
-class Shop:
-    """A merchant, its name and its token headers."""
-
-    id: int
-    name: str
-    headers: dict[str, str]
-
-
-@dataclass
 class Scenario:
     shop1: Shop  # shopping: alice 123.45 yuan, and dave's 200 yuan that it reversed
     shop2: Shop  # shopping: bob 150 yuan, carol 100 yuan
     diner: Shop  # dining: alice 80 yuan (erin claimed a dining voucher and kept it)
 
 
-async def shop(api: Api, category: str, name: str) -> Shop:
-    mid = (await api.create_merchant(category=category, name=name))["merchant"]["id"]
-    return Shop(mid, name, api.auth("merchant", f"m{mid}", mid))
-
-
-async def claim(api: Api, batch_id: int, sub: str) -> str:
-    path = f"/api/v1/batches/{batch_id}/claims"
-    _, body = await api.call("POST", path, headers=api.auth("resident", sub), expect=201)
-    return body["code"]
-
-
-async def redeem(api: Api, who: Shop, code: str, order_fen: int) -> dict[str, Any]:
-    body = {"code": code, "order_amount_fen": order_fen, "order_ref": "POS-1"}
-    headers = {**who.headers, "Idempotency-Key": uuid.uuid4().hex}
-    _, redemption = await api.call("POST", REDEMPTIONS, json=body, headers=headers, expect=201)
-    return redemption
-
-
 async def reverse(api: Api, who: Shop, redemption: dict[str, Any]) -> None:
     path = f"{REDEMPTIONS}/{redemption['id']}/reversal"
     await api.call("POST", path, json={"reason": "顾客退货"}, headers=who.headers, expect=200)
-
-
-async def run(api: Api, job: str, day: date = DAY) -> RunResult:
-    result = await api.client.app[keys.JOBS].run_day(BY_NAME[job], day, force=True)
-    assert result.outcome == "succeeded", result
-    return result
 
 
 async def scenario(api: Api) -> Scenario:
@@ -91,33 +58,20 @@ async def scenario(api: Api) -> Scenario:
         category="dining", title="餐饮券 满50减10", face_value_fen=1000, min_spend_fen=5000
     )
     s = Scenario(
-        await shop(api, "shopping", "济南远大购物广场"),
-        await shop(api, "shopping", "银座商城"),
-        await shop(api, "dining", "超意兴快餐"),
+        await api.merchant(category="shopping", name="济南远大购物广场"),
+        await api.merchant(category="shopping", name="银座商城"),
+        await api.merchant(category="dining", name="超意兴快餐"),
     )
     codes = {
-        sub: await claim(api, shopping["id"], sub) for sub in ("alice", "bob", "carol", "dave")
+        sub: await api.claimed(shopping["id"], sub) for sub in ("alice", "bob", "carol", "dave")
     }
-    await redeem(api, s.shop1, codes["alice"], 12345)
-    await redeem(api, s.shop2, codes["bob"], 15000)
-    await redeem(api, s.shop2, codes["carol"], 10000)
-    await reverse(api, s.shop1, await redeem(api, s.shop1, codes["dave"], 20000))
-    await redeem(api, s.diner, await claim(api, dining["id"], "alice"), 8000)
-    await claim(api, dining["id"], "erin")
+    await api.redeem(s.shop1, codes["alice"], 12345)
+    await api.redeem(s.shop2, codes["bob"], 15000)
+    await api.redeem(s.shop2, codes["carol"], 10000)
+    await reverse(api, s.shop1, await api.redeem(s.shop1, codes["dave"], 20000))
+    await api.redeem(s.diner, await api.claimed(dining["id"], "alice"), 8000)
+    await api.claimed(dining["id"], "erin")
     return s
-
-
-async def get(api: Api, path: str, **kw: Any) -> Any:
-    _, body = await api.call("GET", path, headers=kw.pop("headers", api.bureau), expect=200, **kw)
-    return body
-
-
-async def daily(api: Api, query: str = "?from=2020-05-06&to=2020-05-06") -> dict[str, Any]:
-    """The daily rows, by category (all of them from one day)."""
-    items = (await get(api, DAILY + query))["items"]
-    by_category = {row["category"]: row for row in items}
-    assert len(by_category) == len(items), items
-    return by_category
 
 
 async def put_baselines(api: Api, text: str | bytes) -> tuple[int, Any]:
@@ -184,7 +138,7 @@ SHOPPING_ROW = {
 async def test_daily_rows_after_the_rollup(api: Api) -> None:
     await scenario(api)
     assert await daily(api) == {}  # nothing until the job has run
-    await run(api, "daily_rollup")
+    await api.run_job("daily_rollup", DAY)
     rows = await daily(api)
     assert set(rows) == CATEGORIES
     assert rows["shopping"] == SHOPPING_ROW
@@ -206,12 +160,12 @@ async def test_daily_rows_after_the_rollup(api: Api) -> None:
 
 async def test_redemption_rate_is_cumulative_since_the_start(api: Api) -> None:
     s = await scenario(api)
-    await run(api, "daily_rollup")
+    await api.run_job("daily_rollup", DAY)
     api.clock.advance(days=1)
     batch = await api.create_batch()
-    await claim(api, batch["id"], "frank")  # claimed, not redeemed
-    await redeem(api, s.shop1, await claim(api, batch["id"], "grace"), 10000)
-    await run(api, "daily_rollup", NEXT_DAY)
+    await api.claimed(batch["id"], "frank")  # claimed, not redeemed
+    await api.redeem(s.shop1, await api.claimed(batch["id"], "grace"), 10000)
+    await api.run_job("daily_rollup", NEXT_DAY)
     rows = await daily(api, "?from=2020-05-07&to=2020-05-07&category=shopping")
     assert rows["shopping"]["vouchers_claimed"] == 2
     assert rows["shopping"]["vouchers_redeemed"] == 1
@@ -221,7 +175,7 @@ async def test_redemption_rate_is_cumulative_since_the_start(api: Api) -> None:
 
 async def test_category_filter(api: Api) -> None:
     await scenario(api)
-    await run(api, "daily_rollup")
+    await api.run_job("daily_rollup", DAY)
     assert await daily(api, "?from=2020-05-06&to=2020-05-06&category=shopping") == {
         "shopping": SHOPPING_ROW
     }
@@ -230,7 +184,7 @@ async def test_category_filter(api: Api) -> None:
 
 async def test_csv_by_format_or_accept_holds_the_json_rows(api: Api) -> None:
     await scenario(api)
-    await run(api, "daily_rollup")
+    await api.run_job("daily_rollup", DAY)
     query = "?from=2020-05-06&to=2020-05-06"
     items = (await get(api, DAILY + query))["items"]
     by_format = await api.client.get(DAILY + query + "&format=csv", headers=api.bureau)
@@ -287,7 +241,7 @@ async def test_a_range_of_exactly_366_days_is_allowed(api: Api) -> None:
 
 async def test_baseline_gives_recovery_index_and_reupload_replaces_it(api: Api) -> None:
     await scenario(api)
-    await run(api, "daily_rollup")
+    await api.run_job("daily_rollup", DAY)
     status, body = await put_baselines(api, baseline_csv("2020-05-06,shopping,50000"))
     assert (status, body) == (200, {"rows": 1})
     shopping = (await daily(api))["shopping"]
@@ -319,7 +273,7 @@ async def test_baseline_with_a_bad_header(api: Api) -> None:
 
 async def test_baseline_errors_name_every_bad_line_and_nothing_is_stored(api: Api) -> None:
     await scenario(api)
-    await run(api, "daily_rollup")
+    await api.run_job("daily_rollup", DAY)
     text = baseline_csv(
         "2020-05-06,shopping,50000",  # 2: valid
         "2020-02-30,shopping,1",  # 3: no such day
@@ -364,10 +318,10 @@ def sums(rows: list[dict[str, Any]]) -> dict[str, int]:
 
 async def test_summary_is_the_sum_of_the_daily_rows_today_included(api: Api) -> None:
     s = await scenario(api)
-    await run(api, "daily_rollup")
+    await api.run_job("daily_rollup", DAY)
     api.clock.advance(days=1)
     batch = await api.create_batch()
-    await redeem(api, s.shop2, await claim(api, batch["id"], "frank"), 30000)
+    await api.redeem(s.shop2, await api.claimed(batch["id"], "frank"), 30000)
     result = await api.client.app[keys.JOBS].run_now(BY_NAME["intraday_refresh"])
     assert result.outcome == "succeeded", result
 
@@ -414,7 +368,7 @@ async def test_summary_before_any_job_has_null_ratios(api: Api) -> None:
 
 async def test_summary_recovery_against_the_baseline(api: Api) -> None:
     await scenario(api)
-    await run(api, "daily_rollup")
+    await api.run_job("daily_rollup", DAY)
     await put_baselines(api, baseline_csv("2020-05-06,shopping,50000"))
     summary = await get(api, SUMMARY)
     shopping = next(p for p in summary["categories"] if p["category"] == "shopping")
@@ -452,7 +406,7 @@ def merchant_row(who: Shop, category: str, *figures: Any) -> dict[str, Any]:
 
 async def test_merchant_rows_of_a_day(api: Api) -> None:
     s = await scenario(api)
-    await run(api, "daily_rollup")
+    await api.run_job("daily_rollup", DAY)
     shop2 = merchant_row(s.shop2, "shopping", 2, 0, 4000, 25000, 6.25, 2)
     shop1 = merchant_row(s.shop1, "shopping", 1, 1, 2000, 12345, 6.1725, 1)
     diner = merchant_row(s.diner, "dining", 1, 0, 1000, 8000, 8.0, 1)
@@ -504,11 +458,11 @@ async def test_a_day_is_settled_once_over_and_a_straggler_the_next_day(api: Api)
     assert await my_lines(api, s.shop1) == []  # mid-day: nothing settled
     # A reversal on the day, before settlement, leaves the line without it.
     batch = await api.create_batch(title="购物券 二")
-    late = await redeem(api, s.shop2, await claim(api, batch["id"], "henry"), 11000)
+    late = await api.redeem(s.shop2, await api.claimed(batch["id"], "henry"), 11000)
     await reverse(api, s.shop2, late)
     api.clock.advance(days=1)  # 10:00 on the 7th
-    await run(api, "settlement")
-    await run(api, "settlement")  # again: once per (merchant, day)
+    await api.run_job("settlement", DAY)
+    await api.run_job("settlement", DAY)  # again: once per (merchant, day)
     at = "2020-05-07T10:00:00+08:00"
     shop1 = {**line(s.shop1, "2020-05-06", n=1, subsidy=2000), "settled_at": at}
     shop2 = {**line(s.shop2, "2020-05-06", n=2, subsidy=4000), "settled_at": at}
@@ -519,9 +473,9 @@ async def test_a_day_is_settled_once_over_and_a_straggler_the_next_day(api: Api)
         [diner],
     ]
     batch = await api.create_batch()
-    await redeem(api, s.shop1, await claim(api, batch["id"], "frank"), 10000)
+    await api.redeem(s.shop1, await api.claimed(batch["id"], "frank"), 10000)
     api.clock.advance(days=1)
-    await run(api, "settlement", NEXT_DAY)
+    await api.run_job("settlement", NEXT_DAY)
     at = "2020-05-08T10:00:00+08:00"
     assert await my_lines(api, s.shop1) == [
         shop1,
@@ -531,7 +485,7 @@ async def test_a_day_is_settled_once_over_and_a_straggler_the_next_day(api: Api)
     assert await my_lines(api, s.shop1, "?from=2020-05-07&to=2020-05-07") == [
         {**line(s.shop1, "2020-05-07", n=1, subsidy=2000), "settled_at": at}
     ]
-    other = await shop(api, "shopping", "无关商户")
+    other = await api.merchant(category="shopping", name="无关商户")
     assert await my_lines(api, other) == []
 
 
@@ -556,7 +510,7 @@ async def test_day_lines_for_the_bureau_unsettled_then_settled(api: Api) -> None
     ]
     assert await lines(api, "2020-05-06") == unsettled
     api.clock.advance(days=1)
-    await run(api, "settlement")
+    await api.run_job("settlement", DAY)
     settled = [
         {**x, "status": "settled", "settled_at": "2020-05-07T10:00:00+08:00"} for x in unsettled
     ]
@@ -572,7 +526,7 @@ async def test_day_lines_for_the_bureau_unsettled_then_settled(api: Api) -> None
 
 
 async def test_merchant_settlements_refuse_bad_ranges(api: Api) -> None:
-    who = await shop(api, "shopping", "银座商城")
+    who = await api.merchant(category="shopping", name="银座商城")
     queries = ["?from=2020-05-07&to=2020-05-06", "?from=2020-02-30", "?from=2019-01-01", "?x=1"]
     await refused(api, MY_SETTLEMENTS, queries, who.headers)
     await refused(api, SETTLEMENTS, ["?date=2020-13-01", "?format=xml"])

@@ -9,16 +9,13 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
-from jobs.registry import BY_NAME
 from service import keys
 from service.domain import recovery
 from service.domain.credit_code import random_huaiyin_code
-from tests.api.test_risk import Shop, batch, redeem, settle
 from tests.conftest import Api, assert_error, assert_invalid, assert_queries_invalid
 from tests.support.money import export, with_account
-
-TURNOVER = "/api/v1/admin/turnover"
-RECOVERY = "/api/v1/stats/recovery"
+from tests.support.shops import batch, redeem, settle
+from tests.support.turnover import RECOVERY, TURNOVER, csv_of
 
 
 def code(rng: random.Random | None = None) -> str:
@@ -26,21 +23,9 @@ def code(rng: random.Random | None = None) -> str:
     return random_huaiyin_code(r)
 
 
-async def put_csv(api: Api, text: str) -> tuple[int, Any]:
-    headers = {**api.bureau, "Content-Type": "text/csv"}
-    return await api.call("PUT", TURNOVER, data=text.encode(), headers=headers)
-
-
-def csv_of(rows: list[tuple[str, str, str, int]]) -> str:
-    return "date,credit_code,category,sales_fen\n" + "".join(
-        f"{d},{c},{k},{s}\n" for d, c, k, s in rows
-    )
-
-
 async def test_a_merchant_reports_its_day_and_may_correct_it_until_paid(api: Api) -> None:
-    created = await api.create_merchant(category="dining")
-    mid = created["merchant"]["id"]
-    me = api.auth("merchant", f"m{mid}", mid)
+    shop = await api.merchant(category="dining")
+    created, mid, me = shop.created, shop.id, shop.headers
     path = "/api/v1/merchant/turnover/2020-05-06"
     _, day = await api.call(
         "PUT", path, json={"sales_fen": 1_234_500, "transactions": 210}, headers=me, expect=200
@@ -75,7 +60,7 @@ async def test_a_merchant_reports_its_day_and_may_correct_it_until_paid(api: Api
     # Once the day is settled and paid out in a bank file, the day's takings are final.
     b = await batch(api, category="dining", face_value_fen=1000, min_spend_fen=5000)
     await with_account(api, mid, "6222020200112233445")
-    await redeem(api, Shop(mid, me), b, "r-turnover", 5000)
+    await redeem(api, shop, b, "r-turnover", 5000)
     await settle(api, date(2020, 5, 6))
     await api.call("PUT", path, json={"sales_fen": 2}, headers=me, expect=200)  # not paid yet
     await export(api)
@@ -100,19 +85,19 @@ async def test_imports_refuse_bad_lines_and_store_nothing(api: Api) -> None:
         "outside the data's years": (other, "2018-05-03", "dining", "500000"),
     }
     for what, (c, d, k, s) in cases.items():
-        status, body = await put_csv(api, csv_of(good) + f"{d},{c},{k},{s}\n")
+        status, body = await api.put_csv(TURNOVER, csv_of(good) + f"{d},{c},{k},{s}\n")
         assert_error(status, body, 400, "invalid_request")
         assert list(body["error"]["details"]["lines"]) == ["5"], (what, body)
-    status, body = await put_csv(
-        api, csv_of(good) + "2020-05-02,only,three\n" + f"2019-05-03,{other},dining,1\n"
+    status, body = await api.put_csv(
+        TURNOVER, csv_of(good) + "2020-05-02,only,three\n" + f"2019-05-03,{other},dining,1\n"
     )
     assert_error(status, body, 400, "invalid_request")
     assert sorted(body["error"]["details"]["lines"]) == ["5", "6"]  # broken, and a repeat
-    status, body = await put_csv(api, "day,code,sales\n")
+    status, body = await api.put_csv(TURNOVER, "day,code,sales\n")
     assert_error(status, body, 400, "invalid_request")
     async with api.client.app[keys.DB].connection() as conn:
         assert await conn.raw.fetchval("SELECT count(*) FROM turnover") == 0  # nothing stored
-    status, stored = await put_csv(api, csv_of(good))
+    status, stored = await api.put_csv(TURNOVER, csv_of(good))
     assert (status, stored) == (200, {"rows": 3})
     _, trail = await api.call(
         "GET", "/api/v1/admin/audit", params={"action": "turnover.import"}, headers=api.bureau
@@ -136,7 +121,7 @@ async def test_recovery_compares_weekday_aligned_days_and_says_null_when_data_ar
         ("2019-05-04", shop, "shopping", 100_000),
         ("2020-05-02", shop, "shopping", 95_000),
     ]
-    assert (await put_csv(api, csv_of(rows)))[0] == 200
+    assert (await api.put_csv(TURNOVER, csv_of(rows)))[0] == 200
     _, report = await api.call(
         "GET",
         RECOVERY,
@@ -172,10 +157,7 @@ async def test_recovery_compares_weekday_aligned_days_and_says_null_when_data_ar
     )
     assert status == 200 and text.splitlines()[0].startswith("date,category,participants_")
     # The nightly job keeps the festival to date for the summary.
-    result = await api.client.app[keys.JOBS].run_day(
-        BY_NAME["recovery"], date(2020, 5, 2), force=True
-    )
-    assert result.outcome == "succeeded", result
+    await api.run_job("recovery", date(2020, 5, 2))
     _, summary = await api.call("GET", "/api/v1/stats/summary", headers=api.bureau, expect=200)
     (kept,) = [r for r in summary["recovery"] if r["category"] == "shopping"]
     assert (kept["from"], kept["to"], kept["incremental_index"]) == (
@@ -209,7 +191,7 @@ async def test_the_interval_holds_a_known_effect_and_narrows_with_more_merchants
             rows.append(
                 (day.isoformat(), c, "dining", round(level * recovered * rng.uniform(0.85, 1.15)))
             )
-    assert (await put_csv(api, csv_of(rows)))[0] == 200
+    assert (await api.put_csv(TURNOVER, csv_of(rows)))[0] == 200
     db = api.client.app[keys.DB]
     last = date(2020, 5, 14)
     full = await recovery.compute(db, date(2020, 5, 1), last, "dining", 2019)
@@ -272,13 +254,12 @@ async def test_a_day_reported_far_from_the_festival_never_stretches_the_default_
     span grew past what a request may cover and the bulletin's default answered 400. The
     default is the festival's days with data, up to yesterday."""
     batch = await api.create_batch()  # claims on the 6th, vouchers valid 7 days
-    created = await api.create_merchant(category="shopping")
-    mid, shop = created["merchant"]["id"], created["merchant"]["credit_code"]
+    merchant = await api.merchant(category="shopping")
+    shop, me = merchant.created["merchant"]["credit_code"], merchant.headers
     rows = [("2019-05-08", shop, "shopping", 100_000), ("2020-05-06", shop, "shopping", 90_000)]
-    assert (await put_csv(api, csv_of(rows)))[0] == 200
+    assert (await api.put_csv(TURNOVER, csv_of(rows)))[0] == 200
     api.clock.advance(days=800)  # two years on, the merchant reports its takings of today
     today = api.clock.now().astimezone(api.settings.tz).date()
-    me = api.auth("merchant", f"m{mid}", mid)
     await api.call(
         "PUT",
         f"/api/v1/merchant/turnover/{today}",
@@ -302,16 +283,15 @@ async def test_a_merchant_cannot_rewrite_the_districts_recovery(api: Api) -> Non
     """The tester's 1st: a planted merchant's report of 10,000,000 yuan for a day replaced the
     bureau's imported tax figure, and shopping's index went from 0.88 to 7.07. Now the two
     are kept apart, recovery uses the import, and an implausible report is refused."""
-    created = await api.create_merchant(category="shopping")
-    mid, shop = created["merchant"]["id"], created["merchant"]["credit_code"]
-    me = api.auth("merchant", f"m{mid}", mid)
+    merchant = await api.merchant(category="shopping")
+    mid, shop, me = merchant.id, merchant.created["merchant"]["credit_code"], merchant.headers
     rows = [
         ("2019-05-08", shop, "shopping", 100_000),
         ("2019-05-09", shop, "shopping", 100_000),
         ("2020-05-05", shop, "shopping", 90_000),
         ("2020-05-06", shop, "shopping", 88_000),
     ]
-    assert (await put_csv(api, csv_of(rows)))[0] == 200
+    assert (await api.put_csv(TURNOVER, csv_of(rows)))[0] == 200
 
     async def index() -> Any:
         _, report = await api.call(
@@ -337,17 +317,13 @@ async def test_a_merchant_cannot_rewrite_the_districts_recovery(api: Api) -> Non
         ("2020-05-06", "merchant", 95_000),
     ]
     # Each report is on the audit trail, by the merchant; the refused one is not.
-    _, trail = await api.call(
-        "GET", "/api/v1/admin/audit", params={"actor": f"merchant:{mid}"}, headers=api.bureau
-    )
-    (entry,) = trail["items"]
+    (entry,) = await api.audit(actor=f"merchant:{mid}")
     assert (entry["action"], entry["object"]) == ("turnover.report", f"turnover/{shop}/2020-05-06")
     assert entry["before"] is None and entry["after"]["sales_fen"] == 95_000
 
 
 async def test_bad_turnover_requests_get_their_documented_errors(api: Api) -> None:
-    mid = (await api.create_merchant(category="dining"))["merchant"]["id"]
-    me = api.auth("merchant", f"m{mid}", mid)
+    me = (await api.merchant(category="dining")).headers
     mine = "/api/v1/merchant/turnover"
     await assert_queries_invalid(
         api, mine, "?from=2020-5-1 ?to=2020-13-01 ?from=1999-12-31 ?page=2", headers=me
@@ -374,8 +350,8 @@ async def test_bad_turnover_requests_get_their_documented_errors(api: Api) -> No
         assert_error(status, body, 403, "forbidden")
     # The bureau's import: each bad cell is named by its line, and nothing is stored.
     good = code()
-    status, body = await put_csv(
-        api,
+    status, body = await api.put_csv(
+        TURNOVER,
         csv_of(
             [
                 ("2020-13-01", good, "dining", 100),

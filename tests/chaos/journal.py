@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from tests.domain.test_claims_concurrency import bearer
+from tests.support.tokens import bearer
 
 REQUEST_TIMEOUT_S = 20  # what a patient client waits before it calls an answer lost
 

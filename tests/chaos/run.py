@@ -38,9 +38,9 @@ from service.processes import FESTIVAL, free_port, stop, wait_http
 from tests.chaos import postgres
 from tests.chaos.journal import Journal, reconcile
 from tests.conftest import with_database
-from tests.domain.test_claims_concurrency import bearer
 from tests.support.factories import merchant_body
 from tests.support.processes import ROOT, festival_env
+from tests.support.tokens import bearer
 
 ZERO_KEYS = (
     "acknowledged_lost",

@@ -21,9 +21,9 @@ import pytest
 
 from service.app import all_endpoints
 from tests.conftest import create_database, drop_database, with_database
-from tests.domain.test_claims_concurrency import bearer
 from tests.support.factories import live_batch_body, merchant_body
 from tests.support.processes import ROOT, festival_env, serving
+from tests.support.tokens import bearer
 
 CHECKS = ",".join(
     (

@@ -24,7 +24,7 @@ from service.domain.redemptions import Checkout
 from service.errors import DomainError, ErrorCode
 from service.middlewares import AccessLogger
 from tests.conftest import TEST_SECRET, Api, assert_error
-from tests.contracts.test_tokens import claims
+from tests.support.tokens import claims
 
 ROOT = Path(__file__).resolve().parents[2]
 REDEMPTIONS = "/api/v1/merchant/redemptions"

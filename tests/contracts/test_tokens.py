@@ -12,30 +12,15 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from service.app import create_app
 from service.settings import Settings
 from tests.conftest import TEST_SECRET, Api, assert_error
+from tests.support.tokens import claims, public_pem
 
 ME = "/api/v1/auth/me"
 ADMIN = "/api/v1/admin/merchants"
-
-
-def claims(**overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    base = {
-        "iss": "huaiyin-festival",
-        "aud": "festival-api",
-        "sub": "someone",
-        "role": "bureau",
-        "iat": now,
-        "exp": now + 600,
-        "jti": "j1",
-    }
-    base.update(overrides)
-    return {k: v for k, v in base.items() if v is not None}
 
 
 def hs256(**overrides: Any) -> str:
@@ -117,12 +102,6 @@ async def test_missing_or_other_schemes_are_401(api: Api, header: str) -> None:
 @pytest.fixture
 def rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def public_pem(key: Any) -> bytes:
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
 
 
 async def platform_api(api: Api, aiohttp_client: Any, pem: bytes) -> Api:

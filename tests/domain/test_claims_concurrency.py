@@ -9,28 +9,16 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiohttp
 import asyncpg
 import pytest
 
-from service.auth import issue_token
-from service.settings import Settings
-from tests.conftest import TEST_SECRET, create_database, drop_database, with_database
+from tests.conftest import create_database, drop_database, with_database
 from tests.support.factories import live_batch_body, merchant_body
 from tests.support.processes import Server, festival_env, serving
-
-TOKENS = Settings(
-    database_url=None, data_dir=Path("."), jwt_secret=TEST_SECRET, tz=ZoneInfo("Asia/Shanghai")
-)
-
-
-def bearer(role: str, sub: str, mid: int | None = None) -> dict[str, str]:
-    token, _ = issue_token(TOKENS, role=role, sub=sub, merchant_id=mid)
-    return {"Authorization": f"Bearer {token}"}
+from tests.support.tokens import bearer
 
 
 @dataclass

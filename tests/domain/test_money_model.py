@@ -37,7 +37,6 @@ from hypothesis.stateful import (
 
 from service import keys
 from service.timefmt import business_day
-from tests.api.test_risk import FLAGS, REDEMPTIONS, Shop, redeem, scan, series, settle, shop
 from tests.conftest import Api, assert_error
 from tests.support.money import (
     BALANCES,
@@ -48,6 +47,7 @@ from tests.support.money import (
     verified,
     with_account,
 )
+from tests.support.shops import FLAGS, REDEMPTIONS, Shop, redeem, scan, series, settle, shop
 
 T = TypeVar("T")
 

@@ -11,21 +11,16 @@ lines in the wrong state; a clawback and a same-day reversal recovered the same 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable
 from datetime import datetime, time, timedelta
-from typing import Any, TypeVar
-
-import asyncpg
+from typing import Any
 
 from jobs.registry import BY_NAME
 from jobs.runner import JobRunner
 from service import keys
 from service.clock import FixedClock
 from service.domain.audit import LOCK_NAMESPACE as AUDIT_LOCK
-from tests.api.test_risk import CLEAR, DAY, FLAGS, Shop, batch, series, settle, shop
 from tests.conftest import Api, assert_error
 from tests.support.money import (
     EXPORTS,
@@ -36,46 +31,13 @@ from tests.support.money import (
     verified,
     with_account,
 )
-
-T = TypeVar("T")
-
-
-@asynccontextmanager
-async def holding(api: Api, sql: str, *args: Any) -> AsyncIterator[None]:
-    """A transaction of the test's own holding what `sql` locks, until the block ends."""
-    conn = await asyncpg.connect(api.settings.database_url)
-    try:
-        async with conn.transaction():
-            await conn.execute(sql, *args)
-            yield
-    finally:
-        await conn.close()
+from tests.support.races import holding, started, waiting
+from tests.support.shops import CLEAR, DAY, FLAGS, Shop, batch, redeem, scan, series, settle, shop
 
 
 def audit_appends(api: Api) -> Any:
     """Every bureau write stops at its audit entry, its work done but not committed."""
     return holding(api, "SELECT pg_advisory_xact_lock($1::int, 0)", AUDIT_LOCK)
-
-
-async def waiting(api: Api, count: int) -> None:
-    """Until `count` backends of the test's database wait on a lock (10 s at most)."""
-    conn = await asyncpg.connect(api.settings.database_url)
-    try:
-        for _ in range(1000):
-            found = await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if found >= count:
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"{count} transactions never waited on a lock")
-    finally:
-        await conn.close()
-
-
-def started(work: Awaitable[T]) -> asyncio.Task[T]:
-    return asyncio.ensure_future(work)
 
 
 async def call(api: Api, method: str, path: str, **kw: Any) -> tuple[int, Any]:
@@ -85,7 +47,6 @@ async def call(api: Api, method: str, path: str, **kw: Any) -> tuple[int, Any]:
 async def flagged(api: Api, merchant: Shop, batch_id: int) -> int:
     """An open burst flag on the merchant's 20 redemptions of today (count rules are open at
     once); returns its id."""
-    from tests.api.test_risk import scan
 
     await series(api, merchant, batch_id, [CLEAR] * 20, every_minutes=0.3)
     await scan(api, intraday=True)
@@ -166,7 +127,6 @@ async def test_a_release_committed_before_an_export_makes_its_money_payable(api:
 async def test_two_flags_of_one_merchant_confirmed_and_released_together(api: Api) -> None:
     """Release one flag while another of the same merchant is being confirmed: the merchant
     stays held by the second, whichever commits first."""
-    from tests.api.test_risk import redeem, scan
 
     b = await batch(api, quantity=1000, per_resident_limit=5)
     m = await shop(api)

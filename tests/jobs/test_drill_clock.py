@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,31 +26,15 @@ from jobs.registry import BY_NAME, JOBS
 from jobs.scheduler import DrillScheduler, latest_due
 from service import keys
 from service.app import create_app
-from service.clock import DrillClock
-from service.settings import Settings
 from service.sms import CapturingSmsSender
 from tests.conftest import Api, assert_error, assert_invalid
+from tests.support.drill import CLOCK, at_ten, festival_day, move, real_now
 from tests.support.processes import FESTIVAL, ROOT, festival_env, run_festival
 
-CLOCK = "/api/v1/admin/drill/clock"
 ABOUT = "/api/v1/about"
 DAILY = [job.name for job in JOBS if job.daily]
 FREQUENT = [job.name for job in JOBS if not job.daily]
 PHONE = "13912345678"
-
-
-@pytest.fixture
-async def drill(settings: Settings, sms: CapturingSmsSender, aiohttp_client: Any) -> Api:
-    """The app in a drill, on a DrillClock that follows the test database."""
-    app = create_app(settings=replace(settings, drill=True), sms=sms)
-    client = await aiohttp_client(app)
-    clock = app[keys.CLOCK]
-    assert isinstance(clock, DrillClock)
-    return Api(client, app[keys.SETTINGS], clock, sms)  # type: ignore[arg-type]
-
-
-def real_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def tz_iso(moment: datetime, api: Api) -> str:
@@ -62,26 +46,12 @@ async def about_now(api: Api) -> datetime:
     return datetime.fromisoformat(body["now"])
 
 
-async def move(api: Api, to: datetime, expect: int | None = 200) -> tuple[int, Any]:
-    return await api.call(
-        "POST", CLOCK, json={"to": to.isoformat()}, headers=api.bureau, expect=expect
-    )
-
-
 async def until(check: Callable[[], Awaitable[bool]], what: str, seconds: float = 5.0) -> None:
     """Polls `check` until it holds, for at most `seconds` (a bound, not an expectation)."""
     deadline = time.monotonic() + seconds
     while not await check():
         assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
         await asyncio.sleep(0.05)
-
-
-def festival_day(at: datetime, api: Api) -> date:
-    return at.astimezone(api.settings.tz).date()
-
-
-def at_ten(day: date, api: Api) -> datetime:
-    return datetime(day.year, day.month, day.day, 10, 0, tzinfo=api.settings.tz)
 
 
 # --- without a drill ------------------------------------------------------------------

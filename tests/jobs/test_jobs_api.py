@@ -19,7 +19,6 @@ from jobs.registry import BY_NAME, JOBS
 from jobs.runner import LOCK_NAMESPACE, RunResult
 from service import keys
 from tests.conftest import Api, assert_error
-from tests.support.processes import festival_env, run_festival
 
 JOBS_PATH = "/api/v1/admin/jobs"
 DAY = date(2020, 5, 6)
@@ -111,8 +110,7 @@ async def test_listing_before_and_after_a_run(api: Api) -> None:
         }
         assert datetime.fromisoformat(job["next_run_at"]) >= api.clock.now()
 
-    result = await run_day(api, "daily_rollup")
-    assert result.outcome == "succeeded", result
+    result = await api.run_job("daily_rollup", DAY)
     run = (await listing(api))["daily_rollup"]["last_run"]
     assert run == {
         "period": "2020-05-06",
@@ -221,8 +219,7 @@ async def test_a_failing_run_is_recorded_with_its_error_then_retried(api: Api) -
         assert await other.fetchval("SELECT count(*) FROM settlement_lines") == 0
 
     api.clock.advance(minutes=1)
-    result = await run_day(api, "settlement")
-    assert result.outcome == "succeeded", result
+    result = await api.run_job("settlement", DAY)
     assert (await listing(api))["settlement"]["last_run"] == {
         "period": "2020-05-06",
         "started_at": "2020-05-07T10:01:00+08:00",
@@ -237,18 +234,15 @@ async def test_a_failing_run_is_recorded_with_its_error_then_retried(api: Api) -
 # --- the command line -----------------------------------------------------------------
 
 
-async def festival(api: Api, tmp_path: Path, args: str) -> Any:
-    env = festival_env(api.settings.database_url, tmp_path)
-    return await asyncio.to_thread(run_festival, ["jobs", *args.split()], env)
-
-
 async def test_jobs_commands(api: Api, tmp_path: Path) -> None:
     listed, ran, unknown, frequent, backwards = await asyncio.gather(
-        festival(api, tmp_path, "list"),
-        festival(api, tmp_path, "run daily_rollup --date 2020-05-06"),
-        festival(api, tmp_path, "run nope"),
-        festival(api, tmp_path, "backfill intraday_refresh --from 2020-05-01 --to 2020-05-03"),
-        festival(api, tmp_path, "backfill settlement --from 2020-05-03 --to 2020-05-01"),
+        api.cli("jobs", "list"),
+        api.cli("jobs", "run", "daily_rollup", "--date", "2020-05-06"),
+        api.cli("jobs", "run", "nope"),
+        api.cli(
+            "jobs", "backfill", "intraday_refresh", "--from", "2020-05-01", "--to", "2020-05-03"
+        ),
+        api.cli("jobs", "backfill", "settlement", "--from", "2020-05-03", "--to", "2020-05-01"),
     )
     assert listed.returncode == 0, listed.stderr
     assert all(job.name in listed.stdout for job in JOBS), listed.stdout
@@ -261,8 +255,8 @@ async def test_jobs_commands(api: Api, tmp_path: Path) -> None:
     assert backwards.returncode != 0
     assert "--from" in backwards.stderr
 
-    filled = await festival(
-        api, tmp_path, "backfill daily_rollup --from 2020-05-01 --to 2020-05-03"
+    filled = await api.cli(
+        "jobs", "backfill", "daily_rollup", "--from", "2020-05-01", "--to", "2020-05-03"
     )
     assert filled.returncode == 0, filled.stderr
     assert "3/3" in filled.stderr

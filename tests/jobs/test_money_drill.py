@@ -8,12 +8,10 @@ from datetime import timedelta
 
 from jobs.scheduler import DrillScheduler
 from service import keys
-from tests.api.test_risk import CLEAR, redeem, reverse, shop
 from tests.conftest import Api
-from tests.jobs.test_drill_clock import at_ten, drill, festival_day, move, real_now
+from tests.support.drill import at_ten, festival_day, move, real_now
 from tests.support.money import balances, export, file_rows, returns, verified, with_account
-
-__all__ = ["drill"]  # the fixture, used by name
+from tests.support.shops import CLEAR, redeem, reverse, shop
 
 
 async def test_three_days_of_money_in_a_drill(drill: Api) -> None:

@@ -19,10 +19,10 @@ import asyncpg
 import pytest
 
 from tests.conftest import with_database
-from tests.domain.test_claims_concurrency import bearer
 from tests.support.factories import live_batch_body
 from tests.support.processes import festival_env, serving
 from tests.support.reconcile import vouchers_by_resident
+from tests.support.tokens import bearer
 
 
 @pytest.fixture

@@ -8,9 +8,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -33,25 +30,9 @@ from service.schemas.stats import DailyRow
 from service.settings import Settings
 from service.sms import CapturingSmsSender
 from tests.support.factories import live_batch_body, merchant_body
+from tests.support.pages import NEEDS_BROWSER, shot, sign_in
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-
-
-def _why_not() -> str | None:
-    if not os.path.exists(CHROMIUM):
-        return "Debian's chromium is not installed (make test installs it with apt-get)"
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed"
-    fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False)
-    if not fonts.stdout.strip():
-        return "no CJK font (fonts-wqy-microhei) is installed: Chinese would render as boxes"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_why_not() is not None, reason=_why_not() or "")
+pytestmark = NEEDS_BROWSER
 
 
 @dataclass
@@ -115,34 +96,6 @@ async def live(settings: Settings) -> AsyncIterator[Live]:
     await server.close()
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
-        yield chromium
-        await chromium.close()
-
-
-async def sign_in(page: Any, username: str, password: str) -> None:
-    await page.fill("#username", username)
-    await page.fill("#password", password)
-    await page.click("#sign-in")
-
-
 def offline_only(page: Any, base: str) -> list[str]:
     """Every address the page asks for; the test checks none leaves this service."""
     asked: list[str] = []
@@ -154,11 +107,6 @@ def assert_local(asked: list[str], base: str) -> None:
     assert asked and all(u.startswith((base, "blob:", "data:")) for u in asked), [
         u for u in asked if not u.startswith((base, "blob:", "data:"))
     ]
-
-
-async def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 async def test_a_resident_signs_in_claims_and_shows_the_qr_code(live: Live, browser: Any) -> None:

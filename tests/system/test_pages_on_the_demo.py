@@ -21,10 +21,10 @@ from service.demo.loader import load_demo
 from service.settings import Settings
 from service.sms import CapturingSmsSender
 from tests.conftest import create_database, drop_database, with_database
+from tests.support.pages import NEEDS_BROWSER, shot, sign_in
 from tests.support.scenario import TZ
-from tests.system.test_pages_browser import browser, pytestmark, shot, sign_in
 
-__all__ = ["browser", "pytestmark"]  # the browser fixture, and the skip without Chromium
+pytestmark = NEEDS_BROWSER  # skipped, with the reason, without Chromium
 
 SCALE = 0.02
 

@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deploy"))
 from topology import Topology, missing_tools
 
 from tests.conftest import TEST_SECRET
-from tests.domain.test_claims_concurrency import bearer
 from tests.support.factories import insert_batch, merchant_body
 from tests.support.reconcile import vouchers_by_resident
+from tests.support.tokens import bearer
 
 pytestmark = pytest.mark.skipif(
     bool(missing_tools()),
