@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import jwt
 from cryptography.hazmat.primitives import serialization
 
 from service.auth import issue_token
@@ -44,3 +45,9 @@ def bearer(role: str, sub: str, mid: int | None = None) -> dict[str, str]:
     """The headers of `role` for a `festival serve` signing with the tests' secret."""
     token, _ = issue_token(TOKENS, role=role, sub=sub, merchant_id=mid)
     return {"Authorization": f"Bearer {token}"}
+
+
+def signed(**overrides: Any) -> dict[str, str]:
+    """A token signed with the service's secret (a merchant's unless overridden)."""
+    payload = claims(**{"sub": "m", "role": "merchant", "jti": None, **overrides})
+    return {"Authorization": "Bearer " + jwt.encode(payload, TEST_SECRET, algorithm="HS256")}
