@@ -16,6 +16,53 @@ from service.timefmt import day_bounds
 from tests.load.scale import FILL_DAY, FIRST, TZ, fill_frame
 
 BIG = {"vouchers", "redemptions", "residents", "voucher_events", "idempotency_keys"}
+# The bureau's tables, grown by SQL below: the risk flags of a festival's nights, its audit
+# trail, a year of imported takings (the baseline) and this year's, and the ledger's transfers
+# (the fill's redemptions each wrote one).
+BUREAU_BIG = {"risk_flags", "audit_log", "turnover", "transfers"}
+
+FLAGS = """
+INSERT INTO risk_flags (merchant_id, rule, date, subject, score, evidence, status, raised_at,
+                        reviewed_by, reviewed_at)
+SELECT m.ids[1 + i % array_length(m.ids, 1)],
+       (ARRAY['repeat_pair', 'threshold_hugging', 'burst', 'reversal_churn'])[1 + i % 4],
+       $1::date + (i / 400), 'r-' || i, 0.6, '{}',
+       -- Most flags reviewed long ago; the open ones are today's few.
+       CASE WHEN i % 100 = 0 THEN 'open' ELSE 'dismissed' END,
+       now(), CASE WHEN i % 100 = 0 THEN NULL ELSE 'ops' END,
+       CASE WHEN i % 100 = 0 THEN NULL ELSE now() END
+FROM generate_series(0, $2::int - 1) i, (SELECT array_agg(id ORDER BY id) AS ids FROM merchants) m
+"""
+TRAIL = """
+INSERT INTO audit_log (id, at, actor, action, object, after, prev_hash, hash)
+SELECT i, $1::timestamptz + i * interval '10 seconds', 'bureau:ops-' || i % 20,
+       'merchant.update', 'merchants/' || i % 500, '{}',
+       md5('p' || i) || md5('q' || i), md5('h' || i) || md5('k' || i)
+FROM generate_series(1, $2::int) i
+"""
+TAKINGS = """
+INSERT INTO turnover (credit_code, date, category, sales_fen, transactions, source, recorded_at)
+SELECT '91370104XX' || lpad(c::text, 8, '0'), d::date,
+       (ARRAY['shopping', 'dining', 'culture_tourism', 'auto'])[1 + c % 4],
+       100000 + c, NULL::integer, 'import', now()
+FROM generate_series(1, $1::int) c,
+     generate_series(date '2019-04-01', date '2019-05-31', interval '1 day') d
+UNION ALL
+SELECT '91370104XX' || lpad(c::text, 8, '0'), d::date,
+       (ARRAY['shopping', 'dining', 'culture_tourism', 'auto'])[1 + c % 4],
+       100000 + c, NULL::integer, 'import', now()
+FROM generate_series(1, $1::int) c,
+     generate_series(date '2020-04-01', date '2020-05-31', interval '1 day') d
+UNION ALL
+SELECT m.credit_code, d::date, m.category, 90000, 10, 'merchant', now()
+FROM merchants m, generate_series(date '2020-04-01', date '2020-05-31', interval '1 day') d
+"""
+
+
+async def plan_of(conn: Any, name: str, params: dict[str, Any]) -> dict[str, Any]:
+    named = query(name)
+    rows = await conn.fetch("EXPLAIN (FORMAT JSON) " + named.text, *named.args(params))
+    return dict(json.loads(rows[0][0])[0]["Plan"])
 
 
 def scanned(plan: dict[str, Any]) -> set[str]:
@@ -51,9 +98,85 @@ async def test_the_hot_reads_use_their_indexes(db_url: str) -> None:
             "merchant_redemption_by_key": {"merchant_id": merchant, "key": "scale-1"},
         }
         for name, params in hot.items():
-            named = query(name)
-            rows = await conn.fetch("EXPLAIN (FORMAT JSON) " + named.text, *named.args(params))
-            plan = json.loads(rows[0][0])[0]["Plan"]
+            plan = await plan_of(conn, name, params)
             assert not scanned(plan) & BIG, (name, json.dumps(plan, indent=1)[:3000])
+    finally:
+        await conn.close()
+
+
+async def test_the_bureaus_hot_reads_use_their_indexes(db_url: str) -> None:
+    """The pages the bureau keeps open (risk flags, the audit trail, a merchant's takings, the
+    recovery estimate, a merchant's balances, transfers and statement) read through their
+    indexes, whatever the size of the festival behind them."""
+    conn = await asyncpg.connect(db_url)
+    try:
+        residents = 3000
+        await fill_frame(conn, residents)
+        for n in range(10):
+            day = FIRST + timedelta(days=n)
+            await conn.execute(FILL_DAY, day_bounds(day, TZ)[0], n, 600, 500, residents, day)
+        await conn.execute(FLAGS, FIRST, 40_000)
+        await conn.execute(TRAIL, datetime(2020, 4, 20, tzinfo=UTC), 40_000)
+        await conn.execute(TAKINGS, 300)
+        await conn.execute("ANALYZE")
+        merchant = await conn.fetchval("SELECT merchant_id FROM transfers ORDER BY id DESC LIMIT 1")
+        festival = (date(2020, 5, 1), date(2020, 5, 6))
+        days = [festival[0] + timedelta(days=n) for n in range(6)]
+        baseline = [date(2019, 5, 2) + timedelta(days=n) for n in range(6)]
+        any_flag = {"status": None, "merchant_id": None, "rule": None, "limit": 50}
+        any_entry = {"from_at": None, "to_at": None, "actor": None, "action": None}
+        hot: dict[str, tuple[str, dict[str, Any]]] = {
+            # The risk page: the open flags, and one merchant's.
+            "open flags": ("risk_flags", {**any_flag, "status": "open"}),
+            "a merchant's flags": ("risk_flags", {**any_flag, "merchant_id": merchant}),
+            # The audit trail: its latest page, one actor's entries, and an hour of it.
+            "the trail's latest": ("audit_entries", {**any_entry, "object": None, "limit": 50}),
+            "an actor's entries": (
+                "audit_entries",
+                {**any_entry, "actor": "bureau:ops-7", "object": None, "limit": 50},
+            ),
+            "an hour of the trail": (
+                "audit_entries",
+                {
+                    **any_entry,
+                    "from_at": datetime(2020, 4, 21, 9, tzinfo=UTC),
+                    "to_at": datetime(2020, 4, 21, 10, tzinfo=UTC),
+                    "object": None,
+                    "limit": 50,
+                },
+            ),
+            # Turnover and recovery: a merchant's days, and a range with its baseline days.
+            "a merchant's takings": (
+                "merchant_turnover",
+                {"merchant_id": merchant, "from_day": festival[0], "to_day": festival[1]},
+            ),
+            "recovery of a category": (
+                "recovery_rows",
+                {"days": days + baseline, "category": "shopping"},
+            ),
+            # The ledger: a merchant's balances, transfers and statement.
+            "a merchant's balances": ("merchant_balances", {"merchant_id": merchant}),
+            "a merchant's transfers": (
+                "ledger_transfers",
+                {
+                    "merchant_id": merchant,
+                    "kind": None,
+                    "from_day": festival[0],
+                    "to_day": festival[1],
+                    "limit": 200,
+                },
+            ),
+            "a merchant's statement": (
+                "merchant_statement",
+                {"merchant_id": merchant, "from_day": festival[0], "to_day": festival[1]},
+            ),
+        }
+        sizes = {
+            table: await conn.fetchval(f"SELECT count(*) FROM {table}") for table in BUREAU_BIG
+        }
+        assert min(sizes.values()) >= 5000, sizes  # big enough for a scan to cost
+        for what, (name, params) in hot.items():
+            plan = await plan_of(conn, name, params)
+            assert not scanned(plan) & (BIG | BUREAU_BIG), (what, json.dumps(plan, indent=1)[:3000])
     finally:
         await conn.close()
