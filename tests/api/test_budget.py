@@ -64,14 +64,7 @@ async def test_committed_spent_and_available(api: Api) -> None:
     }
     voucher = await claim(api, batch["id"], "alice")  # claimed: still committed
     assert (await budget_of(api, "shopping"))["committed_fen"] == 20_000
-    mid = (await api.create_merchant(category="shopping"))["merchant"]["id"]
-    await api.call(
-        "POST",
-        "/api/v1/merchant/redemptions",
-        json={"code": voucher["code"], "order_amount_fen": 12000, "order_ref": "P1"},
-        headers={**api.auth("merchant", f"m{mid}", mid), "Idempotency-Key": "k1"},
-        expect=201,
-    )
+    await api.redeem(await api.merchant(category="shopping"), voucher["code"], 12000, ref="P1")
     assert await budget_of(api, "shopping") == {  # spent now, no longer committed
         "category": "shopping",
         "budget_fen": 1_000_000,
@@ -221,13 +214,12 @@ async def test_recycling_refusals(api: Api) -> None:
 
 
 async def test_a_merchant_never_passes_its_daily_cap(api: Api) -> None:
-    created = await api.create_merchant(category="shopping", daily_subsidy_cap_fen=5_000)
-    merchant = created["merchant"]
+    shop = await api.merchant(category="shopping", daily_subsidy_cap_fen=5_000)
+    merchant = shop.created["merchant"]
     assert merchant["daily_subsidy_cap_fen"] == 5_000
-    mid = merchant["id"]
+    mid, headers = shop.id, shop.headers
     batch = (await post_batch(api, quantity=20))[1]  # 20 yuan vouchers: two fit in 50 yuan
     codes = [(await claim(api, batch["id"], f"r{i}"))["code"] for i in range(6)]
-    headers = api.auth("merchant", f"m{mid}", mid)
 
     async def redeem(code: str) -> tuple[int, Any]:
         return await api.call(

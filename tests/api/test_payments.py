@@ -454,7 +454,8 @@ async def test_bad_payment_requests_are_refused(api: Api) -> None:
     )
     assert_invalid(status, body, "lines")
     # A bank account given in part, or malformed, on an existing merchant.
-    mid = (await api.create_merchant())["merchant"]["id"]
+    merchant = await api.merchant()
+    mid = merchant.id
     for bad_account, field in (
         ({"account_no": "6222020200112233445"}, "account_no"),  # without its name
         ({"account_name": ACCOUNT["account_name"]}, "account_no"),
@@ -485,7 +486,7 @@ async def test_bad_payment_requests_are_refused(api: Api) -> None:
     status, body = await api.call("GET", "/api/v1/merchant/statement", headers=api.bureau)
     assert_error(status, body, 403, "forbidden")
     # Statements: ranges out of order, not dates, out of 2000–2099, too long, unknown fields.
-    owner = api.auth("merchant", f"m{mid}", mid)
+    owner = merchant.headers
     ranges = "?from=2020-05-07&to=2020-05-06 ?from=2020-02-30 ?to=1999-12-31 ?format=xml ?x=1"
     await assert_queries_invalid(api, "/api/v1/merchant/statement", ranges, headers=owner)
     await assert_queries_invalid(

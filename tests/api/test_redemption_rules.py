@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from service.domain.codes import new_code
-from tests.conftest import Api, assert_error
+from tests.conftest import Api, Merchant, assert_error
 
 PREVIEW = "/api/v1/merchant/vouchers"
 REDEMPTIONS = "/api/v1/merchant/redemptions"
@@ -21,20 +20,14 @@ NOW = "2020-05-06T10:00:00+08:00"  # the test clock, as the API writes it
 EMPTY = {"items": [], "totals": {"count": 0, "order_amount_fen": 0, "discount_fen": 0}}
 
 
-@dataclass
-class Cashier:
-    """A merchant and its token headers."""
-
-    id: int
-    headers: dict[str, str]
+Cashier = Merchant  # a merchant and its token headers
 
 
 # --- helpers --------------------------------------------------------------------------
 
 
 async def cashier(api: Api, category: str = "shopping") -> Cashier:
-    mid = (await api.create_merchant(category=category))["merchant"]["id"]
-    return Cashier(mid, api.auth("merchant", f"m{mid}", mid))
+    return await api.merchant(category=category)
 
 
 async def voucher(api: Api, sub: str = "alice", **batch: Any) -> dict[str, Any]:
@@ -513,9 +506,7 @@ async def test_replayed_checkouts_in_one_flush_each_happen_at_their_own_moment(a
     from service import keys as app_keys
     from service.domain.redemptions import Checkout, redeem_many
 
-    created = await api.create_merchant(category="shopping", daily_subsidy_cap_fen=2_000)
-    mid = created["merchant"]["id"]
-    shop = Cashier(mid, api.auth("merchant", f"m{mid}", mid))
+    shop = await api.merchant(category="shopping", daily_subsidy_cap_fen=2_000)
     v1, v2, v3, v4 = [await voucher(api, sub) for sub in ("a", "b", "c", "d")]
     today = api.clock.now() + timedelta(hours=1)
     tomorrow = today + timedelta(days=1)

@@ -66,8 +66,7 @@ async def remaining(api: Api, batch_id: int) -> int:
 
 async def merchant(api: Api, category: str = "shopping") -> dict[str, str]:
     """A new active merchant's token headers."""
-    mid = (await api.create_merchant(category=category))["merchant"]["id"]
-    return api.auth("merchant", f"m{mid}", mid)
+    return (await api.merchant(category=category)).headers
 
 
 def at(api: Api, **delta: float) -> str:

@@ -6,7 +6,6 @@ run recorded with its error, and the command line."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime
@@ -77,20 +76,7 @@ async def connection(api: Api) -> AsyncIterator[asyncpg.Connection]:
 
 async def completed_redemption(api: Api) -> None:
     batch = await api.create_batch()
-    mid = (await api.create_merchant())["merchant"]["id"]
-    _, voucher = await api.call(
-        "POST",
-        f"/api/v1/batches/{batch['id']}/claims",
-        headers=api.auth("resident", "alice"),
-        expect=201,
-    )
-    await api.call(
-        "POST",
-        "/api/v1/merchant/redemptions",
-        json={"code": voucher["code"], "order_amount_fen": 12000, "order_ref": "POS-1"},
-        headers={**api.auth("merchant", f"m{mid}", mid), "Idempotency-Key": uuid.uuid4().hex},
-        expect=201,
-    )
+    await api.redeemed(await api.merchant(), batch["id"], 12000, "alice")
 
 
 # --- GET /admin/jobs ------------------------------------------------------------------

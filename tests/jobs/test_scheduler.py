@@ -41,35 +41,19 @@ async def seeded(db_url: str) -> Database:
 
 
 async def test_a_redemption_at_235959_and_one_at_000000_land_on_different_days(api: Api) -> None:
-    mid = (await api.create_merchant())["merchant"]["id"]
-    shop = {**api.auth("merchant", mid=mid)}
+    shop = await api.merchant()
     api.clock.at = datetime(2020, 5, 6, 22, 0, tzinfo=TZ)
     batch = await api.create_batch(quantity=10, per_resident_limit=2)
-    codes = []
-    for _ in range(2):
-        _, v = await api.call(
-            "POST",
-            f"/api/v1/batches/{batch['id']}/claims",
-            headers=api.auth("resident", "night-owl"),
-            expect=201,
-        )
-        codes.append(v["code"])
+    codes = [await api.claimed(batch["id"], "night-owl") for _ in range(2)]
     for code, moment in zip(
         codes,
         (datetime(2020, 5, 6, 23, 59, 59, tzinfo=TZ), datetime(2020, 5, 7, 0, 0, 0, tzinfo=TZ)),
         strict=True,
     ):
         api.clock.at = moment
-        await api.call(
-            "POST",
-            "/api/v1/merchant/redemptions",
-            expect=201,
-            json={"code": code, "order_amount_fen": 15000, "order_ref": str(moment)},
-            headers={**shop, "Idempotency-Key": code},
-        )
-    runner: JobRunner = api.client.app[__import__("service.keys").keys.JOBS]
+        await api.redeem(shop, code, 15000, ref=str(moment))
     for day in (date(2020, 5, 6), date(2020, 5, 7)):
-        assert (await runner.run_day(ROLLUP, day, force=True)).outcome == "succeeded"
+        await api.run_job("daily_rollup", day)
     _, body = await api.call(
         "GET",
         "/api/v1/stats/daily?from=2020-05-06&to=2020-05-07&category=shopping",
@@ -81,7 +65,7 @@ async def test_a_redemption_at_235959_and_one_at_000000_land_on_different_days(a
         ("2020-05-07", 1, 15000),
     ]
     _, lines = await api.call(
-        "GET", "/api/v1/merchant/redemptions?date=2020-05-07", headers=shop, expect=200
+        "GET", "/api/v1/merchant/redemptions?date=2020-05-07", headers=shop.headers, expect=200
     )
     assert [i["redeemed_at"] for i in lines["items"]] == ["2020-05-07T00:00:00+08:00"]
 
@@ -248,22 +232,9 @@ async def test_a_job_killed_mid_run_leaves_nothing_and_is_redone_cleanly(
 async def test_a_reversal_after_the_rollup_shows_after_the_next_run(api: Api) -> None:
     from service import keys
 
-    mid = (await api.create_merchant())["merchant"]["id"]
-    shop = api.auth("merchant", mid=mid)
+    shop = await api.merchant()
     batch = await api.create_batch()
-    _, v = await api.call(
-        "POST",
-        f"/api/v1/batches/{batch['id']}/claims",
-        headers=api.auth("resident", "r"),
-        expect=201,
-    )
-    _, red = await api.call(
-        "POST",
-        "/api/v1/merchant/redemptions",
-        expect=201,
-        json={"code": v["code"], "order_amount_fen": 12000, "order_ref": "1"},
-        headers={**shop, "Idempotency-Key": "k"},
-    )
+    red = await api.redeemed(shop, batch["id"], 12000, "r")
     runner = api.client.app[keys.JOBS]
     today = date(2020, 5, 6)
 
@@ -283,7 +254,7 @@ async def test_a_reversal_after_the_rollup_shows_after_the_next_run(api: Api) ->
     await api.call(
         "POST",
         f"/api/v1/merchant/redemptions/{red['id']}/reversal",
-        headers=shop,
+        headers=shop.headers,
         json={"reason": "returned"},
         expect=200,
     )
