@@ -247,11 +247,13 @@ class Api:
         assert result.outcome == "succeeded", result
         return result
 
-    async def put_csv(self, path: str, text: str | bytes) -> tuple[int, Any]:
+    async def put_csv(
+        self, path: str, text: str | bytes, expect: int | None = None
+    ) -> tuple[int, Any]:
         """A CSV body PUT to `path` by the bureau."""
         headers = {**self.bureau, "Content-Type": "text/csv"}
         data = text.encode() if isinstance(text, str) else text
-        return await self.call("PUT", path, data=data, headers=headers)
+        return await self.call("PUT", path, data=data, headers=headers, expect=expect)
 
     async def audit(self, **query: Any) -> list[dict[str, Any]]:
         """The audit trail's items, filtered by `query`."""

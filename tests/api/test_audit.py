@@ -73,12 +73,8 @@ async def test_bureau_writes_are_on_the_trail_with_who_what_and_before_after(api
         headers=api.bureau,
         expect=200,
     )
-    await api.call(
-        "PUT",
-        "/api/v1/admin/baselines",
-        data="date,category,sales_fen\n2020-05-01,dining,100000\n",
-        headers={**api.bureau, "Content-Type": "text/csv"},
-        expect=200,
+    await api.put_csv(
+        "/api/v1/admin/baselines", "date,category,sales_fen\n2020-05-01,dining,100000\n", 200
     )
     await api.call(
         "POST", "/api/v1/admin/jobs/daily_rollup/runs", json={}, headers=api.bureau, expect=202

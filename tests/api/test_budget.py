@@ -158,10 +158,7 @@ async def test_recycling_moves_unclaimed_and_expired_stock_once(api: Api) -> Non
         "POST", path, json={"into_batch_id": later["id"]}, headers=api.bureau
     )
     assert_error(status, body, 409, "conflict")  # nothing left: the same stock never moves twice
-    _, trail = await api.call(
-        "GET", "/api/v1/admin/audit", params={"action": "batch.recycle"}, headers=api.bureau
-    )
-    (entry,) = trail["items"]
+    (entry,) = await api.audit(action="batch.recycle")
     assert entry["object"] == f"batches/{source['id']}"
     assert entry["after"] == {
         "moved": 10,

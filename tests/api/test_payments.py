@@ -103,13 +103,7 @@ async def test_balances_are_paid_kept_answered_once_and_failures_paid_again(api:
     assert (early["rows"], early["total_fen"], early["left_out"]) == (0, 0, [])
     await settle(api, DAY)
     assert (await balances(api, paid_shop.id)) == {"unsettled": 0, "payable": 6000}
-    _, trail = await api.call(
-        "GET",
-        "/api/v1/admin/audit",
-        params={"object": "settlement/2020-05-06"},
-        headers=api.bureau,
-    )
-    (settled,) = trail["items"]
+    (settled,) = await api.audit(object="settlement/2020-05-06")
     assert (settled["actor"], settled["after"]["merchants"], settled["after"]["settled_fen"]) == (
         "job:settlement",
         3,
@@ -186,11 +180,9 @@ async def test_balances_are_paid_kept_answered_once_and_failures_paid_again(api:
     (row,) = await file_rows(api, again["id"])
     assert row["merchant_id"] == str(failed_shop.id) and row["amount_yuan"] == "40.00"
     assert row["reference"] == f"HYF-E{again['id']:06d}-{failed_shop.id:04d}" != failed_ref
-    _, trail = await api.call(
-        "GET", "/api/v1/admin/audit", params={"object": "payments"}, headers=api.bureau
-    )
-    assert [e["action"] for e in trail["items"]] == ["payments.returns"]
-    assert trail["items"][0]["after"]["failed_references"] == [failed_ref]
+    answered = await api.audit(object="payments")
+    assert [e["action"] for e in answered] == ["payments.returns"]
+    assert answered[0]["after"]["failed_references"] == [failed_ref]
     _, trail = await api.call(
         "GET",
         "/api/v1/admin/audit",
@@ -444,10 +436,9 @@ async def test_bad_payment_requests_are_refused(api: Api) -> None:
     assert_invalid(status, body, "from")
     status, body = await returns(api, "")
     assert_error(status, body, 400, "invalid_request")
-    headers = {**api.bureau, "Content-Type": "text/csv"}
-    status, body = await api.call("PUT", RETURNS, data=b"reference,status\n\xff\n", headers=headers)
+    status, body = await api.put_csv(RETURNS, b"reference,status\n\xff\n")
     assert_error(status, body, 400, "invalid_request")
-    status, body = await api.call("PUT", RETURNS, data=b"ref,state\nx,paid\n", headers=headers)
+    status, body = await api.put_csv(RETURNS, b"ref,state\nx,paid\n")
     assert_invalid(status, body, "lines")  # the wrong header: line 1
     status, body = await api.call(  # JSON is not a return file: no header line
         "PUT", RETURNS, json={"reference": "x", "status": "paid"}, headers=api.bureau

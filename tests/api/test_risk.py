@@ -216,14 +216,9 @@ async def test_review_hold_release_and_clawback(api: Api) -> None:
     (row,) = await file_rows(api, paid["id"])
     assert (row["merchant_id"], row["amount_yuan"]) == (str(cheat.id), "20.00")
     assert {r["id"] for r in redeemed} == set(flag["evidence"]["redemption_ids"])
-    _, trail = await api.call(
-        "GET",
-        "/api/v1/admin/audit",
-        params={"object": f"risk_flags/{flag['id']}"},
-        headers=api.bureau,
-    )
-    assert [e["action"] for e in trail["items"]] == ["risk.release", "risk.review"]
-    assert trail["items"][0]["after"]["clawed_back_fen"] == 40_000
+    trail = await api.audit(object=f"risk_flags/{flag['id']}")
+    assert [e["action"] for e in trail] == ["risk.release", "risk.review"]
+    assert trail[0]["after"]["clawed_back_fen"] == 40_000
     await verified(api)
 
 

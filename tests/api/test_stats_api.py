@@ -75,8 +75,7 @@ async def scenario(api: Api) -> Scenario:
 
 
 async def put_baselines(api: Api, text: str | bytes) -> tuple[int, Any]:
-    headers = {**api.bureau, "Content-Type": "text/csv"}
-    return await api.call("PUT", BASELINES, data=text, headers=headers)
+    return await api.put_csv(BASELINES, text)
 
 
 def baseline_csv(*lines: str) -> str:

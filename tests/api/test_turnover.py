@@ -99,10 +99,8 @@ async def test_imports_refuse_bad_lines_and_store_nothing(api: Api) -> None:
         assert await conn.raw.fetchval("SELECT count(*) FROM turnover") == 0  # nothing stored
     status, stored = await api.put_csv(TURNOVER, csv_of(good))
     assert (status, stored) == (200, {"rows": 3})
-    _, trail = await api.call(
-        "GET", "/api/v1/admin/audit", params={"action": "turnover.import"}, headers=api.bureau
-    )
-    assert trail["items"][0]["after"]["rows"] == 3
+    trail = await api.audit(action="turnover.import")
+    assert trail[0]["after"]["rows"] == 3
 
 
 async def test_recovery_compares_weekday_aligned_days_and_says_null_when_data_are_missing(

@@ -154,11 +154,8 @@ async def test_dates_outside_2000_to_2099_are_400(api: Api, day: str) -> None:
         "POST", "/api/v1/admin/jobs/daily_rollup/runs", json={"date": day}, headers=api.bureau
     )
     assert_error(status, body, 400, "invalid_request")
-    status, body = await api.call(
-        "PUT",
-        "/api/v1/admin/baselines",
-        data=f"date,category,sales_fen\n{day},dining,100\n",
-        headers={**api.bureau, "Content-Type": "text/csv"},
+    status, body = await api.put_csv(
+        "/api/v1/admin/baselines", f"date,category,sales_fen\n{day},dining,100\n"
     )
     assert_error(status, body, 400, "invalid_request")
     assert "2" in body["error"]["details"]["lines"]

@@ -186,10 +186,7 @@ async def test_a_move_is_on_the_audit_trail(drill: Api) -> None:
     before = await about_now(drill)
     to = (real_now() + timedelta(days=5)).replace(microsecond=0)
     await move(drill, to)
-    _, body = await drill.call(
-        "GET", "/api/v1/admin/audit?action=drill.clock", headers=drill.bureau, expect=200
-    )
-    (entry,) = body["items"]
+    (entry,) = await drill.audit(action="drill.clock")
     assert entry["actor"] == "bureau-test"
     assert entry["object"] == "drill/clock"
     assert entry["request_id"]

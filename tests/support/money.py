@@ -48,8 +48,7 @@ async def file_rows(api: Api, export_id: int) -> list[dict[str, str]]:
 
 
 async def returns(api: Api, text: str) -> tuple[int, Any]:
-    headers = {**api.bureau, "Content-Type": "text/csv"}
-    return await api.call("PUT", RETURNS, data=text.encode(), headers=headers)
+    return await api.put_csv(RETURNS, text)
 
 
 async def verified(api: Api) -> dict[str, Any]:
