@@ -18,8 +18,8 @@ from service.domain.batches import create_batch
 from service.domain.claims import claim_many
 from service.domain.merchants import create_merchant
 from service.errors import DomainError
-from service.schemas.common import CATEGORIES
 from service.timefmt import business_day
+from service.vocabulary import CATEGORIES
 from tests.factories import merchant_body
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -22,9 +22,10 @@ from service.domain.codes import ALPHABET, CODE_LENGTH, code_from_input, new_cod
 from service.errors import DomainError
 from service.http import _check_tree, parse_path_id
 from service.schemas.auth import OtpRequest, ResidentLogin
-from service.schemas.common import LAST_DAY, Day, QueryInt, When, text_problem
+from service.schemas.common import Day, QueryInt, When, text_problem
 from service.schemas.merchants import MerchantPatch
 from service.settings import Settings
+from service.vocabulary import LAST_DAY
 from tests.conftest import TEST_SECRET
 
 KEY = b"k" * 32

@@ -17,9 +17,9 @@ from service.http import JSON, Call, Routes, idempotency_header, idempotency_key
 from service.schemas.common import OneOf, QueryInt
 from service.schemas.vouchers import Voucher
 from service.views.vouchers import voucher_json
+from service.vocabulary import VOUCHER_STATUSES
 
 routes = Routes("vouchers (resident)", roles=("resident",))
-VOUCHER_STATUSES = ("active", "redeemed", "expired")
 
 
 class WalletQuery(Schema):

@@ -9,7 +9,7 @@ from aiohttp import web
 from service.csvout import table_response
 from service.domain import baselines, recovery, stats
 from service.http import Call, Routes, json_response
-from service.schemas.common import MAX_RANGE_DAYS, check_span
+from service.schemas.common import check_span
 from service.schemas.stats import (
     BaselinesStored,
     DailyQuery,
@@ -20,6 +20,7 @@ from service.schemas.stats import (
 )
 from service.timefmt import business_day, iso
 from service.views import stats as views
+from service.vocabulary import MAX_RANGE_DAYS
 
 routes = Routes("stats (bureau)", roles=("bureau",))
 

@@ -12,6 +12,7 @@ from service.db import Database
 from service.domain import audit, budget
 from service.domain.lottery import new_seed
 from service.errors import DomainError, ErrorCode, not_found
+from service.vocabulary import FIRST_COME, LOTTERY
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,8 @@ class NewBatch:
     @classmethod
     def of(cls, data: dict[str, Any]) -> NewBatch:
         # A lottery's secret seed is drawn now; only its commitment is ever shown before the draw.
-        data = {"mode": "first_come", "draw_at": None} | data
-        seed, commitment = new_seed() if data["mode"] == "lottery" else (None, None)
+        data = {"mode": FIRST_COME, "draw_at": None} | data
+        seed, commitment = new_seed() if data["mode"] == LOTTERY else (None, None)
         given = {f.name: data[f.name] for f in fields(cls) if f.name in data}
         given |= {"title": data["title"].strip(), "seed": seed, "seed_commitment": commitment}
         return cls(**given)
@@ -95,7 +96,7 @@ async def create_batch(
 
 def _committed(mode: str, drawn_at: datetime | None, ends: datetime, now: datetime) -> bool:
     """Whether a batch's unclaimed stock counts against the budget (API.md, "Budget")."""
-    return drawn_at is None if mode == "lottery" else now < ends
+    return drawn_at is None if mode == LOTTERY else now < ends
 
 
 def _unclaimed_committed(

@@ -29,6 +29,7 @@ from service.db import Conn, Database
 from service.domain.codes import new_code
 from service.domain.persons import another_person, bound_to, suspended
 from service.errors import DomainError, ErrorCode
+from service.vocabulary import LOTTERY
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class Claimed:
 
 
 def _window_refusal(batch: asyncpg.Record, now: datetime) -> DomainError | None:
-    if batch["mode"] == "lottery":
+    if batch["mode"] == LOTTERY:
         return DomainError(
             ErrorCode.LOTTERY_BATCH,
             "this batch is drawn by lottery: enter it (POST /batches/{id}/entries) instead",

@@ -24,6 +24,7 @@ from service.domain import audit, persons
 from service.domain.claims import expiry
 from service.domain.codes import new_code
 from service.errors import DomainError, ErrorCode
+from service.vocabulary import LOTTERY
 
 SEED_BYTES = 32
 
@@ -60,7 +61,7 @@ async def enter(db: Database, batch_id: int, sub: str, person: str, now: datetim
         batch = await tx.fetchrow("lottery_batch_for_entry", batch_id=batch_id)
         if batch is None:
             raise DomainError(ErrorCode.NOT_FOUND, "batch not found")
-        if batch["mode"] != "lottery":
+        if batch["mode"] != LOTTERY:
             raise DomainError(
                 ErrorCode.NOT_LOTTERY, "this batch is first come, first served: claim it instead"
             )
@@ -95,7 +96,7 @@ async def enter_many(
     Returns how many entries were made."""
     async with db.transaction() as tx:
         batch = await tx.fetchrow("lottery_batch_for_entry", batch_id=batch_id)
-        if batch is None or batch["mode"] != "lottery":
+        if batch is None or batch["mode"] != LOTTERY:
             raise DomainError(ErrorCode.NOT_LOTTERY, "not a lottery batch")
         refusal = _registration_refusal(batch, now)
         if refusal is not None:
@@ -150,7 +151,7 @@ async def draw(db: Database, batch_id: int, actor: audit.Actor, now: datetime) -
         batch = await tx.fetchrow("lock_lottery_batch", batch_id=batch_id)
         if batch is None:
             raise DomainError(ErrorCode.NOT_FOUND, "batch not found")
-        if batch["mode"] != "lottery":
+        if batch["mode"] != LOTTERY:
             raise DomainError(ErrorCode.NOT_LOTTERY, "this batch is not a lottery")
         if batch["drawn_at"] is not None:
             raise DomainError(
@@ -209,7 +210,7 @@ async def _draw_locked(tx: Conn, batch: asyncpg.Record, now: datetime) -> Drawn:
 
 async def record(db: Database, batch_id: int) -> asyncpg.Record:
     row = await db.fetchrow("draw_record", batch_id=batch_id)
-    if row is None or row["mode"] != "lottery":
+    if row is None or row["mode"] != LOTTERY:
         raise DomainError(ErrorCode.NOT_FOUND, "no lottery batch with this id")
     return row
 

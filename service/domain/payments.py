@@ -24,9 +24,9 @@ from service.db import Conn, Database
 from service.domain import audit, csvin, ledger
 from service.errors import DomainError, ErrorCode, not_found
 from service.timefmt import business_day
+from service.vocabulary import RETURN_STATUSES
 
 BANK_FILE_COLUMNS = ("reference", "merchant_id", "account_name", "account_no", "amount_yuan")
-RETURN_STATUSES = ("paid", "failed")
 RETURN_HEADERS = (("reference", "status"), ("reference", "status", "amount_yuan"))
 # HYF-E000123-0019 (export 123, merchant 19); HYF-20200506-0019 from before the ledger.
 _REFERENCE = re.compile(r"HYF-(E[0-9]{6,}|[0-9]{8})-[0-9]{4,}", re.ASCII)

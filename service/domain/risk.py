@@ -24,10 +24,16 @@ from service.domain import audit, ledger
 from service.errors import DomainError, ErrorCode, not_found
 from service.settings import RiskRules
 from service.timefmt import business_day
+from service.vocabulary import (
+    BURST,
+    REPEAT_PAIR,
+    REVERSAL_CHURN,
+    REVIEW_DECISIONS,
+    THRESHOLD_HUGGING,
+)
 
 log = logging.getLogger(__name__)
 
-DECISIONS = {"dismiss": "dismissed", "confirm": "confirmed"}
 # A flag not open cannot be reviewed: why, as its error.
 NOT_REVIEWABLE = {
     "provisional": (
@@ -64,7 +70,7 @@ async def scan(tx: Conn, day: date, now: datetime, rules: RiskRules, *, full_day
             result.failures.append(f"{name}: {type(exc).__name__}: {exc}")
 
     await rule(
-        "repeat_pair",
+        REPEAT_PAIR,
         lambda: tx.execute(
             "risk_repeat_pair",
             **at,
@@ -74,7 +80,7 @@ async def scan(tx: Conn, day: date, now: datetime, rules: RiskRules, *, full_day
         ratio=False,
     )
     await rule(
-        "threshold_hugging",
+        THRESHOLD_HUGGING,
         lambda: tx.execute(
             "risk_threshold_hugging",
             **at,
@@ -86,7 +92,7 @@ async def scan(tx: Conn, day: date, now: datetime, rules: RiskRules, *, full_day
         ratio=True,
     )
     await rule(
-        "burst",
+        BURST,
         lambda: tx.execute(
             "risk_burst",
             **at,
@@ -97,7 +103,7 @@ async def scan(tx: Conn, day: date, now: datetime, rules: RiskRules, *, full_day
         ratio=False,
     )
     await rule(
-        "reversal_churn",
+        REVERSAL_CHURN,
         lambda: tx.execute(
             "risk_reversal_churn",
             **at,
@@ -177,7 +183,7 @@ async def review(
         await tx.execute(
             "review_risk_flag",
             flag_id=flag_id,
-            status=DECISIONS[decision],
+            status=REVIEW_DECISIONS[decision],
             by=actor.name,
             now=now,
             note=note,

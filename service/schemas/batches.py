@@ -13,9 +13,7 @@ from service.schemas.common import (
     When,
     require_some,
 )
-
-BATCH_STATUSES = ("scheduled", "open", "sold_out", "closed")
-BATCH_MODES = ("first_come", "lottery")
+from service.vocabulary import BATCH_MODES, BATCH_STATUSES, FIRST_COME, LOTTERY
 
 
 class BatchCreate(Schema):
@@ -30,7 +28,7 @@ class BatchCreate(Schema):
     valid_days = Int(minimum=1, maximum=366, required=True)
     valid_until = When(allow_none=True, load_default=None)
     merchant_ids = fields.List(Id(), validate=validate.Length(max=5000), load_default=list)
-    mode = OneOf(BATCH_MODES, load_default="first_come")
+    mode = OneOf(BATCH_MODES, load_default=FIRST_COME)
     draw_at = When(
         allow_none=True,
         load_default=None,
@@ -40,9 +38,9 @@ class BatchCreate(Schema):
     @validates_schema
     def _consistent(self, data: dict, **_: object) -> None:
         errors: dict[str, list[str]] = {}
-        if data["mode"] == "lottery" and data["draw_at"] is None:
+        if data["mode"] == LOTTERY and data["draw_at"] is None:
             errors["draw_at"] = ["A lottery batch needs its draw time."]
-        elif data["mode"] == "first_come" and data["draw_at"] is not None:
+        elif data["mode"] == FIRST_COME and data["draw_at"] is not None:
             errors["draw_at"] = ["Only a lottery batch has a draw."]
         elif data["draw_at"] is not None and data["draw_at"] < data["claim_ends_at"]:
             errors["draw_at"] = ["Must not be before claim_ends_at (registration closes first)."]

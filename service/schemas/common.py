@@ -11,12 +11,16 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from service.errors import DomainError, ErrorCode
+from service.vocabulary import (
+    CATEGORIES,
+    FIRST_DAY,
+    FORMATS,
+    LAST_DAY,
+    MAX_FEN,
+    MAX_ID,
+    MAX_RANGE_DAYS,
+)
 
-CATEGORIES = ("shopping", "dining", "culture_tourism", "auto")
-# Ten million yuan: far above any festival order, far below int32 overflow in sums per row.
-MAX_FEN = 1_000_000_000
-FIRST_DAY = date(2000, 1, 1)
-LAST_DAY = date(2099, 12, 31)
 _EARLIEST = datetime.combine(FIRST_DAY, time.min, UTC)
 _LATEST = datetime.combine(LAST_DAY, time.max, UTC)
 
@@ -130,9 +134,6 @@ def Text(*, max_length: int, min_length: int = 1, free_text: bool = False, **kw:
     )
 
 
-MAX_ID = 2**63 - 1
-
-
 def Id(**kw: Any) -> fields.Integer:
     """A row id: a positive integer that fits PostgreSQL's bigint."""
     return Int(minimum=1, maximum=MAX_ID, **kw)
@@ -169,14 +170,10 @@ def When(**kw: Any) -> fields.AwareDateTime:
     )
 
 
-FORMAT = ("json", "csv")
-MAX_RANGE_DAYS = 366
-
-
 class TableQuery(Schema):
     """Any list the bureau may also download: `?format=csv` (or `Accept: text/csv`)."""
 
-    format = OneOf(FORMAT)
+    format = OneOf(FORMATS)
 
 
 class DayRangeQuery(TableQuery):

@@ -5,21 +5,11 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from service.schemas.common import DayRangeQuery, OneOf, QueryInt
-
-ACCOUNT_KINDS = ("unsettled", "payable", "in_transit", "subsidy", "paid")
-TRANSFER_KINDS = (
-    "redemption",
-    "reversal",
-    "settlement",
-    "clawback",
-    "payout",
-    "bank_paid",
-    "bank_failed",
-)
+from service.vocabulary import ACCOUNT_KINDS, MAX_ID, TRANSFER_KINDS
 
 
 class BalancesQuery(Schema):
-    merchant_id = QueryInt(minimum=1, maximum=2**63 - 1)
+    merchant_id = QueryInt(minimum=1, maximum=MAX_ID)
     kind = OneOf(ACCOUNT_KINDS)
     negative = OneOf(("true", "false"), metadata={"description": "true: receivables only"})
 
@@ -45,7 +35,7 @@ class Balances(Schema):
 
 
 class TransfersQuery(DayRangeQuery):
-    merchant_id = QueryInt(minimum=1, maximum=2**63 - 1)
+    merchant_id = QueryInt(minimum=1, maximum=MAX_ID)
     kind = OneOf(TRANSFER_KINDS)
     limit = QueryInt(minimum=1, maximum=100_000, load_default=10_000)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-ENTRY_STATUSES = ("pending", "won", "lost")
+from service.vocabulary import DRAW_STATUSES, ENTRY_STATUSES
 
 
 class Entry(Schema):
@@ -25,7 +25,7 @@ class MyEntry(Entry):
 
 class DrawRecord(Schema):
     batch_id = fields.Integer(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(("pending", "drawn")))
+    status = fields.String(required=True, validate=validate.OneOf(DRAW_STATUSES))
     seed_commitment = fields.String(required=True)
     entries = fields.Integer(required=True)
     seed = fields.String(metadata={"description": "once drawn: the seed, hex"})

@@ -5,8 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from service.schemas.common import QueryInt, TableQuery
-
-LEFT_OUT_REASONS = ("held", "suspended", "no_account", "receivable")
+from service.vocabulary import LEFT_OUT_REASONS
 
 
 class ExportRequest(Schema):

@@ -5,15 +5,13 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from service.schemas.common import OneOf, QueryInt, StrictBool, TableQuery, Text
-
-RULES = ("repeat_pair", "threshold_hugging", "burst", "reversal_churn")
-FLAG_STATUSES = ("provisional", "open", "withdrawn", "dismissed", "confirmed")
+from service.vocabulary import FLAG_STATUSES, MAX_ID, REVIEW_DECISIONS, RISK_RULES
 
 
 class FlagQuery(TableQuery):
     status = OneOf(FLAG_STATUSES)
-    merchant_id = QueryInt(minimum=1, maximum=2**63 - 1)
-    rule = OneOf(RULES)
+    merchant_id = QueryInt(minimum=1, maximum=MAX_ID)
+    rule = OneOf(RISK_RULES)
     limit = QueryInt(minimum=1, maximum=5000, load_default=500)
 
 
@@ -64,7 +62,7 @@ class Timeline(Schema):
 
 
 class Review(Schema):
-    decision = OneOf(("dismiss", "confirm"), required=True)
+    decision = OneOf(tuple(REVIEW_DECISIONS), required=True)
     note = Text(max_length=500, required=True, free_text=True)
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from service.schemas.common import Day, TableQuery
-
-SETTLEMENT_STATUSES = ("unsettled", "settled")
+from service.vocabulary import SETTLEMENT_STATUSES
 
 
 class DayQuery(TableQuery):

@@ -3,6 +3,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from service.schemas.common import IDEMPOTENCY_KEY, Day, Fen, String, Text
+from service.vocabulary import REDEMPTION_STATUSES, VOUCHER_STATUSES
 
 
 class VoucherFacts(Schema):
@@ -12,9 +13,7 @@ class VoucherFacts(Schema):
     category = fields.String(required=True)
     face_value_fen = fields.Integer(required=True)
     min_spend_fen = fields.Integer(required=True)
-    status = fields.String(
-        required=True, validate=validate.OneOf(("active", "redeemed", "expired"))
-    )
+    status = fields.String(required=True, validate=validate.OneOf(VOUCHER_STATUSES))
     expires_at = fields.String(required=True)
 
 
@@ -51,7 +50,7 @@ class Redemption(Schema):
     discount_fen = fields.Integer(required=True)
     payable_fen = fields.Integer(required=True)
     order_ref = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(("completed", "reversed")))
+    status = fields.String(required=True, validate=validate.OneOf(REDEMPTION_STATUSES))
     redeemed_at = fields.String(required=True)
     reversed_at = fields.String(required=True, allow_none=True)
     reversal_reason = fields.String(required=True, allow_none=True)
