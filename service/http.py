@@ -178,7 +178,8 @@ class Endpoint:
     status: int = 200
     # Other success statuses with the same body (an entry already made answers 200, not 201).
     also: tuple[int, ...] = ()
-    errors: tuple[str, ...] = ()
+    # The error codes it may answer besides those every endpoint may (a typo fails at import).
+    errors: tuple[ErrorCode, ...] = ()
     # For bodies that are not JSON (CSV uploads): the media type, documented as a string.
     raw_body: str | None = None
     # An absent body is read as {} (every field of the body schema is optional).
@@ -194,6 +195,11 @@ class Endpoint:
     # own transaction (claims, entries); every other is checked before its handler runs.
     checks_binding: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        strays = [e for e in self.errors if not isinstance(e, ErrorCode)]
+        if strays:
+            raise TypeError(f"{self.method} {self.path}: errors are ErrorCodes, not {strays!r}")
 
 
 _TABLE_ROLES: Any = object()

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from service import keys
 from service.domain import batches
+from service.errors import ErrorCode
 from service.http import PUBLIC, Call, Routes, json_response
 from service.schemas.batches import Batch, BatchCreate, BatchListQuery, BatchPatch
 from service.schemas.budget import Recycled, RecycleRequest
@@ -29,7 +30,7 @@ async def list_batches(call: Call) -> web.StreamResponse:
     return json_response([batch_json(r, tz) for r in rows])
 
 
-@routes.get("/batches/{id}", summary="One batch", response=Batch(), errors=("not_found",))
+@routes.get("/batches/{id}", summary="One batch", response=Batch(), errors=(ErrorCode.NOT_FOUND,))
 async def get_batch(call: Call) -> web.StreamResponse:
     row = await batches.get_batch(call.db, call.path_id(), call.clock.now())
     return json_response(batch_json(row, call.settings.tz))
@@ -42,7 +43,7 @@ async def get_batch(call: Call) -> web.StreamResponse:
     body=BatchCreate(),
     response=Batch(),
     status=201,
-    errors=("invalid_request", "over_budget"),
+    errors=(ErrorCode.INVALID_REQUEST, ErrorCode.OVER_BUDGET),
 )
 async def create_batch(call: Call) -> web.StreamResponse:
     row = await batches.create_batch(call.db, call.body, call.actor, call.clock.now())
@@ -55,7 +56,7 @@ async def create_batch(call: Call) -> web.StreamResponse:
     summary="Move a closed batch's unclaimed stock and unused expired vouchers into a later batch",
     body=RecycleRequest(),
     response=Recycled(),
-    errors=("not_found", "conflict", "over_budget"),
+    errors=(ErrorCode.NOT_FOUND, ErrorCode.CONFLICT, ErrorCode.OVER_BUDGET),
 )
 async def recycle(call: Call) -> web.StreamResponse:
     target = call.body["into_batch_id"]
@@ -70,7 +71,7 @@ async def recycle(call: Call) -> web.StreamResponse:
     summary="Grow or shrink quantity (not below claimed), move the end, pause or resume",
     body=BatchPatch(),
     response=Batch(),
-    errors=("invalid_request", "not_found", "over_budget"),
+    errors=(ErrorCode.INVALID_REQUEST, ErrorCode.NOT_FOUND, ErrorCode.OVER_BUDGET),
 )
 async def patch_batch(call: Call) -> web.StreamResponse:
     row = await batches.update_batch(

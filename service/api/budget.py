@@ -6,6 +6,7 @@ from aiohttp import web
 
 from service.csvout import table_response
 from service.domain import budget
+from service.errors import ErrorCode
 from service.http import Call, Routes, json_response
 from service.schemas.budget import BudgetLine, BudgetSet
 from service.schemas.common import TableQuery
@@ -30,7 +31,7 @@ async def get_budget(call: Call) -> web.StreamResponse:
     summary="Set a category's budget (never below what is committed and spent)",
     body=BudgetSet(),
     response=BudgetLine(),
-    errors=("over_budget",),
+    errors=(ErrorCode.OVER_BUDGET,),
 )
 async def put_budget(call: Call) -> web.StreamResponse:
     row = await budget.set_budget(

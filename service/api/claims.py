@@ -42,14 +42,14 @@ class WalletQuery(Schema):
     status=201,
     checks_binding=True,  # in the claim's own transaction: no query more on the hot path
     errors=(
-        "invalid_request",
-        "not_found",
-        "not_open",
-        "closed",
-        "sold_out",
-        "limit_reached",
-        "idempotency_key_reused",
-        "unavailable",
+        ErrorCode.INVALID_REQUEST,
+        ErrorCode.NOT_FOUND,
+        ErrorCode.NOT_OPEN,
+        ErrorCode.CLOSED,
+        ErrorCode.SOLD_OUT,
+        ErrorCode.LIMIT_REACHED,
+        ErrorCode.IDEMPOTENCY_KEY_REUSED,
+        ErrorCode.UNAVAILABLE,
     ),
 )
 async def claim(call: Call) -> web.StreamResponse:
@@ -89,7 +89,7 @@ async def _own_voucher(call: Call) -> dict:
     "/me/vouchers/{code}",
     summary="One of the caller's vouchers",
     response=Voucher(),
-    errors=("not_found",),
+    errors=(ErrorCode.NOT_FOUND,),
 )
 async def wallet_voucher(call: Call) -> web.StreamResponse:
     row = await _own_voucher(call)
@@ -100,7 +100,7 @@ async def wallet_voucher(call: Call) -> web.StreamResponse:
 @routes.get(
     "/me/vouchers/{code}/qr.svg",
     summary="The voucher's QR code (SVG)",
-    errors=("not_found",),
+    errors=(ErrorCode.NOT_FOUND,),
     extra={"produces": "image/svg+xml"},
 )
 async def wallet_voucher_qr(call: Call) -> web.StreamResponse:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from service.domain import drill
+from service.errors import ErrorCode
 from service.http import Call, Routes, json_response
 from service.schemas.drill import DrillClockState, DrillMove
 from service.timefmt import iso
@@ -18,7 +19,7 @@ routes = Routes("drill clock (bureau)", roles=("bureau",))
     summary="Move the festival's clock forward (drill only: FESTIVAL_DRILL)",
     body=DrillMove(),
     response=DrillClockState(),
-    errors=("not_found", "clock_backwards"),
+    errors=(ErrorCode.NOT_FOUND, ErrorCode.CLOCK_BACKWARDS),
     enabled_if=lambda settings: settings.drill,
 )
 async def move_clock(call: Call) -> web.StreamResponse:

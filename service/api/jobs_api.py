@@ -92,7 +92,7 @@ async def list_jobs(call: Call) -> web.StreamResponse:
     body_optional=True,
     response=RunStarted(),
     status=202,
-    errors=("not_found", "job_running", "day_not_over"),
+    errors=(ErrorCode.NOT_FOUND, ErrorCode.JOB_RUNNING, ErrorCode.DAY_NOT_OVER),
 )
 async def start_run(call: Call) -> web.StreamResponse:
     job = BY_NAME.get(call.request.match_info["name"])

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from service.csvout import table_response
 from service.domain import ledger
+from service.errors import ErrorCode
 from service.http import Call, Routes, json_response
 from service.schemas.ledger import (
     Balances,
@@ -75,7 +76,7 @@ async def _statement(call: Call, merchant_id: int) -> web.StreamResponse:
     summary="A merchant's 对账单 per business day (default the last 31); CSV with ?format=csv",
     query=StatementQuery(),
     table=StatementDay(),
-    errors=("not_found",),
+    errors=(ErrorCode.NOT_FOUND,),
 )
 async def merchant_statement(call: Call) -> web.StreamResponse:
     return await _statement(call, call.path_id())

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from service import keys
 from service.domain import lottery
+from service.errors import ErrorCode
 from service.http import JSON, PUBLIC, Call, Routes, json_response
 from service.schemas.lottery import DrawRecord, Entry, MyEntry
 from service.views.lottery import draw_record_text, entry_json, my_entry_json
@@ -20,7 +21,7 @@ routes = Routes("lottery", roles=("resident",))
     status=201,
     also=(200,),
     checks_binding=True,
-    errors=("not_found", "not_lottery", "not_open", "closed"),
+    errors=(ErrorCode.NOT_FOUND, ErrorCode.NOT_LOTTERY, ErrorCode.NOT_OPEN, ErrorCode.CLOSED),
 )
 async def enter(call: Call) -> web.StreamResponse:
     me = call.me
@@ -44,7 +45,7 @@ async def my_entries(call: Call) -> web.StreamResponse:
     roles=PUBLIC,
     summary="The public record of a lottery's draw: anyone can recompute the winners from it",
     response=DrawRecord(),
-    errors=("not_found",),
+    errors=(ErrorCode.NOT_FOUND,),
 )
 async def draw_record(call: Call) -> web.StreamResponse:
     row = await lottery.record(call.db, call.path_id())
@@ -56,7 +57,12 @@ async def draw_record(call: Call) -> web.StreamResponse:
     roles=("bureau",),
     summary="Draw a lottery now (once its draw_at has passed; only once)",
     response=DrawRecord(),
-    errors=("not_found", "not_lottery", "not_open", "already_drawn"),
+    errors=(
+        ErrorCode.NOT_FOUND,
+        ErrorCode.NOT_LOTTERY,
+        ErrorCode.NOT_OPEN,
+        ErrorCode.ALREADY_DRAWN,
+    ),
 )
 async def draw_now(call: Call) -> web.StreamResponse:
     # On the jobs' pool: a draw of a million entries takes longer than a request's statements

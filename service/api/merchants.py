@@ -6,6 +6,7 @@ from aiohttp import web
 
 from service.csvout import csv_response, wants_csv
 from service.domain import merchants
+from service.errors import ErrorCode
 from service.http import Call, Routes, json_response
 from service.schemas.common import columns
 from service.schemas.merchants import (
@@ -26,7 +27,7 @@ routes = Routes("merchants (bureau)", roles=("bureau",))
     body=MerchantCreate(),
     response=MerchantCreated(),
     status=201,
-    errors=("invalid_request", "conflict"),
+    errors=(ErrorCode.INVALID_REQUEST, ErrorCode.CONFLICT),
 )
 async def create_merchant(call: Call) -> web.StreamResponse:
     row, api_key = await merchants.create_merchant(call.db, call.body, call.actor, call.clock.now())
@@ -56,7 +57,7 @@ async def list_merchants(call: Call) -> web.StreamResponse:
     "/admin/merchants/{id}",
     summary="One merchant",
     response=Merchant(),
-    errors=("not_found",),
+    errors=(ErrorCode.NOT_FOUND,),
 )
 async def get_merchant(call: Call) -> web.StreamResponse:
     row = await merchants.get_merchant(call.db, call.path_id())
@@ -68,7 +69,7 @@ async def get_merchant(call: Call) -> web.StreamResponse:
     summary="Suspend or reactivate a merchant, or change its contact",
     body=MerchantPatch(),
     response=Merchant(),
-    errors=("invalid_request", "not_found"),
+    errors=(ErrorCode.INVALID_REQUEST, ErrorCode.NOT_FOUND),
 )
 async def patch_merchant(call: Call) -> web.StreamResponse:
     row = await merchants.update_merchant(

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from service.csvout import table_response
 from service.domain import payments
+from service.errors import ErrorCode
 from service.http import Call, Routes, idempotency_header, idempotency_key, json_response
 from service.schemas.payments import (
     Export,
@@ -26,7 +27,7 @@ routes = Routes("payments (bureau)", roles=("bureau",))
     body_optional=True,
     response=Export(),
     status=201,
-    errors=("invalid_request",),
+    errors=(ErrorCode.INVALID_REQUEST,),
     extra={
         "headers": [
             idempotency_header(
@@ -62,7 +63,7 @@ async def list_exports(call: Call) -> web.StreamResponse:
     "/admin/payments/exports/{id}/file",
     summary="A kept bank file: the same bytes every time (X-Content-SHA256 is their hash)",
     produces_csv=True,
-    errors=("not_found",),
+    errors=(ErrorCode.NOT_FOUND,),
 )
 async def export_file(call: Call) -> web.StreamResponse:
     bank_file_id = call.path_id()
@@ -84,7 +85,7 @@ async def export_file(call: Call) -> web.StreamResponse:
     summary="The bank's return file (CSV reference,status[,amount_yuan]); all rows or none",
     raw_body="text/csv",
     response=ReturnsApplied(),
-    errors=("invalid_request", "already_returned"),
+    errors=(ErrorCode.INVALID_REQUEST, ErrorCode.ALREADY_RETURNED),
 )
 async def put_returns(call: Call) -> web.StreamResponse:
     rows = payments.parse_returns(await call.csv_text())

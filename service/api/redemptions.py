@@ -6,6 +6,7 @@ from aiohttp import web
 
 from service import keys
 from service.domain import redemptions
+from service.errors import ErrorCode
 from service.http import JSON, Call, Routes, idempotency_header, idempotency_key, json_response
 from service.schemas.vouchers import (
     Redemption,
@@ -34,7 +35,7 @@ def _merchant_id(call: Call) -> int:
     "/merchant/vouchers/{code}",
     summary="Cashier preview of a voucher (typed code or scanned QR string)",
     response=VoucherPreview(),
-    errors=("not_found",),
+    errors=(ErrorCode.NOT_FOUND,),
 )
 async def preview(call: Call) -> web.StreamResponse:
     voucher, reason = await redemptions.preview(
@@ -54,13 +55,13 @@ async def preview(call: Call) -> web.StreamResponse:
     response=Redemption(),
     status=201,
     errors=(
-        "not_found",
-        "below_min_spend",
-        "already_redeemed",
-        "expired",
-        "merchant_not_eligible",
-        "merchant_inactive",
-        "idempotency_key_reused",
+        ErrorCode.NOT_FOUND,
+        ErrorCode.BELOW_MIN_SPEND,
+        ErrorCode.ALREADY_REDEEMED,
+        ErrorCode.EXPIRED,
+        ErrorCode.MERCHANT_NOT_ELIGIBLE,
+        ErrorCode.MERCHANT_INACTIVE,
+        ErrorCode.IDEMPOTENCY_KEY_REUSED,
     ),
     extra={"headers": [IDEMPOTENCY_HEADER]},
 )
@@ -103,7 +104,7 @@ async def list_redemptions(call: Call) -> web.StreamResponse:
     "/merchant/redemptions/{id}",
     summary="One of the caller's redemptions",
     response=Redemption(),
-    errors=("not_found",),
+    errors=(ErrorCode.NOT_FOUND,),
 )
 async def get_redemption(call: Call) -> web.StreamResponse:
     row = await redemptions.get(call.db, _merchant_id(call), call.path_id())
@@ -115,7 +116,12 @@ async def get_redemption(call: Call) -> web.StreamResponse:
     summary="Reverse a redemption on its business day; the voucher can be used again",
     body=Reversal(),
     response=Redemption(),
-    errors=("not_found", "forbidden", "not_redeemed", "reversal_window_passed"),
+    errors=(
+        ErrorCode.NOT_FOUND,
+        ErrorCode.FORBIDDEN,
+        ErrorCode.NOT_REDEEMED,
+        ErrorCode.REVERSAL_WINDOW_PASSED,
+    ),
 )
 async def reverse(call: Call) -> web.StreamResponse:
     tz = call.settings.tz

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from service.csvout import table_response
 from service.domain import risk
+from service.errors import ErrorCode
 from service.http import Call, Routes, json_response
 from service.schemas.risk import Flag, FlagQuery, Release, Released, Review, Reviewed, Timeline
 from service.views.risk import flag_json, timeline_json
@@ -32,7 +33,7 @@ async def list_flags(call: Call) -> web.StreamResponse:
     "/admin/risk/flags/{id}/timeline",
     summary="The flagged merchant's redemptions: per day for two weeks, per window that day",
     response=Timeline(),
-    errors=("not_found",),
+    errors=(ErrorCode.NOT_FOUND,),
 )
 async def flag_timeline(call: Call) -> web.StreamResponse:
     found = await risk.timeline(call.db, call.path_id(), call.settings.risk.burst_minutes)
@@ -45,11 +46,11 @@ async def flag_timeline(call: Call) -> web.StreamResponse:
     body=Review(),
     response=Reviewed(),
     errors=(
-        "invalid_request",
-        "not_found",
-        "already_reviewed",
-        "flag_provisional",
-        "flag_withdrawn",
+        ErrorCode.INVALID_REQUEST,
+        ErrorCode.NOT_FOUND,
+        ErrorCode.ALREADY_REVIEWED,
+        ErrorCode.FLAG_PROVISIONAL,
+        ErrorCode.FLAG_WITHDRAWN,
     ),
 )
 async def review_flag(call: Call) -> web.StreamResponse:
@@ -69,7 +70,7 @@ async def review_flag(call: Call) -> web.StreamResponse:
     summary="End a confirmed flag's hold, optionally clawing back the flagged subsidy",
     body=Release(),
     response=Released(),
-    errors=("invalid_request", "not_found", "conflict"),
+    errors=(ErrorCode.INVALID_REQUEST, ErrorCode.NOT_FOUND, ErrorCode.CONFLICT),
 )
 async def release_flag(call: Call) -> web.StreamResponse:
     result = await risk.release(

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from service.csvout import table_response
 from service.domain import baselines, recovery, stats
+from service.errors import ErrorCode
 from service.http import Call, Routes, json_response
 from service.schemas.common import check_span
 from service.schemas.stats import (
@@ -77,7 +78,7 @@ async def merchants(call: Call) -> web.StreamResponse:
     summary="Upload baselines as CSV (date,category,sales_fen); all rows or none",
     raw_body="text/csv",
     response=BaselinesStored(),
-    errors=("invalid_request",),
+    errors=(ErrorCode.INVALID_REQUEST,),
 )
 async def put_baselines(call: Call) -> web.StreamResponse:
     rows = baselines.parse(await call.csv_text())

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from service.csvout import csv_response, table_response, wants_csv
 from service.domain import recovery, turnover
+from service.errors import ErrorCode
 from service.http import Call, Routes, json_response
 from service.schemas.common import DayRangeQuery, check_span, columns
 from service.schemas.turnover import (
@@ -31,7 +32,7 @@ routes = Routes("turnover and recovery", roles=("bureau",))
     summary="The caller's whole takings of a day (日结); correctable until paid out",
     body=TurnoverReport(),
     response=TurnoverDay(),
-    errors=("invalid_request", "implausible", "conflict"),
+    errors=(ErrorCode.INVALID_REQUEST, ErrorCode.IMPLAUSIBLE, ErrorCode.CONFLICT),
 )
 async def report_turnover(call: Call) -> web.StreamResponse:
     mid = call.me.merchant_id
@@ -72,7 +73,7 @@ async def my_turnover(call: Call) -> web.StreamResponse:
     summary="Import takings as CSV (date,credit_code,category,sales_fen); all rows or none",
     raw_body="text/csv",
     response=TurnoverStored(),
-    errors=("invalid_request",),
+    errors=(ErrorCode.INVALID_REQUEST,),
 )
 async def import_turnover(call: Call) -> web.StreamResponse:
     year = call.settings.baseline_year
