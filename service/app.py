@@ -49,8 +49,7 @@ from service.middlewares import middlewares
 from service.openapi import build_spec
 from service.settings import Settings
 from service.sms import SmsSender, sms_sender_from_setting
-from service.views import as_text
-from service.views.vouchers import voucher_json
+from service.views.vouchers import voucher_text
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +134,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         app[keys.SERVER_KEYS] = await server_keys.load(db)
         qr_key = app[keys.SERVER_KEYS]["qr_signing"]
         app[keys.CLAIMS] = ClaimCombiner(
-            db, clock.now, lambda claimed: as_text(voucher_json(claimed, qr_key, settings.tz))
+            db, clock.now, lambda claimed: voucher_text(claimed, qr_key, settings.tz)
         )
         app[keys.REDEMPTIONS] = RedemptionCombiner(db, clock.now, settings.tz)
         app[keys.JOBS] = JobRunner(

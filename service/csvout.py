@@ -12,6 +12,7 @@ from aiohttp import web
 
 from service.http import Call, json_response
 from service.schemas.common import columns
+from service.schemas.dump import dump_each
 from service.views import as_text
 
 
@@ -49,12 +50,15 @@ def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
     return buffer.getvalue()
 
 
-def table_response(call: Call, items: list[dict[str, Any]], filename: str) -> web.Response:
+def table_response(call: Call, rows: Iterable[Any], filename: str) -> web.Response:
     """The one ending of every list the bureau may download (an endpoint with a `table`):
-    `{"items": [...]}`, or the same rows as CSV whose columns are the table's fields."""
-    assert call.endpoint.table is not None, "table_response answers table endpoints"
+    `{"items": [...]}`, or the same rows as CSV whose columns are the table's fields; each
+    row written as the table's row schema declares it."""
+    table = call.endpoint.table
+    assert table is not None, "table_response answers table endpoints"
+    items = dump_each(table, rows, call.settings.tz)
     if wants_csv(call.request, call.query):
-        return csv_response(items, columns(call.endpoint.table), filename)
+        return csv_response(items, columns(table), filename)
     return json_response({"items": items})
 
 

@@ -25,6 +25,7 @@ from service.db import Database
 from service.domain.audit import Actor
 from service.errors import DomainError, ErrorCode
 from service.schemas.common import IDEMPOTENCY_KEY, Day, check_span, printable
+from service.schemas.dump import dump
 from service.settings import Settings
 from service.timefmt import business_day
 
@@ -113,6 +114,21 @@ class Call:
         start = self.query.get("from_") or to - timedelta(days=days - 1)
         check_span(start, to)
         return start, to
+
+    def answer(
+        self, value: Any, status: int | None = None, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        """`value` (rows, dicts, dataclasses of the domain) as the endpoint's declared
+        `response` schema writes it: the one declaration of the answer's fields."""
+        return json_response(
+            self.dump(value), self.endpoint.status if status is None else status, headers
+        )
+
+    def dump(self, value: Any, schema: Schema | None = None) -> Any:
+        """`value` as `schema` (by default the endpoint's `response`) declares it."""
+        schema = self.endpoint.response if schema is None else schema
+        assert schema is not None, f"{self.endpoint.path} declares no response schema"
+        return dump(schema, value, self.settings.tz)
 
     def path_id(self, name: str = "id") -> int:
         """A numeric path id; anything else is simply not found."""

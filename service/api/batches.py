@@ -10,7 +10,6 @@ from service.errors import ErrorCode
 from service.http import PUBLIC, Call, Routes, json_response
 from service.schemas.batches import Batch, BatchCreate, BatchListQuery, BatchPatch
 from service.schemas.budget import Recycled, RecycleRequest
-from service.views.batches import batch_json
 
 routes = Routes("batches", roles=PUBLIC)
 BUREAU = ("bureau",)
@@ -26,14 +25,13 @@ async def list_batches(call: Call) -> web.StreamResponse:
     rows = await batches.list_batches(
         call.db, call.clock.now(), call.query.get("category"), call.query.get("status")
     )
-    tz = call.settings.tz
-    return json_response([batch_json(r, tz) for r in rows])
+    return call.answer(rows)
 
 
 @routes.get("/batches/{id}", summary="One batch", response=Batch(), errors=(ErrorCode.NOT_FOUND,))
 async def get_batch(call: Call) -> web.StreamResponse:
     row = await batches.get_batch(call.db, call.path_id(), call.clock.now())
-    return json_response(batch_json(row, call.settings.tz))
+    return call.answer(row)
 
 
 @routes.post(
@@ -47,7 +45,7 @@ async def get_batch(call: Call) -> web.StreamResponse:
 )
 async def create_batch(call: Call) -> web.StreamResponse:
     row = await batches.create_batch(call.db, call.body, call.actor, call.clock.now())
-    return json_response(batch_json(row, call.settings.tz), 201)
+    return call.answer(row)
 
 
 @routes.post(
@@ -78,4 +76,4 @@ async def patch_batch(call: Call) -> web.StreamResponse:
         call.db, call.path_id(), call.body, call.actor, call.clock.now()
     )
     call.app[keys.CLAIMS].forget(row["id"])
-    return json_response(batch_json(row, call.settings.tz))
+    return call.answer(row)

@@ -7,7 +7,7 @@ from aiohttp import web
 from service.csvout import table_response
 from service.domain import budget
 from service.errors import ErrorCode
-from service.http import Call, Routes, json_response
+from service.http import Call, Routes
 from service.schemas.budget import BudgetLine, BudgetSet
 from service.schemas.common import TableQuery
 from service.views.budget import budget_line
@@ -37,4 +37,4 @@ async def put_budget(call: Call) -> web.StreamResponse:
     row = await budget.set_budget(
         call.db, call.body["category"], call.body["budget_fen"], call.actor, call.clock.now()
     )
-    return json_response(budget_line(row))
+    return call.answer(budget_line(row))

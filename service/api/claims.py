@@ -13,10 +13,10 @@ from service.domain import vouchers
 from service.domain.claims import Stored
 from service.domain.codes import normalize
 from service.errors import DomainError, ErrorCode
-from service.http import JSON, Call, Routes, idempotency_header, idempotency_key, json_response
+from service.http import JSON, Call, Routes, idempotency_header, idempotency_key
 from service.schemas.common import OneOf, QueryInt
 from service.schemas.vouchers import Voucher
-from service.views.vouchers import voucher_json
+from service.views.vouchers import voucher
 from service.vocabulary import VOUCHER_STATUSES
 
 routes = Routes("vouchers (resident)", roles=("resident",))
@@ -59,7 +59,7 @@ async def claim(call: Call) -> web.StreamResponse:
     if isinstance(claimed, Stored):  # a keyed claim: the answer stored with it, byte for byte
         return web.Response(text=claimed.text, status=claimed.status, content_type=JSON)
     qr_key = call.app[keys.SERVER_KEYS]["qr_signing"]
-    return json_response(voucher_json(claimed, qr_key, call.settings.tz), 201)
+    return call.answer(voucher(claimed, qr_key))
 
 
 @routes.get(
@@ -73,7 +73,7 @@ async def wallet(call: Call) -> web.StreamResponse:
         call.db, call.me.sub, call.clock.now(), call.query.get("status"), call.query["limit"]
     )
     qr_key = call.app[keys.SERVER_KEYS]["qr_signing"]
-    return json_response([voucher_json(r, qr_key, call.settings.tz) for r in rows])
+    return call.answer([voucher(r, qr_key) for r in rows])
 
 
 async def _own_voucher(call: Call) -> dict:
@@ -94,7 +94,7 @@ async def _own_voucher(call: Call) -> dict:
 async def wallet_voucher(call: Call) -> web.StreamResponse:
     row = await _own_voucher(call)
     qr_key = call.app[keys.SERVER_KEYS]["qr_signing"]
-    return json_response(voucher_json(row, qr_key, call.settings.tz))
+    return call.answer(voucher(row, qr_key))
 
 
 @routes.get(
@@ -106,10 +106,9 @@ async def wallet_voucher(call: Call) -> web.StreamResponse:
 async def wallet_voucher_qr(call: Call) -> web.StreamResponse:
     row = await _own_voucher(call)
     qr_key = call.app[keys.SERVER_KEYS]["qr_signing"]
-    voucher = voucher_json(row, qr_key, call.settings.tz)
     buffer = io.BytesIO()
-    segno.make(voucher["qr"], error="m").save(
-        buffer, kind="svg", scale=8, border=4, xmldecl=False, title=voucher["code"]
+    segno.make(voucher(row, qr_key)["qr"], error="m").save(
+        buffer, kind="svg", scale=8, border=4, xmldecl=False, title=row["code"]
     )
     return web.Response(
         body=buffer.getvalue(),

@@ -7,9 +7,9 @@ from aiohttp import web
 
 from service.domain import drill
 from service.errors import ErrorCode
-from service.http import Call, Routes, json_response
+from service.http import Call, Routes
 from service.schemas.drill import DrillClockState, DrillMove
-from service.timefmt import iso
+from service.schemas.dump import Computed
 
 routes = Routes("drill clock (bureau)", roles=("bureau",))
 
@@ -24,12 +24,4 @@ routes = Routes("drill clock (bureau)", roles=("bureau",))
 )
 async def move_clock(call: Call) -> web.StreamResponse:
     moved = await drill.move(call.db, call.clock, call.body["to"], call.actor)
-    tz = call.settings.tz
-    return json_response(
-        {
-            "drill": True,
-            "now": iso(moved.now, tz),
-            "offset_s": moved.offset.total_seconds(),
-            "moved_at": iso(moved.moved_at, tz),
-        }
-    )
+    return call.answer(Computed(moved, drill=True, offset_s=moved.offset.total_seconds()))

@@ -18,7 +18,7 @@ from service.schemas.ledger import (
     TransfersQuery,
     Verified,
 )
-from service.views.ledger import statement_json, transfer_json
+from service.views.ledger import statement_day
 
 routes = Routes("money ledger", roles=("bureau",))
 
@@ -49,8 +49,7 @@ async def transfers(call: Call) -> web.StreamResponse:
     rows = await ledger.transfers(
         call.db, q.get("merchant_id"), q.get("kind"), start, to, q["limit"]
     )
-    items = [transfer_json(r, call.settings.tz) for r in rows]
-    return table_response(call, items, f"festival-transfers-{start}-{to}.csv")
+    return table_response(call, rows, f"festival-transfers-{start}-{to}.csv")
 
 
 @routes.get(
@@ -67,8 +66,9 @@ async def verify(call: Call) -> web.StreamResponse:
 async def _statement(call: Call, merchant_id: int) -> web.StreamResponse:
     start, to = call.day_range(31)
     rows = await ledger.statement(call.db, merchant_id, start, to)
-    items = [statement_json(r) for r in rows]
-    return table_response(call, items, f"statement-{merchant_id}-{start}-{to}.csv")
+    return table_response(
+        call, [statement_day(r) for r in rows], f"statement-{merchant_id}-{start}-{to}.csv"
+    )
 
 
 @routes.get(

@@ -7,9 +7,9 @@ from aiohttp import web
 from service import keys
 from service.domain import lottery
 from service.errors import ErrorCode
-from service.http import JSON, PUBLIC, Call, Routes, json_response
+from service.http import JSON, PUBLIC, Call, Routes
 from service.schemas.lottery import DrawRecord, Entry, MyEntry
-from service.views.lottery import draw_record_text, entry_json, my_entry_json
+from service.views.lottery import draw_record_text
 
 routes = Routes("lottery", roles=("resident",))
 
@@ -26,7 +26,7 @@ routes = Routes("lottery", roles=("resident",))
 async def enter(call: Call) -> web.StreamResponse:
     me = call.me
     entry = await lottery.enter(call.db, call.path_id(), me.sub, me.person, call.clock.now())
-    return json_response(entry_json(entry, call.settings.tz), 201 if entry.new else 200)
+    return call.answer(entry, 201 if entry.new else 200)
 
 
 @routes.get(
@@ -37,7 +37,7 @@ async def enter(call: Call) -> web.StreamResponse:
 )
 async def my_entries(call: Call) -> web.StreamResponse:
     rows = await lottery.entries_of(call.db, call.me.sub, call.me.person)
-    return json_response([my_entry_json(r, call.settings.tz) for r in rows])
+    return call.answer(rows)
 
 
 @routes.get(

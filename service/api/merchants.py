@@ -16,7 +16,7 @@ from service.schemas.merchants import (
     MerchantListQuery,
     MerchantPatch,
 )
-from service.views.merchants import merchant_json
+from service.views.merchants import merchant
 
 routes = Routes("merchants (bureau)", roles=("bureau",))
 
@@ -31,8 +31,7 @@ routes = Routes("merchants (bureau)", roles=("bureau",))
 )
 async def create_merchant(call: Call) -> web.StreamResponse:
     row, api_key = await merchants.create_merchant(call.db, call.body, call.actor, call.clock.now())
-    tz = call.settings.tz
-    return json_response({"merchant": merchant_json(row, tz), "api_key": api_key}, 201)
+    return call.answer({"merchant": merchant(row), "api_key": api_key})
 
 
 @routes.get(
@@ -46,8 +45,7 @@ async def list_merchants(call: Call) -> web.StreamResponse:
     rows = await merchants.list_merchants(
         call.db, call.query.get("category"), call.query.get("status")
     )
-    tz = call.settings.tz
-    items = [merchant_json(r, tz) for r in rows]
+    items = call.dump([merchant(r) for r in rows])
     if wants_csv(call.request, call.query):
         return csv_response(items, columns(Merchant()), "festival-merchants.csv")
     return json_response(items)
@@ -61,7 +59,7 @@ async def list_merchants(call: Call) -> web.StreamResponse:
 )
 async def get_merchant(call: Call) -> web.StreamResponse:
     row = await merchants.get_merchant(call.db, call.path_id())
-    return json_response(merchant_json(row, call.settings.tz))
+    return call.answer(merchant(row))
 
 
 @routes.patch(
@@ -75,4 +73,4 @@ async def patch_merchant(call: Call) -> web.StreamResponse:
     row = await merchants.update_merchant(
         call.db, call.path_id(), call.body, call.actor, call.clock.now()
     )
-    return json_response(merchant_json(row, call.settings.tz))
+    return call.answer(merchant(row))

@@ -15,7 +15,6 @@ from service.schemas.payments import (
     ExportsQuery,
     ReturnsApplied,
 )
-from service.views.ledger import export_json
 
 routes = Routes("payments (bureau)", roles=("bureau",))
 
@@ -44,7 +43,7 @@ async def export(call: Call) -> web.StreamResponse:
         call.clock.now(),
         call.settings.tz,
     )
-    return json_response(export_json(made, call.settings.tz), status=201)
+    return call.answer(made)
 
 
 @routes.get(
@@ -55,8 +54,7 @@ async def export(call: Call) -> web.StreamResponse:
 )
 async def list_exports(call: Call) -> web.StreamResponse:
     found = await payments.exports(call.db, call.query["limit"])
-    items = [export_json(e, call.settings.tz) for e in found]
-    return table_response(call, items, "festival-bank-files.csv")
+    return table_response(call, found, "festival-bank-files.csv")
 
 
 @routes.get(

@@ -7,7 +7,7 @@ from aiohttp import web
 from service import keys
 from service.domain import redemptions
 from service.errors import ErrorCode
-from service.http import JSON, Call, Routes, idempotency_header, idempotency_key, json_response
+from service.http import JSON, Call, Routes, idempotency_header, idempotency_key
 from service.schemas.vouchers import (
     Redemption,
     RedemptionCreate,
@@ -17,7 +17,7 @@ from service.schemas.vouchers import (
     VoucherPreview,
 )
 from service.timefmt import business_day
-from service.views.redemptions import preview_json, redemption_json
+from service.views.redemptions import preview as preview_of
 
 routes = Routes("redemption (merchant)", roles=("merchant",))
 IDEMPOTENCY_HEADER = idempotency_header(
@@ -45,7 +45,7 @@ async def preview(call: Call) -> web.StreamResponse:
         call.request.match_info["code"],
         call.clock.now(),
     )
-    return json_response(preview_json(voucher, reason, call.settings.tz))
+    return call.answer(preview_of(voucher, reason))
 
 
 @routes.post(
@@ -90,14 +90,13 @@ async def list_redemptions(call: Call) -> web.StreamResponse:
     else:
         day = call.query.get("date") or business_day(call.clock.now(), tz)
         rows = await redemptions.on_day(call.db, mid, day)
-    items = [redemption_json(r, tz) for r in rows]
-    completed = [i for i in items if i["status"] == "completed"]
+    completed = [r for r in rows if r["status"] == "completed"]
     totals = {
         "count": len(completed),
-        "order_amount_fen": sum(i["order_amount_fen"] for i in completed),
-        "discount_fen": sum(i["discount_fen"] for i in completed),
+        "order_amount_fen": sum(r["order_amount_fen"] for r in completed),
+        "discount_fen": sum(r["discount_fen"] for r in completed),
     }
-    return json_response({"items": items, "totals": totals})
+    return call.answer({"items": rows, "totals": totals})
 
 
 @routes.get(
@@ -108,7 +107,7 @@ async def list_redemptions(call: Call) -> web.StreamResponse:
 )
 async def get_redemption(call: Call) -> web.StreamResponse:
     row = await redemptions.get(call.db, _merchant_id(call), call.path_id())
-    return json_response(redemption_json(row, call.settings.tz))
+    return call.answer(row)
 
 
 @routes.post(
@@ -128,4 +127,4 @@ async def reverse(call: Call) -> web.StreamResponse:
     row = await redemptions.reverse(
         call.db, _merchant_id(call), call.path_id(), call.body["reason"], call.clock.now(), tz
     )
-    return json_response(redemption_json(row, tz))
+    return call.answer(row)

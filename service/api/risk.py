@@ -7,9 +7,8 @@ from aiohttp import web
 from service.csvout import table_response
 from service.domain import risk
 from service.errors import ErrorCode
-from service.http import Call, Routes, json_response
+from service.http import Call, Routes
 from service.schemas.risk import Flag, FlagQuery, Release, Released, Review, Reviewed, Timeline
-from service.views.risk import flag_json, timeline_json
 
 routes = Routes("risk (bureau)", roles=("bureau",))
 
@@ -25,8 +24,7 @@ async def list_flags(call: Call) -> web.StreamResponse:
     found = await risk.flags(
         call.db, q.get("status"), q.get("merchant_id"), q.get("rule"), q["limit"]
     )
-    items = [flag_json(f, call.settings.tz) for f in found]
-    return table_response(call, items, "festival-risk-flags.csv")
+    return table_response(call, found, "festival-risk-flags.csv")
 
 
 @routes.get(
@@ -37,7 +35,7 @@ async def list_flags(call: Call) -> web.StreamResponse:
 )
 async def flag_timeline(call: Call) -> web.StreamResponse:
     found = await risk.timeline(call.db, call.path_id(), call.settings.risk.burst_minutes)
-    return json_response(timeline_json(found, call.settings.tz))
+    return call.answer(found)
 
 
 @routes.post(
@@ -62,7 +60,7 @@ async def review_flag(call: Call) -> web.StreamResponse:
         call.actor,
         call.clock.now(),
     )
-    return json_response(flag_json(flag, call.settings.tz))
+    return call.answer(flag)
 
 
 @routes.post(
@@ -82,4 +80,4 @@ async def release_flag(call: Call) -> web.StreamResponse:
         call.clock.now(),
         call.settings.tz,
     )
-    return json_response({**result, "flag": flag_json(result["flag"], call.settings.tz)})
+    return call.answer(result)

@@ -19,7 +19,7 @@ from service.schemas.stats import (
     MerchantsQuery,
     Summary,
 )
-from service.timefmt import business_day, iso
+from service.timefmt import business_day
 from service.views import stats as views
 from service.vocabulary import MAX_RANGE_DAYS
 
@@ -41,8 +41,9 @@ async def daily(call: Call) -> web.StreamResponse:
         start = max(first or to, to - timedelta(days=MAX_RANGE_DAYS - 1))
     check_span(start, to)
     rows = await stats.daily_rows(call.db, start, to, call.query.get("category"))
-    items = [views.daily_row(r, call.settings.tz) for r in rows]
-    return table_response(call, items, f"festival-daily-{start}-{to}.csv")
+    return table_response(
+        call, [views.daily_row(r) for r in rows], f"festival-daily-{start}-{to}.csv"
+    )
 
 
 @routes.get(
@@ -52,12 +53,7 @@ async def daily(call: Call) -> web.StreamResponse:
 )
 async def summary(call: Call) -> web.StreamResponse:
     rows = await stats.summary_rows(call.db)
-    answer = views.summary(rows, call.settings.tz)
-    answer["recovery"] = [
-        {**r, "computed_at": iso(r["computed_at"], call.settings.tz)}
-        for r in await recovery.stored_totals(call.db)
-    ]
-    return json_response(answer)
+    return call.answer(views.summary(rows, await recovery.stored_totals(call.db)))
 
 
 @routes.get(
@@ -69,8 +65,9 @@ async def summary(call: Call) -> web.StreamResponse:
 async def merchants(call: Call) -> web.StreamResponse:
     day = call.query.get("date") or business_day(call.clock.now(), call.settings.tz)
     rows = await stats.merchant_rows(call.db, day, call.query.get("category"))
-    items = [views.merchant_row(r, call.settings.tz) for r in rows]
-    return table_response(call, items, f"festival-merchants-{day}.csv")
+    return table_response(
+        call, [views.merchant_row(r) for r in rows], f"festival-merchants-{day}.csv"
+    )
 
 
 @routes.put(

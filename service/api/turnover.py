@@ -21,7 +21,6 @@ from service.schemas.turnover import (
     TurnoverStored,
 )
 from service.timefmt import business_day
-from service.views.turnover import recovery_json, turnover_json
 
 routes = Routes("turnover and recovery", roles=("bureau",))
 
@@ -48,7 +47,7 @@ async def report_turnover(call: Call) -> web.StreamResponse:
         now,
         call.settings.baseline_year,
     )
-    return json_response(turnover_json(row, call.settings.tz))
+    return call.answer(row)
 
 
 @routes.get(
@@ -63,8 +62,7 @@ async def my_turnover(call: Call) -> web.StreamResponse:
     assert mid is not None
     start, to = call.day_range(31)
     rows = await turnover.of_merchant(call.db, mid, start, to)
-    items = [turnover_json(r, call.settings.tz) for r in rows]
-    return table_response(call, items, f"turnover-{mid}.csv")
+    return table_response(call, rows, f"turnover-{mid}.csv")
 
 
 @routes.put(
@@ -104,10 +102,8 @@ async def recovery_report(call: Call) -> web.StreamResponse:
     )
     check_span(start, to)
     found = await recovery.compute(call.db, start, to, call.query.get("category"), year)
-    items = [recovery_json(r) for r in found.items]
-    totals = [recovery_json(r) for r in found.totals]
+    report = call.dump({"items": found.items, "totals": found.totals})
     if wants_csv(call.request, call.query):
-        return csv_response(
-            [*items, *totals], columns(RecoveryRow()), f"festival-recovery-{start}-{to}.csv"
-        )
-    return json_response({"items": items, "totals": totals})
+        rows = [*report["items"], *report["totals"]]
+        return csv_response(rows, columns(RecoveryRow()), f"festival-recovery-{start}-{to}.csv")
+    return json_response(report)

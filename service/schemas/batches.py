@@ -6,6 +6,7 @@ from service.schemas.common import (
     Category,
     Fen,
     Id,
+    Instant,
     Int,
     OneOf,
     StrictBool,
@@ -80,18 +81,18 @@ class Batch(Schema):
     quantity = fields.Integer(required=True)
     remaining = fields.Integer(required=True)
     per_resident_limit = fields.Integer(required=True)
-    claim_starts_at = fields.String(required=True)
-    claim_ends_at = fields.String(required=True)
+    claim_starts_at = Instant(required=True)
+    claim_ends_at = Instant(required=True)
     valid_days = fields.Integer(required=True)
-    valid_until = fields.String(allow_none=True, required=True)
+    valid_until = Instant(allow_none=True, required=True)
     status = fields.String(required=True, validate=validate.OneOf(BATCH_STATUSES))
     paused = fields.Boolean(required=True)
     merchant_ids = fields.List(fields.Integer(), required=True)
     mode = fields.String(required=True, validate=validate.OneOf(BATCH_MODES))
-    draw_at = fields.String(required=True, allow_none=True)
+    draw_at = Instant(required=True, allow_none=True)
     seed_commitment = fields.String(
         required=True,
         allow_none=True,
         metadata={"description": "lottery: lowercase hex SHA-256 of the draw's secret seed"},
     )
-    drawn_at = fields.String(required=True, allow_none=True)
+    drawn_at = Instant(required=True, allow_none=True)

@@ -9,8 +9,10 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow.experimental.context import Context
 
 from service.errors import DomainError, ErrorCode
+from service.timefmt import iso
 from service.vocabulary import (
     CATEGORIES,
     FIRST_DAY,
@@ -196,6 +198,27 @@ def check_span(from_day: date, to_day: date) -> None:
             f"at most {MAX_RANGE_DAYS} days per request",
             {"from": [f"The range may span at most {MAX_RANGE_DAYS} days."]},
         )
+
+
+# Fields of answers. An answer's schema dumps the domain's values (rows, dataclasses, dicts):
+# times in the festival's zone with its offset, days as YYYY-MM-DD; None stays null. Times
+# need the zone: `service.schemas.dump.dump` passes it, as does `Context({"tz": tz})`
+# around a plain `Schema().dump` (what the tests compare the two with).
+class Instant(fields.AwareDateTime):
+    """An instant in an answer: ISO 8601 in the festival's zone, `2020-05-06T10:00:00+08:00`."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(format="iso", **kw)
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return iso(value, Context[dict[str, Any]].get()["tz"])
+
+
+class Date(fields.Date):
+    """A business day in an answer, YYYY-MM-DD."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else value.isoformat()
 
 
 def columns(schema: Schema) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from service.schemas.common import DayRangeQuery, OneOf, QueryInt
+from service.schemas.common import Date, DayRangeQuery, Instant, OneOf, QueryInt
 from service.vocabulary import ACCOUNT_KINDS, MAX_ID, TRANSFER_KINDS
 
 
@@ -47,8 +47,8 @@ class Transfer(Schema):
     from_account = fields.String(required=True)
     to_account = fields.String(required=True)
     amount_fen = fields.Integer(required=True)
-    at = fields.String(required=True)
-    business_day = fields.String(required=True)
+    at = Instant(required=True)
+    business_day = Date(required=True)
     merchant_id = fields.Integer(required=True)
     category = fields.String(required=True, allow_none=True)
     bank_file_id = fields.Integer(required=True, allow_none=True)
@@ -65,7 +65,7 @@ class StatementQuery(DayRangeQuery):
 
 
 class StatementDay(Schema):
-    date = fields.String(required=True)
+    date = Date(required=True)
     redemptions = fields.Integer(required=True)
     earned_fen = fields.Integer(required=True)
     reversed_fen = fields.Integer(required=True)

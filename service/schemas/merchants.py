@@ -3,7 +3,16 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from service.domain.credit_code import credit_code_error
-from service.schemas.common import Category, Fen, FullMatch, OneOf, String, Text, require_some
+from service.schemas.common import (
+    Category,
+    Fen,
+    FullMatch,
+    Instant,
+    OneOf,
+    String,
+    Text,
+    require_some,
+)
 from service.vocabulary import FORMATS, MERCHANT_STATUSES
 
 CONTACT_PHONE = FullMatch(
@@ -91,8 +100,8 @@ class Merchant(Schema):
         allow_none=True,
         metadata={"description": "masked (**** **** 1234) everywhere but the bank file"},
     )
-    created_at = fields.String(required=True)
-    updated_at = fields.String(required=True)
+    created_at = Instant(required=True)
+    updated_at = Instant(required=True)
 
 
 class MerchantCreated(Schema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from service.schemas.common import QueryInt, TableQuery
+from service.schemas.common import Instant, QueryInt, TableQuery
 from service.vocabulary import LEFT_OUT_REASONS
 
 
@@ -20,7 +20,7 @@ class LeftOut(Schema):
 
 class Export(Schema):
     id = fields.Integer(required=True)
-    created_at = fields.String(required=True)
+    created_at = Instant(required=True)
     sha256 = fields.String(required=True, metadata={"description": "of the file's exact bytes"})
     rows = fields.Integer(required=True)
     total_fen = fields.Integer(required=True)

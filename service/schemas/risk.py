@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from service.schemas.common import OneOf, QueryInt, StrictBool, TableQuery, Text
+from service.schemas.common import Date, Instant, OneOf, QueryInt, StrictBool, TableQuery, Text
 from service.vocabulary import FLAG_STATUSES, MAX_ID, REVIEW_DECISIONS, RISK_RULES
 
 
@@ -20,7 +20,7 @@ class Flag(Schema):
     merchant_id = fields.Integer(required=True)
     merchant_name = fields.String(required=True)
     rule = fields.String(required=True)
-    date = fields.String(required=True, metadata={"description": "the business day flagged"})
+    date = Date(required=True, metadata={"description": "the business day flagged"})
     subject = fields.String(required=True, metadata={"description": "repeat_pair: the person"})
     score = fields.Float(required=True, metadata={"description": "how far past the threshold"})
     evidence = fields.Raw(
@@ -28,12 +28,12 @@ class Flag(Schema):
         metadata={"description": "redemption_ids, counts and amounts (fen) behind the flag"},
     )
     status = fields.String(required=True)
-    raised_at = fields.String(required=True)
+    raised_at = Instant(required=True)
     reviewed_by = fields.String(required=True, allow_none=True)
-    reviewed_at = fields.String(required=True, allow_none=True)
+    reviewed_at = Instant(required=True, allow_none=True)
     note = fields.String(required=True, allow_none=True)
     released_by = fields.String(required=True, allow_none=True)
-    released_at = fields.String(
+    released_at = Instant(
         required=True,
         allow_none=True,
         metadata={"description": "a confirmed flag holds the merchant's lines until released"},
@@ -41,21 +41,21 @@ class Flag(Schema):
 
 
 class TimelineDay(Schema):
-    date = fields.String(required=True)
+    date = Date(required=True)
     redemptions = fields.Integer(required=True)
     reversed = fields.Integer(required=True)
     discount_fen = fields.Integer(required=True)
 
 
 class TimelineWindow(Schema):
-    at = fields.String(required=True)
+    at = Instant(required=True)
     redemptions = fields.Integer(required=True)
 
 
 class Timeline(Schema):
     flag_id = fields.Integer(required=True)
     merchant_id = fields.Integer(required=True)
-    date = fields.String(required=True)
+    date = Date(required=True)
     window_minutes = fields.Integer(required=True)
     days = fields.List(fields.Nested(TimelineDay), required=True)
     windows = fields.List(fields.Nested(TimelineWindow), required=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from service.schemas.common import Category, Day, DayRangeQuery, TableQuery
+from service.schemas.common import Category, Date, Day, DayRangeQuery, Instant, TableQuery
 from service.schemas.turnover import RecoveryRow
 
 
@@ -29,7 +29,7 @@ class VoucherCounts(Schema):
 
 
 class DayAndCategory(Schema):
-    date = fields.String(required=True)
+    date = Date(required=True)
     category = fields.String(required=True)
 
 
@@ -54,11 +54,11 @@ class DailyRow(VoucherCounts, DayAndCategory):
     recovery_index = fields.Float(
         required=True, allow_none=True, metadata={"description": "sales ÷ baseline"}
     )
-    computed_at = fields.String(required=True)
+    computed_at = Instant(required=True)
 
 
 class MerchantDayRow(Schema):
-    date = fields.String(required=True)
+    date = Date(required=True)
     merchant_id = fields.Integer(required=True)
     merchant_name = fields.String(required=True)
     category = fields.String(required=True)
@@ -68,7 +68,7 @@ class MerchantDayRow(Schema):
     sales_fen = fields.Integer(required=True)
     leverage = fields.Float(required=True, allow_none=True)
     unique_residents = fields.Integer(required=True)
-    computed_at = fields.String(required=True)
+    computed_at = Instant(required=True)
 
 
 class SummaryPart(VoucherCounts):
@@ -90,15 +90,15 @@ class SummaryCategory(SummaryPart):
 
 
 class RecoveryToDate(RecoveryRow):
-    from_ = fields.String(data_key="from", required=True)
+    from_ = fields.String(data_key="from", attribute="from", required=True)
     to = fields.String(required=True)
-    computed_at = fields.String(required=True)
+    computed_at = Instant(required=True)
 
 
 class Summary(Schema):
-    from_ = fields.String(data_key="from", required=True, allow_none=True)
-    to = fields.String(required=True, allow_none=True)
-    computed_at = fields.String(required=True, allow_none=True)
+    from_ = Date(data_key="from", required=True, allow_none=True)
+    to = Date(required=True, allow_none=True)
+    computed_at = Instant(required=True, allow_none=True)
     categories = fields.List(fields.Nested(SummaryCategory), required=True)
     overall = fields.Nested(SummaryPart, required=True)
     recovery = fields.List(

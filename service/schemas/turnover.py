@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from service.schemas.common import Category, DayRangeQuery, Fen, Int
+from service.schemas.common import Category, Date, DayRangeQuery, Fen, Instant, Int
 
 
 class TurnoverReport(Schema):
@@ -15,13 +15,13 @@ class TurnoverReport(Schema):
 
 
 class TurnoverDay(Schema):
-    date = fields.String(required=True)
+    date = Date(required=True)
     credit_code = fields.String(required=True)
     category = fields.String(required=True)
     sales_fen = fields.Integer(required=True)
     transactions = fields.Integer(required=True, allow_none=True)
     source = fields.String(required=True, metadata={"description": "merchant (日结) or import"})
-    recorded_at = fields.String(required=True)
+    recorded_at = Instant(required=True)
 
 
 class TurnoverStored(Schema):
@@ -37,7 +37,7 @@ def _nullable(kind: type[fields.Field], description: str) -> fields.Field:
 
 
 class RecoveryRow(Schema):
-    date = _nullable(fields.String, "the day; null on a total over the range")
+    date = _nullable(Date, "the day; null on a total over the range")
     category = fields.String(required=True)
     participants_sales_fen = _nullable(fields.Integer, "festival merchants' takings")
     participants_baseline_fen = _nullable(fields.Integer, "the same merchants on the baseline days")
