@@ -13,9 +13,10 @@ from marshmallow import Schema, fields, validate
 from marshmallow.experimental.context import Context
 
 from service.app import all_endpoints
-from service.errors import ErrorCode
-from service.schemas.common import Date, Instant
+from service.errors import DomainError, ErrorCode
+from service.schemas.common import Date, Instant, columns
 from service.schemas.dump import Computed, dump
+from service.schemas.stats import BaselineRow, read_baselines
 from service.schemas.vouchers import Voucher
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -99,3 +100,32 @@ def test_times_are_in_the_festival_zone_and_nulls_stay_null() -> None:
 def test_endpoint_errors_are_error_codes() -> None:
     for ep in all_endpoints():
         assert all(isinstance(code, ErrorCode) for code in ep.errors), ep.path
+
+
+def test_uploads_are_read_by_their_row_schemas() -> None:
+    """The baselines upload's lines through BaselineRow: its columns are the header, and each
+    bad line is named with what is wrong with it, as before the row schemas."""
+    text = (
+        "date,category,sales_fen\n"
+        "2020-05-06,shopping,50000\n"
+        "2020-02-30,shopping,1\n"
+        "2020-05-07,cinema,1\n"
+        "2020-05-09,dining,12.5\n"
+        "2020-05-10,dining\n"
+        "2020-05-06,shopping,7\n"
+        "1999-01-01,auto,1\n"
+    )
+    assert columns(BaselineRow()) == ("date", "category", "sales_fen")
+    with pytest.raises(DomainError) as refused:
+        read_baselines(text)
+    assert refused.value.details["lines"] == {
+        "3": ["date '2020-02-30' is not a YYYY-MM-DD date."],
+        "4": ["category 'cinema' is not one of shopping, dining, culture_tourism, auto."],
+        "5": ["sales_fen '12.5' is not a whole number of fen."],
+        "6": ["Expected 3 fields, got 2."],
+        "7": ["repeats line 2 (2020-05-06, shopping)."],
+        "8": ["date 1999-01-01 is not between 2000-01-01 and 2099-12-31."],
+    }
+    assert read_baselines("date,category,sales_fen\n2020-05-11,auto,100\n") == [
+        (date(2020, 5, 11), "auto", 100)
+    ]

@@ -14,6 +14,7 @@ from service.schemas.payments import (
     ExportRow,
     ExportsQuery,
     ReturnsApplied,
+    read_returns,
 )
 
 routes = Routes("payments (bureau)", roles=("bureau",))
@@ -86,7 +87,7 @@ async def export_file(call: Call) -> web.StreamResponse:
     errors=(ErrorCode.INVALID_REQUEST, ErrorCode.ALREADY_RETURNED),
 )
 async def put_returns(call: Call) -> web.StreamResponse:
-    rows = payments.parse_returns(await call.csv_text())
+    rows = read_returns(await call.csv_text())
     applied = await payments.apply_returns(
         call.db, rows, call.actor, call.clock.now(), call.settings.tz
     )

@@ -18,6 +18,7 @@ from service.schemas.stats import (
     MerchantDayRow,
     MerchantsQuery,
     Summary,
+    read_baselines,
 )
 from service.timefmt import business_day
 from service.views import stats as views
@@ -78,6 +79,6 @@ async def merchants(call: Call) -> web.StreamResponse:
     errors=(ErrorCode.INVALID_REQUEST,),
 )
 async def put_baselines(call: Call) -> web.StreamResponse:
-    rows = baselines.parse(await call.csv_text())
+    rows = read_baselines(await call.csv_text())
     stored = await baselines.store(call.db, rows, call.actor, call.clock.now())
     return json_response({"rows": stored})

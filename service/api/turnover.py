@@ -19,6 +19,7 @@ from service.schemas.turnover import (
     TurnoverDay,
     TurnoverReport,
     TurnoverStored,
+    read_turnover,
 )
 from service.timefmt import business_day
 
@@ -75,7 +76,7 @@ async def my_turnover(call: Call) -> web.StreamResponse:
 )
 async def import_turnover(call: Call) -> web.StreamResponse:
     year = call.settings.baseline_year
-    rows = turnover.parse(await call.csv_text(), (year, year + 1))
+    rows = read_turnover(await call.csv_text(), (year, year + 1))
     stored = await turnover.store(call.db, rows, call.actor, call.clock.now())
     return json_response({"rows": stored})
 

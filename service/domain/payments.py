@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,17 +20,11 @@ import asyncpg
 
 from service.csvout import csv_text
 from service.db import Conn, Database
-from service.domain import audit, csvin, ledger
+from service.domain import audit, ledger
 from service.errors import DomainError, ErrorCode, not_found
 from service.timefmt import business_day
-from service.vocabulary import RETURN_STATUSES
 
 BANK_FILE_COLUMNS = ("reference", "merchant_id", "account_name", "account_no", "amount_yuan")
-RETURN_HEADERS = (("reference", "status"), ("reference", "status", "amount_yuan"))
-# HYF-E000123-0019 (export 123, merchant 19); HYF-20200506-0019 from before the ledger.
-_REFERENCE = re.compile(r"HYF-(E[0-9]{6,}|[0-9]{8})-[0-9]{4,}", re.ASCII)
-_YUAN = re.compile(r"([0-9]{1,13})\.([0-9]{2})", re.ASCII)
-MAX_RETURN_ROWS = 20_000
 EXPORT_LOCK_NAMESPACE = 0x42414E4B  # "BANK": exports with one key take turns
 
 
@@ -193,38 +186,6 @@ class Return:
     status: str  # paid | failed
     amount_fen: int | None = None  # the bank's amount, when the file gives one
     line: int = 0  # its line in the file (1 = the header), for the errors
-
-
-def parse_returns(text: str) -> list[Return]:
-    """A return file's rows, or a DomainError naming every bad line (1 = the header)."""
-    upload = csvin.read(text, RETURN_HEADERS)
-    errors = upload.errors
-    rows: list[Return] = []
-    seen: dict[str, int] = {}
-    for number, cells in upload.lines:
-        ref, status = cells[0], cells[1]
-        problems = []
-        if not _REFERENCE.fullmatch(ref):
-            problems.append(f"reference {ref!r} is not a bank file reference.")
-        elif ref in seen:
-            problems.append(f"repeats line {seen[ref]} ({ref}).")
-        else:
-            seen[ref] = number
-        if status not in RETURN_STATUSES:
-            problems.append(f"status {status!r} is not paid or failed.")
-        amount = None
-        if len(cells) == 3:
-            found = _YUAN.fullmatch(cells[2])
-            if found is None:
-                problems.append(f"amount_yuan {cells[2]!r} is not yuan with two decimals.")
-            else:
-                amount = int(found[1]) * 100 + int(found[2])
-        if problems:
-            errors[str(number)] = problems
-        else:
-            rows.append(Return(ref, status, amount, number))
-    upload.refuse_if_bad(len(rows), MAX_RETURN_ROWS)
-    return rows
 
 
 async def _check_returns(tx: Conn, rows: list[Return]) -> list[asyncpg.Record]:

@@ -13,13 +13,9 @@ from typing import Any
 import asyncpg
 
 from service.db import Database
-from service.domain import audit, csvin
-from service.domain.credit_code import credit_code_error
+from service.domain import audit
 from service.errors import DomainError, ErrorCode
-from service.vocabulary import CATEGORIES
 
-HEADER = ["date", "credit_code", "category", "sales_fen"]
-MAX_ROWS = 100_000
 MAX_DAY_FEN = 10_000_000_000  # 1亿元 in a day: beyond any merchant of the district
 ABSURD_FACTOR = 100  # a day more than 100 × the merchant's median day is a typo
 
@@ -117,44 +113,6 @@ class Row:
     credit_code: str
     category: str
     sales_fen: int
-
-
-def parse(text: str, years: tuple[int, ...]) -> list[Row]:
-    """The rows of a turnover CSV (`date,credit_code,category,sales_fen`), or a DomainError
-    naming every bad line (1 = the header). Dates must fall in `years` (the baseline year and
-    the festival's)."""
-    upload = csvin.read(text, [HEADER])
-    errors = upload.errors
-    rows: list[Row] = []
-    seen: dict[tuple[str, date], int] = {}
-    for number, (raw_date, code, category, raw_sales) in upload.lines:
-        problems = []
-        day = csvin.day(raw_date)
-        if day is None:
-            problems.append(f"date {raw_date!r} is not a YYYY-MM-DD date.")
-        elif day.year not in years:
-            problems.append(f"date {raw_date} is outside {' and '.join(map(str, years))}.")
-            day = None
-        code_problem = credit_code_error(code)
-        if code_problem:
-            problems.append(f"credit_code {code!r}: {code_problem}")
-        if category not in CATEGORIES:
-            problems.append(f"category {category!r} is not one of {', '.join(CATEGORIES)}.")
-        sales = None
-        if not csvin.DIGITS.fullmatch(raw_sales) or int(raw_sales) > MAX_DAY_FEN:
-            problems.append(f"sales_fen {raw_sales!r} is not a whole, non-negative number of fen.")
-        else:
-            sales = int(raw_sales)
-        if day is not None and not code_problem:
-            if (code, day) in seen:
-                problems.append(f"repeats line {seen[(code, day)]} ({code}, {raw_date}).")
-            seen[(code, day)] = number
-        if problems:
-            errors[str(number)] = problems
-        elif day is not None and sales is not None:
-            rows.append(Row(number, day, code, category, sales))
-    upload.refuse_if_bad(len(rows), MAX_ROWS)
-    return rows
 
 
 async def store(db: Database, rows: list[Row], actor: audit.Actor, now: datetime) -> int:

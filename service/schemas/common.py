@@ -5,12 +5,14 @@ matched in full, dates between 2000-01-01 and 2099-12-31."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from marshmallow.experimental.context import Context
 
+from service.domain import csvin
 from service.errors import DomainError, ErrorCode
 from service.timefmt import iso
 from service.vocabulary import (
@@ -141,23 +143,85 @@ def Id(**kw: Any) -> fields.Integer:
     return Int(minimum=1, maximum=MAX_ID, **kw)
 
 
-def Category(**kw: Any) -> String:
-    return String(validate=validate.OneOf(CATEGORIES), **kw)
+def Category(*, error: str | None = None, **kw: Any) -> String:
+    return String(validate=validate.OneOf(CATEGORIES, error=error), **kw)
 
 
-def OneOf(choices: tuple[str, ...], **kw: Any) -> String:
-    return String(validate=validate.OneOf(choices), **kw)
+def OneOf(choices: tuple[str, ...], *, error: str | None = None, **kw: Any) -> String:
+    return String(validate=validate.OneOf(choices, error=error), **kw)
 
 
-def Day(**kw: Any) -> fields.Date:
+def Day(
+    *,
+    cell: bool = False,
+    range_error: str = "Must be between 2000-01-01 and 2099-12-31.",
+    **kw: Any,
+) -> fields.Date:
     """A business day, YYYY-MM-DD, between 2000-01-01 and 2099-12-31 (so that no date
-    arithmetic can overflow and no query scans the year 1)."""
-    return fields.Date(
-        validate=validate.Range(
-            min=FIRST_DAY, max=LAST_DAY, error="Must be between 2000-01-01 and 2099-12-31."
-        ),
-        **kw,
+    arithmetic can overflow and no query scans the year 1). `cell`: in a CSV upload, where
+    it is exactly ten ASCII characters."""
+    return (_CellDate if cell else fields.Date)(
+        validate=validate.Range(min=FIRST_DAY, max=LAST_DAY, error=range_error), **kw
     )
+
+
+class _CellDate(fields.Date):
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or len(value) != 10 or not value.isascii():
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+_CELL_DIGITS = re.compile(r"[0-9]{1,15}", re.ASCII)
+
+
+class CellInteger(fields.Integer):
+    """A whole number in a CSV cell: 1 to 15 ASCII digits (no sign, point or spaces), at most
+    `maximum`; `error` (which may name the cell's {input}) for anything else."""
+
+    def __init__(self, *, maximum: int, error: str, **kw: Any) -> None:
+        super().__init__(error_messages={"invalid": error}, **kw)
+        self.maximum = maximum
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or _CELL_DIGITS.fullmatch(value) is None:
+            raise self.make_error("invalid", input=value)
+        if int(value) > self.maximum:
+            raise self.make_error("invalid", input=value)
+        return int(value)
+
+
+def FenCell(*, maximum: int = MAX_FEN, error: str, **kw: Any) -> CellInteger:
+    """Money in a CSV cell, as `Fen` in a JSON body: whole fen from 0 to `maximum`."""
+    return CellInteger(maximum=maximum, error=error, **kw)
+
+
+def read_rows(text: str, schema: Schema) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
+    """An uploaded CSV read by its row schema: the header is the schema's columns (those of
+    its required fields alone will do); each line as (its number, the fields that were
+    valid, what is wrong with it). Lines that cannot be read at all are the upload's own
+    errors (`upload.errors`), yielded first as lines with nothing valid."""
+    every = list(columns(schema))
+    required = [name for name in every if schema.fields[name].required]
+    headers = [required, every] if required != every else [every]
+    upload = csvin.read(text, headers)
+    for line, problems in upload.errors.items():
+        yield int(line), {}, problems
+    for number, cells in upload.lines:
+        try:
+            row: dict[str, Any] = schema.load(dict(zip(upload.header, cells, strict=True)))
+        except ValidationError as err:
+            messages: dict[str, Any] = err.messages if isinstance(err.messages, dict) else {}
+            found = [str(m) for name in upload.header for m in messages.get(name, [])]
+            valid: dict[str, Any] = err.valid_data if isinstance(err.valid_data, dict) else {}
+            yield number, valid, found or [str(err.messages)]
+        else:
+            yield number, row, []
+
+
+def refuse_bad_lines(rows: int, errors: dict[str, list[str]], max_rows: int) -> None:
+    """Every bad line named, and nothing stored; or too many rows; or none."""
+    csvin.refuse_if_bad(rows, errors, max_rows)
 
 
 def When(**kw: Any) -> fields.AwareDateTime:

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+import re
+from typing import Any
 
-from service.schemas.common import Instant, QueryInt, TableQuery
-from service.vocabulary import LEFT_OUT_REASONS
+from marshmallow import Schema, ValidationError, fields
+
+from service.domain.payments import Return
+from service.schemas.common import (
+    Instant,
+    OneOf,
+    QueryInt,
+    String,
+    TableQuery,
+    read_rows,
+    refuse_bad_lines,
+)
+from service.vocabulary import LEFT_OUT_REASONS, RETURN_STATUSES
 
 
 class ExportRequest(Schema):
@@ -46,3 +58,54 @@ class ReturnsApplied(Schema):
     failed = fields.Integer(required=True)
     paid_fen = fields.Integer(required=True)
     failed_fen = fields.Integer(required=True)
+
+
+MAX_RETURN_ROWS = 20_000
+# HYF-E000123-0019 (export 123, merchant 19); HYF-20200506-0019 from before the ledger.
+_REFERENCE = re.compile(r"HYF-(E[0-9]{6,}|[0-9]{8})-[0-9]{4,}", re.ASCII)
+_YUAN = re.compile(r"([0-9]{1,13})\.([0-9]{2})", re.ASCII)
+
+
+def _reference(value: str) -> None:
+    if not _REFERENCE.fullmatch(value):
+        raise ValidationError(f"reference {value!r} is not a bank file reference.")
+
+
+class YuanCell(fields.Field):
+    """An amount in yuan with two decimals (12.30), as the bank writes it; read as fen."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> int:
+        found = _YUAN.fullmatch(value) if isinstance(value, str) else None
+        if found is None:
+            raise ValidationError(f"amount_yuan {value!r} is not yuan with two decimals.")
+        return int(found[1]) * 100 + int(found[2])
+
+
+class ReturnRow(Schema):
+    """A line of the bank's returns file (`PUT /admin/payments/returns`, text/csv): what
+    happened to one payment. Its fields are the CSV's columns; amount_yuan may be left out
+    (the header then has only the other two)."""
+
+    reference = String(required=True, validate=_reference)
+    status = OneOf(RETURN_STATUSES, required=True, error="status {input!r} is not paid or failed.")
+    amount_yuan = YuanCell(metadata={"description": "the bank's amount, checked when given"})
+
+
+def read_returns(text: str) -> list[Return]:
+    """A return file's rows, or a DomainError naming every bad line (1 = the header)."""
+    rows: list[Return] = []
+    errors: dict[str, list[str]] = {}
+    seen: dict[str, int] = {}
+    for number, row, problems in read_rows(text, ReturnRow()):
+        if "reference" in row:
+            ref = row["reference"]
+            if ref in seen:
+                problems.insert(0, f"repeats line {seen[ref]} ({ref}).")
+            else:
+                seen[ref] = number
+        if problems:
+            errors[str(number)] = problems
+        else:
+            rows.append(Return(row["reference"], row["status"], row.get("amount_yuan"), number))
+    refuse_bad_lines(len(rows), errors, MAX_RETURN_ROWS)
+    return rows

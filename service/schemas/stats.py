@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from marshmallow import Schema, fields
 
-from service.schemas.common import Category, Date, Day, DayRangeQuery, Instant, TableQuery
+from service.schemas.common import (
+    Category,
+    Date,
+    Day,
+    DayRangeQuery,
+    FenCell,
+    Instant,
+    TableQuery,
+    read_rows,
+    refuse_bad_lines,
+)
 from service.schemas.turnover import RecoveryRow
+from service.vocabulary import MAX_FEN
 
 
 class DailyQuery(DayRangeQuery):
@@ -113,3 +126,45 @@ class Summary(Schema):
 
 class BaselinesStored(Schema):
     rows = fields.Integer(required=True)
+
+
+# A day's sales across a category can exceed one order's cap by far.
+MAX_BASELINE_SALES_FEN = MAX_FEN * 1000
+MAX_BASELINE_ROWS = 20_000
+
+
+class BaselineRow(Schema):
+    """A line of the bureau's baselines upload (`PUT /admin/baselines`, text/csv): the
+    comparable pre-festival sales of a (date, category). Its fields are the CSV's columns."""
+
+    date = Day(
+        cell=True,
+        required=True,
+        error_messages={"invalid": "date {input!r} is not a YYYY-MM-DD date."},
+        range_error="date {input} is not between {min} and {max}.",
+    )
+    category = Category(required=True, error="category {input!r} is not one of {choices}.")
+    sales_fen = FenCell(
+        maximum=MAX_BASELINE_SALES_FEN,
+        required=True,
+        error="sales_fen {input!r} is not a whole number of fen.",
+    )
+
+
+def read_baselines(text: str) -> list[tuple[date, str, int]]:
+    """The rows of a baseline CSV, or a DomainError naming every bad line (1 = the header)."""
+    rows: list[tuple[date, str, int]] = []
+    errors: dict[str, list[str]] = {}
+    seen: dict[tuple[date, str], int] = {}
+    for number, row, problems in read_rows(text, BaselineRow()):
+        if "date" in row and "category" in row:
+            key = (row["date"], row["category"])
+            if key in seen:
+                problems.append(f"repeats line {seen[key]} ({key[0]}, {key[1]}).")
+            seen[key] = number
+        if problems:
+            errors[str(number)] = problems
+        else:
+            rows.append((row["date"], row["category"], row["sales_fen"]))
+    refuse_bad_lines(len(rows), errors, MAX_BASELINE_ROWS)
+    return rows

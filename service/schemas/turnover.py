@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from datetime import date
+from typing import Any
 
-from service.schemas.common import Category, Date, DayRangeQuery, Fen, Instant, Int
+from marshmallow import Schema, ValidationError, fields
+
+from service.domain.credit_code import credit_code_error
+from service.domain.turnover import MAX_DAY_FEN
+from service.domain.turnover import Row as TurnoverLine
+from service.schemas.common import (
+    Category,
+    Date,
+    Day,
+    DayRangeQuery,
+    Fen,
+    FenCell,
+    Instant,
+    Int,
+    String,
+    read_rows,
+    refuse_bad_lines,
+)
 
 
 class TurnoverReport(Schema):
@@ -62,3 +80,66 @@ class RecoveryRow(Schema):
 class RecoveryReport(Schema):
     items = fields.List(fields.Nested(RecoveryRow), required=True)
     totals = fields.List(fields.Nested(RecoveryRow), required=True)
+
+
+MAX_IMPORT_ROWS = 100_000
+
+
+def _credit_code(value: str) -> None:
+    problem = credit_code_error(value)
+    if problem:
+        raise ValidationError(f"credit_code {value!r}: {problem}")
+
+
+class TurnoverImportRow(Schema):
+    """A line of the bureau's turnover import (`PUT /admin/turnover`, text/csv): one
+    merchant's takings of a day, by its credit code. Its fields are the CSV's columns; the
+    dates must fall in `years` (the baseline year and the festival's)."""
+
+    date = Day(
+        cell=True,
+        required=True,
+        error_messages={"invalid": "date {input!r} is not a YYYY-MM-DD date."},
+        range_error="date {input} is not between {min} and {max}.",
+    )
+    credit_code = String(required=True, validate=_credit_code)
+    category = Category(required=True, error="category {input!r} is not one of {choices}.")
+    sales_fen = FenCell(
+        maximum=MAX_DAY_FEN,
+        required=True,
+        error="sales_fen {input!r} is not a whole, non-negative number of fen.",
+    )
+
+    def __init__(self, years: tuple[int, ...], **kw: Any) -> None:
+        super().__init__(**kw)
+        # The years are the bound of these dates (narrower than Day's 2000-2099).
+        self.fields["date"].validators = [self._in_years]
+        self.years = years
+
+    def _in_years(self, value: Any) -> None:  # a date
+        if value.year not in self.years:
+            raise ValidationError(f"date {value} is outside {' and '.join(map(str, self.years))}.")
+
+
+def read_turnover(text: str, years: tuple[int, ...]) -> list[TurnoverLine]:
+    """The rows of a turnover CSV (`date,credit_code,category,sales_fen`), or a DomainError
+    naming every bad line (1 = the header)."""
+    rows: list[TurnoverLine] = []
+    errors: dict[str, list[str]] = {}
+    seen: dict[tuple[str, date], int] = {}
+    for number, row, problems in read_rows(text, TurnoverImportRow(years)):
+        if "date" in row and "credit_code" in row:
+            key = (row["credit_code"], row["date"])
+            if key in seen:
+                problems.append(f"repeats line {seen[key]} ({key[0]}, {key[1]}).")
+            seen[key] = number
+        if problems:
+            errors[str(number)] = problems
+        else:
+            rows.append(
+                TurnoverLine(
+                    number, row["date"], row["credit_code"], row["category"], row["sales_fen"]
+                )
+            )
+    refuse_bad_lines(len(rows), errors, MAX_IMPORT_ROWS)
+    return rows
