@@ -129,6 +129,22 @@ def _default(field: fields.Field) -> Any:
 
 def _write(plan: Plan, value: Any, tz: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    if type(value) is Computed and hasattr(type(value._row), "__getitem__"):
+        # The hot answers (a voucher and its qr): the computed fields, then the row's, read
+        # directly rather than through Computed.__getitem__.
+        computed, row = value._computed, value._row
+        for key, attr, convert, default in plan:
+            if attr in computed:
+                found = computed[attr]
+            else:
+                try:
+                    found = row[attr]
+                except KeyError:
+                    if default is _MISSING:
+                        continue
+                    found = default
+            out[key] = found if convert is None or found is None else convert(found, tz)
+        return out
     keyed = hasattr(type(value), "__getitem__")
     for key, attr, convert, default in plan:
         if keyed:
