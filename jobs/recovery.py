@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-
 from jobs.context import RunContext
 from service.db import Conn
 from service.domain import recovery
@@ -22,13 +20,5 @@ async def run(tx: Conn, ctx: RunContext) -> int:
     # Only the totals are read (no day's items: nothing asked for them, and each is a bootstrap).
     found = await recovery.compute(tx, first, last, None, ctx.baseline_year, item_days=set())
     span = {"from": first.isoformat(), "to": last.isoformat()}
-    await tx.execute(
-        "store_recovery_totals",
-        categories=[row["category"] for row in found.totals],
-        figures=[
-            json.dumps({**{k: v for k, v in row.items() if k not in ("date", "category")}, **span})
-            for row in found.totals
-        ],
-        now=ctx.now,
-    )
+    await recovery.store_totals(tx, found.totals, span, ctx.now)
     return len(found.totals)

@@ -10,7 +10,8 @@ from typing import Any
 from jobs import expiry
 from jobs.context import RunContext
 from service.db import Conn, Database, rows_of
-from service.timefmt import business_day, day_bounds
+from service.domain import batches
+from service.timefmt import day_bounds
 
 # The nightly rollup also recomputes the days before, so late changes land.
 RECOMPUTED_DAYS = 2
@@ -48,10 +49,7 @@ class FestivalDays:
 
 
 async def festival_days(db: Conn | Database, tz: Any) -> FestivalDays:
-    windows = sorted(
-        (business_day(r["first"], tz), business_day(r["last"], tz))
-        for r in await db.fetch("batch_activity_windows")
-    )
+    windows = await batches.activity_windows(db, tz)
     spans: list[tuple[date, date]] = []
     for first, last in windows:
         if spans and first <= spans[-1][1] + timedelta(days=1):

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 
-from service.db import Database
-from service.domain import audit, budget
+from service.db import Conn, Database
+from service.domain import audit, budget, merchants
 from service.domain.lottery import new_seed
 from service.errors import DomainError, ErrorCode, not_found
+from service.timefmt import business_day
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,15 @@ class NewBatch:
         return cls(**given)
 
 
+async def activity_windows(db: Conn | Database, tz: Any) -> list[tuple[date, date]]:
+    """Per batch, in order, the first and last business days anything can happen with it:
+    its claim window's start, and the last day one of its vouchers can be redeemed or expire."""
+    return sorted(
+        (business_day(r["first"], tz), business_day(r["last"], tz))
+        for r in await db.fetch("batch_activity_windows")
+    )
+
+
 async def list_batches(
     db: Database, now: datetime, category: str | None, status: str | None
 ) -> list[asyncpg.Record]:
@@ -62,10 +72,7 @@ async def create_batch(
     merchant_ids: list[int] = data["merchant_ids"]
     async with db.transaction() as tx:
         if merchant_ids:
-            found = {
-                r["id"]: r["category"]
-                for r in await tx.fetch("merchant_categories", merchant_ids=merchant_ids)
-            }
+            found = await merchants.categories_of(tx, merchant_ids)
             unknown = [m for m in merchant_ids if m not in found]
             other = [m for m in merchant_ids if m in found and found[m] != data["category"]]
             if unknown or other:

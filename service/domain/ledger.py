@@ -34,6 +34,38 @@ async def lock_merchants(tx: Conn, merchant_ids: list[int]) -> None:
     await tx.fetch("lock_merchants", merchant_ids=sorted(set(merchant_ids)))
 
 
+async def payable_balances(tx: Conn, merchant_ids: list[int] | None) -> list[asyncpg.Record]:
+    """Each merchant's payable balance above zero (of these merchants; None: of all)."""
+    return await tx.fetch("payable_balances", merchant_ids=merchant_ids)
+
+
+async def payout_standing(tx: Conn, merchant_ids: list[int]) -> list[asyncpg.Record]:
+    """Whether each merchant may be paid now: its status and whether a confirmed flag holds
+    it (the one place a hold is derived)."""
+    return await tx.fetch("payout_standing", merchant_ids=merchant_ids)
+
+
+async def claw_back(
+    tx: Conn,
+    *,
+    flag_id: int,
+    merchant_id: int,
+    redemption_ids: list[int],
+    now: datetime,
+    day: date,
+) -> list[asyncpg.Record]:
+    """The subsidy of a released flag's redemptions taken back from the merchant's payable
+    balance (a transfer each, once; never one reversed already)."""
+    return await tx.fetch(
+        "claw_back",
+        flag_id=flag_id,
+        merchant_id=merchant_id,
+        redemption_ids=redemption_ids,
+        now=now,
+        day=day,
+    )
+
+
 def refuse_day_not_over(day: date, now: datetime, tz: Any) -> None:
     """A business day is settled once it has ended (by the festival's clock): day_not_over."""
     today = business_day(now, tz)

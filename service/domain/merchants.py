@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from service.auth import hash_api_key, new_api_key
-from service.db import Database
+from service.db import Conn, Database
 from service.domain import audit
 from service.errors import not_found
 
@@ -50,6 +50,14 @@ async def list_merchants(
     db: Database, category: str | None, status: str | None
 ) -> list[asyncpg.Record]:
     return await db.fetch("list_merchants", category=category, status=status)
+
+
+async def categories_of(tx: Conn | Database, merchant_ids: list[int]) -> dict[int, str]:
+    """The category of each of these merchants that exists."""
+    return {
+        r["id"]: r["category"]
+        for r in await tx.fetch("merchant_categories", merchant_ids=merchant_ids)
+    }
 
 
 async def get_merchant(db: Database, merchant_id: int) -> asyncpg.Record:

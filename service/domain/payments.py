@@ -74,18 +74,18 @@ async def export(
         done = await tx.fetchrow("bank_file_by_key", key=key)
         if done is not None:
             return export_json(done)
-        owed = await tx.fetch("payable_balances", merchant_ids=None)
+        owed = await ledger.payable_balances(tx, None)
         candidates = [r["merchant_id"] for r in owed]
         await ledger.lock_merchants(tx, candidates)
         # Read again under the locks: what a review, release or return committed before them.
         balances = {
             r["merchant_id"]: r["balance_fen"]
-            for r in await tx.fetch("payable_balances", merchant_ids=candidates)
+            for r in await ledger.payable_balances(tx, candidates)
         }
         bank_file_id = await tx.fetchval("next_bank_file_id")
         rows: list[dict[str, Any]] = []
         left_out: list[dict[str, Any]] = []
-        for standing in await tx.fetch("payout_standing", merchant_ids=candidates):
+        for standing in await ledger.payout_standing(tx, candidates):
             mid = standing["merchant_id"]
             balance = balances.get(mid, 0)
             if balance == 0:

@@ -18,15 +18,15 @@ import json
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import numpy as np
 
 from service.db import Conn, Database
+from service.domain import batches
 from service.schemas.common import CATEGORIES, MAX_RANGE_DAYS
-from service.timefmt import business_day
 
 RESAMPLES = 2000
 
@@ -189,6 +189,21 @@ def _group(found: tuple[list[int], list[int]] | None) -> Group:
     return Group(np.array(sales, dtype=np.float64), np.array(before, dtype=np.float64))
 
 
+async def store_totals(
+    tx: Conn, totals: list[dict[str, Any]], span: dict[str, str], now: datetime
+) -> None:
+    """The festival to date per category, as /stats/summary reads it (stored_totals)."""
+    await tx.execute(
+        "store_recovery_totals",
+        categories=[row["category"] for row in totals],
+        figures=[
+            json.dumps({**{k: v for k, v in row.items() if k not in ("date", "category")}, **span})
+            for row in totals
+        ],
+        now=now,
+    )
+
+
 async def stored_totals(db: Database) -> list[dict[str, Any]]:
     """The festival to date per category, as the recovery job last computed it."""
     rows = await db.fetch("stored_recovery")
@@ -224,10 +239,7 @@ async def default_range(
     if given_from is not None and given_to is not None:
         return given_from, given_to
     first, last = await span(db, baseline_year)
-    windows = [
-        (business_day(r["first"], tz), business_day(r["last"], tz))
-        for r in await db.fetch("batch_activity_windows")
-    ]
+    windows = await batches.activity_windows(db, tz)
     lows = [d for d in (first, min((w[0] for w in windows), default=None)) if d is not None]
     highs = [d for d in (last, max((w[1] for w in windows), default=None)) if d is not None]
     low, high = max(lows, default=None), min([*highs, yesterday])

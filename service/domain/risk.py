@@ -223,15 +223,15 @@ async def release(
         await tx.execute("release_risk_flag", flag_id=flag_id, by=actor.name, now=now)
         clawed: list[asyncpg.Record] = []
         if clawback:
-            clawed = await tx.fetch(
-                "claw_back",
+            clawed = await ledger.claw_back(
+                tx,
                 flag_id=flag_id,
                 merchant_id=before["merchant_id"],
                 redemption_ids=before["evidence"].get("redemption_ids") or [],
                 now=now,
                 day=business_day(now, tz),
             )
-        (standing,) = await tx.fetch("payout_standing", merchant_ids=[before["merchant_id"]])
+        (standing,) = await ledger.payout_standing(tx, [before["merchant_id"]])
         held = standing["status"] == "suspended" or standing["held"]
         after = await _locked(tx, flag_id)
         result = {

@@ -1,3 +1,4 @@
+-- owner: service/domain/risk.py
 -- The risk_scan rules (API.md, "Money safety"), one statement each, for a business day :day.
 -- Each raises at most one flag per (rule, merchant, day, subject); scanning a day again (the
 -- intraday refresh, then the nightly scan) refreshes the evidence of a flag not yet reviewed
