@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -38,6 +38,56 @@ NOT_REVIEWABLE = {
 }
 
 
+@dataclass(frozen=True)
+class Rule:
+    """One risk_scan rule, declared once (zulip's CountStat): its finding query
+    `risk_find_<name>` in sql/queries/risk.sql, the settings it reads, and whether it is a
+    ratio, whose flags can fall as a day goes on (provisional until the full day decides)."""
+
+    name: str
+    ratio: bool
+    settings: Callable[[RiskRules], dict[str, int]]
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "repeat_pair",
+        ratio=False,
+        settings=lambda r: {
+            "min_vouchers": r.repeat_min_vouchers,
+            "window_days": r.repeat_window_days,
+        },
+    ),
+    Rule(
+        "threshold_hugging",
+        ratio=True,
+        settings=lambda r: {
+            "min_redemptions": r.hug_min_redemptions,
+            "share_pct": r.hug_share_pct,
+            "margin_pct": r.hug_margin_pct,
+        },
+    ),
+    Rule(
+        "burst",
+        ratio=False,
+        settings=lambda r: {
+            "minutes": r.burst_minutes,
+            "min_redemptions": r.burst_min_redemptions,
+            "factor": r.burst_factor,
+        },
+    ),
+    Rule(
+        "reversal_churn",
+        ratio=True,
+        settings=lambda r: {
+            "min_redemptions": r.churn_min_redemptions,
+            "share_pct": r.churn_share_pct,
+        },
+    ),
+)
+RULE_NAMES = tuple(rule.name for rule in RULES)
+
+
 @dataclass
 class Scanned:
     flags: int = 0  # raised, refreshed or withdrawn
@@ -49,65 +99,37 @@ async def scan(tx: Conn, day: date, now: datetime, rules: RiskRules, *, full_day
     never stops the others. `full_day`: the day is over, so ratio flags are decided (open or
     withdrawn); else they are provisional."""
     result = Scanned()
-    at = {"day": day, "now": now}
-
-    async def rule(name: str, statement: Callable[[], Awaitable[str]], *, ratio: bool) -> None:
+    for rule in RULES:
         try:
             async with tx.raw.transaction():
-                result.flags += rows_of(await statement())
-                if ratio and full_day:
-                    result.flags += rows_of(
-                        await tx.execute("risk_withdraw_provisional", rule=name, day=day)
-                    )
+                result.flags += await _raise(tx, rule, day, now, rules, full_day=full_day)
         except asyncpg.PostgresError as exc:
-            log.exception("risk rule %s for %s failed", name, day)
-            result.failures.append(f"{name}: {type(exc).__name__}: {exc}")
-
-    await rule(
-        "repeat_pair",
-        lambda: tx.execute(
-            "risk_repeat_pair",
-            **at,
-            min_vouchers=rules.repeat_min_vouchers,
-            window_days=rules.repeat_window_days,
-        ),
-        ratio=False,
-    )
-    await rule(
-        "threshold_hugging",
-        lambda: tx.execute(
-            "risk_threshold_hugging",
-            **at,
-            full_day=full_day,
-            min_redemptions=rules.hug_min_redemptions,
-            share_pct=rules.hug_share_pct,
-            margin_pct=rules.hug_margin_pct,
-        ),
-        ratio=True,
-    )
-    await rule(
-        "burst",
-        lambda: tx.execute(
-            "risk_burst",
-            **at,
-            minutes=rules.burst_minutes,
-            min_redemptions=rules.burst_min_redemptions,
-            factor=rules.burst_factor,
-        ),
-        ratio=False,
-    )
-    await rule(
-        "reversal_churn",
-        lambda: tx.execute(
-            "risk_reversal_churn",
-            **at,
-            full_day=full_day,
-            min_redemptions=rules.churn_min_redemptions,
-            share_pct=rules.churn_share_pct,
-        ),
-        ratio=True,
-    )
+            log.exception("risk rule %s for %s failed", rule.name, day)
+            result.failures.append(f"{rule.name}: {type(exc).__name__}: {exc}")
     return result
+
+
+async def _raise(
+    tx: Conn, rule: Rule, day: date, now: datetime, rules: RiskRules, *, full_day: bool
+) -> int:
+    found = await tx.fetch(f"risk_find_{rule.name}", day=day, **rule.settings(rules))
+    flags = rows_of(
+        await tx.execute(
+            "raise_risk_flags",
+            rule=rule.name,
+            day=day,
+            now=now,
+            ratio=rule.ratio,
+            full_day=full_day,
+            merchant_ids=[f["merchant_id"] for f in found],
+            subjects=[f["subject"] for f in found],
+            scores=[f["score"] for f in found],
+            evidence=[f["evidence"] for f in found],
+        )
+    )
+    if rule.ratio and full_day:
+        flags += rows_of(await tx.execute("risk_withdraw_provisional", rule=rule.name, day=day))
+    return flags
 
 
 def flag_of(row: asyncpg.Record) -> dict[str, Any]:
