@@ -22,7 +22,9 @@ async def with_runner(settings: Settings, work: Callable[[JobRunner], Awaitable[
     # In a drill, one more connection: the drill clock's follower must not wait behind runs.
     async with open_database(settings, min_size=1, max_size=3 if settings.drill else 2) as db:
         clock = await drill.clock_for(db, settings.drill)
-        runner = JobRunner(db, clock, settings.tz, settings.risk, settings.baseline_year)
+        runner = JobRunner(
+            db, clock, tz=settings.tz, risk=settings.risk, baseline_year=settings.baseline_year
+        )
         return await work(runner)
 
 
@@ -56,7 +58,7 @@ async def list_jobs(settings: Settings) -> list[str]:
         lines = [f"{'job':<18} {'schedule':<16} {'next run':<26} last run"]
         for job in JOBS:
             run = last.get(job.name)
-            nxt = next_run_at(job, settings.tz, now)
+            nxt = next_run_at(job, settings.tz, now=now)
             if job.name in running:
                 last_text = "running now"
             elif run is None:
@@ -80,21 +82,27 @@ def describe(result: RunResult) -> str:
     )
 
 
-async def run_job(settings: Settings, job: JobSpec, day: date | None) -> RunResult:
+async def run_job(settings: Settings, job: JobSpec, *, day: date | None) -> RunResult:
     async def run(runner: JobRunner) -> RunResult:
         after = {"date": None if day is None else day.isoformat()}
         now = runner.clock.now()
         if day is not None:
-            refuse_day_not_over(job, day, now, settings.tz)
+            refuse_day_not_over(job, day, now=now, tz=settings.tz)
         await audit.record(
-            runner.db, audit.operator(), "job.run", f"jobs/{job.name}", None, after, now
+            runner.db,
+            audit.operator(),
+            action="job.run",
+            target=f"jobs/{job.name}",
+            before=None,
+            after=after,
+            now=now,
         )
         return await runner.run_now(job, day)
 
     return await with_runner(settings, run)
 
 
-async def backfill(settings: Settings, job: JobSpec, first: date, last: date) -> tuple[int, int]:
+async def backfill(settings: Settings, job: JobSpec, *, first: date, last: date) -> tuple[int, int]:
     """The job for every day from `first` to `last`, with a progress bar: (days, failures)."""
     if not job.daily:
         raise SystemExit(f"{job.name} is not a daily job; use festival jobs run")
@@ -113,9 +121,15 @@ async def backfill(settings: Settings, job: JobSpec, first: date, last: date) ->
     async def audited_fill(runner: JobRunner) -> int:
         after = {"from": first.isoformat(), "to": last.isoformat()}
         now = runner.clock.now()
-        refuse_day_not_over(job, last, now, settings.tz)
+        refuse_day_not_over(job, last, now=now, tz=settings.tz)
         await audit.record(
-            runner.db, audit.operator(), "job.backfill", f"jobs/{job.name}", None, after, now
+            runner.db,
+            audit.operator(),
+            action="job.backfill",
+            target=f"jobs/{job.name}",
+            before=None,
+            after=after,
+            now=now,
         )
         return await fill(runner)
 

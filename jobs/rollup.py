@@ -22,7 +22,7 @@ RECOMPUTED_DAYS = 2
 WORK_MEM = "64MB"
 
 
-async def rollup_day(tx: Conn, day: date, now: datetime, tz: Any) -> int:
+async def rollup_day(tx: Conn, day: date, *, now: datetime, tz: Any) -> int:
     await tx.raw.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
     start, end = day_bounds(day, tz)
     rows = rows_of(
@@ -66,5 +66,5 @@ async def run_daily(tx: Conn, ctx: RunContext) -> int:
     for back in range(RECOMPUTED_DAYS, -1, -1):
         day = ctx.day - timedelta(days=back)
         if day in festival:
-            rows += await rollup_day(tx, day, ctx.now, ctx.tz)
+            rows += await rollup_day(tx, day, now=ctx.now, tz=ctx.tz)
     return rows

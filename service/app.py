@@ -135,11 +135,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         app[keys.SERVER_KEYS] = await server_keys.load(db)
         qr_key = app[keys.SERVER_KEYS]["qr_signing"]
         app[keys.CLAIMS] = ClaimCombiner(
-            db, clock.now, lambda claimed: as_text(voucher_json(claimed, qr_key, settings.tz))
+            db,
+            now=clock.now,
+            render=lambda claimed: as_text(voucher_json(claimed, qr_key, settings.tz)),
         )
-        app[keys.REDEMPTIONS] = RedemptionCombiner(db, clock.now, settings.tz)
+        app[keys.REDEMPTIONS] = RedemptionCombiner(db, now=clock.now, tz=settings.tz)
         app[keys.JOBS] = JobRunner(
-            jobs_db, clock, settings.tz, settings.risk, settings.baseline_year
+            jobs_db, clock, tz=settings.tz, risk=settings.risk, baseline_year=settings.baseline_year
         )
         yield
         await app[keys.CLAIMS].close()

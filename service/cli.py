@@ -110,7 +110,9 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
 
     async def create() -> bool:
         async with open_database(settings, min_size=1, max_size=1) as db:
-            return await create_bureau_user(db, args.username, password, operator(), Clock().now())
+            return await create_bureau_user(
+                db, args.username, password=password, actor=operator(), now=Clock().now()
+            )
 
     created = asyncio.run(create())
     print(f"bureau account {args.username} {'created' if created else 'password reset'}")
@@ -136,7 +138,7 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
 
     job = job_named(args.name)
     try:
-        result = asyncio.run(run_job(resolved_settings(), job, args.date))
+        result = asyncio.run(run_job(resolved_settings(), job, day=args.date))
     except DomainError as err:  # e.g. day_not_over: nothing ran
         print(f"festival jobs run: {err.message}", file=sys.stderr)
         return 2
@@ -149,7 +151,9 @@ def cmd_jobs_backfill(args: argparse.Namespace) -> int:
 
     job = job_named(args.name)
     try:
-        days, failures = asyncio.run(backfill(resolved_settings(), job, args.from_, args.to))
+        days, failures = asyncio.run(
+            backfill(resolved_settings(), job, first=args.from_, last=args.to)
+        )
     except DomainError as err:  # e.g. day_not_over: nothing ran
         print(f"festival jobs backfill: {err.message}", file=sys.stderr)
         return 2

@@ -56,7 +56,7 @@ async def build(db: Database, batches: list[tuple[int, int, int]], days: int) ->
         merchants[category] = []
         for _ in range(2):
             row, _ = await create_merchant(
-                db, merchant_body(category=category), Actor("scenario"), at(0, 0)
+                db, merchant_body(category=category), actor=Actor("scenario"), now=at(0, 0)
             )
             merchants[category].append(row["id"])
     batch_ids = []
@@ -76,8 +76,8 @@ async def build(db: Database, batches: list[tuple[int, int, int]], days: int) ->
                 "valid_until": None,
                 "merchant_ids": [],
             },
-            Actor("scenario"),
-            at(0, 0),
+            actor=Actor("scenario"),
+            now=at(0, 0),
         )
         batch_ids.append(row["id"])
     keys = await server_keys.load(db)
@@ -93,7 +93,7 @@ async def play(world: World, ops: list[Op]) -> None:
         category = CATEGORIES[op.batch]
         merchant_id = world.merchants[category][op.merchant]
         if op.kind == "claim":
-            await claim_many(world.db, batch_id, [f"resident-{op.resident}"], now)
+            await claim_many(world.db, batch_id, requests=[f"resident-{op.resident}"], now=now)
         elif op.kind == "redeem":
             async with world.db.connection() as conn:
                 codes = await conn.raw.fetch(
@@ -123,7 +123,9 @@ async def play(world: World, ops: list[Op]) -> None:
             if last is not None:
                 # Refused when the redemption's business day has passed: that is the rule.
                 with contextlib.suppress(DomainError):
-                    await redemptions.reverse(world.db, merchant_id, last, "refund", now, TZ)
+                    await redemptions.reverse(
+                        world.db, merchant_id, redemption_id=last, reason="refund", now=now, tz=TZ
+                    )
 
 
 def _ratio(a: int, b: int) -> float | None:
@@ -236,7 +238,7 @@ async def assert_daily_rows_match_raw_rows(db: Database, days: list[date]) -> No
 
     got = {
         (r["date"].isoformat(), r["category"]): views.daily_row(r, TZ)
-        for r in await stats.daily_rows(db, days[0], days[-1], None)
+        for r in await stats.daily_rows(db, days[0], to_day=days[-1], category=None)
     }
     want = await expected_daily(db, days)
     assert set(got) == set(want)

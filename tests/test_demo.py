@@ -206,7 +206,7 @@ async def test_the_demo_recovery_interval_holds_each_planted_effect(demo_db: Any
     db = await Database.connect(url, min_size=1, max_size=2)
     try:
         last = FIRST_DAY + timedelta(days=30)
-        found = await recovery.compute(db, FIRST_DAY, last, None, 2019)
+        found = await recovery.compute(db, FIRST_DAY, last=last, category=None, baseline_year=2019)
         codes = await db.pool.fetch(
             "SELECT DISTINCT t.credit_code, t.category, m.id IS NOT NULL AS festival"
             " FROM turnover t LEFT JOIN merchants m ON m.credit_code = t.credit_code"
@@ -228,7 +228,9 @@ async def test_the_demo_recovery_interval_holds_each_planted_effect(demo_db: Any
     third = {c["credit_code"] for i, c in enumerate(codes) if i % 3 == 0}
     db = await Database.connect(url, min_size=1, max_size=2)
     try:
-        fewer = await recovery.compute(db, FIRST_DAY, last, None, 2019, only=third)
+        fewer = await recovery.compute(
+            db, FIRST_DAY, last=last, category=None, baseline_year=2019, only=third
+        )
     finally:
         await db.close()
 

@@ -571,7 +571,9 @@ async def test_a_stranger_cannot_lock_the_bureau_out(forwarded_api: Api) -> None
 
     db = forwarded_api.client.app[keys.DB]
     now = forwarded_api.clock.now()
-    await create_bureau_user(db, "analyst", "correct horse battery", Actor("test"), now)
+    await create_bureau_user(
+        db, "analyst", password="correct horse battery", actor=Actor("test"), now=now
+    )
     login = "/api/v1/auth/bureau"
     for _ in range(11):
         await forwarded_api.call(

@@ -271,7 +271,7 @@ async def test_a_draw_cut_short_leaves_nothing_and_draws_the_same_again(api: Api
     await hold.start()
     await blocker.execute("LOCK TABLE voucher_events IN ACCESS EXCLUSIVE MODE")
     attempt = asyncio.create_task(
-        lottery.draw(jobs_db, batch["id"], Actor("test"), api.clock.now())
+        lottery.draw(jobs_db, batch["id"], actor=Actor("test"), now=api.clock.now())
     )
     for _ in range(200):
         waiting = await blocker.fetchval(

@@ -23,7 +23,10 @@ BUREAU = ("bureau",)
 )
 async def list_batches(call: Call) -> web.StreamResponse:
     rows = await batches.list_batches(
-        call.db, call.clock.now(), call.query.get("category"), call.query.get("status")
+        call.db,
+        call.clock.now(),
+        category=call.query.get("category"),
+        status=call.query.get("status"),
     )
     tz = call.settings.tz
     return json_response([batch_json(r, tz) for r in rows])
@@ -31,7 +34,7 @@ async def list_batches(call: Call) -> web.StreamResponse:
 
 @routes.get("/batches/{id}", summary="One batch", response=Batch(), errors=("not_found",))
 async def get_batch(call: Call) -> web.StreamResponse:
-    row = await batches.get_batch(call.db, call.path_id(), call.clock.now())
+    row = await batches.get_batch(call.db, call.path_id(), now=call.clock.now())
     return json_response(batch_json(row, call.settings.tz))
 
 
@@ -45,7 +48,7 @@ async def get_batch(call: Call) -> web.StreamResponse:
     errors=("invalid_request", "over_budget"),
 )
 async def create_batch(call: Call) -> web.StreamResponse:
-    row = await batches.create_batch(call.db, call.body, call.actor, call.clock.now())
+    row = await batches.create_batch(call.db, call.body, actor=call.actor, now=call.clock.now())
     return json_response(batch_json(row, call.settings.tz), 201)
 
 
@@ -59,7 +62,9 @@ async def create_batch(call: Call) -> web.StreamResponse:
 )
 async def recycle(call: Call) -> web.StreamResponse:
     target = call.body["into_batch_id"]
-    moved = await batches.recycle(call.db, call.path_id(), target, call.actor, call.clock.now())
+    moved = await batches.recycle(
+        call.db, call.path_id(), target_id=target, actor=call.actor, now=call.clock.now()
+    )
     call.app[keys.CLAIMS].forget(target)  # it has stock again
     return json_response(moved)
 
@@ -74,7 +79,7 @@ async def recycle(call: Call) -> web.StreamResponse:
 )
 async def patch_batch(call: Call) -> web.StreamResponse:
     row = await batches.update_batch(
-        call.db, call.path_id(), call.body, call.actor, call.clock.now()
+        call.db, call.path_id(), data=call.body, actor=call.actor, now=call.clock.now()
     )
     call.app[keys.CLAIMS].forget(row["id"])
     return json_response(batch_json(row, call.settings.tz))

@@ -22,7 +22,7 @@ routes = Routes("drill clock (bureau)", roles=("bureau",))
     enabled_if=lambda settings: settings.drill,
 )
 async def move_clock(call: Call) -> web.StreamResponse:
-    moved = await drill.move(call.db, call.clock, call.body["to"], call.actor)
+    moved = await drill.move(call.db, call.clock, to=call.body["to"], actor=call.actor)
     tz = call.settings.tz
     return json_response(
         {

@@ -66,7 +66,7 @@ async def list_jobs(call: Call) -> web.StreamResponse:
                 "name": job.name,
                 "schedule": job.schedule,
                 "description": job.description,
-                "next_run_at": iso(next_run_at(job, tz, now), tz),
+                "next_run_at": iso(next_run_at(job, tz, now=now), tz),
                 "running": job.name in running,
                 "last_run": None
                 if run is None
@@ -101,7 +101,7 @@ async def start_run(call: Call) -> web.StreamResponse:
     day = call.body.get("date")
     now = call.clock.now()
     if day is not None:
-        refuse_day_not_over(job, day, now, call.settings.tz)
+        refuse_day_not_over(job, day, now=now, tz=call.settings.tz)
     if day is not None and day > business_day(now, call.settings.tz):
         raise DomainError(
             ErrorCode.INVALID_REQUEST,
@@ -114,7 +114,15 @@ async def start_run(call: Call) -> web.StreamResponse:
             ErrorCode.JOB_RUNNING, f"{job.name} is running; try again when it is done"
         )
     after = {"date": None if day is None else day.isoformat()}
-    await audit.record(call.db, call.actor, "job.run", f"jobs/{job.name}", None, after, now)
+    await audit.record(
+        call.db,
+        call.actor,
+        action="job.run",
+        target=f"jobs/{job.name}",
+        before=None,
+        after=after,
+        now=now,
+    )
     task = asyncio.create_task(runner.run_now(job, day))
     background = call.app[keys.BACKGROUND]
     background.add(task)

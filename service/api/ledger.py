@@ -31,7 +31,7 @@ routes = Routes("money ledger", roles=("bureau",))
 async def balances(call: Call) -> web.StreamResponse:
     q = call.query
     found = await ledger.balances(
-        call.db, q.get("merchant_id"), q.get("kind"), q.get("negative") == "true"
+        call.db, q.get("merchant_id"), kind=q.get("kind"), negative=q.get("negative") == "true"
     )
     return json_response(found)
 
@@ -46,7 +46,12 @@ async def transfers(call: Call) -> web.StreamResponse:
     start, to = call.day_range(31)
     q = call.query
     rows = await ledger.transfers(
-        call.db, q.get("merchant_id"), q.get("kind"), start, to, q["limit"]
+        call.db,
+        q.get("merchant_id"),
+        kind=q.get("kind"),
+        from_day=start,
+        to_day=to,
+        limit=q["limit"],
     )
     items = [transfer_json(r, call.settings.tz) for r in rows]
     return table_response(call, items, f"festival-transfers-{start}-{to}.csv")
@@ -65,7 +70,7 @@ async def verify(call: Call) -> web.StreamResponse:
 
 async def _statement(call: Call, merchant_id: int) -> web.StreamResponse:
     start, to = call.day_range(31)
-    rows = await ledger.statement(call.db, merchant_id, start, to)
+    rows = await ledger.statement(call.db, merchant_id, from_day=start, to_day=to)
     items = [statement_json(r) for r in rows]
     return table_response(call, items, f"statement-{merchant_id}-{start}-{to}.csv")
 

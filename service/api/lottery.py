@@ -24,7 +24,9 @@ routes = Routes("lottery", roles=("resident",))
 )
 async def enter(call: Call) -> web.StreamResponse:
     me = call.me
-    entry = await lottery.enter(call.db, call.path_id(), me.sub, me.person, call.clock.now())
+    entry = await lottery.enter(
+        call.db, call.path_id(), sub=me.sub, person=me.person, now=call.clock.now()
+    )
     return json_response(entry_json(entry, call.settings.tz), 201 if entry.new else 200)
 
 
@@ -35,7 +37,7 @@ async def enter(call: Call) -> web.StreamResponse:
     checks_binding=True,
 )
 async def my_entries(call: Call) -> web.StreamResponse:
-    rows = await lottery.entries_of(call.db, call.me.sub, call.me.person)
+    rows = await lottery.entries_of(call.db, call.me.sub, token_person=call.me.person)
     return json_response([my_entry_json(r, call.settings.tz) for r in rows])
 
 
@@ -62,6 +64,6 @@ async def draw_now(call: Call) -> web.StreamResponse:
     # On the jobs' pool: a draw of a million entries takes longer than a request's statements
     # may (service/db.py).
     jobs_db = call.app[keys.JOBS].db
-    drawn = await lottery.draw(jobs_db, call.path_id(), call.actor, call.clock.now())
+    drawn = await lottery.draw(jobs_db, call.path_id(), actor=call.actor, now=call.clock.now())
     row = await lottery.record(call.db, drawn.batch_id)
     return web.Response(text=draw_record_text(row, call.settings.tz), content_type=JSON)

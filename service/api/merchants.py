@@ -29,7 +29,9 @@ routes = Routes("merchants (bureau)", roles=("bureau",))
     errors=("invalid_request", "conflict"),
 )
 async def create_merchant(call: Call) -> web.StreamResponse:
-    row, api_key = await merchants.create_merchant(call.db, call.body, call.actor, call.clock.now())
+    row, api_key = await merchants.create_merchant(
+        call.db, call.body, actor=call.actor, now=call.clock.now()
+    )
     tz = call.settings.tz
     return json_response({"merchant": merchant_json(row, tz), "api_key": api_key}, 201)
 
@@ -43,7 +45,7 @@ async def create_merchant(call: Call) -> web.StreamResponse:
 )
 async def list_merchants(call: Call) -> web.StreamResponse:
     rows = await merchants.list_merchants(
-        call.db, call.query.get("category"), call.query.get("status")
+        call.db, call.query.get("category"), status=call.query.get("status")
     )
     tz = call.settings.tz
     items = [merchant_json(r, tz) for r in rows]
@@ -72,6 +74,6 @@ async def get_merchant(call: Call) -> web.StreamResponse:
 )
 async def patch_merchant(call: Call) -> web.StreamResponse:
     row = await merchants.update_merchant(
-        call.db, call.path_id(), call.body, call.actor, call.clock.now()
+        call.db, call.path_id(), data=call.body, actor=call.actor, now=call.clock.now()
     )
     return json_response(merchant_json(row, call.settings.tz))

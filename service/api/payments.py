@@ -39,9 +39,9 @@ async def export(call: Call) -> web.StreamResponse:
     made = await payments.export(
         call.db,
         idempotency_key(call, required=True) or "",
-        call.actor,
-        call.clock.now(),
-        call.settings.tz,
+        actor=call.actor,
+        now=call.clock.now(),
+        tz=call.settings.tz,
     )
     return json_response(export_json(made, call.settings.tz), status=201)
 
@@ -89,6 +89,6 @@ async def export_file(call: Call) -> web.StreamResponse:
 async def put_returns(call: Call) -> web.StreamResponse:
     rows = payments.parse_returns(await call.csv_text())
     applied = await payments.apply_returns(
-        call.db, rows, call.actor, call.clock.now(), call.settings.tz
+        call.db, rows, actor=call.actor, now=call.clock.now(), tz=call.settings.tz
     )
     return json_response(applied)

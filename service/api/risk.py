@@ -22,7 +22,11 @@ routes = Routes("risk (bureau)", roles=("bureau",))
 async def list_flags(call: Call) -> web.StreamResponse:
     q = call.query
     found = await risk.flags(
-        call.db, q.get("status"), q.get("merchant_id"), q.get("rule"), q["limit"]
+        call.db,
+        q.get("status"),
+        merchant_id=q.get("merchant_id"),
+        rule=q.get("rule"),
+        limit=q["limit"],
     )
     items = [flag_json(f, call.settings.tz) for f in found]
     return table_response(call, items, "festival-risk-flags.csv")
@@ -35,7 +39,7 @@ async def list_flags(call: Call) -> web.StreamResponse:
     errors=("not_found",),
 )
 async def flag_timeline(call: Call) -> web.StreamResponse:
-    found = await risk.timeline(call.db, call.path_id(), call.settings.risk.burst_minutes)
+    found = await risk.timeline(call.db, call.path_id(), minutes=call.settings.risk.burst_minutes)
     return json_response(timeline_json(found, call.settings.tz))
 
 
@@ -56,10 +60,10 @@ async def review_flag(call: Call) -> web.StreamResponse:
     flag = await risk.review(
         call.db,
         call.path_id(),
-        call.body["decision"],
-        call.body["note"],
-        call.actor,
-        call.clock.now(),
+        decision=call.body["decision"],
+        note=call.body["note"],
+        actor=call.actor,
+        now=call.clock.now(),
     )
     return json_response(flag_json(flag, call.settings.tz))
 
@@ -75,10 +79,10 @@ async def release_flag(call: Call) -> web.StreamResponse:
     result = await risk.release(
         call.db,
         call.path_id(),
-        call.body["clawback"],
-        call.body["note"],
-        call.actor,
-        call.clock.now(),
-        call.settings.tz,
+        clawback=call.body["clawback"],
+        note=call.body["note"],
+        actor=call.actor,
+        now=call.clock.now(),
+        tz=call.settings.tz,
     )
     return json_response({**result, "flag": flag_json(result["flag"], call.settings.tz)})

@@ -40,12 +40,12 @@ async def report_turnover(call: Call) -> web.StreamResponse:
     row = await turnover.report(
         call.db,
         mid,
-        call.path_day(),
-        call.body["sales_fen"],
-        call.body.get("transactions"),
-        business_day(now, call.settings.tz),
-        now,
-        call.settings.baseline_year,
+        day=call.path_day(),
+        sales_fen=call.body["sales_fen"],
+        transactions=call.body.get("transactions"),
+        today=business_day(now, call.settings.tz),
+        now=now,
+        baseline_year=call.settings.baseline_year,
     )
     return json_response(turnover_json(row, call.settings.tz))
 
@@ -61,7 +61,7 @@ async def my_turnover(call: Call) -> web.StreamResponse:
     mid = call.me.merchant_id
     assert mid is not None
     start, to = call.day_range(31)
-    rows = await turnover.of_merchant(call.db, mid, start, to)
+    rows = await turnover.of_merchant(call.db, mid, from_day=start, to_day=to)
     items = [turnover_json(r, call.settings.tz) for r in rows]
     return table_response(call, items, f"turnover-{mid}.csv")
 
@@ -77,7 +77,7 @@ async def my_turnover(call: Call) -> web.StreamResponse:
 async def import_turnover(call: Call) -> web.StreamResponse:
     year = call.settings.baseline_year
     rows = turnover.parse(await call.csv_text(), (year, year + 1))
-    stored = await turnover.store(call.db, rows, call.actor, call.clock.now())
+    stored = await turnover.store(call.db, rows, actor=call.actor, now=call.clock.now())
     return json_response({"rows": stored})
 
 
@@ -96,13 +96,15 @@ async def recovery_report(call: Call) -> web.StreamResponse:
     start, to = await recovery.default_range(
         call.db,
         year,
-        call.settings.tz,
-        yesterday,
-        call.query.get("from_"),
-        call.query.get("to"),
+        tz=call.settings.tz,
+        yesterday=yesterday,
+        given_from=call.query.get("from_"),
+        given_to=call.query.get("to"),
     )
     check_span(start, to)
-    found = await recovery.compute(call.db, start, to, call.query.get("category"), year)
+    found = await recovery.compute(
+        call.db, start, last=to, category=call.query.get("category"), baseline_year=year
+    )
     items = [recovery_json(r) for r in found.items]
     totals = [recovery_json(r) for r in found.totals]
     if wants_csv(call.request, call.query):

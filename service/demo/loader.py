@@ -177,7 +177,7 @@ class DemoLoader:
         # The nightly jobs run as they would have: each day's rollup at 00:05 and its
         # settlement at 00:30 the next morning.
         clock = FixedClock(self.at(FIRST_DAY, 0))
-        runner = JobRunner(self.db, clock, self.tz, baseline_year=BASELINE_YEAR)
+        runner = JobRunner(self.db, clock, tz=self.tz, baseline_year=BASELINE_YEAR)
         # Vouchers claimed at the end of May are used (or expire) into June.
         total = DAYS + len(USE_DAY_WEIGHTS) + 1
         for n in range(total):
@@ -206,7 +206,7 @@ class DemoLoader:
             for name, street in places:
                 body = self._merchant_body(name, category, street)
                 row, api_key = await create_merchant(
-                    self.db, body, DEMO, self.at(FIRST_DAY - timedelta(days=10), 9 * 3600)
+                    self.db, body, actor=DEMO, now=self.at(FIRST_DAY - timedelta(days=10), 9 * 3600)
                 )
                 self.merchants[category].append(row["id"])
                 self.api_keys[row["id"]] = api_key
@@ -218,8 +218,8 @@ class DemoLoader:
             row, api_key = await create_merchant(
                 self.db,
                 self._merchant_body(name, category, street),
-                DEMO,
-                self.at(FIRST_DAY - timedelta(days=10), 9 * 3600),
+                actor=DEMO,
+                now=self.at(FIRST_DAY - timedelta(days=10), 9 * 3600),
             )
             self.planted[kind] = row["id"]
             self.api_keys[row["id"]] = api_key
@@ -257,8 +257,8 @@ class DemoLoader:
         await turnover.store(
             self.db,
             [turnover.Row(n, d, c, k, s) for n, (d, c, k, s) in enumerate(rows, start=2)],
-            DEMO,
-            self.at(FIRST_DAY + timedelta(days=DAYS), 8 * 3600),
+            actor=DEMO,
+            now=self.at(FIRST_DAY + timedelta(days=DAYS), 8 * 3600),
         )
 
     async def _mules(self, day: date) -> None:
@@ -267,7 +267,9 @@ class DemoLoader:
         for mules in cash_out.mules_on(day):
             batch_id = self.batches[(day, mules.category)]
             offer = OFFERS[mules.category]
-            outcomes = await claim_many(self.db, batch_id, mules.subs, self.at(day, 10 * 3600 + 1))
+            outcomes = await claim_many(
+                self.db, batch_id, requests=mules.subs, now=self.at(day, 10 * 3600 + 1)
+            )
             claimed = [o for o in outcomes if isinstance(o, Claimed)]
             self.progress.claims += len(claimed)
             merchant = self.planted[mules.kind]
@@ -290,18 +292,24 @@ class DemoLoader:
         flagged_day, after = cash_out.first_hugging_flag_review()
         if day == flagged_day:
             for flag in await risk.flags(
-                self.db, "open", self.planted["hugging"], "threshold_hugging", 10
+                self.db,
+                "open",
+                merchant_id=self.planted["hugging"],
+                rule="threshold_hugging",
+                limit=10,
             ):
                 await risk.review(
                     self.db,
                     flag["id"],
-                    "confirm",
-                    "订单金额集中在满减门槛之上，经核实为凑单套现",
-                    DEMO,
-                    self.at(day, after.total_seconds()),
+                    decision="confirm",
+                    note="订单金额集中在满减门槛之上，经核实为凑单套现",
+                    actor=DEMO,
+                    now=self.at(day, after.total_seconds()),
                 )
         morning = self.at(day + timedelta(days=1), 9 * 3600)
-        made = await payments.export(self.db, f"demo-{day.isoformat()}", DEMO, morning, self.tz)
+        made = await payments.export(
+            self.db, f"demo-{day.isoformat()}", actor=DEMO, now=morning, tz=self.tz
+        )
         if not made["rows"]:
             return
         self.bank_files += 1
@@ -311,7 +319,11 @@ class DemoLoader:
             for r in csv.DictReader(io.StringIO(content.decode()))
         ]
         await payments.apply_returns(
-            self.db, returned, DEMO, self.at(day + timedelta(days=1), 16 * 3600), self.tz
+            self.db,
+            returned,
+            actor=DEMO,
+            now=self.at(day + timedelta(days=1), 16 * 3600),
+            tz=self.tz,
         )
 
     async def _batches(self) -> None:
@@ -339,8 +351,8 @@ class DemoLoader:
                     "valid_until": None,
                     "merchant_ids": dealers,
                 },
-                DEMO,
-                prepared,
+                actor=DEMO,
+                now=prepared,
             )
             self.batches[(round_.draw, "auto")] = row["id"]
         for n in range(DAYS):
@@ -368,8 +380,8 @@ class DemoLoader:
                         "valid_until": None,
                         "merchant_ids": [],
                     },
-                    DEMO,
-                    prepared,
+                    actor=DEMO,
+                    now=prepared,
                 )
                 self.batches[(day, category)] = row["id"]
 
@@ -390,7 +402,7 @@ class DemoLoader:
                 if not part:
                     continue
                 now = self.at(day, 10 * 3600 + spread * w / waves + self.rng.uniform(0, 30))
-                outcomes = await claim_many(self.db, batch_id, part, now)
+                outcomes = await claim_many(self.db, batch_id, requests=part, now=now)
                 for outcome in outcomes:
                     if isinstance(outcome, Claimed):
                         self.progress.claims += 1
@@ -409,7 +421,7 @@ class DemoLoader:
                 for wave in range(4):
                     at = self.at(day, 10 * 3600 + wave * 3 * 3600 + self.rng.uniform(0, 3 * 3600))
                     people = [(sub, f"r:{sub}") for sub in entrants[wave::4]]
-                    await lottery.enter_many(self.db, batch_id, people, at)
+                    await lottery.enter_many(self.db, batch_id, people=people, now=at)
             if day == round_.draw:
                 at = clock.at = self.at(day, 10 * 3600)
                 for result in await runner.on_due(BY_NAME["lottery_draw"], at):
@@ -423,7 +435,9 @@ class DemoLoader:
             if later < len(LOTTERY_ROUNDS) and day == round_.draw + timedelta(days=8):
                 target = self.batches[(LOTTERY_ROUNDS[later].draw, "auto")]
                 try:
-                    await recycle(self.db, batch_id, target, DEMO, self.at(day, 9 * 3600))
+                    await recycle(
+                        self.db, batch_id, target_id=target, actor=DEMO, now=self.at(day, 9 * 3600)
+                    )
                 except DomainError as nothing_left:  # every voucher of the round was used
                     if nothing_left.code != ErrorCode.CONFLICT:
                         raise
@@ -491,7 +505,12 @@ class DemoLoader:
                 redemption_id, merchant = last.pop(code)
                 try:
                     await redemptions.reverse(
-                        self.db, merchant, redemption_id, "顾客退货", at, self.tz
+                        self.db,
+                        merchant,
+                        redemption_id=redemption_id,
+                        reason="顾客退货",
+                        now=at,
+                        tz=self.tz,
                     )
                     self.progress.reversals += 1
                 except DomainError as refused:
@@ -505,7 +524,7 @@ class DemoLoader:
             return
         moment = run[-1].at
         assert moment is not None  # every replayed checkout has its own
-        answers = await redemptions.redeem_many(self.db, run, moment, self.tz)
+        answers = await redemptions.redeem_many(self.db, run, now=moment, tz=self.tz)
         for checkout, answer in zip(run, answers, strict=True):
             if isinstance(answer, DomainError):
                 raise answer  # the demo's own checkouts name merchants that exist
@@ -534,7 +553,9 @@ class DemoLoader:
                 rows.append(
                     (day2020, category, int(typical * factor * self.rng.uniform(0.94, 1.06)))
                 )
-        await baselines.store(self.db, rows, DEMO, self.at(FIRST_DAY - timedelta(days=7), 0))
+        await baselines.store(
+            self.db, rows, actor=DEMO, now=self.at(FIRST_DAY - timedelta(days=7), 0)
+        )
 
 
 async def is_empty(db: Database) -> bool:
@@ -570,8 +591,8 @@ async def live_batches(db: Database, now: datetime) -> dict[str, int]:
                 "merchant_ids": [],
                 **lottery_batch,
             },
-            DEMO,
-            now,
+            actor=DEMO,
+            now=now,
         )
         ids[name] = row["id"]
     return ids
@@ -583,7 +604,7 @@ async def set_budgets(db: Database, now: datetime) -> None:
     what is left."""
     for row in await db.fetch("demo_planned_face_value"):
         fen = math.ceil(row["fen"] * BUDGET_HEADROOM / 1_000_000) * 1_000_000
-        await budget.set_budget(db, row["category"], fen, DEMO, now)
+        await budget.set_budget(db, row["category"], budget_fen=fen, actor=DEMO, now=now)
 
 
 async def load_demo(
@@ -609,7 +630,7 @@ async def load_demo(
     live = await live_batches(db, now)
     await set_budgets(db, now)
     password = secrets.token_urlsafe(12)
-    await logins.create_bureau_user(db, BUREAU_USER, password, DEMO, now)
+    await logins.create_bureau_user(db, BUREAU_USER, password=password, actor=DEMO, now=now)
     dining = loader.merchants["dining"][0]
     credentials = {
         "bureau": {"username": BUREAU_USER, "password": password},

@@ -116,9 +116,10 @@ def entry_hash(entry: Mapping[str, Any]) -> str:
 
 async def append(
     tx: Conn,
+    *,
     actor: Actor,
     action: str,
-    object_: str,
+    target: str,
     before: Mapping[str, Any] | None,
     after: Mapping[str, Any] | None,
     now: datetime,
@@ -132,7 +133,7 @@ async def append(
         "at": now,
         "actor": actor.name,
         "action": action,
-        "object": object_,
+        "object": target,
         "before": jsonable(before),
         "after": jsonable(after),
         "request_id": actor.request_id,
@@ -151,15 +152,18 @@ async def append(
 async def record(
     db: Database,
     actor: Actor,
+    *,
     action: str,
-    object_: str,
+    target: str,
     before: Mapping[str, Any] | None,
     after: Mapping[str, Any] | None,
     now: datetime,
 ) -> int:
     """An entry for an action that writes nothing else (it starts work done elsewhere)."""
     async with db.transaction() as tx:
-        return await append(tx, actor, action, object_, before, after, now)
+        return await append(
+            tx, actor=actor, action=action, target=target, before=before, after=after, now=now
+        )
 
 
 def entry_of(row: asyncpg.Record) -> dict[str, Any]:
@@ -173,6 +177,7 @@ def entry_of(row: asyncpg.Record) -> dict[str, Any]:
 async def entries(
     db: Database,
     from_at: datetime | None,
+    *,
     to_at: datetime | None,
     actor: str | None,
     action: str | None,

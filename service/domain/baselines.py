@@ -48,7 +48,7 @@ def parse(text: str) -> list[tuple[date, str, int]]:
 
 
 async def store(
-    db: Database, rows: list[tuple[date, str, int]], actor: audit.Actor, now: datetime
+    db: Database, rows: list[tuple[date, str, int]], *, actor: audit.Actor, now: datetime
 ) -> int:
     keys = {"days": [r[0] for r in rows], "categories": [r[1] for r in rows]}
     async with db.transaction() as tx:
@@ -57,11 +57,11 @@ async def store(
         after = await tx.fetchrow("baselines_summary", **keys)
         await audit.append(
             tx,
-            actor,
-            "baselines.upload",
-            "baselines",
-            audit.snapshot(before),
-            audit.snapshot(after, categories=sorted({r[1] for r in rows})),
-            now,
+            actor=actor,
+            action="baselines.upload",
+            target="baselines",
+            before=audit.snapshot(before),
+            after=audit.snapshot(after, categories=sorted({r[1] for r in rows})),
+            now=now,
         )
     return len(rows)

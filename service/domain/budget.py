@@ -20,7 +20,7 @@ async def report(db: Database, now: datetime) -> list[asyncpg.Record]:
     return await db.fetch("budget_usage", now=now, category=None)
 
 
-async def reserve(tx: Conn, category: str, extra_fen: int, now: datetime) -> None:
+async def reserve(tx: Conn, category: str, *, extra_fen: int, now: datetime) -> None:
     """Refuse (over_budget) if committing `extra_fen` more to `category` would pass its
     budget. Holds the category's budget lock until the transaction ends."""
     if extra_fen <= 0 or await tx.fetchrow("lock_budget", category=category) is None:
@@ -37,7 +37,7 @@ async def reserve(tx: Conn, category: str, extra_fen: int, now: datetime) -> Non
 
 
 async def set_budget(
-    db: Database, category: str, budget_fen: int, actor: audit.Actor, now: datetime
+    db: Database, category: str, *, budget_fen: int, actor: audit.Actor, now: datetime
 ) -> dict[str, Any]:
     """A category's budget; never below what is already committed and spent."""
     async with db.transaction() as tx:
@@ -61,11 +61,11 @@ async def set_budget(
         assert row is not None
         await audit.append(
             tx,
-            actor,
-            "budget.set",
-            f"budget/{category}",
-            audit.snapshot(usage),
-            audit.snapshot(row),
-            now,
+            actor=actor,
+            action="budget.set",
+            target=f"budget/{category}",
+            before=audit.snapshot(usage),
+            after=audit.snapshot(row),
+            now=now,
         )
         return dict(row)

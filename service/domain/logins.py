@@ -23,7 +23,7 @@ OTP_MAX_FAILURES = 5
 
 
 async def create_bureau_user(
-    db: Database, username: str, password: str, actor: audit.Actor, now: datetime
+    db: Database, username: str, *, password: str, actor: audit.Actor, now: datetime
 ) -> bool:
     """A bureau account with this password (slow salted hash); True if it is new, False
     if an existing account's password was reset."""
@@ -36,15 +36,23 @@ async def create_bureau_user(
         created = bool(row["created"])
         action = "bureau_user.create" if created else "bureau_user.reset_password"
         after = {"username": username}
-        await audit.append(tx, actor, action, f"bureau_users/{username}", None, after, now)
+        await audit.append(
+            tx,
+            actor=actor,
+            action=action,
+            target=f"bureau_users/{username}",
+            before=None,
+            after=after,
+            now=now,
+        )
     return created
 
 
-def _code_hash(pepper: bytes, hashed_phone: bytes, code: str) -> bytes:
+def _code_hash(pepper: bytes, hashed_phone: bytes, *, code: str) -> bytes:
     return hmac.new(pepper, hashed_phone + code.encode(), hashlib.sha256).digest()
 
 
-def person_id(settings: Settings, pepper: bytes, phone: str) -> str:
+def person_id(settings: Settings, pepper: bytes, *, phone: str) -> str:
     """The `pid` of whoever holds this phone: HMAC-SHA256 (hex) under the key the city
     identity platform uses (FESTIVAL_PID_KEY), else under the service's phone pepper."""
     key = settings.pid_key.encode() if settings.pid_key else pepper
@@ -64,16 +72,16 @@ class SignIn:
     now: datetime
 
     async def _guard(self, account: str) -> str:
-        await rate_limits.hit(self.db, rate_limits.LOGIN_PER_IP, self.ip, self.now)
+        await rate_limits.hit(self.db, rate_limits.LOGIN_PER_IP, subject=self.ip, now=self.now)
         wrong = f"{account}@{self.ip}"
         await rate_limits.check(
-            self.db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, wrong, self.now
+            self.db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, subject=wrong, now=self.now
         )
         return wrong
 
     async def _refuse(self, wrong: str, message: str) -> DomainError:
         await rate_limits.record(
-            self.db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, wrong, self.now
+            self.db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, subject=wrong, now=self.now
         )
         return DomainError(ErrorCode.UNAUTHORIZED, message)
 
@@ -103,18 +111,18 @@ class SignIn:
         db, now, pepper = self.db, self.now, self.pepper
         hashed = phone_hash(pepper, phone)
         subject = hashed.hex()[:32]
-        await rate_limits.hit(db, rate_limits.OTP_PER_IP_HOUR, self.ip, now)
+        await rate_limits.hit(db, rate_limits.OTP_PER_IP_HOUR, subject=self.ip, now=now)
         for limit in (
             rate_limits.OTP_PER_PHONE_MINUTE,
             rate_limits.OTP_PER_PHONE_HOUR,
             rate_limits.OTP_PER_PHONE_DAY,
         ):
-            await rate_limits.hit(db, limit, subject, now)
+            await rate_limits.hit(db, limit, subject=subject, now=now)
         code = f"{secrets.randbelow(1_000_000):06d}"
         await db.execute(
             "upsert_otp",
             phone_hash=hashed,
-            code_hash=_code_hash(pepper, hashed, code),
+            code_hash=_code_hash(pepper, hashed, code=code),
             now=now,
             expires_at=now + OTP_TTL,
         )
@@ -126,9 +134,9 @@ class SignIn:
 
     async def resident(self, phone: str, code: str) -> dict[str, Any]:
         now, pepper = self.now, self.pepper
-        await rate_limits.hit(self.db, rate_limits.LOGIN_PER_IP, self.ip, now)
+        await rate_limits.hit(self.db, rate_limits.LOGIN_PER_IP, subject=self.ip, now=now)
         hashed = phone_hash(pepper, phone)
-        pid = person_id(self.settings, pepper, phone)
+        pid = person_id(self.settings, pepper, phone=phone)
         async with self.db.transaction() as tx:
             # The row lock makes "check, then count a failure or consume" atomic.
             otp = await tx.fetchrow("lock_otp", phone_hash=hashed)
@@ -144,7 +152,7 @@ class SignIn:
                 )
             if now >= otp["expires_at"]:
                 raise DomainError(ErrorCode.UNAUTHORIZED, "the code has expired; request a new one")
-            if not hmac.compare_digest(otp["code_hash"], _code_hash(pepper, hashed, code)):
+            if not hmac.compare_digest(otp["code_hash"], _code_hash(pepper, hashed, code=code)):
                 failures = await tx.fetchval("otp_failed", phone_hash=hashed)
                 left = max(0, OTP_MAX_FAILURES - failures)
                 sub = None

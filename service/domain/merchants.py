@@ -14,7 +14,7 @@ from service.errors import not_found
 
 
 async def create_merchant(
-    db: Database, data: dict[str, Any], actor: audit.Actor, now: datetime
+    db: Database, data: dict[str, Any], *, actor: audit.Actor, now: datetime
 ) -> tuple[asyncpg.Record, str]:
     """The new merchant and its api key, which exists in clear only in this answer."""
     api_key = new_api_key()
@@ -36,18 +36,18 @@ async def create_merchant(
         key = await audit.fingerprint_key(tx)
         await audit.append(
             tx,
-            actor,
-            "merchant.create",
-            f"merchants/{row['id']}",
-            None,
-            audit.snapshot(row, fingerprint_key=key),
-            now,
+            actor=actor,
+            action="merchant.create",
+            target=f"merchants/{row['id']}",
+            before=None,
+            after=audit.snapshot(row, fingerprint_key=key),
+            now=now,
         )
     return row, api_key
 
 
 async def list_merchants(
-    db: Database, category: str | None, status: str | None
+    db: Database, category: str | None, *, status: str | None
 ) -> list[asyncpg.Record]:
     return await db.fetch("list_merchants", category=category, status=status)
 
@@ -68,7 +68,7 @@ async def get_merchant(db: Database, merchant_id: int) -> asyncpg.Record:
 
 
 async def update_merchant(
-    db: Database, merchant_id: int, data: dict[str, Any], actor: audit.Actor, now: datetime
+    db: Database, merchant_id: int, *, data: dict[str, Any], actor: audit.Actor, now: datetime
 ) -> asyncpg.Record:
     async with db.transaction() as tx:
         before = await tx.fetchrow("lock_merchant", merchant_id=merchant_id)
@@ -91,11 +91,11 @@ async def update_merchant(
         key = await audit.fingerprint_key(tx)
         await audit.append(
             tx,
-            actor,
-            "merchant.update",
-            f"merchants/{merchant_id}",
-            audit.snapshot(before, fingerprint_key=key),
-            audit.snapshot(row, fingerprint_key=key),
-            now,
+            actor=actor,
+            action="merchant.update",
+            target=f"merchants/{merchant_id}",
+            before=audit.snapshot(before, fingerprint_key=key),
+            after=audit.snapshot(row, fingerprint_key=key),
+            now=now,
         )
     return row

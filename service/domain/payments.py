@@ -65,7 +65,7 @@ def export_json(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
 
 
 async def export(
-    db: Database, key: str, actor: audit.Actor, now: datetime, tz: Any
+    db: Database, key: str, *, actor: audit.Actor, now: datetime, tz: Any
 ) -> dict[str, Any]:
     """A bank file paying every merchant owed something and not held; the same one, moving
     nothing, when this key made it before."""
@@ -140,11 +140,11 @@ async def export(
         fingerprint_key = await audit.fingerprint_key(tx)
         await audit.append(
             tx,
-            actor,
-            "payments.export",
-            f"bank_files/{bank_file_id}",
-            None,
-            {
+            actor=actor,
+            action="payments.export",
+            target=f"bank_files/{bank_file_id}",
+            before=None,
+            after={
                 "sha256": made["sha256"],
                 "rows": [
                     {
@@ -158,7 +158,7 @@ async def export(
                 "total_fen": made["total_fen"],
                 "left_out": left_out,
             },
-            now,
+            now=now,
         )
     return export_json(made)
 
@@ -263,7 +263,7 @@ async def _check_returns(tx: Conn, rows: list[Return]) -> list[asyncpg.Record]:
 
 
 async def apply_returns(
-    db: Database, rows: list[Return], actor: audit.Actor, now: datetime, tz: Any
+    db: Database, rows: list[Return], *, actor: audit.Actor, now: datetime, tz: Any
 ) -> dict[str, int]:
     """All rows or none: each payment answered once; `failed` makes it payable again."""
     async with db.transaction() as tx:
@@ -289,15 +289,15 @@ async def apply_returns(
         }
         await audit.append(
             tx,
-            actor,
-            "payments.returns",
-            "payments",
-            None,
-            {
+            actor=actor,
+            action="payments.returns",
+            target="payments",
+            before=None,
+            after={
                 **result,
                 "paid_references": [r.reference for r in rows if r.status == "paid"],
                 "failed_references": [r.reference for r in rows if r.status == "failed"],
             },
-            now,
+            now=now,
         )
     return result

@@ -19,6 +19,7 @@ import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -70,7 +71,7 @@ def _ratios(group: Group, picks: np.ndarray) -> np.ndarray:
         return np.where(baseline > 0, sales / np.where(baseline > 0, baseline, 1), np.nan)
 
 
-def estimate(participants: Group, comparison: Group, seed: int) -> dict[str, Any]:
+def estimate(participants: Group, comparison: Group, *, seed: int) -> dict[str, Any]:
     """The figures of one (day or range, category); null where data are missing."""
     p, c = participants.index, comparison.index
     out: dict[str, Any] = {
@@ -113,10 +114,10 @@ def _seed(*parts: object) -> int:
 async def compute(
     db: Database | Conn,
     first: date,
+    *,
     last: date,
     category: str | None,
     baseline_year: int,
-    *,
     only: set[str] | None = None,
     item_days: set[date] | None = None,
 ) -> Recovery:
@@ -129,12 +130,16 @@ async def compute(
     rows = await db.fetch("recovery_rows", days=wanted, category=category)
     # The bootstraps take a tenth of a second and more of CPU: off the event loop, so the
     # requests this process serves meanwhile (a flash crowd's claims) are not held up.
-    return await asyncio.to_thread(_estimates, rows, days, pairs, category, only, item_days)
+    estimates = partial(
+        _estimates, rows, days, pairs=pairs, category=category, only=only, item_days=item_days
+    )
+    return await asyncio.to_thread(estimates)
 
 
 def _estimates(
     rows: list[asyncpg.Record],
     days: list[date],
+    *,
     pairs: dict[date, date | None],
     category: str | None,
     only: set[str] | None,
@@ -168,7 +173,9 @@ def _estimates(
             continue
         for cat in categories:
             figures = estimate(
-                _group(groups.get((cat, True))), _group(groups.get((cat, False))), _seed(day, cat)
+                _group(groups.get((cat, True))),
+                _group(groups.get((cat, False))),
+                seed=_seed(day, cat),
             )
             items.append({"date": day, "category": cat, **figures})
     totals = []
@@ -179,7 +186,9 @@ def _estimates(
             if code_cat == cat:
                 by_group[participant][0].append(sales)
                 by_group[participant][1].append(before)
-        figures = estimate(_group(by_group[True]), _group(by_group[False]), _seed(first, last, cat))
+        figures = estimate(
+            _group(by_group[True]), _group(by_group[False]), seed=_seed(first, last, cat)
+        )
         totals.append({"date": None, "category": cat, **figures})
     return Recovery(items, totals)
 
@@ -190,7 +199,7 @@ def _group(found: tuple[list[int], list[int]] | None) -> Group:
 
 
 async def store_totals(
-    tx: Conn, totals: list[dict[str, Any]], span: dict[str, str], now: datetime
+    tx: Conn, totals: list[dict[str, Any]], *, span: dict[str, str], now: datetime
 ) -> None:
     """The festival to date per category, as /stats/summary reads it (stored_totals)."""
     await tx.execute(
@@ -227,6 +236,7 @@ async def span(db: Database | Conn, baseline_year: int) -> tuple[date | None, da
 async def default_range(
     db: Database | Conn,
     baseline_year: int,
+    *,
     tz: Any,
     yesterday: date,
     given_from: date | None = None,

@@ -94,7 +94,7 @@ class Scanned:
     failures: list[str] = field(default_factory=list)  # one line per rule that failed
 
 
-async def scan(tx: Conn, day: date, now: datetime, rules: RiskRules, *, full_day: bool) -> Scanned:
+async def scan(tx: Conn, day: date, *, now: datetime, rules: RiskRules, full_day: bool) -> Scanned:
     """Every rule over one business day, each in a savepoint of its own: one rule failing
     never stops the others. `full_day`: the day is over, so ratio flags are decided (open or
     withdrawn); else they are provisional."""
@@ -102,7 +102,9 @@ async def scan(tx: Conn, day: date, now: datetime, rules: RiskRules, *, full_day
     for rule in RULES:
         try:
             async with tx.raw.transaction():
-                result.flags += await _raise(tx, rule, day, now, rules, full_day=full_day)
+                result.flags += await _raise(
+                    tx, rule, day=day, now=now, rules=rules, full_day=full_day
+                )
         except asyncpg.PostgresError as exc:
             log.exception("risk rule %s for %s failed", rule.name, day)
             result.failures.append(f"{rule.name}: {type(exc).__name__}: {exc}")
@@ -110,7 +112,7 @@ async def scan(tx: Conn, day: date, now: datetime, rules: RiskRules, *, full_day
 
 
 async def _raise(
-    tx: Conn, rule: Rule, day: date, now: datetime, rules: RiskRules, *, full_day: bool
+    tx: Conn, rule: Rule, *, day: date, now: datetime, rules: RiskRules, full_day: bool
 ) -> int:
     found = await tx.fetch(f"risk_find_{rule.name}", day=day, **rule.settings(rules))
     flags = rows_of(
@@ -139,7 +141,7 @@ def flag_of(row: asyncpg.Record) -> dict[str, Any]:
 
 
 async def flags(
-    db: Database, status: str | None, merchant_id: int | None, rule: str | None, limit: int
+    db: Database, status: str | None, *, merchant_id: int | None, rule: str | None, limit: int
 ) -> list[dict[str, Any]]:
     rows = await db.fetch(
         "risk_flags", status=status, merchant_id=merchant_id, rule=rule, limit=limit
@@ -147,7 +149,7 @@ async def flags(
     return [flag_of(r) for r in rows]
 
 
-async def timeline(db: Database, flag_id: int, minutes: int) -> dict[str, Any]:
+async def timeline(db: Database, flag_id: int, *, minutes: int) -> dict[str, Any]:
     """What the reviewer looks at: the merchant's redemptions per day for two weeks up to the
     flagged day, and per window on that day."""
     flag = await db.fetchrow("risk_flags_one", flag_id=flag_id)
@@ -176,7 +178,7 @@ def _audited(flag: dict[str, Any]) -> dict[str, Any]:
 
 
 async def review(
-    db: Database, flag_id: int, decision: str, note: str, actor: audit.Actor, now: datetime
+    db: Database, flag_id: int, *, decision: str, note: str, actor: audit.Actor, now: datetime
 ) -> dict[str, Any]:
     """Dismiss or confirm an open flag. A confirmed flag holds the merchant (no payout) until
     released: the hold is the flag itself, nothing else is written."""
@@ -207,12 +209,12 @@ async def review(
         after = await _locked(tx, flag_id)
         await audit.append(
             tx,
-            actor,
-            "risk.review",
-            f"risk_flags/{flag_id}",
-            _audited(before),
-            _audited(after),
-            now,
+            actor=actor,
+            action="risk.review",
+            target=f"risk_flags/{flag_id}",
+            before=_audited(before),
+            after=_audited(after),
+            now=now,
         )
     return after
 
@@ -220,6 +222,7 @@ async def review(
 async def release(
     db: Database,
     flag_id: int,
+    *,
     clawback: bool,
     note: str,
     actor: audit.Actor,
@@ -264,16 +267,16 @@ async def release(
         }
         await audit.append(
             tx,
-            actor,
-            "risk.release",
-            f"risk_flags/{flag_id}",
-            _audited(before),
-            {
+            actor=actor,
+            action="risk.release",
+            target=f"risk_flags/{flag_id}",
+            before=_audited(before),
+            after={
                 **_audited(after),
                 **{k: v for k, v in result.items() if k != "flag"},
                 "clawed_back_ids": [r["redemption_id"] for r in clawed],
                 "note": note,
             },
-            now,
+            now=now,
         )
     return result

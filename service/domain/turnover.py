@@ -36,6 +36,7 @@ def plausible_median(imported: Sequence[int], reported: Sequence[int]) -> float:
 async def report(
     db: Database,
     merchant_id: int,
+    *,
     day: date,
     sales_fen: int,
     transactions: int | None,
@@ -91,19 +92,19 @@ async def report(
         assert row is not None
         await audit.append(
             tx,
-            audit.Actor(f"merchant:{merchant_id}"),
-            "turnover.report",
-            f"turnover/{row['credit_code']}/{day.isoformat()}",
-            audit.snapshot(before),
-            audit.snapshot(row),
-            now,
+            actor=audit.Actor(f"merchant:{merchant_id}"),
+            action="turnover.report",
+            target=f"turnover/{row['credit_code']}/{day.isoformat()}",
+            before=audit.snapshot(before),
+            after=audit.snapshot(row),
+            now=now,
         )
     assert row is not None
     return row
 
 
 async def of_merchant(
-    db: Database, merchant_id: int, from_day: date, to_day: date
+    db: Database, merchant_id: int, *, from_day: date, to_day: date
 ) -> list[asyncpg.Record]:
     return await db.fetch(
         "merchant_turnover", merchant_id=merchant_id, from_day=from_day, to_day=to_day
@@ -157,7 +158,7 @@ def parse(text: str, years: tuple[int, ...]) -> list[Row]:
     return rows
 
 
-async def store(db: Database, rows: list[Row], actor: audit.Actor, now: datetime) -> int:
+async def store(db: Database, rows: list[Row], *, actor: audit.Actor, now: datetime) -> int:
     """All rows or none: a festival merchant's rows must carry its category, and no day may be
     more than 100 × the merchant's median day (this file's days counted too)."""
     codes = sorted({r.credit_code for r in rows})
@@ -215,11 +216,11 @@ async def store(db: Database, rows: list[Row], actor: audit.Actor, now: datetime
         after = await tx.fetchrow("turnover_summary", **keys)
         await audit.append(
             tx,
-            actor,
-            "turnover.import",
-            "turnover",
-            audit.snapshot(before),
-            audit.snapshot(after, merchants=len(codes)),
-            now,
+            actor=actor,
+            action="turnover.import",
+            target="turnover",
+            before=audit.snapshot(before),
+            after=audit.snapshot(after, merchants=len(codes)),
+            now=now,
         )
     return len(rows)

@@ -501,7 +501,10 @@ class Bench:
             merchants = []
             for _ in range(64):
                 row, _ = await create_merchant(
-                    db, merchant_body(category="dining"), Actor("bench"), datetime.now(UTC)
+                    db,
+                    merchant_body(category="dining"),
+                    actor=Actor("bench"),
+                    now=datetime.now(UTC),
                 )
                 merchants.append(row["id"])
             batch_id = self.create_batch(port, self.args.vouchers)
@@ -511,7 +514,7 @@ class Bench:
                 subs = [f"holder-{i}" for i in range(start, min(start + 1000, self.args.vouchers))]
                 codes += [
                     o.code
-                    for o in await claim_many(db, batch_id, subs, now)
+                    for o in await claim_many(db, batch_id, requests=subs, now=now)
                     if isinstance(o, Claimed)
                 ]
         finally:

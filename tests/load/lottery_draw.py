@@ -41,7 +41,7 @@ async def main(url: str, batch_id: int) -> None:
         print(f"backend {backend}", flush=True)
         sys.stdin.readline()
         started = time.perf_counter()
-        drawn = await lottery.draw(db, batch_id, Actor("bench"), datetime.now(UTC))
+        drawn = await lottery.draw(db, batch_id, actor=Actor("bench"), now=datetime.now(UTC))
         draw_s = time.perf_counter() - started
         # ru_maxrss: the kernel's high-water mark of this process (KiB on Linux).
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
