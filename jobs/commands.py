@@ -11,6 +11,7 @@ from jobs.runner import JobRunner, RunResult, refuse_day_not_over
 from jobs.scheduler import next_run_at, scheduler_for
 from service.db import open_database
 from service.domain import audit, drill
+from service.domain.context import Context
 from service.processes import until_stopped
 from service.progress import progress
 from service.settings import Settings
@@ -89,13 +90,11 @@ async def run_job(settings: Settings, job: JobSpec, *, day: date | None) -> RunR
         if day is not None:
             refuse_day_not_over(job, day, now=now, tz=settings.tz)
         await audit.record(
-            runner.db,
-            audit.operator(),
-            action="job.run",
+            Context(db=runner.db, actor=audit.operator(), now=now, tz=runner.tz),
+            "job.run",
             target=f"jobs/{job.name}",
             before=None,
             after=after,
-            now=now,
         )
         return await runner.run_now(job, day)
 
@@ -123,13 +122,11 @@ async def backfill(settings: Settings, job: JobSpec, *, first: date, last: date)
         now = runner.clock.now()
         refuse_day_not_over(job, last, now=now, tz=settings.tz)
         await audit.record(
-            runner.db,
-            audit.operator(),
-            action="job.backfill",
+            Context(db=runner.db, actor=audit.operator(), now=now, tz=runner.tz),
+            "job.backfill",
             target=f"jobs/{job.name}",
             before=None,
             after=after,
-            now=now,
         )
         return await fill(runner)
 

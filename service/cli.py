@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 
+from service.domain.context import Context
 from service.errors import DomainError
 from service.settings import Settings
 
@@ -111,7 +112,9 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
     async def create() -> bool:
         async with open_database(settings, min_size=1, max_size=1) as db:
             return await create_bureau_user(
-                db, args.username, password=password, actor=operator(), now=Clock().now()
+                Context(db=db, actor=operator(), now=Clock().now(), tz=settings.tz),
+                args.username,
+                password=password,
             )
 
     created = asyncio.run(create())

@@ -16,6 +16,7 @@ from service.domain import redemptions, server_keys
 from service.domain.audit import Actor
 from service.domain.batches import create_batch
 from service.domain.claims import claim_many
+from service.domain.context import Context
 from service.domain.merchants import create_merchant
 from service.errors import DomainError
 from service.schemas.common import CATEGORIES
@@ -56,13 +57,14 @@ async def build(db: Database, batches: list[tuple[int, int, int]], days: int) ->
         merchants[category] = []
         for _ in range(2):
             row, _ = await create_merchant(
-                db, merchant_body(category=category), actor=Actor("scenario"), now=at(0, 0)
+                Context(db=db, actor=Actor("scenario"), now=at(0, 0), tz=TZ),
+                merchant_body(category=category),
             )
             merchants[category].append(row["id"])
     batch_ids = []
     for category, (quantity, limit, valid_days) in zip(CATEGORIES, batches, strict=True):
         row = await create_batch(
-            db,
+            Context(db=db, actor=Actor("scenario"), now=at(0, 0), tz=TZ),
             {
                 "category": category,
                 "title": f"{category} 满100减20",
@@ -76,8 +78,6 @@ async def build(db: Database, batches: list[tuple[int, int, int]], days: int) ->
                 "valid_until": None,
                 "merchant_ids": [],
             },
-            actor=Actor("scenario"),
-            now=at(0, 0),
         )
         batch_ids.append(row["id"])
     keys = await server_keys.load(db)

@@ -20,6 +20,7 @@ import pytest
 from service import keys
 from service.app import create_app
 from service.domain.codes import qr_string
+from service.domain.context import Context
 from service.domain.redemptions import Checkout
 from service.errors import DomainError, ErrorCode
 from service.middlewares import AccessLogger
@@ -572,7 +573,9 @@ async def test_a_stranger_cannot_lock_the_bureau_out(forwarded_api: Api) -> None
     db = forwarded_api.client.app[keys.DB]
     now = forwarded_api.clock.now()
     await create_bureau_user(
-        db, "analyst", password="correct horse battery", actor=Actor("test"), now=now
+        Context(db=db, actor=Actor("test"), now=now, tz=forwarded_api.settings.tz),
+        "analyst",
+        password="correct horse battery",
     )
     login = "/api/v1/auth/bureau"
     for _ in range(11):

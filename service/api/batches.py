@@ -48,7 +48,7 @@ async def get_batch(call: Call) -> web.StreamResponse:
     errors=("invalid_request", "over_budget"),
 )
 async def create_batch(call: Call) -> web.StreamResponse:
-    row = await batches.create_batch(call.db, call.body, actor=call.actor, now=call.clock.now())
+    row = await batches.create_batch(call.context, call.body)
     return json_response(batch_json(row, call.settings.tz), 201)
 
 
@@ -62,9 +62,7 @@ async def create_batch(call: Call) -> web.StreamResponse:
 )
 async def recycle(call: Call) -> web.StreamResponse:
     target = call.body["into_batch_id"]
-    moved = await batches.recycle(
-        call.db, call.path_id(), target_id=target, actor=call.actor, now=call.clock.now()
-    )
+    moved = await batches.recycle(call.context, call.path_id(), target_id=target)
     call.app[keys.CLAIMS].forget(target)  # it has stock again
     return json_response(moved)
 
@@ -78,8 +76,6 @@ async def recycle(call: Call) -> web.StreamResponse:
     errors=("invalid_request", "not_found", "over_budget"),
 )
 async def patch_batch(call: Call) -> web.StreamResponse:
-    row = await batches.update_batch(
-        call.db, call.path_id(), data=call.body, actor=call.actor, now=call.clock.now()
-    )
+    row = await batches.update_batch(call.context, call.path_id(), data=call.body)
     call.app[keys.CLAIMS].forget(row["id"])
     return json_response(batch_json(row, call.settings.tz))

@@ -34,10 +34,6 @@ async def get_budget(call: Call) -> web.StreamResponse:
 )
 async def put_budget(call: Call) -> web.StreamResponse:
     row = await budget.set_budget(
-        call.db,
-        call.body["category"],
-        budget_fen=call.body["budget_fen"],
-        actor=call.actor,
-        now=call.clock.now(),
+        call.context, call.body["category"], budget_fen=call.body["budget_fen"]
     )
     return json_response(budget_line(row))

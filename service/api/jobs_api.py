@@ -114,15 +114,7 @@ async def start_run(call: Call) -> web.StreamResponse:
             ErrorCode.JOB_RUNNING, f"{job.name} is running; try again when it is done"
         )
     after = {"date": None if day is None else day.isoformat()}
-    await audit.record(
-        call.db,
-        call.actor,
-        action="job.run",
-        target=f"jobs/{job.name}",
-        before=None,
-        after=after,
-        now=now,
-    )
+    await audit.record(call.context, "job.run", target=f"jobs/{job.name}", before=None, after=after)
     task = asyncio.create_task(runner.run_now(job, day))
     background = call.app[keys.BACKGROUND]
     background.add(task)

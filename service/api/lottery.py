@@ -6,6 +6,7 @@ from aiohttp import web
 
 from service import keys
 from service.domain import lottery
+from service.domain.context import Context
 from service.http import JSON, PUBLIC, Call, Routes, json_response
 from service.schemas.lottery import DrawRecord, Entry, MyEntry
 from service.views.lottery import draw_record_text, entry_json, my_entry_json
@@ -64,6 +65,9 @@ async def draw_now(call: Call) -> web.StreamResponse:
     # On the jobs' pool: a draw of a million entries takes longer than a request's statements
     # may (service/db.py).
     jobs_db = call.app[keys.JOBS].db
-    drawn = await lottery.draw(jobs_db, call.path_id(), actor=call.actor, now=call.clock.now())
+    drawn = await lottery.draw(
+        Context(db=jobs_db, actor=call.actor, now=call.clock.now(), tz=call.settings.tz),
+        call.path_id(),
+    )
     row = await lottery.record(call.db, drawn.batch_id)
     return web.Response(text=draw_record_text(row, call.settings.tz), content_type=JSON)

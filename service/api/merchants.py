@@ -29,9 +29,7 @@ routes = Routes("merchants (bureau)", roles=("bureau",))
     errors=("invalid_request", "conflict"),
 )
 async def create_merchant(call: Call) -> web.StreamResponse:
-    row, api_key = await merchants.create_merchant(
-        call.db, call.body, actor=call.actor, now=call.clock.now()
-    )
+    row, api_key = await merchants.create_merchant(call.context, call.body)
     tz = call.settings.tz
     return json_response({"merchant": merchant_json(row, tz), "api_key": api_key}, 201)
 
@@ -73,7 +71,5 @@ async def get_merchant(call: Call) -> web.StreamResponse:
     errors=("invalid_request", "not_found"),
 )
 async def patch_merchant(call: Call) -> web.StreamResponse:
-    row = await merchants.update_merchant(
-        call.db, call.path_id(), data=call.body, actor=call.actor, now=call.clock.now()
-    )
+    row = await merchants.update_merchant(call.context, call.path_id(), data=call.body)
     return json_response(merchant_json(row, call.settings.tz))

@@ -36,13 +36,7 @@ routes = Routes("payments (bureau)", roles=("bureau",))
     },
 )
 async def export(call: Call) -> web.StreamResponse:
-    made = await payments.export(
-        call.db,
-        idempotency_key(call, required=True) or "",
-        actor=call.actor,
-        now=call.clock.now(),
-        tz=call.settings.tz,
-    )
+    made = await payments.export(call.context, idempotency_key(call, required=True) or "")
     return json_response(export_json(made, call.settings.tz), status=201)
 
 
@@ -88,7 +82,5 @@ async def export_file(call: Call) -> web.StreamResponse:
 )
 async def put_returns(call: Call) -> web.StreamResponse:
     rows = payments.parse_returns(await call.csv_text())
-    applied = await payments.apply_returns(
-        call.db, rows, actor=call.actor, now=call.clock.now(), tz=call.settings.tz
-    )
+    applied = await payments.apply_returns(call.context, rows)
     return json_response(applied)

@@ -35,9 +35,7 @@ async def list_suspensions(call: Call) -> web.StreamResponse:
 async def put_suspension(call: Call) -> web.StreamResponse:
     person = call.body["person"]
     if not call.body["suspended"]:
-        await persons.lift(call.db, person, actor=call.actor, now=call.clock.now())
+        await persons.lift(call.context, person)
         return json_response(suspension_json(person, None, call.settings.tz))
-    row = await persons.suspend(
-        call.db, person, reason=call.body["reason"], actor=call.actor, now=call.clock.now()
-    )
+    row = await persons.suspend(call.context, person, reason=call.body["reason"])
     return json_response(suspension_json(person, row, call.settings.tz))

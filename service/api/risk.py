@@ -58,12 +58,7 @@ async def flag_timeline(call: Call) -> web.StreamResponse:
 )
 async def review_flag(call: Call) -> web.StreamResponse:
     flag = await risk.review(
-        call.db,
-        call.path_id(),
-        decision=call.body["decision"],
-        note=call.body["note"],
-        actor=call.actor,
-        now=call.clock.now(),
+        call.context, call.path_id(), decision=call.body["decision"], note=call.body["note"]
     )
     return json_response(flag_json(flag, call.settings.tz))
 
@@ -77,12 +72,6 @@ async def review_flag(call: Call) -> web.StreamResponse:
 )
 async def release_flag(call: Call) -> web.StreamResponse:
     result = await risk.release(
-        call.db,
-        call.path_id(),
-        clawback=call.body["clawback"],
-        note=call.body["note"],
-        actor=call.actor,
-        now=call.clock.now(),
-        tz=call.settings.tz,
+        call.context, call.path_id(), clawback=call.body["clawback"], note=call.body["note"]
     )
     return json_response({**result, "flag": flag_json(result["flag"], call.settings.tz)})

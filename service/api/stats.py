@@ -80,5 +80,5 @@ async def merchants(call: Call) -> web.StreamResponse:
 )
 async def put_baselines(call: Call) -> web.StreamResponse:
     rows = baselines.parse(await call.csv_text())
-    stored = await baselines.store(call.db, rows, actor=call.actor, now=call.clock.now())
+    stored = await baselines.store(call.context, rows)
     return json_response({"rows": stored})

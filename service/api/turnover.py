@@ -77,7 +77,7 @@ async def my_turnover(call: Call) -> web.StreamResponse:
 async def import_turnover(call: Call) -> web.StreamResponse:
     year = call.settings.baseline_year
     rows = turnover.parse(await call.csv_text(), (year, year + 1))
-    stored = await turnover.store(call.db, rows, actor=call.actor, now=call.clock.now())
+    stored = await turnover.store(call.context, rows)
     return json_response({"rows": stored})
 
 

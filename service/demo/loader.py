@@ -50,6 +50,7 @@ from service.domain import (
 from service.domain.audit import Actor
 from service.domain.batches import create_batch, recycle
 from service.domain.claims import Claimed, claim_many
+from service.domain.context import Context
 from service.domain.credit_code import random_huaiyin_code
 from service.domain.merchants import create_merchant
 from service.errors import DomainError, ErrorCode
@@ -206,7 +207,13 @@ class DemoLoader:
             for name, street in places:
                 body = self._merchant_body(name, category, street)
                 row, api_key = await create_merchant(
-                    self.db, body, actor=DEMO, now=self.at(FIRST_DAY - timedelta(days=10), 9 * 3600)
+                    Context(
+                        db=self.db,
+                        actor=DEMO,
+                        now=self.at(FIRST_DAY - timedelta(days=10), 9 * 3600),
+                        tz=self.tz,
+                    ),
+                    body,
                 )
                 self.merchants[category].append(row["id"])
                 self.api_keys[row["id"]] = api_key
@@ -216,10 +223,13 @@ class DemoLoader:
             ]
         for kind, (name, category, street, _) in cash_out.PLANTED.items():
             row, api_key = await create_merchant(
-                self.db,
+                Context(
+                    db=self.db,
+                    actor=DEMO,
+                    now=self.at(FIRST_DAY - timedelta(days=10), 9 * 3600),
+                    tz=self.tz,
+                ),
                 self._merchant_body(name, category, street),
-                actor=DEMO,
-                now=self.at(FIRST_DAY - timedelta(days=10), 9 * 3600),
             )
             self.planted[kind] = row["id"]
             self.api_keys[row["id"]] = api_key
@@ -255,10 +265,13 @@ class DemoLoader:
             BASELINE_YEAR,
         )
         await turnover.store(
-            self.db,
+            Context(
+                db=self.db,
+                actor=DEMO,
+                now=self.at(FIRST_DAY + timedelta(days=DAYS), 8 * 3600),
+                tz=self.tz,
+            ),
             [turnover.Row(n, d, c, k, s) for n, (d, c, k, s) in enumerate(rows, start=2)],
-            actor=DEMO,
-            now=self.at(FIRST_DAY + timedelta(days=DAYS), 8 * 3600),
         )
 
     async def _mules(self, day: date) -> None:
@@ -299,16 +312,16 @@ class DemoLoader:
                 limit=10,
             ):
                 await risk.review(
-                    self.db,
+                    Context(
+                        db=self.db, actor=DEMO, now=self.at(day, after.total_seconds()), tz=self.tz
+                    ),
                     flag["id"],
                     decision="confirm",
                     note="订单金额集中在满减门槛之上，经核实为凑单套现",
-                    actor=DEMO,
-                    now=self.at(day, after.total_seconds()),
                 )
         morning = self.at(day + timedelta(days=1), 9 * 3600)
         made = await payments.export(
-            self.db, f"demo-{day.isoformat()}", actor=DEMO, now=morning, tz=self.tz
+            Context(db=self.db, actor=DEMO, now=morning, tz=self.tz), f"demo-{day.isoformat()}"
         )
         if not made["rows"]:
             return
@@ -319,11 +332,10 @@ class DemoLoader:
             for r in csv.DictReader(io.StringIO(content.decode()))
         ]
         await payments.apply_returns(
-            self.db,
+            Context(
+                db=self.db, actor=DEMO, now=self.at(day + timedelta(days=1), 16 * 3600), tz=self.tz
+            ),
             returned,
-            actor=DEMO,
-            now=self.at(day + timedelta(days=1), 16 * 3600),
-            tz=self.tz,
         )
 
     async def _batches(self) -> None:
@@ -334,7 +346,7 @@ class DemoLoader:
         offer = OFFERS["auto"]
         for round_ in LOTTERY_ROUNDS:
             row = await create_batch(
-                self.db,
+                Context(db=self.db, actor=DEMO, now=prepared, tz=self.tz),
                 {
                     "category": "auto",
                     "title": f"{offer.title}（第{'一二三四'[round_.number - 1]}期摇号）",
@@ -351,8 +363,6 @@ class DemoLoader:
                     "valid_until": None,
                     "merchant_ids": dealers,
                 },
-                actor=DEMO,
-                now=prepared,
             )
             self.batches[(round_.draw, "auto")] = row["id"]
         for n in range(DAYS):
@@ -365,7 +375,7 @@ class DemoLoader:
                 if busyness(day) == "weekend":
                     base = int(base * 1.2)
                 row = await create_batch(
-                    self.db,
+                    Context(db=self.db, actor=DEMO, now=prepared, tz=self.tz),
                     {
                         "category": category,
                         "title": f"{offer.title}（{day.month}月{day.day}日）",
@@ -380,8 +390,6 @@ class DemoLoader:
                         "valid_until": None,
                         "merchant_ids": [],
                     },
-                    actor=DEMO,
-                    now=prepared,
                 )
                 self.batches[(day, category)] = row["id"]
 
@@ -436,7 +444,9 @@ class DemoLoader:
                 target = self.batches[(LOTTERY_ROUNDS[later].draw, "auto")]
                 try:
                     await recycle(
-                        self.db, batch_id, target_id=target, actor=DEMO, now=self.at(day, 9 * 3600)
+                        Context(db=self.db, actor=DEMO, now=self.at(day, 9 * 3600), tz=self.tz),
+                        batch_id,
+                        target_id=target,
                     )
                 except DomainError as nothing_left:  # every voucher of the round was used
                     if nothing_left.code != ErrorCode.CONFLICT:
@@ -554,7 +564,10 @@ class DemoLoader:
                     (day2020, category, int(typical * factor * self.rng.uniform(0.94, 1.06)))
                 )
         await baselines.store(
-            self.db, rows, actor=DEMO, now=self.at(FIRST_DAY - timedelta(days=7), 0)
+            Context(
+                db=self.db, actor=DEMO, now=self.at(FIRST_DAY - timedelta(days=7), 0), tz=self.tz
+            ),
+            rows,
         )
 
 
@@ -576,7 +589,7 @@ async def live_batches(db: Database, now: datetime) -> dict[str, int]:
     ):
         lottery_batch = {"mode": "lottery", "draw_at": ends} if category == "auto" else {}
         row = await create_batch(
-            db,
+            Context(db=db, actor=DEMO, now=now, tz=now.tzinfo),
             {
                 "category": category,
                 "title": f"{offer.title}（{'摇号' if lottery_batch else ''}体验批次）",
@@ -591,8 +604,6 @@ async def live_batches(db: Database, now: datetime) -> dict[str, int]:
                 "merchant_ids": [],
                 **lottery_batch,
             },
-            actor=DEMO,
-            now=now,
         )
         ids[name] = row["id"]
     return ids
@@ -604,7 +615,9 @@ async def set_budgets(db: Database, now: datetime) -> None:
     what is left."""
     for row in await db.fetch("demo_planned_face_value"):
         fen = math.ceil(row["fen"] * BUDGET_HEADROOM / 1_000_000) * 1_000_000
-        await budget.set_budget(db, row["category"], budget_fen=fen, actor=DEMO, now=now)
+        await budget.set_budget(
+            Context(db=db, actor=DEMO, now=now, tz=now.tzinfo), row["category"], budget_fen=fen
+        )
 
 
 async def load_demo(
@@ -630,7 +643,9 @@ async def load_demo(
     live = await live_batches(db, now)
     await set_budgets(db, now)
     password = secrets.token_urlsafe(12)
-    await logins.create_bureau_user(db, BUREAU_USER, password=password, actor=DEMO, now=now)
+    await logins.create_bureau_user(
+        Context(db=db, actor=DEMO, now=now, tz=now.tzinfo), BUREAU_USER, password=password
+    )
     dining = loader.merchants["dining"][0]
     credentials = {
         "bureau": {"username": BUREAU_USER, "password": password},

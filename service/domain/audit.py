@@ -26,6 +26,7 @@ from typing import Any
 import asyncpg
 
 from service.db import Conn, Database
+from service.domain.context import Actor, Context
 from service.domain.phones import mask_account, mask_phone
 
 GENESIS = "0" * 64
@@ -36,14 +37,6 @@ MASKED: dict[str, Callable[[str], str | None]] = {
     "contact_phone": mask_phone,
     "account_no": mask_account,
 }
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who writes: a bureau account (its token's `sub`) within a request, or a command."""
-
-    name: str
-    request_id: str | None = None
 
 
 def operator() -> Actor:
@@ -150,19 +143,23 @@ async def append(
 
 
 async def record(
-    db: Database,
-    actor: Actor,
-    *,
+    ctx: Context,
     action: str,
+    *,
     target: str,
     before: Mapping[str, Any] | None,
     after: Mapping[str, Any] | None,
-    now: datetime,
 ) -> int:
     """An entry for an action that writes nothing else (it starts work done elsewhere)."""
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         return await append(
-            tx, actor=actor, action=action, target=target, before=before, after=after, now=now
+            tx,
+            actor=ctx.actor,
+            action=action,
+            target=target,
+            before=before,
+            after=after,
+            now=ctx.now,
         )
 
 

@@ -10,6 +10,7 @@ import asyncpg
 
 from service.db import Conn, Database
 from service.domain import audit, budget, merchants
+from service.domain.context import Context
 from service.domain.lottery import new_seed
 from service.errors import DomainError, ErrorCode, not_found
 from service.timefmt import business_day
@@ -67,10 +68,11 @@ async def get_batch(db: Database, batch_id: int, *, now: datetime) -> asyncpg.Re
 
 
 async def create_batch(
-    db: Database, data: dict[str, Any], *, actor: audit.Actor, now: datetime
+    ctx: Context,
+    data: dict[str, Any],
 ) -> asyncpg.Record:
     merchant_ids: list[int] = data["merchant_ids"]
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         if merchant_ids:
             found = await merchants.categories_of(tx, merchant_ids)
             unknown = [m for m in merchant_ids if m not in found]
@@ -87,21 +89,23 @@ async def create_batch(
                     {"merchant_ids": messages},
                 )
         new = NewBatch.of(data)
-        stock = new.quantity if _committed(new.mode, None, ends=new.claim_ends_at, now=now) else 0
-        await budget.reserve(tx, new.category, extra_fen=new.face_value_fen * stock, now=now)
+        stock = (
+            new.quantity if _committed(new.mode, None, ends=new.claim_ends_at, now=ctx.now) else 0
+        )
+        await budget.reserve(tx, new.category, extra_fen=new.face_value_fen * stock, now=ctx.now)
         batch_id = await tx.fetchval("insert_batch", **vars(new))
         if merchant_ids:
             await tx.execute("insert_batch_merchants", batch_id=batch_id, merchant_ids=merchant_ids)
-        row = await tx.fetchrow("get_batch", batch_id=batch_id, now=now)
+        row = await tx.fetchrow("get_batch", batch_id=batch_id, now=ctx.now)
         assert row is not None
         await audit.append(
             tx,
-            actor=actor,
+            actor=ctx.actor,
             action="batch.create",
             target=f"batches/{batch_id}",
             before=None,
             after=audit.snapshot(row),
-            now=now,
+            now=ctx.now,
         )
     return row
 
@@ -120,15 +124,18 @@ def _unclaimed_committed(
 
 
 async def update_batch(
-    db: Database, batch_id: int, *, data: dict[str, Any], actor: audit.Actor, now: datetime
+    ctx: Context,
+    batch_id: int,
+    *,
+    data: dict[str, Any],
 ) -> asyncpg.Record:
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         # The batch row lock orders this change after claims in flight, so the check
         # against what is already claimed cannot race.
         current = await tx.fetchrow("lock_batch", batch_id=batch_id)
         if current is None:
             raise not_found("batch")
-        shown_before = await tx.fetchrow("get_batch", batch_id=batch_id, now=now)
+        shown_before = await tx.fetchrow("get_batch", batch_id=batch_id, now=ctx.now)
         quantity = data.get("quantity")
         if quantity is not None and quantity < current["claimed"]:
             raise DomainError(
@@ -145,15 +152,15 @@ async def update_batch(
             )
         # Growing the stock, or reopening a closed window, commits budget again.
         before = _unclaimed_committed(
-            current, current["quantity"], ends=current["claim_ends_at"], now=now
+            current, current["quantity"], ends=current["claim_ends_at"], now=ctx.now
         )
         after = _unclaimed_committed(
             current,
             current["quantity"] if quantity is None else quantity,
             ends=current["claim_ends_at"] if ends is None else ends,
-            now=now,
+            now=ctx.now,
         )
-        await budget.reserve(tx, current["category"], extra_fen=after - before, now=now)
+        await budget.reserve(tx, current["category"], extra_fen=after - before, now=ctx.now)
         await tx.execute(
             "update_batch",
             batch_id=batch_id,
@@ -161,35 +168,40 @@ async def update_batch(
             claim_ends_at=ends,
             paused=data.get("paused"),
         )
-        row = await tx.fetchrow("get_batch", batch_id=batch_id, now=now)
+        row = await tx.fetchrow("get_batch", batch_id=batch_id, now=ctx.now)
         assert row is not None
         await audit.append(
             tx,
-            actor=actor,
+            actor=ctx.actor,
             action="batch.update",
             target=f"batches/{batch_id}",
             before=audit.snapshot(shown_before),
             after=audit.snapshot(row),
-            now=now,
+            now=ctx.now,
         )
     return row
 
 
 async def recycle(
-    db: Database, source_id: int, *, target_id: int, actor: audit.Actor, now: datetime
+    ctx: Context,
+    source_id: int,
+    *,
+    target_id: int,
 ) -> dict[str, int]:
     """A closed batch's unclaimed stock and its vouchers that expired unused, moved into a
     later batch of the same category and face value, exactly once (API.md, "Recycling")."""
     if source_id == target_id:
         raise _cannot_recycle("into_batch_id", "A batch cannot be recycled into itself.")
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         rows = {
             r["id"]: r for r in await tx.fetch("lock_batches", batch_ids=[source_id, target_id])
         }
         if source_id not in rows or target_id not in rows:
             raise not_found("batch")
         source, target = rows[source_id], rows[target_id]
-        if _committed(source["mode"], source["drawn_at"], ends=source["claim_ends_at"], now=now):
+        if _committed(
+            source["mode"], source["drawn_at"], ends=source["claim_ends_at"], now=ctx.now
+        ):
             raise _cannot_recycle("batch", "Its claim window (or draw) is not over yet.")
         if (source["category"], source["face_value_fen"]) != (
             target["category"],
@@ -197,11 +209,11 @@ async def recycle(
         ):
             raise _cannot_recycle("into_batch_id", "Must be of the same category and face value.")
         if not _committed(
-            target["mode"], target["drawn_at"], ends=target["claim_ends_at"], now=now
+            target["mode"], target["drawn_at"], ends=target["claim_ends_at"], now=ctx.now
         ):
             raise _cannot_recycle("into_batch_id", "Its claim window (or draw) is over.")
         unclaimed = source["quantity"] - source["claimed"]
-        expired = await tx.fetchval("recyclable_expired", batch_id=source_id, now=now)
+        expired = await tx.fetchval("recyclable_expired", batch_id=source_id, now=ctx.now)
         moved = unclaimed + expired
         if moved == 0:
             raise DomainError(
@@ -210,7 +222,7 @@ async def recycle(
                 {"batch_id": source_id},
             )
         await budget.reserve(
-            tx, target["category"], extra_fen=target["face_value_fen"] * moved, now=now
+            tx, target["category"], extra_fen=target["face_value_fen"] * moved, now=ctx.now
         )
         await tx.execute(
             "recycle",
@@ -219,17 +231,17 @@ async def recycle(
             moved=moved,
             unclaimed=unclaimed,
             expired=expired,
-            now=now,
+            now=ctx.now,
         )
         moved_ = {"moved": moved, "unclaimed": unclaimed, "expired": expired}
         await audit.append(
             tx,
-            actor=actor,
+            actor=ctx.actor,
             action="batch.recycle",
             target=f"batches/{source_id}",
             before={"quantity": source["quantity"], "claimed": source["claimed"]},
             after={**moved_, "into_batch_id": target_id},
-            now=now,
+            now=ctx.now,
         )
     return moved_
 

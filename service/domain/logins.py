@@ -13,6 +13,7 @@ from typing import Any
 from service.auth import api_key_matches, hash_password, issue_token, verify_password
 from service.db import Database
 from service.domain import audit, rate_limits
+from service.domain.context import Context
 from service.domain.phones import mask_phone, phone_hash
 from service.errors import DomainError, ErrorCode
 from service.settings import Settings
@@ -23,12 +24,15 @@ OTP_MAX_FAILURES = 5
 
 
 async def create_bureau_user(
-    db: Database, username: str, *, password: str, actor: audit.Actor, now: datetime
+    ctx: Context,
+    username: str,
+    *,
+    password: str,
 ) -> bool:
     """A bureau account with this password (slow salted hash); True if it is new, False
     if an existing account's password was reset."""
     password_hash = hash_password(password)
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         row = await tx.fetchrow(
             "insert_bureau_user", username=username, password_hash=password_hash
         )
@@ -38,12 +42,12 @@ async def create_bureau_user(
         after = {"username": username}
         await audit.append(
             tx,
-            actor=actor,
+            actor=ctx.actor,
             action=action,
             target=f"bureau_users/{username}",
             before=None,
             after=after,
-            now=now,
+            now=ctx.now,
         )
     return created
 

@@ -23,6 +23,7 @@ from service.db import Conn, Database
 from service.domain import audit, persons
 from service.domain.claims import expiry
 from service.domain.codes import new_code
+from service.domain.context import Context
 from service.errors import DomainError, ErrorCode
 
 SEED_BYTES = 32
@@ -144,9 +145,12 @@ class Drawn:
     winners: int
 
 
-async def draw(db: Database, batch_id: int, *, actor: audit.Actor, now: datetime) -> Drawn:
+async def draw(
+    ctx: Context,
+    batch_id: int,
+) -> Drawn:
     """The bureau's "draw now": only once draw_at has passed, and only once."""
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         batch = await tx.fetchrow("lock_lottery_batch", batch_id=batch_id)
         if batch is None:
             raise DomainError(ErrorCode.NOT_FOUND, "batch not found")
@@ -158,21 +162,21 @@ async def draw(db: Database, batch_id: int, *, actor: audit.Actor, now: datetime
                 "this lottery has been drawn",
                 {"drawn_at": batch["drawn_at"].isoformat()},
             )
-        if now < batch["draw_at"]:
+        if ctx.now < batch["draw_at"]:
             raise DomainError(
                 ErrorCode.NOT_OPEN,
                 "the draw is not due yet",
                 {"draw_at": batch["draw_at"].isoformat()},
             )
-        drawn = await _draw_locked(tx, batch, now=now)
+        drawn = await _draw_locked(tx, batch, now=ctx.now)
         await audit.append(
             tx,
-            actor=actor,
+            actor=ctx.actor,
             action="lottery.draw",
             target=f"batches/{batch_id}",
             before={"entries": drawn.entries, "drawn_at": None},
-            after={"entries": drawn.entries, "winners": drawn.winners, "drawn_at": now},
-            now=now,
+            after={"entries": drawn.entries, "winners": drawn.winners, "drawn_at": ctx.now},
+            now=ctx.now,
         )
         return drawn
 

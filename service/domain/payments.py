@@ -14,7 +14,6 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -22,6 +21,7 @@ import asyncpg
 from service.csvout import csv_text
 from service.db import Conn, Database
 from service.domain import audit, csvin, ledger
+from service.domain.context import Context
 from service.errors import DomainError, ErrorCode, not_found
 from service.timefmt import business_day
 
@@ -65,11 +65,12 @@ def export_json(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
 
 
 async def export(
-    db: Database, key: str, *, actor: audit.Actor, now: datetime, tz: Any
+    ctx: Context,
+    key: str,
 ) -> dict[str, Any]:
     """A bank file paying every merchant owed something and not held; the same one, moving
     nothing, when this key made it before."""
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         await tx.fetchval("lock_export_key", namespace=EXPORT_LOCK_NAMESPACE, key=key)
         done = await tx.fetchrow("bank_file_by_key", key=key)
         if done is not None:
@@ -107,7 +108,7 @@ async def export(
         content = csv_text(rows, BANK_FILE_COLUMNS).encode("utf-8")
         made = {
             "id": bank_file_id,
-            "created_at": now,
+            "created_at": ctx.now,
             "sha256": hashlib.sha256(content).hexdigest(),
             "rows": len(rows),
             "total_fen": sum(r["amount_fen"] for r in rows),
@@ -117,8 +118,8 @@ async def export(
             "insert_bank_file",
             id=bank_file_id,
             key=key,
-            now=now,
-            by=actor.name,
+            now=ctx.now,
+            by=ctx.actor.name,
             content=content,
             sha256=made["sha256"],
             rows=made["rows"],
@@ -134,13 +135,13 @@ async def export(
                 account_names=[r["account_name"] for r in rows],
                 account_nos=[r["account_no"] for r in rows],
                 amounts=[r["amount_fen"] for r in rows],
-                now=now,
-                day=business_day(now, tz),
+                now=ctx.now,
+                day=business_day(ctx.now, ctx.tz),
             )
         fingerprint_key = await audit.fingerprint_key(tx)
         await audit.append(
             tx,
-            actor=actor,
+            actor=ctx.actor,
             action="payments.export",
             target=f"bank_files/{bank_file_id}",
             before=None,
@@ -158,7 +159,7 @@ async def export(
                 "total_fen": made["total_fen"],
                 "left_out": left_out,
             },
-            now=now,
+            now=ctx.now,
         )
     return export_json(made)
 
@@ -263,10 +264,11 @@ async def _check_returns(tx: Conn, rows: list[Return]) -> list[asyncpg.Record]:
 
 
 async def apply_returns(
-    db: Database, rows: list[Return], *, actor: audit.Actor, now: datetime, tz: Any
+    ctx: Context,
+    rows: list[Return],
 ) -> dict[str, int]:
     """All rows or none: each payment answered once; `failed` makes it payable again."""
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         payments = await _check_returns(tx, rows)
         await ledger.lock_merchants(tx, [p["merchant_id"] for p in payments])
         # Checked again under the locks: a return file applied beside this one.
@@ -275,9 +277,9 @@ async def apply_returns(
             "record_returns",
             references=[r.reference for r in rows],
             statuses=[r.status for r in rows],
-            now=now,
-            by=actor.name,
-            day=business_day(now, tz),
+            now=ctx.now,
+            by=ctx.actor.name,
+            day=business_day(ctx.now, ctx.tz),
         )
         amounts = {p["reference"]: p["amount_fen"] for p in payments}
         result = {
@@ -289,7 +291,7 @@ async def apply_returns(
         }
         await audit.append(
             tx,
-            actor=actor,
+            actor=ctx.actor,
             action="payments.returns",
             target="payments",
             before=None,
@@ -298,6 +300,6 @@ async def apply_returns(
                 "paid_references": [r.reference for r in rows if r.status == "paid"],
                 "failed_references": [r.reference for r in rows if r.status == "failed"],
             },
-            now=now,
+            now=ctx.now,
         )
     return result

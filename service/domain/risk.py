@@ -21,6 +21,7 @@ import asyncpg
 
 from service.db import Conn, Database, rows_of
 from service.domain import audit, ledger
+from service.domain.context import Context
 from service.errors import DomainError, ErrorCode, not_found
 from service.settings import RiskRules
 from service.timefmt import business_day
@@ -178,11 +179,15 @@ def _audited(flag: dict[str, Any]) -> dict[str, Any]:
 
 
 async def review(
-    db: Database, flag_id: int, *, decision: str, note: str, actor: audit.Actor, now: datetime
+    ctx: Context,
+    flag_id: int,
+    *,
+    decision: str,
+    note: str,
 ) -> dict[str, Any]:
     """Dismiss or confirm an open flag. A confirmed flag holds the merchant (no payout) until
     released: the hold is the flag itself, nothing else is written."""
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         flag = await tx.fetchrow("risk_flags_one", flag_id=flag_id)
         if flag is None:
             raise not_found("risk flag")
@@ -202,38 +207,35 @@ async def review(
             "review_risk_flag",
             flag_id=flag_id,
             status=DECISIONS[decision],
-            by=actor.name,
-            now=now,
+            by=ctx.actor.name,
+            now=ctx.now,
             note=note,
         )
         after = await _locked(tx, flag_id)
         await audit.append(
             tx,
-            actor=actor,
+            actor=ctx.actor,
             action="risk.review",
             target=f"risk_flags/{flag_id}",
             before=_audited(before),
             after=_audited(after),
-            now=now,
+            now=ctx.now,
         )
     return after
 
 
 async def release(
-    db: Database,
+    ctx: Context,
     flag_id: int,
     *,
     clawback: bool,
     note: str,
-    actor: audit.Actor,
-    now: datetime,
-    tz: Any,
 ) -> dict[str, Any]:
     """Ends a confirmed flag's hold (the merchant's payable money is paid by the next export
     unless another hold stands), clawing back the flagged subsidy if asked: each completed
     redemption of the evidence, never reversed, once, from the merchant's payable balance
     (below 0 it is a receivable that later earnings net against)."""
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         flag = await tx.fetchrow("risk_flags_one", flag_id=flag_id)
         if flag is None:
             raise not_found("risk flag")
@@ -245,7 +247,7 @@ async def release(
                 "only a confirmed flag still holding can be released",
                 {"status": before["status"], "released_at": audit.jsonable(before["released_at"])},
             )
-        await tx.execute("release_risk_flag", flag_id=flag_id, by=actor.name, now=now)
+        await tx.execute("release_risk_flag", flag_id=flag_id, by=ctx.actor.name, now=ctx.now)
         clawed: list[asyncpg.Record] = []
         if clawback:
             clawed = await ledger.claw_back(
@@ -253,8 +255,8 @@ async def release(
                 flag_id=flag_id,
                 merchant_id=before["merchant_id"],
                 redemption_ids=before["evidence"].get("redemption_ids") or [],
-                now=now,
-                day=business_day(now, tz),
+                now=ctx.now,
+                day=business_day(ctx.now, ctx.tz),
             )
         (standing,) = await ledger.payout_standing(tx, [before["merchant_id"]])
         held = standing["status"] == "suspended" or standing["held"]
@@ -267,7 +269,7 @@ async def release(
         }
         await audit.append(
             tx,
-            actor=actor,
+            actor=ctx.actor,
             action="risk.release",
             target=f"risk_flags/{flag_id}",
             before=_audited(before),
@@ -277,6 +279,6 @@ async def release(
                 "clawed_back_ids": [r["redemption_id"] for r in clawed],
                 "note": note,
             },
-            now=now,
+            now=ctx.now,
         )
     return result

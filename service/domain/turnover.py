@@ -14,6 +14,7 @@ import asyncpg
 
 from service.db import Database
 from service.domain import audit, csvin
+from service.domain.context import Context
 from service.domain.credit_code import credit_code_error
 from service.errors import DomainError, ErrorCode
 from service.schemas.common import CATEGORIES
@@ -158,7 +159,10 @@ def parse(text: str, years: tuple[int, ...]) -> list[Row]:
     return rows
 
 
-async def store(db: Database, rows: list[Row], *, actor: audit.Actor, now: datetime) -> int:
+async def store(
+    ctx: Context,
+    rows: list[Row],
+) -> int:
     """All rows or none: a festival merchant's rows must carry its category, and no day may be
     more than 100 × the merchant's median day (this file's days counted too)."""
     codes = sorted({r.credit_code for r in rows})
@@ -166,7 +170,7 @@ async def store(db: Database, rows: list[Row], *, actor: audit.Actor, now: datet
         "codes": [r.credit_code for r in rows],
         "days": [r.day for r in rows],
     }
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         known = {
             r["credit_code"]: r["category"]
             for r in await tx.fetch("turnover_known_merchants", codes=codes)
@@ -211,16 +215,16 @@ async def store(db: Database, rows: list[Row], *, actor: audit.Actor, now: datet
             **keys,
             categories=[r.category for r in rows],
             sales=[r.sales_fen for r in rows],
-            now=now,
+            now=ctx.now,
         )
         after = await tx.fetchrow("turnover_summary", **keys)
         await audit.append(
             tx,
-            actor=actor,
+            actor=ctx.actor,
             action="turnover.import",
             target="turnover",
             before=audit.snapshot(before),
             after=audit.snapshot(after, merchants=len(codes)),
-            now=now,
+            now=ctx.now,
         )
     return len(rows)
