@@ -32,6 +32,7 @@ from typing import Any
 from jobs.registry import BY_NAME
 from jobs.runner import JobRunner
 from service.clock import FixedClock
+from service.credit_code import random_huaiyin_code
 from service.db import Database, open_database
 from service.demo import cash_out
 from service.demo import turnover as demo_turnover
@@ -50,7 +51,6 @@ from service.domain import (
 from service.domain.audit import Actor
 from service.domain.batches import create_batch, recycle
 from service.domain.claims import Claimed, claim_many
-from service.domain.credit_code import random_huaiyin_code
 from service.domain.merchants import create_merchant
 from service.errors import DomainError, ErrorCode
 from service.progress import progress

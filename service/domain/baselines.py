@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from service.db import Database
 from service.domain import audit, csvin
-from service.schemas.common import CATEGORIES, FIRST_DAY, LAST_DAY, MAX_FEN
+from service.vocabulary import CATEGORIES, FIRST_DAY, LAST_DAY, MAX_FEN
 
 HEADER = ["date", "category", "sales_fen"]
 MAX_ROWS = 20_000

@@ -25,8 +25,8 @@ import asyncpg
 import numpy as np
 
 from service.db import Conn, Database
-from service.schemas.common import CATEGORIES, MAX_RANGE_DAYS
 from service.timefmt import business_day
+from service.vocabulary import CATEGORIES, MAX_RANGE_DAYS
 
 RESAMPLES = 2000
 
