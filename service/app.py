@@ -13,6 +13,7 @@ from aiohttp import web
 from jobs.runner import JobRunner
 from jobs.scheduler import scheduler_for
 from service import embedded_postgres, keys
+from service.answers import as_text
 from service.api import (
     audit,
     batches,
@@ -49,7 +50,6 @@ from service.middlewares import middlewares
 from service.openapi import build_spec
 from service.settings import Settings
 from service.sms import SmsSender, sms_sender_from_setting
-from service.views import as_text
 from service.views.vouchers import voucher_json
 
 log = logging.getLogger(__name__)
