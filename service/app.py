@@ -13,6 +13,7 @@ from aiohttp import web
 from jobs.runner import JobRunner
 from jobs.scheduler import scheduler_for
 from service import embedded_postgres, keys
+from service.answers import as_text
 from service.api import (
     audit,
     batches,
@@ -41,6 +42,7 @@ from service.db import open_database
 from service.domain import server_keys
 from service.domain.claims import ClaimCombiner
 from service.domain.drill import following
+from service.domain.logins import SmsSender
 from service.domain.persons import Bindings
 from service.domain.redemptions import RedemptionCombiner
 from service.http import Endpoint, add_routes
@@ -48,8 +50,7 @@ from service.metrics import Metrics
 from service.middlewares import middlewares
 from service.openapi import build_spec
 from service.settings import Settings
-from service.sms import SmsSender, sms_sender_from_setting
-from service.views import as_text
+from service.sms import sms_sender_from_setting
 from service.views.vouchers import voucher_json
 
 log = logging.getLogger(__name__)

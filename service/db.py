@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 
 from service.errors import DomainError, ErrorCode
+from service.migrations import migrate_url
 from service.settings import Settings
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -213,8 +214,6 @@ async def open_database(
     unless told not to, as every command and process opens it: with the statement cache
     setting that PgBouncer older than 1.21 needs. Pool sizes default to the settings'.
     `bounded`: for requests, with the settings' acquire and statement timeouts."""
-    from service.migrations import migrate_url
-
     url = settings.database_url or ""
     if migrate:
         await migrate_url(url, settings.statement_cache_size)

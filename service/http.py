@@ -25,9 +25,10 @@ from service.db import Database
 from service.domain.audit import Actor
 from service.domain.context import Context
 from service.errors import DomainError, ErrorCode
-from service.schemas.common import IDEMPOTENCY_KEY, Day, check_span, printable
+from service.schemas.common import IDEMPOTENCY_KEY, Day, check_span
 from service.settings import Settings
 from service.timefmt import business_day
+from service.vocabulary import printable
 
 API_PREFIX = "/api/v1"
 JSON = "application/json"

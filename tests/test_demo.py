@@ -18,12 +18,12 @@ from typing import Any
 import asyncpg
 import pytest
 
+from service.credit_code import credit_code_error
 from service.db import Database
 from service.demo import cash_out
 from service.demo import turnover as demo_turnover
 from service.demo.loader import FIRST_DAY, load_demo
 from service.domain import audit, budget, ledger, lottery, recovery
-from service.domain.credit_code import credit_code_error
 from service.domain.lottery import verify_record
 from service.errors import DomainError
 from service.views.lottery import draw_record_text

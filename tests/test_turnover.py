@@ -11,8 +11,8 @@ from typing import Any
 
 from jobs.registry import BY_NAME
 from service import keys
+from service.credit_code import random_huaiyin_code
 from service.domain import recovery
-from service.domain.credit_code import random_huaiyin_code
 from tests.conftest import Api, assert_error, assert_invalid, assert_queries_invalid
 from tests.money import export, with_account
 from tests.test_risk import Shop, batch, redeem, settle

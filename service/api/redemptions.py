@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from service import keys
+from service.answers import redemption_json
 from service.domain import redemptions
 from service.http import JSON, Call, Routes, idempotency_header, idempotency_key, json_response
 from service.schemas.vouchers import (
@@ -16,7 +17,7 @@ from service.schemas.vouchers import (
     VoucherPreview,
 )
 from service.timefmt import business_day
-from service.views.redemptions import preview_json, redemption_json
+from service.views.redemptions import preview_json
 
 routes = Routes("redemption (merchant)", roles=("merchant",))
 IDEMPOTENCY_HEADER = idempotency_header(

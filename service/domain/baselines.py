@@ -6,7 +6,7 @@ from datetime import date
 
 from service.domain import audit, csvin
 from service.domain.context import Context
-from service.schemas.common import CATEGORIES, FIRST_DAY, LAST_DAY, MAX_FEN
+from service.vocabulary import CATEGORIES, FIRST_DAY, LAST_DAY, MAX_FEN
 
 HEADER = ["date", "category", "sales_fen"]
 MAX_ROWS = 20_000

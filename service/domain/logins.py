@@ -8,7 +8,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from service.auth import api_key_matches, hash_password, issue_token, verify_password
 from service.db import Database
@@ -17,10 +17,15 @@ from service.domain.context import Context
 from service.domain.phones import mask_phone, phone_hash
 from service.errors import DomainError, ErrorCode
 from service.settings import Settings
-from service.sms import SmsSender
 
 OTP_TTL = timedelta(minutes=5)
 OTP_MAX_FAILURES = 5
+
+
+class SmsSender(Protocol):
+    """What sign-in needs of an SMS gateway; service.sms has the senders."""
+
+    async def send_login_code(self, phone: str, code: str) -> None: ...
 
 
 async def create_bureau_user(

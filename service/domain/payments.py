@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from service.csvout import csv_text
+from service.csvtext import csv_text
 from service.db import Conn, Database
 from service.domain import audit, csvin, ledger
 from service.domain.context import Context

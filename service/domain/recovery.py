@@ -27,7 +27,7 @@ import numpy as np
 
 from service.db import Conn, Database
 from service.domain import batches
-from service.schemas.common import CATEGORIES, MAX_RANGE_DAYS
+from service.vocabulary import CATEGORIES, MAX_RANGE_DAYS
 
 RESAMPLES = 2000
 

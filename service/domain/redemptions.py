@@ -21,14 +21,13 @@ from typing import Any
 
 import asyncpg
 
+from service.answers import as_text, redemption_json
 from service.combiner import Combiner
 from service.db import Database
 from service.domain import ledger
 from service.domain.codes import code_from_input
 from service.errors import REFUSALS, DomainError, ErrorCode
 from service.timefmt import business_day
-from service.views import as_text
-from service.views.redemptions import redemption_json
 
 
 def parse_code(qr_key: bytes, value: str) -> str:

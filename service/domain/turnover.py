@@ -12,12 +12,12 @@ from typing import Any
 
 import asyncpg
 
+from service.credit_code import credit_code_error
 from service.db import Database
 from service.domain import audit, csvin
 from service.domain.context import Context
-from service.domain.credit_code import credit_code_error
 from service.errors import DomainError, ErrorCode
-from service.schemas.common import CATEGORIES
+from service.vocabulary import CATEGORIES
 
 HEADER = ["date", "credit_code", "category", "sales_fen"]
 MAX_ROWS = 100_000

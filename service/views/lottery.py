@@ -37,7 +37,7 @@ def my_entry_json(row: asyncpg.Record, tz: Any) -> dict[str, Any]:
 def draw_record_text(row: asyncpg.Record, tz: Any) -> str:
     """The record as JSON text; a drawn one carries every entry id (a million of them, already
     JSON from PostgreSQL), spliced in rather than parsed and written again."""
-    from service.views import as_text
+    from service.answers import as_text
 
     head: dict[str, Any] = {
         "batch_id": row["batch_id"],

@@ -1,4 +1,5 @@
-"""A redemption as the checkout sees it (and as its stored answer is written)."""
+"""A voucher as the cashier sees it before redeeming. (A redemption's own shape is
+service.answers.redemption_json: the domain stores it as the checkout's answer.)"""
 
 from __future__ import annotations
 
@@ -8,23 +9,6 @@ import asyncpg
 
 from service.errors import REFUSALS, ErrorCode
 from service.timefmt import iso
-
-
-def redemption_json(row: asyncpg.Record | dict[str, Any], tz: Any) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "code": row["code"],
-        "merchant_id": row["merchant_id"],
-        "category": row["category"],
-        "order_amount_fen": row["order_amount_fen"],
-        "discount_fen": row["discount_fen"],
-        "payable_fen": row["payable_fen"],
-        "order_ref": row["order_ref"],
-        "status": row["status"],
-        "redeemed_at": iso(row["redeemed_at"], tz),
-        "reversed_at": iso(row["reversed_at"], tz),
-        "reversal_reason": row["reversal_reason"],
-    }
 
 
 def preview_json(voucher: asyncpg.Record, reason: ErrorCode | None, tz: Any) -> dict[str, Any]:

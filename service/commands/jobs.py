@@ -2,24 +2,63 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from jobs.registry import BY_NAME, JOBS, JobSpec
-from jobs.runner import JobRunner, RunResult, refuse_day_not_over
-from jobs.scheduler import next_run_at, scheduler_for
-from service.db import open_database
-from service.domain import audit, drill
-from service.domain.context import Context
-from service.processes import until_stopped
-from service.progress import progress
+from service.commands import resolved_settings
+from service.errors import DomainError
 from service.settings import Settings
+
+if TYPE_CHECKING:
+    from jobs.registry import JobSpec
+    from jobs.runner import JobRunner, RunResult
 
 T = TypeVar("T")
 
 
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    asyncio.run(run_scheduler(resolved_settings()))
+    return 0
+
+
+def cmd_jobs_list(args: argparse.Namespace) -> int:
+    print("\n".join(asyncio.run(list_jobs(resolved_settings()))))
+    return 0
+
+
+def cmd_jobs_run(args: argparse.Namespace) -> int:
+    job = job_named(args.name)
+    try:
+        result = asyncio.run(run_job(resolved_settings(), job, day=args.date))
+    except DomainError as err:  # e.g. day_not_over: nothing ran
+        print(f"festival jobs run: {err.message}", file=sys.stderr)
+        return 2
+    print(describe(result))
+    return {"succeeded": 0, "busy": 3}.get(result.outcome, 1)
+
+
+def cmd_jobs_backfill(args: argparse.Namespace) -> int:
+    job = job_named(args.name)
+    try:
+        days, failures = asyncio.run(
+            backfill(resolved_settings(), job, first=args.from_, last=args.to)
+        )
+    except DomainError as err:  # e.g. day_not_over: nothing ran
+        print(f"festival jobs backfill: {err.message}", file=sys.stderr)
+        return 2
+    print(f"{job.name}: {days - failures} of {days} days succeeded")
+    return 1 if failures else 0
+
+
 async def with_runner(settings: Settings, work: Callable[[JobRunner], Awaitable[T]]) -> T:
+    from jobs.runner import JobRunner
+    from service.db import open_database
+    from service.domain import drill
+
     # In a drill, one more connection: the drill clock's follower must not wait behind runs.
     async with open_database(settings, min_size=1, max_size=3 if settings.drill else 2) as db:
         clock = await drill.clock_for(db, settings.drill)
@@ -30,6 +69,8 @@ async def with_runner(settings: Settings, work: Callable[[JobRunner], Awaitable[
 
 
 def job_named(name: str) -> JobSpec:
+    from jobs.registry import BY_NAME
+
     if name not in BY_NAME:
         raise SystemExit(f"no job named {name!r}; jobs: {', '.join(BY_NAME)}")
     return BY_NAME[name]
@@ -37,6 +78,9 @@ def job_named(name: str) -> JobSpec:
 
 async def run_scheduler(settings: Settings) -> None:
     """The jobs alone, until SIGTERM or Ctrl-C."""
+    from jobs.scheduler import scheduler_for
+    from service.domain import drill
+    from service.processes import until_stopped
 
     async def forever(runner: JobRunner) -> None:
         async with drill.following(runner.db, runner.clock):
@@ -52,6 +96,8 @@ async def run_scheduler(settings: Settings) -> None:
 
 async def list_jobs(settings: Settings) -> list[str]:
     """A table: each job, its schedule, its next due time and its last run."""
+    from jobs.registry import JOBS
+    from jobs.scheduler import next_run_at
 
     async def show(runner: JobRunner) -> list[str]:
         last, running = await runner.last_runs(), await runner.running()
@@ -84,6 +130,10 @@ def describe(result: RunResult) -> str:
 
 
 async def run_job(settings: Settings, job: JobSpec, *, day: date | None) -> RunResult:
+    from jobs.runner import refuse_day_not_over
+    from service.domain import audit
+    from service.domain.context import Context
+
     async def run(runner: JobRunner) -> RunResult:
         after = {"date": None if day is None else day.isoformat()}
         now = runner.clock.now()
@@ -91,7 +141,7 @@ async def run_job(settings: Settings, job: JobSpec, *, day: date | None) -> RunR
             refuse_day_not_over(job, day, now=now, tz=settings.tz)
         await audit.record(
             Context(db=runner.db, actor=audit.operator(), now=now, tz=runner.tz),
-            "job.run",
+            action="job.run",
             target=f"jobs/{job.name}",
             before=None,
             after=after,
@@ -103,6 +153,11 @@ async def run_job(settings: Settings, job: JobSpec, *, day: date | None) -> RunR
 
 async def backfill(settings: Settings, job: JobSpec, *, first: date, last: date) -> tuple[int, int]:
     """The job for every day from `first` to `last`, with a progress bar: (days, failures)."""
+    from jobs.runner import refuse_day_not_over
+    from service.domain import audit
+    from service.domain.context import Context
+    from service.progress import progress
+
     if not job.daily:
         raise SystemExit(f"{job.name} is not a daily job; use festival jobs run")
     if last < first:
@@ -123,7 +178,7 @@ async def backfill(settings: Settings, job: JobSpec, *, first: date, last: date)
         refuse_day_not_over(job, last, now=now, tz=settings.tz)
         await audit.record(
             Context(db=runner.db, actor=audit.operator(), now=now, tz=runner.tz),
-            "job.backfill",
+            action="job.backfill",
             target=f"jobs/{job.name}",
             before=None,
             after=after,
