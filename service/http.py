@@ -23,11 +23,13 @@ from service.auth import Principal
 from service.clock import Clock
 from service.db import Database
 from service.domain.audit import Actor
+from service.domain.context import Context
 from service.errors import DomainError, ErrorCode
-from service.schemas.common import IDEMPOTENCY_KEY, Day, check_span, printable
+from service.schemas.common import IDEMPOTENCY_KEY, Day, check_span
 from service.schemas.dump import dump
 from service.settings import Settings
 from service.timefmt import business_day
+from service.vocabulary import printable
 
 API_PREFIX = "/api/v1"
 JSON = "application/json"
@@ -83,6 +85,11 @@ class Call:
     def actor(self) -> Actor:
         """Who writes, for the audit trail: the caller's account within this request."""
         return Actor(self.me.sub, self.request.get(keys.REQUEST_ID))
+
+    @property
+    def context(self) -> Context:
+        """Who writes, when, in the festival's time zone: what the audited writes take."""
+        return Context(db=self.db, actor=self.actor, now=self.clock.now(), tz=self.settings.tz)
 
     @property
     def me(self) -> Principal:

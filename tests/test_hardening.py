@@ -20,6 +20,7 @@ import pytest
 from service import keys
 from service.app import create_app
 from service.domain.codes import qr_string
+from service.domain.context import Context
 from service.domain.redemptions import Checkout
 from service.errors import DomainError, ErrorCode
 from service.middlewares import AccessLogger
@@ -331,7 +332,7 @@ async def test_spreadsheet_formulas_come_out_inert_in_every_csv(api: Api) -> Non
             for value in row.values():
                 assert not value.startswith(("=", "@")), (what, row)
     # Negative numbers stay numbers: a -2000 adjustment is not text to neutralise.
-    from service.csvout import cell
+    from service.csvtext import cell
 
     assert cell(-2000) == -2000 and cell("-2000") == "-2000" and cell("-1+1") == "'-1+1"
     assert cell("\tx") == "'\tx" and cell("\rx") == "'\rx" and cell("+86") == "+86"
@@ -571,7 +572,11 @@ async def test_a_stranger_cannot_lock_the_bureau_out(forwarded_api: Api) -> None
 
     db = forwarded_api.client.app[keys.DB]
     now = forwarded_api.clock.now()
-    await create_bureau_user(db, "analyst", "correct horse battery", Actor("test"), now)
+    await create_bureau_user(
+        Context(db=db, actor=Actor("test"), now=now, tz=forwarded_api.settings.tz),
+        "analyst",
+        password="correct horse battery",
+    )
     login = "/api/v1/auth/bureau"
     for _ in range(11):
         await forwarded_api.call(

@@ -11,8 +11,8 @@ from typing import Any
 
 from jobs.registry import BY_NAME
 from service import keys
+from service.credit_code import random_huaiyin_code
 from service.domain import recovery
-from service.domain.credit_code import random_huaiyin_code
 from tests.conftest import Api, assert_error, assert_invalid, assert_queries_invalid
 from tests.money import export, with_account
 from tests.test_risk import Shop, batch, redeem, settle
@@ -212,7 +212,9 @@ async def test_the_interval_holds_a_known_effect_and_narrows_with_more_merchants
     assert (await put_csv(api, csv_of(rows)))[0] == 200
     db = api.client.app[keys.DB]
     last = date(2020, 5, 14)
-    full = await recovery.compute(db, date(2020, 5, 1), last, "dining", 2019)
+    full = await recovery.compute(
+        db, date(2020, 5, 1), last=last, category="dining", baseline_year=2019
+    )
     (total,) = full.totals
     assert total["merchants_reporting"] == 40 and total["comparison_reporting"] == 40
     assert total["ci_low"] < effect < total["ci_high"], total
@@ -220,9 +222,9 @@ async def test_the_interval_holds_a_known_effect_and_narrows_with_more_merchants
     fewer = await recovery.compute(
         db,
         date(2020, 5, 1),
-        last,
-        "dining",
-        2019,
+        last=last,
+        category="dining",
+        baseline_year=2019,
         only={*participants[:10], *comparison[:10]},
     )
     (small,) = fewer.totals

@@ -23,14 +23,17 @@ BUREAU = ("bureau",)
 )
 async def list_batches(call: Call) -> web.StreamResponse:
     rows = await batches.list_batches(
-        call.db, call.clock.now(), call.query.get("category"), call.query.get("status")
+        call.db,
+        call.clock.now(),
+        category=call.query.get("category"),
+        status=call.query.get("status"),
     )
     return call.answer(rows)
 
 
 @routes.get("/batches/{id}", summary="One batch", response=Batch(), errors=(ErrorCode.NOT_FOUND,))
 async def get_batch(call: Call) -> web.StreamResponse:
-    row = await batches.get_batch(call.db, call.path_id(), call.clock.now())
+    row = await batches.get_batch(call.db, call.path_id(), now=call.clock.now())
     return call.answer(row)
 
 
@@ -44,7 +47,7 @@ async def get_batch(call: Call) -> web.StreamResponse:
     errors=(ErrorCode.INVALID_REQUEST, ErrorCode.OVER_BUDGET),
 )
 async def create_batch(call: Call) -> web.StreamResponse:
-    row = await batches.create_batch(call.db, call.body, call.actor, call.clock.now())
+    row = await batches.create_batch(call.context, data=call.body)
     return call.answer(row)
 
 
@@ -58,7 +61,7 @@ async def create_batch(call: Call) -> web.StreamResponse:
 )
 async def recycle(call: Call) -> web.StreamResponse:
     target = call.body["into_batch_id"]
-    moved = await batches.recycle(call.db, call.path_id(), target, call.actor, call.clock.now())
+    moved = await batches.recycle(call.context, source_id=call.path_id(), target_id=target)
     call.app[keys.CLAIMS].forget(target)  # it has stock again
     return json_response(moved)
 
@@ -72,8 +75,6 @@ async def recycle(call: Call) -> web.StreamResponse:
     errors=(ErrorCode.INVALID_REQUEST, ErrorCode.NOT_FOUND, ErrorCode.OVER_BUDGET),
 )
 async def patch_batch(call: Call) -> web.StreamResponse:
-    row = await batches.update_batch(
-        call.db, call.path_id(), call.body, call.actor, call.clock.now()
-    )
+    row = await batches.update_batch(call.context, batch_id=call.path_id(), data=call.body)
     call.app[keys.CLAIMS].forget(row["id"])
     return call.answer(row)

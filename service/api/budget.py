@@ -35,6 +35,6 @@ async def get_budget(call: Call) -> web.StreamResponse:
 )
 async def put_budget(call: Call) -> web.StreamResponse:
     row = await budget.set_budget(
-        call.db, call.body["category"], call.body["budget_fen"], call.actor, call.clock.now()
+        call.context, category=call.body["category"], budget_fen=call.body["budget_fen"]
     )
     return call.answer(budget_line(row))

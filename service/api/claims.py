@@ -55,7 +55,7 @@ class WalletQuery(Schema):
 async def claim(call: Call) -> web.StreamResponse:
     key = idempotency_key(call, required=False)
     me = call.me
-    claimed = await call.app[keys.CLAIMS].claim(call.path_id(), me.sub, key, me.person)
+    claimed = await call.app[keys.CLAIMS].claim(call.path_id(), me.sub, key=key, person=me.person)
     if isinstance(claimed, Stored):  # a keyed claim: the answer stored with it, byte for byte
         return web.Response(text=claimed.text, status=claimed.status, content_type=JSON)
     qr_key = call.app[keys.SERVER_KEYS]["qr_signing"]
@@ -70,7 +70,11 @@ async def claim(call: Call) -> web.StreamResponse:
 )
 async def wallet(call: Call) -> web.StreamResponse:
     rows = await vouchers.wallet(
-        call.db, call.me.sub, call.clock.now(), call.query.get("status"), call.query["limit"]
+        call.db,
+        call.me.sub,
+        now=call.clock.now(),
+        status=call.query.get("status"),
+        limit=call.query["limit"],
     )
     qr_key = call.app[keys.SERVER_KEYS]["qr_signing"]
     return call.answer([voucher(r, qr_key) for r in rows])
@@ -79,7 +83,9 @@ async def wallet(call: Call) -> web.StreamResponse:
 async def _own_voucher(call: Call) -> dict:
     # Someone else's voucher is simply not found: no hint that the code exists.
     code = normalize(call.request.match_info["code"])
-    row = code and await vouchers.wallet_voucher(call.db, call.me.sub, code, call.clock.now())
+    row = code and await vouchers.wallet_voucher(
+        call.db, call.me.sub, code=code, now=call.clock.now()
+    )
     if not row:
         raise DomainError(ErrorCode.NOT_FOUND, "no such voucher in your wallet")
     return dict(row)

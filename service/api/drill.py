@@ -23,5 +23,5 @@ routes = Routes("drill clock (bureau)", roles=("bureau",))
     enabled_if=lambda settings: settings.drill,
 )
 async def move_clock(call: Call) -> web.StreamResponse:
-    moved = await drill.move(call.db, call.clock, call.body["to"], call.actor)
+    moved = await drill.move(call.db, call.clock, to=call.body["to"], actor=call.actor)
     return call.answer(Computed(moved, drill=True, offset_s=moved.offset.total_seconds()))

@@ -63,7 +63,7 @@ async def list_jobs(call: Call) -> web.StreamResponse:
         [
             Computed(
                 job,
-                next_run_at=next_run_at(job, tz, now),
+                next_run_at=next_run_at(job, tz, now=now),
                 running=job.name in running,
                 last_run=last.get(job.name),
             )
@@ -89,7 +89,7 @@ async def start_run(call: Call) -> web.StreamResponse:
     day = call.body.get("date")
     now = call.clock.now()
     if day is not None:
-        refuse_day_not_over(job, day, now, call.settings.tz)
+        refuse_day_not_over(job, day, now=now, tz=call.settings.tz)
     if day is not None and day > business_day(now, call.settings.tz):
         raise DomainError(
             ErrorCode.INVALID_REQUEST,
@@ -102,7 +102,9 @@ async def start_run(call: Call) -> web.StreamResponse:
             ErrorCode.JOB_RUNNING, f"{job.name} is running; try again when it is done"
         )
     after = {"date": None if day is None else day.isoformat()}
-    await audit.record(call.db, call.actor, "job.run", f"jobs/{job.name}", None, after, now)
+    await audit.record(
+        call.context, action="job.run", target=f"jobs/{job.name}", before=None, after=after
+    )
     task = asyncio.create_task(runner.run_now(job, day))
     background = call.app[keys.BACKGROUND]
     background.add(task)

@@ -32,7 +32,7 @@ routes = Routes("money ledger", roles=("bureau",))
 async def balances(call: Call) -> web.StreamResponse:
     q = call.query
     found = await ledger.balances(
-        call.db, q.get("merchant_id"), q.get("kind"), q.get("negative") == "true"
+        call.db, q.get("merchant_id"), kind=q.get("kind"), negative=q.get("negative") == "true"
     )
     return json_response(found)
 
@@ -47,7 +47,12 @@ async def transfers(call: Call) -> web.StreamResponse:
     start, to = call.day_range(31)
     q = call.query
     rows = await ledger.transfers(
-        call.db, q.get("merchant_id"), q.get("kind"), start, to, q["limit"]
+        call.db,
+        q.get("merchant_id"),
+        kind=q.get("kind"),
+        from_day=start,
+        to_day=to,
+        limit=q["limit"],
     )
     return table_response(call, rows, f"festival-transfers-{start}-{to}.csv")
 
@@ -65,7 +70,7 @@ async def verify(call: Call) -> web.StreamResponse:
 
 async def _statement(call: Call, merchant_id: int) -> web.StreamResponse:
     start, to = call.day_range(31)
-    rows = await ledger.statement(call.db, merchant_id, start, to)
+    rows = await ledger.statement(call.db, merchant_id, from_day=start, to_day=to)
     return table_response(
         call, [statement_day(r) for r in rows], f"statement-{merchant_id}-{start}-{to}.csv"
     )

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from service import keys
 from service.domain import lottery
+from service.domain.context import Context
 from service.errors import ErrorCode
 from service.http import JSON, PUBLIC, Call, Routes
 from service.schemas.lottery import DrawRecord, Entry, MyEntry
@@ -25,7 +26,9 @@ routes = Routes("lottery", roles=("resident",))
 )
 async def enter(call: Call) -> web.StreamResponse:
     me = call.me
-    entry = await lottery.enter(call.db, call.path_id(), me.sub, me.person, call.clock.now())
+    entry = await lottery.enter(
+        call.db, call.path_id(), sub=me.sub, person=me.person, now=call.clock.now()
+    )
     return call.answer(entry, 201 if entry.new else 200)
 
 
@@ -36,7 +39,7 @@ async def enter(call: Call) -> web.StreamResponse:
     checks_binding=True,
 )
 async def my_entries(call: Call) -> web.StreamResponse:
-    rows = await lottery.entries_of(call.db, call.me.sub, call.me.person)
+    rows = await lottery.entries_of(call.db, call.me.sub, token_person=call.me.person)
     return call.answer(rows)
 
 
@@ -68,6 +71,9 @@ async def draw_now(call: Call) -> web.StreamResponse:
     # On the jobs' pool: a draw of a million entries takes longer than a request's statements
     # may (service/db.py).
     jobs_db = call.app[keys.JOBS].db
-    drawn = await lottery.draw(jobs_db, call.path_id(), call.actor, call.clock.now())
+    drawn = await lottery.draw(
+        Context(db=jobs_db, actor=call.actor, now=call.clock.now(), tz=call.settings.tz),
+        batch_id=call.path_id(),
+    )
     row = await lottery.record(call.db, drawn.batch_id)
     return web.Response(text=draw_record_text(row, call.settings.tz), content_type=JSON)

@@ -30,7 +30,7 @@ routes = Routes("merchants (bureau)", roles=("bureau",))
     errors=(ErrorCode.INVALID_REQUEST, ErrorCode.CONFLICT),
 )
 async def create_merchant(call: Call) -> web.StreamResponse:
-    row, api_key = await merchants.create_merchant(call.db, call.body, call.actor, call.clock.now())
+    row, api_key = await merchants.create_merchant(call.context, data=call.body)
     return call.answer({"merchant": merchant(row), "api_key": api_key})
 
 
@@ -43,7 +43,7 @@ async def create_merchant(call: Call) -> web.StreamResponse:
 )
 async def list_merchants(call: Call) -> web.StreamResponse:
     rows = await merchants.list_merchants(
-        call.db, call.query.get("category"), call.query.get("status")
+        call.db, call.query.get("category"), status=call.query.get("status")
     )
     items = call.dump([merchant(r) for r in rows])
     if wants_csv(call.request, call.query):
@@ -70,7 +70,5 @@ async def get_merchant(call: Call) -> web.StreamResponse:
     errors=(ErrorCode.INVALID_REQUEST, ErrorCode.NOT_FOUND),
 )
 async def patch_merchant(call: Call) -> web.StreamResponse:
-    row = await merchants.update_merchant(
-        call.db, call.path_id(), call.body, call.actor, call.clock.now()
-    )
+    row = await merchants.update_merchant(call.context, merchant_id=call.path_id(), data=call.body)
     return call.answer(merchant(row))

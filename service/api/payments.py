@@ -6,15 +6,18 @@ from aiohttp import web
 
 from service.csvout import table_response
 from service.domain import payments
+from service.domain.payments import Return
 from service.errors import ErrorCode
 from service.http import Call, Routes, idempotency_header, idempotency_key, json_response
+from service.schemas.common import read_rows, refuse_bad_lines
 from service.schemas.payments import (
+    MAX_RETURN_ROWS,
     Export,
     ExportRequest,
     ExportRow,
     ExportsQuery,
+    ReturnRow,
     ReturnsApplied,
-    read_returns,
 )
 
 routes = Routes("payments (bureau)", roles=("bureau",))
@@ -37,13 +40,7 @@ routes = Routes("payments (bureau)", roles=("bureau",))
     },
 )
 async def export(call: Call) -> web.StreamResponse:
-    made = await payments.export(
-        call.db,
-        idempotency_key(call, required=True) or "",
-        call.actor,
-        call.clock.now(),
-        call.settings.tz,
-    )
+    made = await payments.export(call.context, key=idempotency_key(call, required=True) or "")
     return call.answer(made)
 
 
@@ -88,7 +85,25 @@ async def export_file(call: Call) -> web.StreamResponse:
 )
 async def put_returns(call: Call) -> web.StreamResponse:
     rows = read_returns(await call.csv_text())
-    applied = await payments.apply_returns(
-        call.db, rows, call.actor, call.clock.now(), call.settings.tz
-    )
+    applied = await payments.apply_returns(call.context, rows=rows)
     return json_response(applied)
+
+
+def read_returns(text: str) -> list[Return]:
+    """A return file's rows, or a DomainError naming every bad line (1 = the header)."""
+    rows: list[Return] = []
+    errors: dict[str, list[str]] = {}
+    seen: dict[str, int] = {}
+    for number, row, problems in read_rows(text, ReturnRow()):
+        if "reference" in row:
+            ref = row["reference"]
+            if ref in seen:
+                problems.insert(0, f"repeats line {seen[ref]} ({ref}).")
+            else:
+                seen[ref] = number
+        if problems:
+            errors[str(number)] = problems
+        else:
+            rows.append(Return(row["reference"], row["status"], row.get("amount_yuan"), number))
+    refuse_bad_lines(len(rows), errors, MAX_RETURN_ROWS)
+    return rows

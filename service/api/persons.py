@@ -34,7 +34,7 @@ async def list_suspensions(call: Call) -> web.StreamResponse:
 async def put_suspension(call: Call) -> web.StreamResponse:
     person = call.body["person"]
     if not call.body["suspended"]:
-        await persons.lift(call.db, person, call.actor, call.clock.now())
+        await persons.lift(call.context, person=person)
         return call.answer(suspension(person, None))
-    row = await persons.suspend(call.db, person, call.body["reason"], call.actor, call.clock.now())
+    row = await persons.suspend(call.context, person=person, reason=call.body["reason"])
     return call.answer(suspension(person, row))

@@ -41,9 +41,9 @@ async def preview(call: Call) -> web.StreamResponse:
     voucher, reason = await redemptions.preview(
         call.db,
         call.app[keys.SERVER_KEYS]["qr_signing"],
-        _merchant_id(call),
-        call.request.match_info["code"],
-        call.clock.now(),
+        merchant_id=_merchant_id(call),
+        value=call.request.match_info["code"],
+        now=call.clock.now(),
     )
     return call.answer(preview_of(voucher, reason))
 
@@ -86,10 +86,10 @@ async def redeem(call: Call) -> web.StreamResponse:
 async def list_redemptions(call: Call) -> web.StreamResponse:
     mid, tz = _merchant_id(call), call.settings.tz
     if "idempotency_key" in call.query:
-        rows = await redemptions.by_key(call.db, mid, call.query["idempotency_key"])
+        rows = await redemptions.by_key(call.db, mid, key=call.query["idempotency_key"])
     else:
         day = call.query.get("date") or business_day(call.clock.now(), tz)
-        rows = await redemptions.on_day(call.db, mid, day)
+        rows = await redemptions.on_day(call.db, mid, day=day)
     completed = [r for r in rows if r["status"] == "completed"]
     totals = {
         "count": len(completed),
@@ -106,7 +106,7 @@ async def list_redemptions(call: Call) -> web.StreamResponse:
     errors=(ErrorCode.NOT_FOUND,),
 )
 async def get_redemption(call: Call) -> web.StreamResponse:
-    row = await redemptions.get(call.db, _merchant_id(call), call.path_id())
+    row = await redemptions.get(call.db, _merchant_id(call), redemption_id=call.path_id())
     return call.answer(row)
 
 
@@ -125,6 +125,11 @@ async def get_redemption(call: Call) -> web.StreamResponse:
 async def reverse(call: Call) -> web.StreamResponse:
     tz = call.settings.tz
     row = await redemptions.reverse(
-        call.db, _merchant_id(call), call.path_id(), call.body["reason"], call.clock.now(), tz
+        call.db,
+        _merchant_id(call),
+        redemption_id=call.path_id(),
+        reason=call.body["reason"],
+        now=call.clock.now(),
+        tz=tz,
     )
     return call.answer(row)

@@ -22,7 +22,11 @@ routes = Routes("risk (bureau)", roles=("bureau",))
 async def list_flags(call: Call) -> web.StreamResponse:
     q = call.query
     found = await risk.flags(
-        call.db, q.get("status"), q.get("merchant_id"), q.get("rule"), q["limit"]
+        call.db,
+        q.get("status"),
+        merchant_id=q.get("merchant_id"),
+        rule=q.get("rule"),
+        limit=q["limit"],
     )
     return table_response(call, found, "festival-risk-flags.csv")
 
@@ -34,7 +38,7 @@ async def list_flags(call: Call) -> web.StreamResponse:
     errors=(ErrorCode.NOT_FOUND,),
 )
 async def flag_timeline(call: Call) -> web.StreamResponse:
-    found = await risk.timeline(call.db, call.path_id(), call.settings.risk.burst_minutes)
+    found = await risk.timeline(call.db, call.path_id(), minutes=call.settings.risk.burst_minutes)
     return call.answer(found)
 
 
@@ -53,12 +57,7 @@ async def flag_timeline(call: Call) -> web.StreamResponse:
 )
 async def review_flag(call: Call) -> web.StreamResponse:
     flag = await risk.review(
-        call.db,
-        call.path_id(),
-        call.body["decision"],
-        call.body["note"],
-        call.actor,
-        call.clock.now(),
+        call.context, flag_id=call.path_id(), decision=call.body["decision"], note=call.body["note"]
     )
     return call.answer(flag)
 
@@ -72,12 +71,6 @@ async def review_flag(call: Call) -> web.StreamResponse:
 )
 async def release_flag(call: Call) -> web.StreamResponse:
     result = await risk.release(
-        call.db,
-        call.path_id(),
-        call.body["clawback"],
-        call.body["note"],
-        call.actor,
-        call.clock.now(),
-        call.settings.tz,
+        call.context, flag_id=call.path_id(), clawback=call.body["clawback"], note=call.body["note"]
     )
     return call.answer(result)

@@ -43,7 +43,7 @@ async def merchant_lines(call: Call) -> web.StreamResponse:
     start, to = call.day_range(31)
     mid = call.me.merchant_id
     assert mid is not None
-    rows = await settlements.merchant_lines(call.db, mid, start, to)
+    rows = await settlements.merchant_lines(call.db, mid, from_day=start, to_day=to)
     return table_response(
         call, [settlement_line(r) for r in rows], f"settlement-{mid}-{start}-{to}.csv"
     )

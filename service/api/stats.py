@@ -41,7 +41,7 @@ async def daily(call: Call) -> web.StreamResponse:
     if start is None:
         start = max(first or to, to - timedelta(days=MAX_RANGE_DAYS - 1))
     check_span(start, to)
-    rows = await stats.daily_rows(call.db, start, to, call.query.get("category"))
+    rows = await stats.daily_rows(call.db, start, to_day=to, category=call.query.get("category"))
     return table_response(
         call, [views.daily_row(r) for r in rows], f"festival-daily-{start}-{to}.csv"
     )
@@ -65,7 +65,7 @@ async def summary(call: Call) -> web.StreamResponse:
 )
 async def merchants(call: Call) -> web.StreamResponse:
     day = call.query.get("date") or business_day(call.clock.now(), call.settings.tz)
-    rows = await stats.merchant_rows(call.db, day, call.query.get("category"))
+    rows = await stats.merchant_rows(call.db, day, category=call.query.get("category"))
     return table_response(
         call, [views.merchant_row(r) for r in rows], f"festival-merchants-{day}.csv"
     )
@@ -80,5 +80,5 @@ async def merchants(call: Call) -> web.StreamResponse:
 )
 async def put_baselines(call: Call) -> web.StreamResponse:
     rows = read_baselines(await call.csv_text())
-    stored = await baselines.store(call.db, rows, call.actor, call.clock.now())
+    stored = await baselines.store(call.context, rows=rows)
     return json_response({"rows": stored})

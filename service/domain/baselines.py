@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
-from service.db import Database
 from service.domain import audit
+from service.domain.context import Context
 
 
 async def store(
-    db: Database, rows: list[tuple[date, str, int]], actor: audit.Actor, now: datetime
+    ctx: Context,
+    rows: list[tuple[date, str, int]],
 ) -> int:
     keys = {"days": [r[0] for r in rows], "categories": [r[1] for r in rows]}
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         before = await tx.fetchrow("baselines_summary", **keys)
-        await tx.execute("upsert_baselines", **keys, sales=[r[2] for r in rows], now=now)
+        await tx.execute("upsert_baselines", **keys, sales=[r[2] for r in rows], now=ctx.now)
         after = await tx.fetchrow("baselines_summary", **keys)
         await audit.append(
             tx,
-            actor,
-            "baselines.upload",
-            "baselines",
-            audit.snapshot(before),
-            audit.snapshot(after, categories=sorted({r[1] for r in rows})),
-            now,
+            actor=ctx.actor,
+            action="baselines.upload",
+            target="baselines",
+            before=audit.snapshot(before),
+            after=audit.snapshot(after, categories=sorted({r[1] for r in rows})),
+            now=ctx.now,
         )
     return len(rows)

@@ -13,14 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from service.csvout import csv_text
+from service.csvtext import csv_text
 from service.db import Conn, Database
 from service.domain import audit, ledger
+from service.domain.context import Context
 from service.errors import DomainError, ErrorCode, not_found
 from service.timefmt import business_day
 
@@ -58,27 +58,28 @@ def export_json(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
 
 
 async def export(
-    db: Database, key: str, actor: audit.Actor, now: datetime, tz: Any
+    ctx: Context,
+    key: str,
 ) -> dict[str, Any]:
     """A bank file paying every merchant owed something and not held; the same one, moving
     nothing, when this key made it before."""
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         await tx.fetchval("lock_export_key", namespace=EXPORT_LOCK_NAMESPACE, key=key)
         done = await tx.fetchrow("bank_file_by_key", key=key)
         if done is not None:
             return export_json(done)
-        owed = await tx.fetch("payable_balances", merchant_ids=None)
+        owed = await ledger.payable_balances(tx, None)
         candidates = [r["merchant_id"] for r in owed]
         await ledger.lock_merchants(tx, candidates)
         # Read again under the locks: what a review, release or return committed before them.
         balances = {
             r["merchant_id"]: r["balance_fen"]
-            for r in await tx.fetch("payable_balances", merchant_ids=candidates)
+            for r in await ledger.payable_balances(tx, candidates)
         }
         bank_file_id = await tx.fetchval("next_bank_file_id")
         rows: list[dict[str, Any]] = []
         left_out: list[dict[str, Any]] = []
-        for standing in await tx.fetch("payout_standing", merchant_ids=candidates):
+        for standing in await ledger.payout_standing(tx, candidates):
             mid = standing["merchant_id"]
             balance = balances.get(mid, 0)
             if balance == 0:
@@ -100,7 +101,7 @@ async def export(
         content = csv_text(rows, BANK_FILE_COLUMNS).encode("utf-8")
         made = {
             "id": bank_file_id,
-            "created_at": now,
+            "created_at": ctx.now,
             "sha256": hashlib.sha256(content).hexdigest(),
             "rows": len(rows),
             "total_fen": sum(r["amount_fen"] for r in rows),
@@ -110,8 +111,8 @@ async def export(
             "insert_bank_file",
             id=bank_file_id,
             key=key,
-            now=now,
-            by=actor.name,
+            now=ctx.now,
+            by=ctx.actor.name,
             content=content,
             sha256=made["sha256"],
             rows=made["rows"],
@@ -127,17 +128,17 @@ async def export(
                 account_names=[r["account_name"] for r in rows],
                 account_nos=[r["account_no"] for r in rows],
                 amounts=[r["amount_fen"] for r in rows],
-                now=now,
-                day=business_day(now, tz),
+                now=ctx.now,
+                day=business_day(ctx.now, ctx.tz),
             )
         fingerprint_key = await audit.fingerprint_key(tx)
         await audit.append(
             tx,
-            actor,
-            "payments.export",
-            f"bank_files/{bank_file_id}",
-            None,
-            {
+            actor=ctx.actor,
+            action="payments.export",
+            target=f"bank_files/{bank_file_id}",
+            before=None,
+            after={
                 "sha256": made["sha256"],
                 "rows": [
                     {
@@ -151,7 +152,7 @@ async def export(
                 "total_fen": made["total_fen"],
                 "left_out": left_out,
             },
-            now,
+            now=ctx.now,
         )
     return export_json(made)
 
@@ -224,10 +225,11 @@ async def _check_returns(tx: Conn, rows: list[Return]) -> list[asyncpg.Record]:
 
 
 async def apply_returns(
-    db: Database, rows: list[Return], actor: audit.Actor, now: datetime, tz: Any
+    ctx: Context,
+    rows: list[Return],
 ) -> dict[str, int]:
     """All rows or none: each payment answered once; `failed` makes it payable again."""
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         payments = await _check_returns(tx, rows)
         await ledger.lock_merchants(tx, [p["merchant_id"] for p in payments])
         # Checked again under the locks: a return file applied beside this one.
@@ -236,9 +238,9 @@ async def apply_returns(
             "record_returns",
             references=[r.reference for r in rows],
             statuses=[r.status for r in rows],
-            now=now,
-            by=actor.name,
-            day=business_day(now, tz),
+            now=ctx.now,
+            by=ctx.actor.name,
+            day=business_day(ctx.now, ctx.tz),
         )
         amounts = {p["reference"]: p["amount_fen"] for p in payments}
         result = {
@@ -250,15 +252,15 @@ async def apply_returns(
         }
         await audit.append(
             tx,
-            actor,
-            "payments.returns",
-            "payments",
-            None,
-            {
+            actor=ctx.actor,
+            action="payments.returns",
+            target="payments",
+            before=None,
+            after={
                 **result,
                 "paid_references": [r.reference for r in rows if r.status == "paid"],
                 "failed_references": [r.reference for r in rows if r.status == "failed"],
             },
-            now,
+            now=ctx.now,
         )
     return result

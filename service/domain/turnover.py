@@ -14,9 +14,10 @@ import asyncpg
 
 from service.db import Database
 from service.domain import audit
+from service.domain.context import Context
 from service.errors import DomainError, ErrorCode
+from service.vocabulary import MAX_DAY_FEN
 
-MAX_DAY_FEN = 10_000_000_000  # 1亿元 in a day: beyond any merchant of the district
 ABSURD_FACTOR = 100  # a day more than 100 × the merchant's median day is a typo
 
 
@@ -32,6 +33,7 @@ def plausible_median(imported: Sequence[int], reported: Sequence[int]) -> float:
 async def report(
     db: Database,
     merchant_id: int,
+    *,
     day: date,
     sales_fen: int,
     transactions: int | None,
@@ -87,19 +89,19 @@ async def report(
         assert row is not None
         await audit.append(
             tx,
-            audit.Actor(f"merchant:{merchant_id}"),
-            "turnover.report",
-            f"turnover/{row['credit_code']}/{day.isoformat()}",
-            audit.snapshot(before),
-            audit.snapshot(row),
-            now,
+            actor=audit.Actor(f"merchant:{merchant_id}"),
+            action="turnover.report",
+            target=f"turnover/{row['credit_code']}/{day.isoformat()}",
+            before=audit.snapshot(before),
+            after=audit.snapshot(row),
+            now=now,
         )
     assert row is not None
     return row
 
 
 async def of_merchant(
-    db: Database, merchant_id: int, from_day: date, to_day: date
+    db: Database, merchant_id: int, *, from_day: date, to_day: date
 ) -> list[asyncpg.Record]:
     return await db.fetch(
         "merchant_turnover", merchant_id=merchant_id, from_day=from_day, to_day=to_day
@@ -115,7 +117,10 @@ class Row:
     sales_fen: int
 
 
-async def store(db: Database, rows: list[Row], actor: audit.Actor, now: datetime) -> int:
+async def store(
+    ctx: Context,
+    rows: list[Row],
+) -> int:
     """All rows or none: a festival merchant's rows must carry its category, and no day may be
     more than 100 × the merchant's median day (this file's days counted too)."""
     codes = sorted({r.credit_code for r in rows})
@@ -123,7 +128,7 @@ async def store(db: Database, rows: list[Row], actor: audit.Actor, now: datetime
         "codes": [r.credit_code for r in rows],
         "days": [r.day for r in rows],
     }
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         known = {
             r["credit_code"]: r["category"]
             for r in await tx.fetch("turnover_known_merchants", codes=codes)
@@ -168,16 +173,16 @@ async def store(db: Database, rows: list[Row], actor: audit.Actor, now: datetime
             **keys,
             categories=[r.category for r in rows],
             sales=[r.sales_fen for r in rows],
-            now=now,
+            now=ctx.now,
         )
         after = await tx.fetchrow("turnover_summary", **keys)
         await audit.append(
             tx,
-            actor,
-            "turnover.import",
-            "turnover",
-            audit.snapshot(before),
-            audit.snapshot(after, merchants=len(codes)),
-            now,
+            actor=ctx.actor,
+            action="turnover.import",
+            target="turnover",
+            before=audit.snapshot(before),
+            after=audit.snapshot(after, merchants=len(codes)),
+            now=ctx.now,
         )
     return len(rows)

@@ -12,7 +12,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from marshmallow.experimental.context import Context
 
-from service.domain import csvin
+from service import csvin
 from service.errors import DomainError, ErrorCode
 from service.timefmt import iso
 from service.vocabulary import (
@@ -23,37 +23,11 @@ from service.vocabulary import (
     MAX_FEN,
     MAX_ID,
     MAX_RANGE_DAYS,
+    text_problem,
 )
 
 _EARLIEST = datetime.combine(FIRST_DAY, time.min, UTC)
 _LATEST = datetime.combine(LAST_DAY, time.max, UTC)
-
-# C0 and C1 control characters, DEL, and UTF-16 surrogates (a lone one cannot be encoded as
-# UTF-8; PostgreSQL text cannot hold NUL). Free text may keep tab and newline.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-_CONTROL_FREE_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-# Invisible format characters that make text read otherwise than it is stored (bidi
-# overrides and isolates, zero-width spaces and marks: "Trojan Source", CVE-2021-42574).
-_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def text_problem(value: str, *, free_text: bool = False) -> str | None:
-    """Why `value` may not be stored or echoed as text, or None when it may."""
-    pattern = _CONTROL_FREE_TEXT if free_text else _CONTROL
-    found = pattern.search(value)
-    if found is not None:
-        return (
-            f"Control characters and unpaired surrogates are not allowed (U+{ord(found[0]):04X})."
-        )
-    hidden = _INVISIBLE.search(value)
-    if hidden is not None:
-        return f"Invisible format characters are not allowed (U+{ord(hidden[0]):04X})."
-    return None
-
-
-def printable(value: str) -> str:
-    """`value` safe to echo in an error or a log line: controls and surrogates escaped."""
-    return _CONTROL.sub(lambda m: f"\\u{ord(m[0]):04x}", value)
 
 
 class String(fields.String):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
-from service.domain.credit_code import credit_code_error
+from service.credit_code import credit_code_error
 from service.schemas.common import (
     Category,
     Fen,

@@ -7,15 +7,12 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields
 
-from service.domain.payments import Return
 from service.schemas.common import (
     Instant,
     OneOf,
     QueryInt,
     String,
     TableQuery,
-    read_rows,
-    refuse_bad_lines,
 )
 from service.vocabulary import LEFT_OUT_REASONS, RETURN_STATUSES
 
@@ -89,23 +86,3 @@ class ReturnRow(Schema):
     reference = String(required=True, validate=_reference)
     status = OneOf(RETURN_STATUSES, required=True, error="status {input!r} is not paid or failed.")
     amount_yuan = YuanCell(metadata={"description": "the bank's amount, checked when given"})
-
-
-def read_returns(text: str) -> list[Return]:
-    """A return file's rows, or a DomainError naming every bad line (1 = the header)."""
-    rows: list[Return] = []
-    errors: dict[str, list[str]] = {}
-    seen: dict[str, int] = {}
-    for number, row, problems in read_rows(text, ReturnRow()):
-        if "reference" in row:
-            ref = row["reference"]
-            if ref in seen:
-                problems.insert(0, f"repeats line {seen[ref]} ({ref}).")
-            else:
-                seen[ref] = number
-        if problems:
-            errors[str(number)] = problems
-        else:
-            rows.append(Return(row["reference"], row["status"], row.get("amount_yuan"), number))
-    refuse_bad_lines(len(rows), errors, MAX_RETURN_ROWS)
-    return rows

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields
 
-from service.domain.credit_code import credit_code_error
-from service.domain.turnover import MAX_DAY_FEN
-from service.domain.turnover import Row as TurnoverLine
+from service.credit_code import credit_code_error
 from service.schemas.common import (
     Category,
     Date,
@@ -20,9 +17,8 @@ from service.schemas.common import (
     Instant,
     Int,
     String,
-    read_rows,
-    refuse_bad_lines,
 )
+from service.vocabulary import MAX_DAY_FEN
 
 
 class TurnoverReport(Schema):
@@ -119,27 +115,3 @@ class TurnoverImportRow(Schema):
     def _in_years(self, value: Any) -> None:  # a date
         if value.year not in self.years:
             raise ValidationError(f"date {value} is outside {' and '.join(map(str, self.years))}.")
-
-
-def read_turnover(text: str, years: tuple[int, ...]) -> list[TurnoverLine]:
-    """The rows of a turnover CSV (`date,credit_code,category,sales_fen`), or a DomainError
-    naming every bad line (1 = the header)."""
-    rows: list[TurnoverLine] = []
-    errors: dict[str, list[str]] = {}
-    seen: dict[tuple[str, date], int] = {}
-    for number, row, problems in read_rows(text, TurnoverImportRow(years)):
-        if "date" in row and "credit_code" in row:
-            key = (row["credit_code"], row["date"])
-            if key in seen:
-                problems.append(f"repeats line {seen[key]} ({key[0]}, {key[1]}).")
-            seen[key] = number
-        if problems:
-            errors[str(number)] = problems
-        else:
-            rows.append(
-                TurnoverLine(
-                    number, row["date"], row["credit_code"], row["category"], row["sales_fen"]
-                )
-            )
-    refuse_bad_lines(len(rows), errors, MAX_IMPORT_ROWS)
-    return rows

@@ -6,9 +6,9 @@ from typing import Any
 
 import asyncpg
 
+from service.answers import as_text
 from service.schemas.dump import Computed, dump
 from service.schemas.lottery import DrawRecord
-from service.views import as_text
 
 _SPLICED = ("entry_ids", "winner_entry_ids")
 # Before the draw: the record's required fields; after it, all but the spliced lists.

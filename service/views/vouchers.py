@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.answers import as_text
 from service.domain.codes import qr_string
 from service.schemas.dump import Computed, dump
 from service.schemas.vouchers import Voucher
-from service.views import as_text
 
 VOUCHER = Voucher()
 
