@@ -49,6 +49,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy service jobs
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .

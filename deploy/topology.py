@@ -5,7 +5,7 @@ of N `festival serve --no-scheduler` processes, two `festival scheduler` process
     python deploy/topology.py up [--apis 3] [--port 8800] [--dir var/topology]
     (Ctrl-C or SIGTERM takes it all down, in order.)
 
-The tests start it the same way (tests/test_topology.py).
+The tests start it the same way (tests/system/test_topology.py).
 """
 
 from __future__ import annotations

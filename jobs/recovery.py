@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-
 from jobs.context import RunContext
 from service.db import Conn
 from service.domain import recovery
@@ -17,18 +15,12 @@ async def run(tx: Conn, ctx: RunContext) -> int:
     # The festival's days with data up to the run's day (a merchant's report of a day far
     # from the festival never stretches it).
     first, last = await recovery.default_range(
-        tx, ctx.baseline_year, ctx.tz, ctx.day, given_to=min(last, ctx.day)
+        tx, ctx.baseline_year, tz=ctx.tz, yesterday=ctx.day, given_to=min(last, ctx.day)
     )
     # Only the totals are read (no day's items: nothing asked for them, and each is a bootstrap).
-    found = await recovery.compute(tx, first, last, None, ctx.baseline_year, item_days=set())
-    span = {"from": first.isoformat(), "to": last.isoformat()}
-    await tx.execute(
-        "store_recovery_totals",
-        categories=[row["category"] for row in found.totals],
-        figures=[
-            json.dumps({**{k: v for k, v in row.items() if k not in ("date", "category")}, **span})
-            for row in found.totals
-        ],
-        now=ctx.now,
+    found = await recovery.compute(
+        tx, first, last=last, category=None, baseline_year=ctx.baseline_year, item_days=set()
     )
+    span = {"from": first.isoformat(), "to": last.isoformat()}
+    await recovery.store_totals(tx, found.totals, span=span, now=ctx.now)
     return len(found.totals)

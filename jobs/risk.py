@@ -12,7 +12,7 @@ from service.timefmt import business_day
 async def _scan(tx: Conn, ctx: RunContext) -> int:
     # A day that is over is scanned whole (ratio flags decided); today, so far (provisional).
     full_day = ctx.day < business_day(ctx.now, ctx.tz)
-    scanned = await risk.scan(tx, ctx.day, ctx.now, ctx.risk, full_day=full_day)
+    scanned = await risk.scan(tx, ctx.day, now=ctx.now, rules=ctx.risk, full_day=full_day)
     ctx.failures.extend(scanned.failures)
     return scanned.flags
 
@@ -29,5 +29,5 @@ async def run_intraday(tx: Conn, ctx: RunContext) -> int:
     rows = await expiry.sweep(tx, ctx.now)
     if ctx.day not in await rollup.festival_days(tx, ctx.tz):
         return rows
-    rows += await rollup.rollup_day(tx, ctx.day, ctx.now, ctx.tz)
+    rows += await rollup.rollup_day(tx, ctx.day, now=ctx.now, tz=ctx.tz)
     return rows + await _scan(tx, ctx)

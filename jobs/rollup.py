@@ -10,7 +10,8 @@ from typing import Any
 from jobs import expiry
 from jobs.context import RunContext
 from service.db import Conn, Database, rows_of
-from service.timefmt import business_day, day_bounds
+from service.domain import batches
+from service.timefmt import day_bounds
 
 # The nightly rollup also recomputes the days before, so late changes land.
 RECOMPUTED_DAYS = 2
@@ -21,7 +22,7 @@ RECOMPUTED_DAYS = 2
 WORK_MEM = "64MB"
 
 
-async def rollup_day(tx: Conn, day: date, now: datetime, tz: Any) -> int:
+async def rollup_day(tx: Conn, day: date, *, now: datetime, tz: Any) -> int:
     await tx.raw.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
     start, end = day_bounds(day, tz)
     rows = rows_of(
@@ -48,10 +49,7 @@ class FestivalDays:
 
 
 async def festival_days(db: Conn | Database, tz: Any) -> FestivalDays:
-    windows = sorted(
-        (business_day(r["first"], tz), business_day(r["last"], tz))
-        for r in await db.fetch("batch_activity_windows")
-    )
+    windows = await batches.activity_windows(db, tz)
     spans: list[tuple[date, date]] = []
     for first, last in windows:
         if spans and first <= spans[-1][1] + timedelta(days=1):
@@ -68,5 +66,5 @@ async def run_daily(tx: Conn, ctx: RunContext) -> int:
     for back in range(RECOMPUTED_DAYS, -1, -1):
         day = ctx.day - timedelta(days=back)
         if day in festival:
-            rows += await rollup_day(tx, day, ctx.now, ctx.tz)
+            rows += await rollup_day(tx, day, now=ctx.now, tz=ctx.tz)
     return rows

@@ -53,12 +53,12 @@ def minute_period(due: datetime, tz: Any) -> str:
     return due.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
 
 
-def refuse_day_not_over(job: JobSpec, day: date, now: datetime, tz: Any) -> None:
+def refuse_day_not_over(job: JobSpec, day: date, *, now: datetime, tz: Any) -> None:
     """An operator's run of a job that is only for days that are over (settlement), for a
     day that is not over by the festival's clock: day_not_over, before anything runs (the
     rule is the ledger's, which settlement itself applies too)."""
     if job.day_must_be_over:
-        ledger.refuse_day_not_over(day, now, tz)
+        ledger.refuse_day_not_over(day, now, tz=tz)
 
 
 class JobRunner:
@@ -66,6 +66,7 @@ class JobRunner:
         self,
         db: Database,
         clock: Clock,
+        *,
         tz: Any,
         risk: RiskRules | None = None,
         baseline_year: int = Settings.baseline_year,

@@ -35,12 +35,12 @@ def trigger(job: JobSpec, tz: Any) -> CronTrigger:
     return CronTrigger.from_crontab(job.schedule, timezone=tz)
 
 
-def next_run_at(job: JobSpec, tz: Any, now: datetime) -> datetime | None:
+def next_run_at(job: JobSpec, tz: Any, *, now: datetime) -> datetime | None:
     fire: datetime | None = trigger(job, tz).get_next_fire_time(None, now)
     return fire
 
 
-def latest_due(job: JobSpec, tz: Any, after: datetime, upto: datetime) -> datetime | None:
+def latest_due(job: JobSpec, tz: Any, *, after: datetime, upto: datetime) -> datetime | None:
     """The latest due time of `job` in (after, upto], if any. Walks due times only from near
     `upto`, so a jump of a year costs no more than one of a day."""
     cron = trigger(job, tz)
@@ -127,7 +127,7 @@ class DrillScheduler:
         for job in JOBS:
             if job.name in self._running:
                 continue
-            due = latest_due(job, self.runner.tz, self._seen[job.name], now)
+            due = latest_due(job, self.runner.tz, after=self._seen[job.name], upto=now)
             self._seen[job.name] = now
             if due is None:
                 continue

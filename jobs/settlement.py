@@ -11,4 +11,4 @@ from service.domain import ledger
 
 
 async def run(tx: Conn, ctx: RunContext) -> int:
-    return await ledger.settle(tx, ctx.day, ctx.now, ctx.tz)
+    return await ledger.settle(tx, ctx.day, now=ctx.now, tz=ctx.tz)

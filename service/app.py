@@ -41,6 +41,7 @@ from service.db import open_database
 from service.domain import server_keys
 from service.domain.claims import ClaimCombiner
 from service.domain.drill import following
+from service.domain.logins import SmsSender
 from service.domain.persons import Bindings
 from service.domain.redemptions import RedemptionCombiner
 from service.http import Endpoint, add_routes
@@ -48,9 +49,8 @@ from service.metrics import Metrics
 from service.middlewares import middlewares
 from service.openapi import build_spec
 from service.settings import Settings
-from service.sms import SmsSender, sms_sender_from_setting
-from service.views import as_text
-from service.views.vouchers import voucher_json
+from service.sms import sms_sender_from_setting
+from service.views.vouchers import voucher_text
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +135,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         app[keys.SERVER_KEYS] = await server_keys.load(db)
         qr_key = app[keys.SERVER_KEYS]["qr_signing"]
         app[keys.CLAIMS] = ClaimCombiner(
-            db, clock.now, lambda claimed: as_text(voucher_json(claimed, qr_key, settings.tz))
+            db,
+            now=clock.now,
+            render=lambda claimed: voucher_text(claimed, qr_key, settings.tz),
         )
-        app[keys.REDEMPTIONS] = RedemptionCombiner(db, clock.now, settings.tz)
+        app[keys.REDEMPTIONS] = RedemptionCombiner(db, now=clock.now, tz=settings.tz)
         app[keys.JOBS] = JobRunner(
-            jobs_db, clock, settings.tz, settings.risk, settings.baseline_year
+            jobs_db, clock, tz=settings.tz, risk=settings.risk, baseline_year=settings.baseline_year
         )
         yield
         await app[keys.CLAIMS].close()

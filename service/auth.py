@@ -25,8 +25,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from jwt.algorithms import HMACAlgorithm
 
 from service.errors import DomainError, ErrorCode
-from service.schemas.common import MAX_ID, text_problem
 from service.settings import Settings
+from service.vocabulary import MAX_ID, text_problem
 
 ROLES = ("resident", "merchant", "bureau")
 _ASYMMETRIC = ("RS256", "EdDSA")

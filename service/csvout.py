@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
 
+from service.csvtext import csv_text
 from service.http import Call, json_response
 from service.schemas.common import columns
-from service.views import as_text
+from service.schemas.dump import dump_each
 
 
 def wants_csv(request: web.Request, query: Mapping[str, Any]) -> bool:
@@ -22,39 +20,15 @@ def wants_csv(request: web.Request, query: Mapping[str, Any]) -> bool:
     return "text/csv" in accept and "application/json" not in accept
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?", re.ASCII)
-
-
-def cell(value: Any) -> Any:
-    """A value as a spreadsheet will read it: text that a spreadsheet would run as a formula
-    (OWASP CSV injection: `=HYPERLINK(...)`, `@SUM(...)`, `-1+cmd|...`) gets a leading `'`;
-    numbers stay numbers; nested values (an audit entry's before and after, a flag's
-    evidence) are one cell of compact JSON."""
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        value = as_text(value)
-    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
-        return "'" + value
-    return value
-
-
-def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([cell(row[c]) for c in columns])
-    return buffer.getvalue()
-
-
-def table_response(call: Call, items: list[dict[str, Any]], filename: str) -> web.Response:
+def table_response(call: Call, rows: Iterable[Any], filename: str) -> web.Response:
     """The one ending of every list the bureau may download (an endpoint with a `table`):
-    `{"items": [...]}`, or the same rows as CSV whose columns are the table's fields."""
-    assert call.endpoint.table is not None, "table_response answers table endpoints"
+    `{"items": [...]}`, or the same rows as CSV whose columns are the table's fields; each
+    row written as the table's row schema declares it."""
+    table = call.endpoint.table
+    assert table is not None, "table_response answers table endpoints"
+    items = dump_each(table, rows, call.settings.tz)
     if wants_csv(call.request, call.query):
-        return csv_response(items, columns(call.endpoint.table), filename)
+        return csv_response(items, columns(table), filename)
     return json_response({"items": items})
 
 

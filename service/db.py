@@ -1,8 +1,11 @@
 """The one thin database layer that `service/` and `jobs/` both call.
 
 SQL lives in `sql/queries/*.sql` as named blocks (`-- name: insert_merchant`) with named
-parameters (`:merchant_id`), loaded once and called by name with keyword arguments. asyncpg stays behind this module: driver errors are turned into domain
-errors here, by constraint name, never by message text.
+parameters (`:merchant_id`), loaded once and called by name with keyword arguments. Each
+file names its one owner (`-- owner: service/domain/merchants.py`): only that module calls
+its queries, and other areas call the owner's functions (a guard test holds it). asyncpg
+stays behind this module: driver errors are turned into domain errors here, by constraint
+name, never by message text.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 import asyncpg
 
 from service.errors import DomainError, ErrorCode
+from service.migrations import migrate_url
 from service.settings import Settings
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -26,6 +30,7 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 UNBOUNDED_ACQUIRE_S = 60.0
 UNBOUNDED_STATEMENT_S = 600.0
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+_OWNER = re.compile(r"\A--\s*owner:\s*(\S+)\s*$", re.MULTILINE)
 
 # Constraint violations that a client can cause, as the API answers them.
 CONSTRAINT_ERRORS: dict[str, tuple[ErrorCode, str]] = {
@@ -69,6 +74,8 @@ class Query:
     name: str
     text: str
     params: tuple[str, ...]
+    # The module (or package, ending in /) that alone calls it, from its file's header.
+    owner: str = ""
 
     def args(self, values: dict[str, Any]) -> list[Any]:
         """The positional arguments for `values`; a missing or extra name is refused before
@@ -84,7 +91,7 @@ class Query:
 _TOKEN = re.compile(r"'(?:[^']|'')*'|--[^\n]*|::|:([A-Za-z_]\w*)")
 
 
-def parse_query(name: str, body: str) -> Query:
+def parse_query(name: str, body: str, owner: str = "") -> Query:
     params: list[str] = []
 
     def number(match: re.Match[str]) -> str:
@@ -95,13 +102,16 @@ def parse_query(name: str, body: str) -> Query:
             params.append(param)
         return f"${params.index(param) + 1}"
 
-    return Query(name, _TOKEN.sub(number, body), tuple(params))
+    return Query(name, _TOKEN.sub(number, body), tuple(params), owner)
 
 
 def load_queries(directory: Path = SQL_DIR / "queries") -> dict[str, Query]:
     queries: dict[str, Query] = {}
     for path in sorted(directory.glob("*.sql")):
         text = path.read_text(encoding="utf-8")
+        owner = _OWNER.search(text)
+        if owner is None:
+            raise RuntimeError(f"{path.name} must begin with its owner: -- owner: <module path>")
         parts = _NAME.split(text)
         # parts = [preamble, name1, body1, name2, body2, ...]
         for name, body in zip(parts[1::2], parts[2::2], strict=True):
@@ -109,7 +119,7 @@ def load_queries(directory: Path = SQL_DIR / "queries") -> dict[str, Query]:
                 raise RuntimeError(f"query {name} defined twice (second in {path.name})")
             if _POSITIONAL.search(_TOKEN.sub("", body)):
                 raise RuntimeError(f"query {name} uses $n; name its parameters (:name)")
-            queries[name] = parse_query(name, body.strip())
+            queries[name] = parse_query(name, body.strip(), owner[1])
     return queries
 
 
@@ -204,8 +214,6 @@ async def open_database(
     unless told not to, as every command and process opens it: with the statement cache
     setting that PgBouncer older than 1.21 needs. Pool sizes default to the settings'.
     `bounded`: for requests, with the settings' acquire and statement timeouts."""
-    from service.migrations import migrate_url
-
     url = settings.database_url or ""
     if migrate:
         await migrate_url(url, settings.statement_cache_size)

@@ -23,10 +23,13 @@ from service.auth import Principal
 from service.clock import Clock
 from service.db import Database
 from service.domain.audit import Actor
+from service.domain.context import Context
 from service.errors import DomainError, ErrorCode
-from service.schemas.common import IDEMPOTENCY_KEY, Day, check_span, printable
+from service.schemas.common import IDEMPOTENCY_KEY, Day, check_span
+from service.schemas.dump import dump
 from service.settings import Settings
 from service.timefmt import business_day
+from service.vocabulary import printable
 
 API_PREFIX = "/api/v1"
 JSON = "application/json"
@@ -84,6 +87,11 @@ class Call:
         return Actor(self.me.sub, self.request.get(keys.REQUEST_ID))
 
     @property
+    def context(self) -> Context:
+        """Who writes, when, in the festival's time zone: what the audited writes take."""
+        return Context(db=self.db, actor=self.actor, now=self.clock.now(), tz=self.settings.tz)
+
+    @property
     def me(self) -> Principal:
         assert self.principal is not None, "public endpoint asked for its caller"
         return self.principal
@@ -113,6 +121,21 @@ class Call:
         start = self.query.get("from_") or to - timedelta(days=days - 1)
         check_span(start, to)
         return start, to
+
+    def answer(
+        self, value: Any, status: int | None = None, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        """`value` (rows, dicts, dataclasses of the domain) as the endpoint's declared
+        `response` schema writes it: the one declaration of the answer's fields."""
+        return json_response(
+            self.dump(value), self.endpoint.status if status is None else status, headers
+        )
+
+    def dump(self, value: Any, schema: Schema | None = None) -> Any:
+        """`value` as `schema` (by default the endpoint's `response`) declares it."""
+        schema = self.endpoint.response if schema is None else schema
+        assert schema is not None, f"{self.endpoint.path} declares no response schema"
+        return dump(schema, value, self.settings.tz)
 
     def path_id(self, name: str = "id") -> int:
         """A numeric path id; anything else is simply not found."""
@@ -178,7 +201,8 @@ class Endpoint:
     status: int = 200
     # Other success statuses with the same body (an entry already made answers 200, not 201).
     also: tuple[int, ...] = ()
-    errors: tuple[str, ...] = ()
+    # The error codes it may answer besides those every endpoint may (a typo fails at import).
+    errors: tuple[ErrorCode, ...] = ()
     # For bodies that are not JSON (CSV uploads): the media type, documented as a string.
     raw_body: str | None = None
     # An absent body is read as {} (every field of the body schema is optional).
@@ -194,6 +218,11 @@ class Endpoint:
     # own transaction (claims, entries); every other is checked before its handler runs.
     checks_binding: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        strays = [e for e in self.errors if not isinstance(e, ErrorCode)]
+        if strays:
+            raise TypeError(f"{self.method} {self.path}: errors are ErrorCodes, not {strays!r}")
 
 
 _TABLE_ROLES: Any = object()

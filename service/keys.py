@@ -14,11 +14,11 @@ if TYPE_CHECKING:
     from service.clock import Clock
     from service.db import Database
     from service.domain.claims import ClaimCombiner
+    from service.domain.logins import SmsSender
     from service.domain.persons import Bindings
     from service.domain.redemptions import RedemptionCombiner
     from service.metrics import Metrics
     from service.settings import Settings
-    from service.sms import SmsSender
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 DB: web.AppKey[Database] = web.AppKey("db")

@@ -19,7 +19,7 @@ from service import keys
 from service.db import translate
 from service.errors import DomainError, ErrorCode
 from service.http import API_PREFIX, dumps
-from service.schemas.common import printable
+from service.vocabulary import printable
 
 log = logging.getLogger("festival.errors")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}", re.ASCII)

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import asyncpg
 
-from service.db import SQL_DIR
-
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = SQL_DIR / "migrations"
+# Found from this file, not from service.db: the database layer imports this module.
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "sql" / "migrations"
 # Any fixed 64-bit number that no other advisory lock of ours uses.
 LOCK_KEY = 0x6665_7374_6976_616C  # "festival"
 _FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")

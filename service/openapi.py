@@ -77,7 +77,7 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
         responses[str(status)] = {"description": "success"}
         if content:
             responses[str(status)]["content"] = content
-    codes = {ErrorCode(code) for code in ep.errors}
+    codes = set(ep.errors)
     if ep.body is not None or ep.query is not None:
         codes.add(ErrorCode.INVALID_REQUEST)
     if ep.roles is not None:

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import Protocol
 
+from service.domain.logins import SmsSender
 from service.domain.phones import mask_phone
 
 log = logging.getLogger("festival.sms")
-
-
-class SmsSender(Protocol):
-    async def send_login_code(self, phone: str, code: str) -> None: ...
 
 
 class LogSmsSender:

@@ -242,7 +242,9 @@ class Api:
         if at is None:
             runner = app[keys.JOBS]
         else:
-            runner = JobRunner(app[keys.DB], FixedClock(at), self.settings.tz, self.settings.risk)
+            runner = JobRunner(
+                app[keys.DB], FixedClock(at), tz=self.settings.tz, risk=self.settings.risk
+            )
         result = await runner.run_day(BY_NAME[job], day, force=True)
         assert result.outcome == "succeeded", result
         return result

@@ -9,7 +9,6 @@ from service.domain import audit
 from service.http import Call, Routes
 from service.schemas.audit import AuditEntry, AuditQuery
 from service.timefmt import day_bounds
-from service.views.audit import audit_json
 
 routes = Routes("audit (bureau)", roles=("bureau",))
 
@@ -26,7 +25,12 @@ async def list_audit(call: Call) -> web.StreamResponse:
     from_at = day_bounds(q["from_"], tz)[0] if "from_" in q else None
     to_at = day_bounds(q["to"], tz)[1] if "to" in q else None
     entries = await audit.entries(
-        call.db, from_at, to_at, q.get("actor"), q.get("action"), q.get("object"), q["limit"]
+        call.db,
+        from_at,
+        to_at=to_at,
+        actor=q.get("actor"),
+        action=q.get("action"),
+        object_=q.get("object"),
+        limit=q["limit"],
     )
-    items = [audit_json(e, tz) for e in entries]
-    return table_response(call, items, "festival-audit.csv")
+    return table_response(call, entries, "festival-audit.csv")

@@ -6,10 +6,10 @@ from aiohttp import web
 
 from service import keys
 from service.domain import batches
+from service.errors import ErrorCode
 from service.http import PUBLIC, Call, Routes, json_response
 from service.schemas.batches import Batch, BatchCreate, BatchListQuery, BatchPatch
 from service.schemas.budget import Recycled, RecycleRequest
-from service.views.batches import batch_json
 
 routes = Routes("batches", roles=PUBLIC)
 BUREAU = ("bureau",)
@@ -23,16 +23,18 @@ BUREAU = ("bureau",)
 )
 async def list_batches(call: Call) -> web.StreamResponse:
     rows = await batches.list_batches(
-        call.db, call.clock.now(), call.query.get("category"), call.query.get("status")
+        call.db,
+        call.clock.now(),
+        category=call.query.get("category"),
+        status=call.query.get("status"),
     )
-    tz = call.settings.tz
-    return json_response([batch_json(r, tz) for r in rows])
+    return call.answer(rows)
 
 
-@routes.get("/batches/{id}", summary="One batch", response=Batch(), errors=("not_found",))
+@routes.get("/batches/{id}", summary="One batch", response=Batch(), errors=(ErrorCode.NOT_FOUND,))
 async def get_batch(call: Call) -> web.StreamResponse:
-    row = await batches.get_batch(call.db, call.path_id(), call.clock.now())
-    return json_response(batch_json(row, call.settings.tz))
+    row = await batches.get_batch(call.db, call.path_id(), now=call.clock.now())
+    return call.answer(row)
 
 
 @routes.post(
@@ -42,11 +44,11 @@ async def get_batch(call: Call) -> web.StreamResponse:
     body=BatchCreate(),
     response=Batch(),
     status=201,
-    errors=("invalid_request", "over_budget"),
+    errors=(ErrorCode.INVALID_REQUEST, ErrorCode.OVER_BUDGET),
 )
 async def create_batch(call: Call) -> web.StreamResponse:
-    row = await batches.create_batch(call.db, call.body, call.actor, call.clock.now())
-    return json_response(batch_json(row, call.settings.tz), 201)
+    row = await batches.create_batch(call.context, data=call.body)
+    return call.answer(row)
 
 
 @routes.post(
@@ -55,11 +57,11 @@ async def create_batch(call: Call) -> web.StreamResponse:
     summary="Move a closed batch's unclaimed stock and unused expired vouchers into a later batch",
     body=RecycleRequest(),
     response=Recycled(),
-    errors=("not_found", "conflict", "over_budget"),
+    errors=(ErrorCode.NOT_FOUND, ErrorCode.CONFLICT, ErrorCode.OVER_BUDGET),
 )
 async def recycle(call: Call) -> web.StreamResponse:
     target = call.body["into_batch_id"]
-    moved = await batches.recycle(call.db, call.path_id(), target, call.actor, call.clock.now())
+    moved = await batches.recycle(call.context, source_id=call.path_id(), target_id=target)
     call.app[keys.CLAIMS].forget(target)  # it has stock again
     return json_response(moved)
 
@@ -70,11 +72,9 @@ async def recycle(call: Call) -> web.StreamResponse:
     summary="Grow or shrink quantity (not below claimed), move the end, pause or resume",
     body=BatchPatch(),
     response=Batch(),
-    errors=("invalid_request", "not_found", "over_budget"),
+    errors=(ErrorCode.INVALID_REQUEST, ErrorCode.NOT_FOUND, ErrorCode.OVER_BUDGET),
 )
 async def patch_batch(call: Call) -> web.StreamResponse:
-    row = await batches.update_batch(
-        call.db, call.path_id(), call.body, call.actor, call.clock.now()
-    )
+    row = await batches.update_batch(call.context, batch_id=call.path_id(), data=call.body)
     call.app[keys.CLAIMS].forget(row["id"])
-    return json_response(batch_json(row, call.settings.tz))
+    return call.answer(row)

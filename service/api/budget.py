@@ -6,7 +6,8 @@ from aiohttp import web
 
 from service.csvout import table_response
 from service.domain import budget
-from service.http import Call, Routes, json_response
+from service.errors import ErrorCode
+from service.http import Call, Routes
 from service.schemas.budget import BudgetLine, BudgetSet
 from service.schemas.common import TableQuery
 from service.views.budget import budget_line
@@ -30,10 +31,10 @@ async def get_budget(call: Call) -> web.StreamResponse:
     summary="Set a category's budget (never below what is committed and spent)",
     body=BudgetSet(),
     response=BudgetLine(),
-    errors=("over_budget",),
+    errors=(ErrorCode.OVER_BUDGET,),
 )
 async def put_budget(call: Call) -> web.StreamResponse:
     row = await budget.set_budget(
-        call.db, call.body["category"], call.body["budget_fen"], call.actor, call.clock.now()
+        call.context, category=call.body["category"], budget_fen=call.body["budget_fen"]
     )
-    return json_response(budget_line(row))
+    return call.answer(budget_line(row))

@@ -5,8 +5,7 @@ from marshmallow import Schema, fields
 
 from service.domain import categories
 from service.http import PUBLIC, Call, Routes, json_response
-from service.schemas.common import CategoryItem
-from service.timefmt import iso
+from service.schemas.common import CategoryItem, Instant
 
 routes = Routes("categories", roles=PUBLIC)
 
@@ -35,7 +34,7 @@ class About(Schema):
         required=True,
         metadata={"description": "a drill (演练, FESTIVAL_DRILL): `now` is the drill clock's"},
     )
-    now = fields.String(
+    now = Instant(
         required=True, metadata={"description": "the festival's clock (business time), ISO 8601"}
     )
 
@@ -46,7 +45,7 @@ class About(Schema):
     response=About(),
 )
 async def about(call: Call) -> web.StreamResponse:
-    return json_response(
+    return call.answer(
         {
             "name_zh": "春暖槐荫消费节",
             "name_en": "Spring Warmth Huaiyin Consumption Festival",
@@ -54,6 +53,6 @@ async def about(call: Call) -> web.StreamResponse:
             "currency": "CNY",
             "baseline_year": call.settings.baseline_year,
             "drill": call.settings.drill,
-            "now": iso(call.clock.now(), call.settings.tz),
+            "now": call.clock.now(),
         }
     )

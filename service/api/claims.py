@@ -13,13 +13,13 @@ from service.domain import vouchers
 from service.domain.claims import Stored
 from service.domain.codes import normalize
 from service.errors import DomainError, ErrorCode
-from service.http import JSON, Call, Routes, idempotency_header, idempotency_key, json_response
+from service.http import JSON, Call, Routes, idempotency_header, idempotency_key
 from service.schemas.common import OneOf, QueryInt
 from service.schemas.vouchers import Voucher
-from service.views.vouchers import voucher_json
+from service.views.vouchers import voucher
+from service.vocabulary import VOUCHER_STATUSES
 
 routes = Routes("vouchers (resident)", roles=("resident",))
-VOUCHER_STATUSES = ("active", "redeemed", "expired")
 
 
 class WalletQuery(Schema):
@@ -42,24 +42,24 @@ class WalletQuery(Schema):
     status=201,
     checks_binding=True,  # in the claim's own transaction: no query more on the hot path
     errors=(
-        "invalid_request",
-        "not_found",
-        "not_open",
-        "closed",
-        "sold_out",
-        "limit_reached",
-        "idempotency_key_reused",
-        "unavailable",
+        ErrorCode.INVALID_REQUEST,
+        ErrorCode.NOT_FOUND,
+        ErrorCode.NOT_OPEN,
+        ErrorCode.CLOSED,
+        ErrorCode.SOLD_OUT,
+        ErrorCode.LIMIT_REACHED,
+        ErrorCode.IDEMPOTENCY_KEY_REUSED,
+        ErrorCode.UNAVAILABLE,
     ),
 )
 async def claim(call: Call) -> web.StreamResponse:
     key = idempotency_key(call, required=False)
     me = call.me
-    claimed = await call.app[keys.CLAIMS].claim(call.path_id(), me.sub, key, me.person)
+    claimed = await call.app[keys.CLAIMS].claim(call.path_id(), me.sub, key=key, person=me.person)
     if isinstance(claimed, Stored):  # a keyed claim: the answer stored with it, byte for byte
         return web.Response(text=claimed.text, status=claimed.status, content_type=JSON)
     qr_key = call.app[keys.SERVER_KEYS]["qr_signing"]
-    return json_response(voucher_json(claimed, qr_key, call.settings.tz), 201)
+    return call.answer(voucher(claimed, qr_key))
 
 
 @routes.get(
@@ -70,16 +70,22 @@ async def claim(call: Call) -> web.StreamResponse:
 )
 async def wallet(call: Call) -> web.StreamResponse:
     rows = await vouchers.wallet(
-        call.db, call.me.sub, call.clock.now(), call.query.get("status"), call.query["limit"]
+        call.db,
+        call.me.sub,
+        now=call.clock.now(),
+        status=call.query.get("status"),
+        limit=call.query["limit"],
     )
     qr_key = call.app[keys.SERVER_KEYS]["qr_signing"]
-    return json_response([voucher_json(r, qr_key, call.settings.tz) for r in rows])
+    return call.answer([voucher(r, qr_key) for r in rows])
 
 
 async def _own_voucher(call: Call) -> dict:
     # Someone else's voucher is simply not found: no hint that the code exists.
     code = normalize(call.request.match_info["code"])
-    row = code and await vouchers.wallet_voucher(call.db, call.me.sub, code, call.clock.now())
+    row = code and await vouchers.wallet_voucher(
+        call.db, call.me.sub, code=code, now=call.clock.now()
+    )
     if not row:
         raise DomainError(ErrorCode.NOT_FOUND, "no such voucher in your wallet")
     return dict(row)
@@ -89,27 +95,26 @@ async def _own_voucher(call: Call) -> dict:
     "/me/vouchers/{code}",
     summary="One of the caller's vouchers",
     response=Voucher(),
-    errors=("not_found",),
+    errors=(ErrorCode.NOT_FOUND,),
 )
 async def wallet_voucher(call: Call) -> web.StreamResponse:
     row = await _own_voucher(call)
     qr_key = call.app[keys.SERVER_KEYS]["qr_signing"]
-    return json_response(voucher_json(row, qr_key, call.settings.tz))
+    return call.answer(voucher(row, qr_key))
 
 
 @routes.get(
     "/me/vouchers/{code}/qr.svg",
     summary="The voucher's QR code (SVG)",
-    errors=("not_found",),
+    errors=(ErrorCode.NOT_FOUND,),
     extra={"produces": "image/svg+xml"},
 )
 async def wallet_voucher_qr(call: Call) -> web.StreamResponse:
     row = await _own_voucher(call)
     qr_key = call.app[keys.SERVER_KEYS]["qr_signing"]
-    voucher = voucher_json(row, qr_key, call.settings.tz)
     buffer = io.BytesIO()
-    segno.make(voucher["qr"], error="m").save(
-        buffer, kind="svg", scale=8, border=4, xmldecl=False, title=voucher["code"]
+    segno.make(voucher(row, qr_key)["qr"], error="m").save(
+        buffer, kind="svg", scale=8, border=4, xmldecl=False, title=row["code"]
     )
     return web.Response(
         body=buffer.getvalue(),

@@ -6,9 +6,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from service.domain import drill
-from service.http import Call, Routes, json_response
+from service.errors import ErrorCode
+from service.http import Call, Routes
 from service.schemas.drill import DrillClockState, DrillMove
-from service.timefmt import iso
+from service.schemas.dump import Computed
 
 routes = Routes("drill clock (bureau)", roles=("bureau",))
 
@@ -18,17 +19,9 @@ routes = Routes("drill clock (bureau)", roles=("bureau",))
     summary="Move the festival's clock forward (drill only: FESTIVAL_DRILL)",
     body=DrillMove(),
     response=DrillClockState(),
-    errors=("not_found", "clock_backwards"),
+    errors=(ErrorCode.NOT_FOUND, ErrorCode.CLOCK_BACKWARDS),
     enabled_if=lambda settings: settings.drill,
 )
 async def move_clock(call: Call) -> web.StreamResponse:
-    moved = await drill.move(call.db, call.clock, call.body["to"], call.actor)
-    tz = call.settings.tz
-    return json_response(
-        {
-            "drill": True,
-            "now": iso(moved.now, tz),
-            "offset_s": moved.offset.total_seconds(),
-            "moved_at": iso(moved.moved_at, tz),
-        }
-    )
+    moved = await drill.move(call.db, call.clock, to=call.body["to"], actor=call.actor)
+    return call.answer(Computed(moved, drill=True, offset_s=moved.offset.total_seconds()))

@@ -13,9 +13,10 @@ from jobs.scheduler import next_run_at
 from service import keys
 from service.domain import audit
 from service.errors import DomainError, ErrorCode
-from service.http import Call, Routes, json_response
-from service.schemas.common import Day
-from service.timefmt import business_day, iso
+from service.http import Call, Routes
+from service.schemas.common import Date, Day, Instant
+from service.schemas.dump import Computed
+from service.timefmt import business_day
 
 routes = Routes("jobs (bureau)", roles=("bureau",))
 
@@ -26,8 +27,8 @@ class RunRequest(Schema):
 
 class LastRun(Schema):
     period = fields.String(required=True)
-    started_at = fields.String(required=True)
-    finished_at = fields.String(required=True, allow_none=True)
+    started_at = Instant(required=True)
+    finished_at = Instant(required=True, allow_none=True)
     status = fields.String(required=True)
     rows = fields.Integer(required=True, allow_none=True)
     error = fields.String(required=True, allow_none=True)
@@ -38,14 +39,14 @@ class Job(Schema):
     name = fields.String(required=True)
     schedule = fields.String(required=True, metadata={"description": "crontab, festival time zone"})
     description = fields.String(required=True)
-    next_run_at = fields.String(required=True, allow_none=True)
+    next_run_at = Instant(required=True, allow_none=True)
     running = fields.Boolean(required=True)
     last_run = fields.Nested(LastRun, required=True, allow_none=True)
 
 
 class RunStarted(Schema):
     job = fields.String(required=True)
-    date = fields.String(required=True, allow_none=True)
+    date = Date(required=True, allow_none=True)
     status = fields.String(required=True)
 
 
@@ -58,30 +59,17 @@ async def list_jobs(call: Call) -> web.StreamResponse:
     tz, now = call.settings.tz, call.clock.now()
     runner = call.app[keys.JOBS]
     last, running = await runner.last_runs(), await runner.running()
-    items = []
-    for job in JOBS:
-        run = last.get(job.name)
-        items.append(
-            {
-                "name": job.name,
-                "schedule": job.schedule,
-                "description": job.description,
-                "next_run_at": iso(next_run_at(job, tz, now), tz),
-                "running": job.name in running,
-                "last_run": None
-                if run is None
-                else {
-                    "period": run["period"],
-                    "started_at": iso(run["started_at"], tz),
-                    "finished_at": iso(run["finished_at"], tz),
-                    "status": run["status"],
-                    "rows": run["rows"],
-                    "error": run["error"],
-                    "attempts": run["attempts"],
-                },
-            }
-        )
-    return json_response(items)
+    return call.answer(
+        [
+            Computed(
+                job,
+                next_run_at=next_run_at(job, tz, now=now),
+                running=job.name in running,
+                last_run=last.get(job.name),
+            )
+            for job in JOBS
+        ]
+    )
 
 
 @routes.post(
@@ -92,7 +80,7 @@ async def list_jobs(call: Call) -> web.StreamResponse:
     body_optional=True,
     response=RunStarted(),
     status=202,
-    errors=("not_found", "job_running", "day_not_over"),
+    errors=(ErrorCode.NOT_FOUND, ErrorCode.JOB_RUNNING, ErrorCode.DAY_NOT_OVER),
 )
 async def start_run(call: Call) -> web.StreamResponse:
     job = BY_NAME.get(call.request.match_info["name"])
@@ -101,7 +89,7 @@ async def start_run(call: Call) -> web.StreamResponse:
     day = call.body.get("date")
     now = call.clock.now()
     if day is not None:
-        refuse_day_not_over(job, day, now, call.settings.tz)
+        refuse_day_not_over(job, day, now=now, tz=call.settings.tz)
     if day is not None and day > business_day(now, call.settings.tz):
         raise DomainError(
             ErrorCode.INVALID_REQUEST,
@@ -114,12 +102,11 @@ async def start_run(call: Call) -> web.StreamResponse:
             ErrorCode.JOB_RUNNING, f"{job.name} is running; try again when it is done"
         )
     after = {"date": None if day is None else day.isoformat()}
-    await audit.record(call.db, call.actor, "job.run", f"jobs/{job.name}", None, after, now)
+    await audit.record(
+        call.context, action="job.run", target=f"jobs/{job.name}", before=None, after=after
+    )
     task = asyncio.create_task(runner.run_now(job, day))
     background = call.app[keys.BACKGROUND]
     background.add(task)
     task.add_done_callback(background.discard)
-    return json_response(
-        {"job": job.name, "date": None if day is None else day.isoformat(), "status": "started"},
-        202,
-    )
+    return call.answer({"job": job.name, "date": day, "status": "started"})

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from service.csvout import table_response
 from service.domain import ledger
+from service.errors import ErrorCode
 from service.http import Call, Routes, json_response
 from service.schemas.ledger import (
     Balances,
@@ -17,7 +18,7 @@ from service.schemas.ledger import (
     TransfersQuery,
     Verified,
 )
-from service.views.ledger import statement_json, transfer_json
+from service.views.ledger import statement_day
 
 routes = Routes("money ledger", roles=("bureau",))
 
@@ -31,7 +32,7 @@ routes = Routes("money ledger", roles=("bureau",))
 async def balances(call: Call) -> web.StreamResponse:
     q = call.query
     found = await ledger.balances(
-        call.db, q.get("merchant_id"), q.get("kind"), q.get("negative") == "true"
+        call.db, q.get("merchant_id"), kind=q.get("kind"), negative=q.get("negative") == "true"
     )
     return json_response(found)
 
@@ -46,10 +47,14 @@ async def transfers(call: Call) -> web.StreamResponse:
     start, to = call.day_range(31)
     q = call.query
     rows = await ledger.transfers(
-        call.db, q.get("merchant_id"), q.get("kind"), start, to, q["limit"]
+        call.db,
+        q.get("merchant_id"),
+        kind=q.get("kind"),
+        from_day=start,
+        to_day=to,
+        limit=q["limit"],
     )
-    items = [transfer_json(r, call.settings.tz) for r in rows]
-    return table_response(call, items, f"festival-transfers-{start}-{to}.csv")
+    return table_response(call, rows, f"festival-transfers-{start}-{to}.csv")
 
 
 @routes.get(
@@ -65,9 +70,10 @@ async def verify(call: Call) -> web.StreamResponse:
 
 async def _statement(call: Call, merchant_id: int) -> web.StreamResponse:
     start, to = call.day_range(31)
-    rows = await ledger.statement(call.db, merchant_id, start, to)
-    items = [statement_json(r) for r in rows]
-    return table_response(call, items, f"statement-{merchant_id}-{start}-{to}.csv")
+    rows = await ledger.statement(call.db, merchant_id, from_day=start, to_day=to)
+    return table_response(
+        call, [statement_day(r) for r in rows], f"statement-{merchant_id}-{start}-{to}.csv"
+    )
 
 
 @routes.get(
@@ -75,7 +81,7 @@ async def _statement(call: Call, merchant_id: int) -> web.StreamResponse:
     summary="A merchant's 对账单 per business day (default the last 31); CSV with ?format=csv",
     query=StatementQuery(),
     table=StatementDay(),
-    errors=("not_found",),
+    errors=(ErrorCode.NOT_FOUND,),
 )
 async def merchant_statement(call: Call) -> web.StreamResponse:
     return await _statement(call, call.path_id())

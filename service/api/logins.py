@@ -6,6 +6,7 @@ from aiohttp import web
 
 from service import keys
 from service.domain import logins
+from service.errors import ErrorCode
 from service.http import PUBLIC, Call, Routes, json_response
 from service.schemas.auth import (
     BureauLogin,
@@ -40,7 +41,7 @@ def sign_in(call: Call) -> logins.SignIn:
     summary="Merchant sign-in with its api key",
     body=MerchantLogin(),
     response=TokenResponse(),
-    errors=("unauthorized", "rate_limited"),
+    errors=(ErrorCode.UNAUTHORIZED, ErrorCode.RATE_LIMITED),
 )
 async def merchant_login(call: Call) -> web.StreamResponse:
     return json_response(await sign_in(call).merchant(**call.body))
@@ -51,7 +52,7 @@ async def merchant_login(call: Call) -> web.StreamResponse:
     summary="Commerce bureau sign-in",
     body=BureauLogin(),
     response=TokenResponse(),
-    errors=("unauthorized", "rate_limited"),
+    errors=(ErrorCode.UNAUTHORIZED, ErrorCode.RATE_LIMITED),
 )
 async def bureau_login(call: Call) -> web.StreamResponse:
     return json_response(await sign_in(call).bureau(**call.body))
@@ -63,7 +64,7 @@ async def bureau_login(call: Call) -> web.StreamResponse:
     body=OtpRequest(),
     response=OtpAccepted(),
     status=202,
-    errors=("rate_limited",),
+    errors=(ErrorCode.RATE_LIMITED,),
 )
 async def request_otp(call: Call) -> web.StreamResponse:
     return json_response(await sign_in(call).request_code(call.app[keys.SMS], **call.body), 202)
@@ -74,7 +75,7 @@ async def request_otp(call: Call) -> web.StreamResponse:
     summary="Resident sign-in with the SMS code",
     body=ResidentLogin(),
     response=TokenResponse(),
-    errors=("unauthorized", "rate_limited"),
+    errors=(ErrorCode.UNAUTHORIZED, ErrorCode.RATE_LIMITED),
 )
 async def resident_login(call: Call) -> web.StreamResponse:
     return json_response(await sign_in(call).resident(**call.body))

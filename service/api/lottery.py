@@ -6,9 +6,11 @@ from aiohttp import web
 
 from service import keys
 from service.domain import lottery
-from service.http import JSON, PUBLIC, Call, Routes, json_response
+from service.domain.context import Context
+from service.errors import ErrorCode
+from service.http import JSON, PUBLIC, Call, Routes
 from service.schemas.lottery import DrawRecord, Entry, MyEntry
-from service.views.lottery import draw_record_text, entry_json, my_entry_json
+from service.views.lottery import draw_record_text
 
 routes = Routes("lottery", roles=("resident",))
 
@@ -20,12 +22,14 @@ routes = Routes("lottery", roles=("resident",))
     status=201,
     also=(200,),
     checks_binding=True,
-    errors=("not_found", "not_lottery", "not_open", "closed"),
+    errors=(ErrorCode.NOT_FOUND, ErrorCode.NOT_LOTTERY, ErrorCode.NOT_OPEN, ErrorCode.CLOSED),
 )
 async def enter(call: Call) -> web.StreamResponse:
     me = call.me
-    entry = await lottery.enter(call.db, call.path_id(), me.sub, me.person, call.clock.now())
-    return json_response(entry_json(entry, call.settings.tz), 201 if entry.new else 200)
+    entry = await lottery.enter(
+        call.db, call.path_id(), sub=me.sub, person=me.person, now=call.clock.now()
+    )
+    return call.answer(entry, 201 if entry.new else 200)
 
 
 @routes.get(
@@ -35,8 +39,8 @@ async def enter(call: Call) -> web.StreamResponse:
     checks_binding=True,
 )
 async def my_entries(call: Call) -> web.StreamResponse:
-    rows = await lottery.entries_of(call.db, call.me.sub, call.me.person)
-    return json_response([my_entry_json(r, call.settings.tz) for r in rows])
+    rows = await lottery.entries_of(call.db, call.me.sub, token_person=call.me.person)
+    return call.answer(rows)
 
 
 @routes.get(
@@ -44,7 +48,7 @@ async def my_entries(call: Call) -> web.StreamResponse:
     roles=PUBLIC,
     summary="The public record of a lottery's draw: anyone can recompute the winners from it",
     response=DrawRecord(),
-    errors=("not_found",),
+    errors=(ErrorCode.NOT_FOUND,),
 )
 async def draw_record(call: Call) -> web.StreamResponse:
     row = await lottery.record(call.db, call.path_id())
@@ -56,12 +60,20 @@ async def draw_record(call: Call) -> web.StreamResponse:
     roles=("bureau",),
     summary="Draw a lottery now (once its draw_at has passed; only once)",
     response=DrawRecord(),
-    errors=("not_found", "not_lottery", "not_open", "already_drawn"),
+    errors=(
+        ErrorCode.NOT_FOUND,
+        ErrorCode.NOT_LOTTERY,
+        ErrorCode.NOT_OPEN,
+        ErrorCode.ALREADY_DRAWN,
+    ),
 )
 async def draw_now(call: Call) -> web.StreamResponse:
     # On the jobs' pool: a draw of a million entries takes longer than a request's statements
     # may (service/db.py).
     jobs_db = call.app[keys.JOBS].db
-    drawn = await lottery.draw(jobs_db, call.path_id(), call.actor, call.clock.now())
+    drawn = await lottery.draw(
+        Context(db=jobs_db, actor=call.actor, now=call.clock.now(), tz=call.settings.tz),
+        batch_id=call.path_id(),
+    )
     row = await lottery.record(call.db, drawn.batch_id)
     return web.Response(text=draw_record_text(row, call.settings.tz), content_type=JSON)

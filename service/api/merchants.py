@@ -6,6 +6,7 @@ from aiohttp import web
 
 from service.csvout import csv_response, wants_csv
 from service.domain import merchants
+from service.errors import ErrorCode
 from service.http import Call, Routes, json_response
 from service.schemas.common import columns
 from service.schemas.merchants import (
@@ -15,7 +16,7 @@ from service.schemas.merchants import (
     MerchantListQuery,
     MerchantPatch,
 )
-from service.views.merchants import merchant_json
+from service.views.merchants import merchant
 
 routes = Routes("merchants (bureau)", roles=("bureau",))
 
@@ -26,12 +27,11 @@ routes = Routes("merchants (bureau)", roles=("bureau",))
     body=MerchantCreate(),
     response=MerchantCreated(),
     status=201,
-    errors=("invalid_request", "conflict"),
+    errors=(ErrorCode.INVALID_REQUEST, ErrorCode.CONFLICT),
 )
 async def create_merchant(call: Call) -> web.StreamResponse:
-    row, api_key = await merchants.create_merchant(call.db, call.body, call.actor, call.clock.now())
-    tz = call.settings.tz
-    return json_response({"merchant": merchant_json(row, tz), "api_key": api_key}, 201)
+    row, api_key = await merchants.create_merchant(call.context, data=call.body)
+    return call.answer({"merchant": merchant(row), "api_key": api_key})
 
 
 @routes.get(
@@ -43,10 +43,9 @@ async def create_merchant(call: Call) -> web.StreamResponse:
 )
 async def list_merchants(call: Call) -> web.StreamResponse:
     rows = await merchants.list_merchants(
-        call.db, call.query.get("category"), call.query.get("status")
+        call.db, call.query.get("category"), status=call.query.get("status")
     )
-    tz = call.settings.tz
-    items = [merchant_json(r, tz) for r in rows]
+    items = call.dump([merchant(r) for r in rows])
     if wants_csv(call.request, call.query):
         return csv_response(items, columns(Merchant()), "festival-merchants.csv")
     return json_response(items)
@@ -56,11 +55,11 @@ async def list_merchants(call: Call) -> web.StreamResponse:
     "/admin/merchants/{id}",
     summary="One merchant",
     response=Merchant(),
-    errors=("not_found",),
+    errors=(ErrorCode.NOT_FOUND,),
 )
 async def get_merchant(call: Call) -> web.StreamResponse:
     row = await merchants.get_merchant(call.db, call.path_id())
-    return json_response(merchant_json(row, call.settings.tz))
+    return call.answer(merchant(row))
 
 
 @routes.patch(
@@ -68,10 +67,8 @@ async def get_merchant(call: Call) -> web.StreamResponse:
     summary="Suspend or reactivate a merchant, or change its contact",
     body=MerchantPatch(),
     response=Merchant(),
-    errors=("invalid_request", "not_found"),
+    errors=(ErrorCode.INVALID_REQUEST, ErrorCode.NOT_FOUND),
 )
 async def patch_merchant(call: Call) -> web.StreamResponse:
-    row = await merchants.update_merchant(
-        call.db, call.path_id(), call.body, call.actor, call.clock.now()
-    )
-    return json_response(merchant_json(row, call.settings.tz))
+    row = await merchants.update_merchant(call.context, merchant_id=call.path_id(), data=call.body)
+    return call.answer(merchant(row))

@@ -6,15 +6,19 @@ from aiohttp import web
 
 from service.csvout import table_response
 from service.domain import payments
+from service.domain.payments import Return
+from service.errors import ErrorCode
 from service.http import Call, Routes, idempotency_header, idempotency_key, json_response
+from service.schemas.common import read_rows, refuse_bad_lines
 from service.schemas.payments import (
+    MAX_RETURN_ROWS,
     Export,
     ExportRequest,
     ExportRow,
     ExportsQuery,
+    ReturnRow,
     ReturnsApplied,
 )
-from service.views.ledger import export_json
 
 routes = Routes("payments (bureau)", roles=("bureau",))
 
@@ -26,7 +30,7 @@ routes = Routes("payments (bureau)", roles=("bureau",))
     body_optional=True,
     response=Export(),
     status=201,
-    errors=("invalid_request",),
+    errors=(ErrorCode.INVALID_REQUEST,),
     extra={
         "headers": [
             idempotency_header(
@@ -36,14 +40,8 @@ routes = Routes("payments (bureau)", roles=("bureau",))
     },
 )
 async def export(call: Call) -> web.StreamResponse:
-    made = await payments.export(
-        call.db,
-        idempotency_key(call, required=True) or "",
-        call.actor,
-        call.clock.now(),
-        call.settings.tz,
-    )
-    return json_response(export_json(made, call.settings.tz), status=201)
+    made = await payments.export(call.context, key=idempotency_key(call, required=True) or "")
+    return call.answer(made)
 
 
 @routes.get(
@@ -54,15 +52,14 @@ async def export(call: Call) -> web.StreamResponse:
 )
 async def list_exports(call: Call) -> web.StreamResponse:
     found = await payments.exports(call.db, call.query["limit"])
-    items = [export_json(e, call.settings.tz) for e in found]
-    return table_response(call, items, "festival-bank-files.csv")
+    return table_response(call, found, "festival-bank-files.csv")
 
 
 @routes.get(
     "/admin/payments/exports/{id}/file",
     summary="A kept bank file: the same bytes every time (X-Content-SHA256 is their hash)",
     produces_csv=True,
-    errors=("not_found",),
+    errors=(ErrorCode.NOT_FOUND,),
 )
 async def export_file(call: Call) -> web.StreamResponse:
     bank_file_id = call.path_id()
@@ -84,11 +81,29 @@ async def export_file(call: Call) -> web.StreamResponse:
     summary="The bank's return file (CSV reference,status[,amount_yuan]); all rows or none",
     raw_body="text/csv",
     response=ReturnsApplied(),
-    errors=("invalid_request", "already_returned"),
+    errors=(ErrorCode.INVALID_REQUEST, ErrorCode.ALREADY_RETURNED),
 )
 async def put_returns(call: Call) -> web.StreamResponse:
-    rows = payments.parse_returns(await call.csv_text())
-    applied = await payments.apply_returns(
-        call.db, rows, call.actor, call.clock.now(), call.settings.tz
-    )
+    rows = read_returns(await call.csv_text())
+    applied = await payments.apply_returns(call.context, rows=rows)
     return json_response(applied)
+
+
+def read_returns(text: str) -> list[Return]:
+    """A return file's rows, or a DomainError naming every bad line (1 = the header)."""
+    rows: list[Return] = []
+    errors: dict[str, list[str]] = {}
+    seen: dict[str, int] = {}
+    for number, row, problems in read_rows(text, ReturnRow()):
+        if "reference" in row:
+            ref = row["reference"]
+            if ref in seen:
+                problems.insert(0, f"repeats line {seen[ref]} ({ref}).")
+            else:
+                seen[ref] = number
+        if problems:
+            errors[str(number)] = problems
+        else:
+            rows.append(Return(row["reference"], row["status"], row.get("amount_yuan"), number))
+    refuse_bad_lines(len(rows), errors, MAX_RETURN_ROWS)
+    return rows

@@ -6,10 +6,10 @@ from aiohttp import web
 
 from service.csvout import table_response
 from service.domain import persons
-from service.http import Call, Routes, json_response
+from service.http import Call, Routes
 from service.schemas.common import TableQuery
 from service.schemas.persons import Suspension, SuspensionSet
-from service.views.persons import suspension_json
+from service.views.persons import suspension
 
 routes = Routes("persons (bureau)", roles=("bureau",))
 
@@ -21,8 +21,7 @@ routes = Routes("persons (bureau)", roles=("bureau",))
     table=Suspension(),
 )
 async def list_suspensions(call: Call) -> web.StreamResponse:
-    tz = call.settings.tz
-    rows = [suspension_json(r["person"], r, tz) for r in await persons.suspensions(call.db)]
+    rows = [suspension(r["person"], r) for r in await persons.suspensions(call.db)]
     return table_response(call, rows, "festival-suspensions.csv")
 
 
@@ -35,7 +34,7 @@ async def list_suspensions(call: Call) -> web.StreamResponse:
 async def put_suspension(call: Call) -> web.StreamResponse:
     person = call.body["person"]
     if not call.body["suspended"]:
-        await persons.lift(call.db, person, call.actor, call.clock.now())
-        return json_response(suspension_json(person, None, call.settings.tz))
-    row = await persons.suspend(call.db, person, call.body["reason"], call.actor, call.clock.now())
-    return json_response(suspension_json(person, row, call.settings.tz))
+        await persons.lift(call.context, person=person)
+        return call.answer(suspension(person, None))
+    row = await persons.suspend(call.context, person=person, reason=call.body["reason"])
+    return call.answer(suspension(person, row))

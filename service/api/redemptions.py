@@ -6,7 +6,8 @@ from aiohttp import web
 
 from service import keys
 from service.domain import redemptions
-from service.http import JSON, Call, Routes, idempotency_header, idempotency_key, json_response
+from service.errors import ErrorCode
+from service.http import JSON, Call, Routes, idempotency_header, idempotency_key
 from service.schemas.vouchers import (
     Redemption,
     RedemptionCreate,
@@ -16,7 +17,7 @@ from service.schemas.vouchers import (
     VoucherPreview,
 )
 from service.timefmt import business_day
-from service.views.redemptions import preview_json, redemption_json
+from service.views.redemptions import preview as preview_of
 
 routes = Routes("redemption (merchant)", roles=("merchant",))
 IDEMPOTENCY_HEADER = idempotency_header(
@@ -34,17 +35,17 @@ def _merchant_id(call: Call) -> int:
     "/merchant/vouchers/{code}",
     summary="Cashier preview of a voucher (typed code or scanned QR string)",
     response=VoucherPreview(),
-    errors=("not_found",),
+    errors=(ErrorCode.NOT_FOUND,),
 )
 async def preview(call: Call) -> web.StreamResponse:
     voucher, reason = await redemptions.preview(
         call.db,
         call.app[keys.SERVER_KEYS]["qr_signing"],
-        _merchant_id(call),
-        call.request.match_info["code"],
-        call.clock.now(),
+        merchant_id=_merchant_id(call),
+        value=call.request.match_info["code"],
+        now=call.clock.now(),
     )
-    return json_response(preview_json(voucher, reason, call.settings.tz))
+    return call.answer(preview_of(voucher, reason))
 
 
 @routes.post(
@@ -54,13 +55,13 @@ async def preview(call: Call) -> web.StreamResponse:
     response=Redemption(),
     status=201,
     errors=(
-        "not_found",
-        "below_min_spend",
-        "already_redeemed",
-        "expired",
-        "merchant_not_eligible",
-        "merchant_inactive",
-        "idempotency_key_reused",
+        ErrorCode.NOT_FOUND,
+        ErrorCode.BELOW_MIN_SPEND,
+        ErrorCode.ALREADY_REDEEMED,
+        ErrorCode.EXPIRED,
+        ErrorCode.MERCHANT_NOT_ELIGIBLE,
+        ErrorCode.MERCHANT_INACTIVE,
+        ErrorCode.IDEMPOTENCY_KEY_REUSED,
     ),
     extra={"headers": [IDEMPOTENCY_HEADER]},
 )
@@ -85,29 +86,28 @@ async def redeem(call: Call) -> web.StreamResponse:
 async def list_redemptions(call: Call) -> web.StreamResponse:
     mid, tz = _merchant_id(call), call.settings.tz
     if "idempotency_key" in call.query:
-        rows = await redemptions.by_key(call.db, mid, call.query["idempotency_key"])
+        rows = await redemptions.by_key(call.db, mid, key=call.query["idempotency_key"])
     else:
         day = call.query.get("date") or business_day(call.clock.now(), tz)
-        rows = await redemptions.on_day(call.db, mid, day)
-    items = [redemption_json(r, tz) for r in rows]
-    completed = [i for i in items if i["status"] == "completed"]
+        rows = await redemptions.on_day(call.db, mid, day=day)
+    completed = [r for r in rows if r["status"] == "completed"]
     totals = {
         "count": len(completed),
-        "order_amount_fen": sum(i["order_amount_fen"] for i in completed),
-        "discount_fen": sum(i["discount_fen"] for i in completed),
+        "order_amount_fen": sum(r["order_amount_fen"] for r in completed),
+        "discount_fen": sum(r["discount_fen"] for r in completed),
     }
-    return json_response({"items": items, "totals": totals})
+    return call.answer({"items": rows, "totals": totals})
 
 
 @routes.get(
     "/merchant/redemptions/{id}",
     summary="One of the caller's redemptions",
     response=Redemption(),
-    errors=("not_found",),
+    errors=(ErrorCode.NOT_FOUND,),
 )
 async def get_redemption(call: Call) -> web.StreamResponse:
-    row = await redemptions.get(call.db, _merchant_id(call), call.path_id())
-    return json_response(redemption_json(row, call.settings.tz))
+    row = await redemptions.get(call.db, _merchant_id(call), redemption_id=call.path_id())
+    return call.answer(row)
 
 
 @routes.post(
@@ -115,11 +115,21 @@ async def get_redemption(call: Call) -> web.StreamResponse:
     summary="Reverse a redemption on its business day; the voucher can be used again",
     body=Reversal(),
     response=Redemption(),
-    errors=("not_found", "forbidden", "not_redeemed", "reversal_window_passed"),
+    errors=(
+        ErrorCode.NOT_FOUND,
+        ErrorCode.FORBIDDEN,
+        ErrorCode.NOT_REDEEMED,
+        ErrorCode.REVERSAL_WINDOW_PASSED,
+    ),
 )
 async def reverse(call: Call) -> web.StreamResponse:
     tz = call.settings.tz
     row = await redemptions.reverse(
-        call.db, _merchant_id(call), call.path_id(), call.body["reason"], call.clock.now(), tz
+        call.db,
+        _merchant_id(call),
+        redemption_id=call.path_id(),
+        reason=call.body["reason"],
+        now=call.clock.now(),
+        tz=tz,
     )
-    return json_response(redemption_json(row, tz))
+    return call.answer(row)

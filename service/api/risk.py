@@ -6,9 +6,9 @@ from aiohttp import web
 
 from service.csvout import table_response
 from service.domain import risk
-from service.http import Call, Routes, json_response
+from service.errors import ErrorCode
+from service.http import Call, Routes
 from service.schemas.risk import Flag, FlagQuery, Release, Released, Review, Reviewed, Timeline
-from service.views.risk import flag_json, timeline_json
 
 routes = Routes("risk (bureau)", roles=("bureau",))
 
@@ -22,21 +22,24 @@ routes = Routes("risk (bureau)", roles=("bureau",))
 async def list_flags(call: Call) -> web.StreamResponse:
     q = call.query
     found = await risk.flags(
-        call.db, q.get("status"), q.get("merchant_id"), q.get("rule"), q["limit"]
+        call.db,
+        q.get("status"),
+        merchant_id=q.get("merchant_id"),
+        rule=q.get("rule"),
+        limit=q["limit"],
     )
-    items = [flag_json(f, call.settings.tz) for f in found]
-    return table_response(call, items, "festival-risk-flags.csv")
+    return table_response(call, found, "festival-risk-flags.csv")
 
 
 @routes.get(
     "/admin/risk/flags/{id}/timeline",
     summary="The flagged merchant's redemptions: per day for two weeks, per window that day",
     response=Timeline(),
-    errors=("not_found",),
+    errors=(ErrorCode.NOT_FOUND,),
 )
 async def flag_timeline(call: Call) -> web.StreamResponse:
-    found = await risk.timeline(call.db, call.path_id(), call.settings.risk.burst_minutes)
-    return json_response(timeline_json(found, call.settings.tz))
+    found = await risk.timeline(call.db, call.path_id(), minutes=call.settings.risk.burst_minutes)
+    return call.answer(found)
 
 
 @routes.post(
@@ -45,23 +48,18 @@ async def flag_timeline(call: Call) -> web.StreamResponse:
     body=Review(),
     response=Reviewed(),
     errors=(
-        "invalid_request",
-        "not_found",
-        "already_reviewed",
-        "flag_provisional",
-        "flag_withdrawn",
+        ErrorCode.INVALID_REQUEST,
+        ErrorCode.NOT_FOUND,
+        ErrorCode.ALREADY_REVIEWED,
+        ErrorCode.FLAG_PROVISIONAL,
+        ErrorCode.FLAG_WITHDRAWN,
     ),
 )
 async def review_flag(call: Call) -> web.StreamResponse:
     flag = await risk.review(
-        call.db,
-        call.path_id(),
-        call.body["decision"],
-        call.body["note"],
-        call.actor,
-        call.clock.now(),
+        call.context, flag_id=call.path_id(), decision=call.body["decision"], note=call.body["note"]
     )
-    return json_response(flag_json(flag, call.settings.tz))
+    return call.answer(flag)
 
 
 @routes.post(
@@ -69,16 +67,10 @@ async def review_flag(call: Call) -> web.StreamResponse:
     summary="End a confirmed flag's hold, optionally clawing back the flagged subsidy",
     body=Release(),
     response=Released(),
-    errors=("invalid_request", "not_found", "conflict"),
+    errors=(ErrorCode.INVALID_REQUEST, ErrorCode.NOT_FOUND, ErrorCode.CONFLICT),
 )
 async def release_flag(call: Call) -> web.StreamResponse:
     result = await risk.release(
-        call.db,
-        call.path_id(),
-        call.body["clawback"],
-        call.body["note"],
-        call.actor,
-        call.clock.now(),
-        call.settings.tz,
+        call.context, flag_id=call.path_id(), clawback=call.body["clawback"], note=call.body["note"]
     )
-    return json_response({**result, "flag": flag_json(result["flag"], call.settings.tz)})
+    return call.answer(result)

@@ -12,7 +12,7 @@ from service.http import Call, Routes
 from service.schemas.common import DayRangeQuery
 from service.schemas.settlements import DayQuery, SettlementLine
 from service.timefmt import business_day
-from service.views.settlements import settlement_row
+from service.views.settlements import settlement_line
 
 routes = Routes("settlement", roles=("bureau",))
 
@@ -26,8 +26,10 @@ routes = Routes("settlement", roles=("bureau",))
 async def day_lines(call: Call) -> web.StreamResponse:
     tz = call.settings.tz
     day = call.query.get("date") or business_day(call.clock.now(), tz) - timedelta(days=1)
-    items = [settlement_row(r, tz) for r in await settlements.lines_on_day(call.db, day)]
-    return table_response(call, items, f"festival-settlement-{day}.csv")
+    lines = await settlements.lines_on_day(call.db, day)
+    return table_response(
+        call, [settlement_line(r) for r in lines], f"festival-settlement-{day}.csv"
+    )
 
 
 @routes.get(
@@ -38,10 +40,10 @@ async def day_lines(call: Call) -> web.StreamResponse:
     table=SettlementLine(),
 )
 async def merchant_lines(call: Call) -> web.StreamResponse:
-    tz = call.settings.tz
     start, to = call.day_range(31)
     mid = call.me.merchant_id
     assert mid is not None
-    rows = await settlements.merchant_lines(call.db, mid, start, to)
-    items = [settlement_row(r, tz) for r in rows]
-    return table_response(call, items, f"settlement-{mid}-{start}-{to}.csv")
+    rows = await settlements.merchant_lines(call.db, mid, from_day=start, to_day=to)
+    return table_response(
+        call, [settlement_line(r) for r in rows], f"settlement-{mid}-{start}-{to}.csv"
+    )

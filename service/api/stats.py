@@ -8,8 +8,9 @@ from aiohttp import web
 
 from service.csvout import table_response
 from service.domain import baselines, recovery, stats
+from service.errors import ErrorCode
 from service.http import Call, Routes, json_response
-from service.schemas.common import MAX_RANGE_DAYS, check_span
+from service.schemas.common import check_span
 from service.schemas.stats import (
     BaselinesStored,
     DailyQuery,
@@ -17,9 +18,11 @@ from service.schemas.stats import (
     MerchantDayRow,
     MerchantsQuery,
     Summary,
+    read_baselines,
 )
-from service.timefmt import business_day, iso
+from service.timefmt import business_day
 from service.views import stats as views
+from service.vocabulary import MAX_RANGE_DAYS
 
 routes = Routes("stats (bureau)", roles=("bureau",))
 
@@ -38,9 +41,10 @@ async def daily(call: Call) -> web.StreamResponse:
     if start is None:
         start = max(first or to, to - timedelta(days=MAX_RANGE_DAYS - 1))
     check_span(start, to)
-    rows = await stats.daily_rows(call.db, start, to, call.query.get("category"))
-    items = [views.daily_row(r, call.settings.tz) for r in rows]
-    return table_response(call, items, f"festival-daily-{start}-{to}.csv")
+    rows = await stats.daily_rows(call.db, start, to_day=to, category=call.query.get("category"))
+    return table_response(
+        call, [views.daily_row(r) for r in rows], f"festival-daily-{start}-{to}.csv"
+    )
 
 
 @routes.get(
@@ -50,12 +54,7 @@ async def daily(call: Call) -> web.StreamResponse:
 )
 async def summary(call: Call) -> web.StreamResponse:
     rows = await stats.summary_rows(call.db)
-    answer = views.summary(rows, call.settings.tz)
-    answer["recovery"] = [
-        {**r, "computed_at": iso(r["computed_at"], call.settings.tz)}
-        for r in await recovery.stored_totals(call.db)
-    ]
-    return json_response(answer)
+    return call.answer(views.summary(rows, await recovery.stored_totals(call.db)))
 
 
 @routes.get(
@@ -66,9 +65,10 @@ async def summary(call: Call) -> web.StreamResponse:
 )
 async def merchants(call: Call) -> web.StreamResponse:
     day = call.query.get("date") or business_day(call.clock.now(), call.settings.tz)
-    rows = await stats.merchant_rows(call.db, day, call.query.get("category"))
-    items = [views.merchant_row(r, call.settings.tz) for r in rows]
-    return table_response(call, items, f"festival-merchants-{day}.csv")
+    rows = await stats.merchant_rows(call.db, day, category=call.query.get("category"))
+    return table_response(
+        call, [views.merchant_row(r) for r in rows], f"festival-merchants-{day}.csv"
+    )
 
 
 @routes.put(
@@ -76,9 +76,9 @@ async def merchants(call: Call) -> web.StreamResponse:
     summary="Upload baselines as CSV (date,category,sales_fen); all rows or none",
     raw_body="text/csv",
     response=BaselinesStored(),
-    errors=("invalid_request",),
+    errors=(ErrorCode.INVALID_REQUEST,),
 )
 async def put_baselines(call: Call) -> web.StreamResponse:
-    rows = baselines.parse(await call.csv_text())
-    stored = await baselines.store(call.db, rows, call.actor, call.clock.now())
+    rows = read_baselines(await call.csv_text())
+    stored = await baselines.store(call.context, rows=rows)
     return json_response({"rows": stored})

@@ -8,6 +8,7 @@ import time
 from aiohttp import web
 
 from service import keys, migrations
+from service.errors import ErrorCode
 from service.http import PUBLIC, Call, Routes, json_response
 
 routes = Routes("service", roles=PUBLIC, prefix="")
@@ -43,7 +44,7 @@ async def healthz(call: Call) -> web.StreamResponse:
 @routes.get(
     "/readyz",
     summary="The database answers and migrations are current",
-    errors=("unavailable",),
+    errors=(ErrorCode.UNAVAILABLE,),
 )
 async def readyz(call: Call) -> web.StreamResponse:
     pool = call.db.pool

@@ -3,24 +3,27 @@ recovery")."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from aiohttp import web
 
 from service.csvout import csv_response, table_response, wants_csv
 from service.domain import recovery, turnover
+from service.domain.turnover import Row as TurnoverLine
+from service.errors import ErrorCode
 from service.http import Call, Routes, json_response
-from service.schemas.common import DayRangeQuery, check_span, columns
+from service.schemas.common import DayRangeQuery, check_span, columns, read_rows, refuse_bad_lines
 from service.schemas.turnover import (
+    MAX_IMPORT_ROWS,
     RecoveryQuery,
     RecoveryReport,
     RecoveryRow,
     TurnoverDay,
+    TurnoverImportRow,
     TurnoverReport,
     TurnoverStored,
 )
 from service.timefmt import business_day
-from service.views.turnover import recovery_json, turnover_json
 
 routes = Routes("turnover and recovery", roles=("bureau",))
 
@@ -31,7 +34,7 @@ routes = Routes("turnover and recovery", roles=("bureau",))
     summary="The caller's whole takings of a day (日结); correctable until paid out",
     body=TurnoverReport(),
     response=TurnoverDay(),
-    errors=("invalid_request", "implausible", "conflict"),
+    errors=(ErrorCode.INVALID_REQUEST, ErrorCode.IMPLAUSIBLE, ErrorCode.CONFLICT),
 )
 async def report_turnover(call: Call) -> web.StreamResponse:
     mid = call.me.merchant_id
@@ -40,14 +43,14 @@ async def report_turnover(call: Call) -> web.StreamResponse:
     row = await turnover.report(
         call.db,
         mid,
-        call.path_day(),
-        call.body["sales_fen"],
-        call.body.get("transactions"),
-        business_day(now, call.settings.tz),
-        now,
-        call.settings.baseline_year,
+        day=call.path_day(),
+        sales_fen=call.body["sales_fen"],
+        transactions=call.body.get("transactions"),
+        today=business_day(now, call.settings.tz),
+        now=now,
+        baseline_year=call.settings.baseline_year,
     )
-    return json_response(turnover_json(row, call.settings.tz))
+    return call.answer(row)
 
 
 @routes.get(
@@ -61,9 +64,8 @@ async def my_turnover(call: Call) -> web.StreamResponse:
     mid = call.me.merchant_id
     assert mid is not None
     start, to = call.day_range(31)
-    rows = await turnover.of_merchant(call.db, mid, start, to)
-    items = [turnover_json(r, call.settings.tz) for r in rows]
-    return table_response(call, items, f"turnover-{mid}.csv")
+    rows = await turnover.of_merchant(call.db, mid, from_day=start, to_day=to)
+    return table_response(call, rows, f"turnover-{mid}.csv")
 
 
 @routes.put(
@@ -72,12 +74,12 @@ async def my_turnover(call: Call) -> web.StreamResponse:
     summary="Import takings as CSV (date,credit_code,category,sales_fen); all rows or none",
     raw_body="text/csv",
     response=TurnoverStored(),
-    errors=("invalid_request",),
+    errors=(ErrorCode.INVALID_REQUEST,),
 )
 async def import_turnover(call: Call) -> web.StreamResponse:
     year = call.settings.baseline_year
-    rows = turnover.parse(await call.csv_text(), (year, year + 1))
-    stored = await turnover.store(call.db, rows, call.actor, call.clock.now())
+    rows = read_turnover(await call.csv_text(), (year, year + 1))
+    stored = await turnover.store(call.context, rows=rows)
     return json_response({"rows": stored})
 
 
@@ -96,17 +98,41 @@ async def recovery_report(call: Call) -> web.StreamResponse:
     start, to = await recovery.default_range(
         call.db,
         year,
-        call.settings.tz,
-        yesterday,
-        call.query.get("from_"),
-        call.query.get("to"),
+        tz=call.settings.tz,
+        yesterday=yesterday,
+        given_from=call.query.get("from_"),
+        given_to=call.query.get("to"),
     )
     check_span(start, to)
-    found = await recovery.compute(call.db, start, to, call.query.get("category"), year)
-    items = [recovery_json(r) for r in found.items]
-    totals = [recovery_json(r) for r in found.totals]
+    found = await recovery.compute(
+        call.db, start, last=to, category=call.query.get("category"), baseline_year=year
+    )
+    report = call.dump({"items": found.items, "totals": found.totals})
     if wants_csv(call.request, call.query):
-        return csv_response(
-            [*items, *totals], columns(RecoveryRow()), f"festival-recovery-{start}-{to}.csv"
-        )
-    return json_response({"items": items, "totals": totals})
+        rows = [*report["items"], *report["totals"]]
+        return csv_response(rows, columns(RecoveryRow()), f"festival-recovery-{start}-{to}.csv")
+    return json_response(report)
+
+
+def read_turnover(text: str, years: tuple[int, ...]) -> list[TurnoverLine]:
+    """The rows of a turnover CSV (`date,credit_code,category,sales_fen`), or a DomainError
+    naming every bad line (1 = the header)."""
+    rows: list[TurnoverLine] = []
+    errors: dict[str, list[str]] = {}
+    seen: dict[tuple[str, date], int] = {}
+    for number, row, problems in read_rows(text, TurnoverImportRow(years)):
+        if "date" in row and "credit_code" in row:
+            key = (row["credit_code"], row["date"])
+            if key in seen:
+                problems.append(f"repeats line {seen[key]} ({key[0]}, {key[1]}).")
+            seen[key] = number
+        if problems:
+            errors[str(number)] = problems
+        else:
+            rows.append(
+                TurnoverLine(
+                    number, row["date"], row["credit_code"], row["category"], row["sales_fen"]
+                )
+            )
+    refuse_bad_lines(len(rows), errors, MAX_IMPORT_ROWS)
+    return rows

@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from service.domain.credit_code import random_huaiyin_code
+from service.credit_code import random_huaiyin_code
 from service.domain.recovery import baseline_day
 
 # What the festival added to its merchants' recovery index, per category (the known answer).

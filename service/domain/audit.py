@@ -26,6 +26,7 @@ from typing import Any
 import asyncpg
 
 from service.db import Conn, Database
+from service.domain.context import Actor, Context
 from service.domain.phones import mask_account, mask_phone
 
 GENESIS = "0" * 64
@@ -36,14 +37,6 @@ MASKED: dict[str, Callable[[str], str | None]] = {
     "contact_phone": mask_phone,
     "account_no": mask_account,
 }
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who writes: a bureau account (its token's `sub`) within a request, or a command."""
-
-    name: str
-    request_id: str | None = None
 
 
 def operator() -> Actor:
@@ -116,9 +109,10 @@ def entry_hash(entry: Mapping[str, Any]) -> str:
 
 async def append(
     tx: Conn,
+    *,
     actor: Actor,
     action: str,
-    object_: str,
+    target: str,
     before: Mapping[str, Any] | None,
     after: Mapping[str, Any] | None,
     now: datetime,
@@ -132,7 +126,7 @@ async def append(
         "at": now,
         "actor": actor.name,
         "action": action,
-        "object": object_,
+        "object": target,
         "before": jsonable(before),
         "after": jsonable(after),
         "request_id": actor.request_id,
@@ -149,17 +143,24 @@ async def append(
 
 
 async def record(
-    db: Database,
-    actor: Actor,
+    ctx: Context,
     action: str,
-    object_: str,
+    *,
+    target: str,
     before: Mapping[str, Any] | None,
     after: Mapping[str, Any] | None,
-    now: datetime,
 ) -> int:
     """An entry for an action that writes nothing else (it starts work done elsewhere)."""
-    async with db.transaction() as tx:
-        return await append(tx, actor, action, object_, before, after, now)
+    async with ctx.db.transaction() as tx:
+        return await append(
+            tx,
+            actor=ctx.actor,
+            action=action,
+            target=target,
+            before=before,
+            after=after,
+            now=ctx.now,
+        )
 
 
 def entry_of(row: asyncpg.Record) -> dict[str, Any]:
@@ -173,6 +174,7 @@ def entry_of(row: asyncpg.Record) -> dict[str, Any]:
 async def entries(
     db: Database,
     from_at: datetime | None,
+    *,
     to_at: datetime | None,
     actor: str | None,
     action: str | None,

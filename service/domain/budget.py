@@ -13,6 +13,7 @@ import asyncpg
 
 from service.db import Conn, Database
 from service.domain import audit
+from service.domain.context import Context
 from service.errors import DomainError, ErrorCode
 
 
@@ -20,7 +21,7 @@ async def report(db: Database, now: datetime) -> list[asyncpg.Record]:
     return await db.fetch("budget_usage", now=now, category=None)
 
 
-async def reserve(tx: Conn, category: str, extra_fen: int, now: datetime) -> None:
+async def reserve(tx: Conn, category: str, *, extra_fen: int, now: datetime) -> None:
     """Refuse (over_budget) if committing `extra_fen` more to `category` would pass its
     budget. Holds the category's budget lock until the transaction ends."""
     if extra_fen <= 0 or await tx.fetchrow("lock_budget", category=category) is None:
@@ -37,13 +38,16 @@ async def reserve(tx: Conn, category: str, extra_fen: int, now: datetime) -> Non
 
 
 async def set_budget(
-    db: Database, category: str, budget_fen: int, actor: audit.Actor, now: datetime
+    ctx: Context,
+    category: str,
+    *,
+    budget_fen: int,
 ) -> dict[str, Any]:
     """A category's budget; never below what is already committed and spent."""
-    async with db.transaction() as tx:
-        await tx.execute("ensure_budget_row", category=category, now=now)
+    async with ctx.db.transaction() as tx:
+        await tx.execute("ensure_budget_row", category=category, now=ctx.now)
         await tx.fetchrow("lock_budget", category=category)
-        usage = await tx.fetchrow("budget_usage", now=now, category=category)
+        usage = await tx.fetchrow("budget_usage", now=ctx.now, category=category)
         assert usage is not None
         used = usage["committed_fen"] + usage["spent_fen"]
         if budget_fen < used:
@@ -56,16 +60,16 @@ async def set_budget(
                     "spent_fen": usage["spent_fen"],
                 },
             )
-        await tx.execute("set_budget", category=category, budget_fen=budget_fen, now=now)
-        row = await tx.fetchrow("budget_usage", now=now, category=category)
+        await tx.execute("set_budget", category=category, budget_fen=budget_fen, now=ctx.now)
+        row = await tx.fetchrow("budget_usage", now=ctx.now, category=category)
         assert row is not None
         await audit.append(
             tx,
-            actor,
-            "budget.set",
-            f"budget/{category}",
-            audit.snapshot(usage),
-            audit.snapshot(row),
-            now,
+            actor=ctx.actor,
+            action="budget.set",
+            target=f"budget/{category}",
+            before=audit.snapshot(usage),
+            after=audit.snapshot(row),
+            now=ctx.now,
         )
         return dict(row)

@@ -29,6 +29,7 @@ from service.db import Conn, Database
 from service.domain.codes import new_code
 from service.domain.persons import another_person, bound_to, suspended
 from service.errors import DomainError, ErrorCode
+from service.vocabulary import LOTTERY
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class Claimed:
 
 
 def _window_refusal(batch: asyncpg.Record, now: datetime) -> DomainError | None:
-    if batch["mode"] == "lottery":
+    if batch["mode"] == LOTTERY:
         return DomainError(
             ErrorCode.LOTTERY_BATCH,
             "this batch is drawn by lottery: enter it (POST /batches/{id}/entries) instead",
@@ -120,6 +121,7 @@ Render = Callable[[Claimed], str]
 async def claim_many(
     db: Database,
     batch_id: int,
+    *,
     requests: Sequence[ClaimRequest | str],
     now: datetime,
     render: Render | None = None,
@@ -130,7 +132,7 @@ async def claim_many(
     wanted = [r if isinstance(r, ClaimRequest) else ClaimRequest(r) for r in requests]
     for attempt in range(_RETRIES):
         try:
-            return await _claim_once(db, batch_id, wanted, now, render)
+            return await _claim_once(db, batch_id, wanted=wanted, now=now, render=render)
         except asyncpg.IntegrityConstraintViolationError as err:
             # A race the lock should have prevented, a code collision (2^-64), or one key
             # used at once for two batches: the constraint held, so nothing was written;
@@ -142,7 +144,7 @@ async def claim_many(
 
 
 async def _claim_once(
-    db: Database, batch_id: int, wanted: list[ClaimRequest], now: datetime, render: Render | None
+    db: Database, batch_id: int, *, wanted: list[ClaimRequest], now: datetime, render: Render | None
 ) -> list[Outcome]:
     async with db.transaction() as tx:
         batch = await tx.fetchrow("lock_batch_for_claims", batch_id=batch_id)
@@ -153,13 +155,13 @@ async def _claim_once(
         claimants: Claimants | None = None
         stored: dict[tuple[int, str | None], asyncpg.Record] = {}
         if any(r.key is not None for r in wanted):
-            claimants = await _residents(tx, batch_id, wanted)
-            stored = await _stored_answers(tx, wanted, claimants.ids)
+            claimants = await _residents(tx, batch_id, wanted=wanted)
+            stored = await _stored_answers(tx, wanted, residents=claimants.ids)
         refusal = _window_refusal(batch, now)
         if refusal is not None and claimants is None:
             return [refusal] * len(wanted)
         if claimants is None:
-            claimants = await _residents(tx, batch_id, wanted)
+            claimants = await _residents(tx, batch_id, wanted=wanted)
 
         limit = batch["per_resident_limit"]
         remaining = batch["quantity"] - batch["claimed"]
@@ -228,7 +230,16 @@ async def _claim_once(
             )
             for outcome in outcomes
         ]
-        return await _store_keyed(tx, batch_id, wanted, claimants.ids, decided, stored, now, render)
+        return await _store_keyed(
+            tx,
+            batch_id,
+            wanted=wanted,
+            residents=claimants.ids,
+            decided=decided,
+            stored=stored,
+            now=now,
+            render=render,
+        )
 
 
 @dataclass
@@ -247,7 +258,7 @@ class Claimants:
         return bound_to(self.bound[request.sub], request.who)
 
 
-async def _residents(tx: Conn, batch_id: int, wanted: list[ClaimRequest]) -> Claimants:
+async def _residents(tx: Conn, batch_id: int, *, wanted: list[ClaimRequest]) -> Claimants:
     pairs = list(dict.fromkeys((r.sub, r.who) for r in wanted))
     for _ in range(_RETRIES):
         rows = await tx.fetch(
@@ -269,7 +280,7 @@ async def _residents(tx: Conn, batch_id: int, wanted: list[ClaimRequest]) -> Cla
 
 
 async def _stored_answers(
-    tx: Conn, wanted: list[ClaimRequest], residents: dict[str, int]
+    tx: Conn, wanted: list[ClaimRequest], *, residents: dict[str, int]
 ) -> dict[tuple[int, str | None], asyncpg.Record]:
     keyed = [r for r in wanted if r.key is not None]
     if not keyed:
@@ -294,6 +305,7 @@ def _replay(answer: asyncpg.Record, batch_id: int) -> Outcome:
 async def _store_keyed(
     tx: Conn,
     batch_id: int,
+    *,
     wanted: list[ClaimRequest],
     residents: dict[str, int],
     decided: list[Outcome],
@@ -339,7 +351,7 @@ class ClaimCombiner:
     (service/combiner.py), and remembers for a second that a batch is sold out. Two claims
     with the same (resident, key) never share a flush: the second finds the first's answer."""
 
-    def __init__(self, db: Database, now: Callable[[], datetime], render: Render) -> None:
+    def __init__(self, db: Database, *, now: Callable[[], datetime], render: Render) -> None:
         self.db = db
         self.now = now
         self.render = render
@@ -352,7 +364,7 @@ class ClaimCombiner:
         )
 
     async def claim(
-        self, batch_id: int, sub: str, key: str | None = None, person: str = ""
+        self, batch_id: int, sub: str, *, key: str | None = None, person: str = ""
     ) -> Claimed | Stored:
         until = self._sold_out_until.get(batch_id)
         # A keyed claim may be the retry of a won one: the database has its answer.
@@ -365,7 +377,9 @@ class ClaimCombiner:
         self._sold_out_until.pop(batch_id, None)
 
     async def _flush(self, batch_id: int, requests: list[ClaimRequest]) -> list[Outcome]:
-        outcomes = await claim_many(self.db, batch_id, requests, self.now(), self.render)
+        outcomes = await claim_many(
+            self.db, batch_id, requests=requests, now=self.now(), render=self.render
+        )
         if any(isinstance(o, DomainError) and o.code == ErrorCode.SOLD_OUT for o in outcomes):
             self._sold_out_until[batch_id] = time.monotonic() + SOLD_OUT_MEMORY_S
         return outcomes

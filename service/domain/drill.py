@@ -95,7 +95,7 @@ async def following(db: Database, clock: Clock) -> AsyncIterator[None]:
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def move(db: Database, clock: Clock, to: datetime, actor: audit.Actor) -> Moved:
+async def move(db: Database, clock: Clock, *, to: datetime, actor: audit.Actor) -> Moved:
     """Moves the festival's clock forward to `to` (clock_backwards if `to` is earlier than it
     is now), on the audit trail; `clock`, if it is a DrillClock, follows at once."""
     async with db.transaction() as tx:
@@ -116,12 +116,12 @@ async def move(db: Database, clock: Clock, to: datetime, actor: audit.Actor) -> 
         assert moved is not None
         await audit.append(
             tx,
-            actor,
-            "drill.clock",
-            "drill/clock",
-            {"now": before, "offset_us": row["offset_us"]},
-            {"now": to, "offset_us": moved["offset_us"]},
-            before,
+            actor=actor,
+            action="drill.clock",
+            target="drill/clock",
+            before={"now": before, "offset_us": row["offset_us"]},
+            after={"now": to, "offset_us": moved["offset_us"]},
+            now=before,
         )
     if isinstance(clock, DrillClock):
         clock.follow(offset)

@@ -34,7 +34,39 @@ async def lock_merchants(tx: Conn, merchant_ids: list[int]) -> None:
     await tx.fetch("lock_merchants", merchant_ids=sorted(set(merchant_ids)))
 
 
-def refuse_day_not_over(day: date, now: datetime, tz: Any) -> None:
+async def payable_balances(tx: Conn, merchant_ids: list[int] | None) -> list[asyncpg.Record]:
+    """Each merchant's payable balance above zero (of these merchants; None: of all)."""
+    return await tx.fetch("payable_balances", merchant_ids=merchant_ids)
+
+
+async def payout_standing(tx: Conn, merchant_ids: list[int]) -> list[asyncpg.Record]:
+    """Whether each merchant may be paid now: its status and whether a confirmed flag holds
+    it (the one place a hold is derived)."""
+    return await tx.fetch("payout_standing", merchant_ids=merchant_ids)
+
+
+async def claw_back(
+    tx: Conn,
+    *,
+    flag_id: int,
+    merchant_id: int,
+    redemption_ids: list[int],
+    now: datetime,
+    day: date,
+) -> list[asyncpg.Record]:
+    """The subsidy of a released flag's redemptions taken back from the merchant's payable
+    balance (a transfer each, once; never one reversed already)."""
+    return await tx.fetch(
+        "claw_back",
+        flag_id=flag_id,
+        merchant_id=merchant_id,
+        redemption_ids=redemption_ids,
+        now=now,
+        day=day,
+    )
+
+
+def refuse_day_not_over(day: date, now: datetime, *, tz: Any) -> None:
     """A business day is settled once it has ended (by the festival's clock): day_not_over."""
     today = business_day(now, tz)
     if day >= today:
@@ -45,31 +77,31 @@ def refuse_day_not_over(day: date, now: datetime, tz: Any) -> None:
         )
 
 
-async def settle(tx: Conn, day: date, now: datetime, tz: Any) -> int:
+async def settle(tx: Conn, day: date, *, now: datetime, tz: Any) -> int:
     """Moves every merchant's unsettled money of business days up to `day` to payable, once
     per (merchant, day); only for a day that is over. Returns the transfers made."""
-    refuse_day_not_over(day, now, tz)
+    refuse_day_not_over(day, now, tz=tz)
     await tx.fetch("lock_all_merchants")
     settled = await tx.fetch("settle_day", day=day, now=now)
     # A money job's run is on the audit trail with its totals, in the run's transaction.
     await audit.append(
         tx,
-        SETTLEMENT_JOB,
-        "ledger.settle",
-        f"settlement/{day.isoformat()}",
-        None,
-        {
+        actor=SETTLEMENT_JOB,
+        action="ledger.settle",
+        target=f"settlement/{day.isoformat()}",
+        before=None,
+        after={
             "date": day.isoformat(),
             "merchants": len(settled),
             "settled_fen": sum(r["amount_fen"] for r in settled),
         },
-        now,
+        now=now,
     )
     return len(settled)
 
 
 async def balances(
-    db: Database, merchant_id: int | None, kind: str | None, negative: bool
+    db: Database, merchant_id: int | None, *, kind: str | None, negative: bool
 ) -> dict[str, Any]:
     if merchant_id is None:
         rows = await db.fetch("ledger_balances", kind=kind, negative=negative)
@@ -86,6 +118,7 @@ async def balances(
 async def transfers(
     db: Database,
     merchant_id: int | None,
+    *,
     kind: str | None,
     from_day: date,
     to_day: date,
@@ -102,7 +135,7 @@ async def transfers(
 
 
 async def statement(
-    db: Database, merchant_id: int, from_day: date, to_day: date
+    db: Database, merchant_id: int, *, from_day: date, to_day: date
 ) -> list[asyncpg.Record]:
     """The merchant's 对账单: per business day each kind of movement, and the balances the day
     ends with (unsettled, and payable: what is owed, below 0 what the merchant owes back)."""

@@ -8,27 +8,36 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from service.auth import api_key_matches, hash_password, issue_token, verify_password
 from service.db import Database
 from service.domain import audit, rate_limits
+from service.domain.context import Context
 from service.domain.phones import mask_phone, phone_hash
 from service.errors import DomainError, ErrorCode
 from service.settings import Settings
-from service.sms import SmsSender
 
 OTP_TTL = timedelta(minutes=5)
 OTP_MAX_FAILURES = 5
 
 
+class SmsSender(Protocol):
+    """What sign-in needs of an SMS gateway; service.sms has the senders."""
+
+    async def send_login_code(self, phone: str, code: str) -> None: ...
+
+
 async def create_bureau_user(
-    db: Database, username: str, password: str, actor: audit.Actor, now: datetime
+    ctx: Context,
+    username: str,
+    *,
+    password: str,
 ) -> bool:
     """A bureau account with this password (slow salted hash); True if it is new, False
     if an existing account's password was reset."""
     password_hash = hash_password(password)
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         row = await tx.fetchrow(
             "insert_bureau_user", username=username, password_hash=password_hash
         )
@@ -36,15 +45,23 @@ async def create_bureau_user(
         created = bool(row["created"])
         action = "bureau_user.create" if created else "bureau_user.reset_password"
         after = {"username": username}
-        await audit.append(tx, actor, action, f"bureau_users/{username}", None, after, now)
+        await audit.append(
+            tx,
+            actor=ctx.actor,
+            action=action,
+            target=f"bureau_users/{username}",
+            before=None,
+            after=after,
+            now=ctx.now,
+        )
     return created
 
 
-def _code_hash(pepper: bytes, hashed_phone: bytes, code: str) -> bytes:
+def _code_hash(pepper: bytes, hashed_phone: bytes, *, code: str) -> bytes:
     return hmac.new(pepper, hashed_phone + code.encode(), hashlib.sha256).digest()
 
 
-def person_id(settings: Settings, pepper: bytes, phone: str) -> str:
+def person_id(settings: Settings, pepper: bytes, *, phone: str) -> str:
     """The `pid` of whoever holds this phone: HMAC-SHA256 (hex) under the key the city
     identity platform uses (FESTIVAL_PID_KEY), else under the service's phone pepper."""
     key = settings.pid_key.encode() if settings.pid_key else pepper
@@ -64,16 +81,16 @@ class SignIn:
     now: datetime
 
     async def _guard(self, account: str) -> str:
-        await rate_limits.hit(self.db, rate_limits.LOGIN_PER_IP, self.ip, self.now)
+        await rate_limits.hit(self.db, rate_limits.LOGIN_PER_IP, subject=self.ip, now=self.now)
         wrong = f"{account}@{self.ip}"
         await rate_limits.check(
-            self.db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, wrong, self.now
+            self.db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, subject=wrong, now=self.now
         )
         return wrong
 
     async def _refuse(self, wrong: str, message: str) -> DomainError:
         await rate_limits.record(
-            self.db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, wrong, self.now
+            self.db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, subject=wrong, now=self.now
         )
         return DomainError(ErrorCode.UNAUTHORIZED, message)
 
@@ -103,18 +120,18 @@ class SignIn:
         db, now, pepper = self.db, self.now, self.pepper
         hashed = phone_hash(pepper, phone)
         subject = hashed.hex()[:32]
-        await rate_limits.hit(db, rate_limits.OTP_PER_IP_HOUR, self.ip, now)
+        await rate_limits.hit(db, rate_limits.OTP_PER_IP_HOUR, subject=self.ip, now=now)
         for limit in (
             rate_limits.OTP_PER_PHONE_MINUTE,
             rate_limits.OTP_PER_PHONE_HOUR,
             rate_limits.OTP_PER_PHONE_DAY,
         ):
-            await rate_limits.hit(db, limit, subject, now)
+            await rate_limits.hit(db, limit, subject=subject, now=now)
         code = f"{secrets.randbelow(1_000_000):06d}"
         await db.execute(
             "upsert_otp",
             phone_hash=hashed,
-            code_hash=_code_hash(pepper, hashed, code),
+            code_hash=_code_hash(pepper, hashed, code=code),
             now=now,
             expires_at=now + OTP_TTL,
         )
@@ -126,9 +143,9 @@ class SignIn:
 
     async def resident(self, phone: str, code: str) -> dict[str, Any]:
         now, pepper = self.now, self.pepper
-        await rate_limits.hit(self.db, rate_limits.LOGIN_PER_IP, self.ip, now)
+        await rate_limits.hit(self.db, rate_limits.LOGIN_PER_IP, subject=self.ip, now=now)
         hashed = phone_hash(pepper, phone)
-        pid = person_id(self.settings, pepper, phone)
+        pid = person_id(self.settings, pepper, phone=phone)
         async with self.db.transaction() as tx:
             # The row lock makes "check, then count a failure or consume" atomic.
             otp = await tx.fetchrow("lock_otp", phone_hash=hashed)
@@ -144,7 +161,7 @@ class SignIn:
                 )
             if now >= otp["expires_at"]:
                 raise DomainError(ErrorCode.UNAUTHORIZED, "the code has expired; request a new one")
-            if not hmac.compare_digest(otp["code_hash"], _code_hash(pepper, hashed, code)):
+            if not hmac.compare_digest(otp["code_hash"], _code_hash(pepper, hashed, code=code)):
                 failures = await tx.fetchval("otp_failed", phone_hash=hashed)
                 left = max(0, OTP_MAX_FAILURES - failures)
                 sub = None

@@ -23,7 +23,9 @@ from service.db import Conn, Database
 from service.domain import audit, persons
 from service.domain.claims import expiry
 from service.domain.codes import new_code
+from service.domain.context import Context
 from service.errors import DomainError, ErrorCode
+from service.vocabulary import LOTTERY
 
 SEED_BYTES = 32
 
@@ -54,17 +56,17 @@ class Entry:
     new: bool
 
 
-async def enter(db: Database, batch_id: int, sub: str, person: str, now: datetime) -> Entry:
+async def enter(db: Database, batch_id: int, *, sub: str, person: str, now: datetime) -> Entry:
     """The person's entry in a lottery batch (new, or the one it already has)."""
     async with db.transaction() as tx:
         batch = await tx.fetchrow("lottery_batch_for_entry", batch_id=batch_id)
         if batch is None:
             raise DomainError(ErrorCode.NOT_FOUND, "batch not found")
-        if batch["mode"] != "lottery":
+        if batch["mode"] != LOTTERY:
             raise DomainError(
                 ErrorCode.NOT_LOTTERY, "this batch is first come, first served: claim it instead"
             )
-        resident_id, person = await persons.bind(tx, sub, person)
+        resident_id, person = await persons.bind(tx, sub, token_person=person)
         await persons.refuse_if_suspended(tx, person)
         existing = await tx.fetchrow("person_entry", batch_id=batch_id, person=person)
         if existing is not None:
@@ -88,14 +90,14 @@ async def enter(db: Database, batch_id: int, sub: str, person: str, now: datetim
 
 
 async def enter_many(
-    db: Database, batch_id: int, people: list[tuple[str, str]], now: datetime
+    db: Database, batch_id: int, *, people: list[tuple[str, str]], now: datetime
 ) -> int:
     """Many (sub, person) entries at once, by the same rules as `enter` (the window, one
     entry per person, none for a suspended person): how the demo fills its lotteries.
     Returns how many entries were made."""
     async with db.transaction() as tx:
         batch = await tx.fetchrow("lottery_batch_for_entry", batch_id=batch_id)
-        if batch is None or batch["mode"] != "lottery":
+        if batch is None or batch["mode"] != LOTTERY:
             raise DomainError(ErrorCode.NOT_LOTTERY, "not a lottery batch")
         refusal = _registration_refusal(batch, now)
         if refusal is not None:
@@ -131,9 +133,9 @@ def _registration_refusal(batch: asyncpg.Record, now: datetime) -> DomainError |
     return None
 
 
-async def entries_of(db: Database, sub: str, token_person: str) -> list[asyncpg.Record]:
+async def entries_of(db: Database, sub: str, *, token_person: str) -> list[asyncpg.Record]:
     """The entries of the person the account is bound to (or the token's, if not bound yet)."""
-    person = await persons.person_of(db, sub, token_person)
+    person = await persons.person_of(db, sub, token_person=token_person)
     return await db.fetch("person_entries", person=person)
 
 
@@ -144,13 +146,16 @@ class Drawn:
     winners: int
 
 
-async def draw(db: Database, batch_id: int, actor: audit.Actor, now: datetime) -> Drawn:
+async def draw(
+    ctx: Context,
+    batch_id: int,
+) -> Drawn:
     """The bureau's "draw now": only once draw_at has passed, and only once."""
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         batch = await tx.fetchrow("lock_lottery_batch", batch_id=batch_id)
         if batch is None:
             raise DomainError(ErrorCode.NOT_FOUND, "batch not found")
-        if batch["mode"] != "lottery":
+        if batch["mode"] != LOTTERY:
             raise DomainError(ErrorCode.NOT_LOTTERY, "this batch is not a lottery")
         if batch["drawn_at"] is not None:
             raise DomainError(
@@ -158,21 +163,21 @@ async def draw(db: Database, batch_id: int, actor: audit.Actor, now: datetime) -
                 "this lottery has been drawn",
                 {"drawn_at": batch["drawn_at"].isoformat()},
             )
-        if now < batch["draw_at"]:
+        if ctx.now < batch["draw_at"]:
             raise DomainError(
                 ErrorCode.NOT_OPEN,
                 "the draw is not due yet",
                 {"draw_at": batch["draw_at"].isoformat()},
             )
-        drawn = await _draw_locked(tx, batch, now)
+        drawn = await _draw_locked(tx, batch, now=ctx.now)
         await audit.append(
             tx,
-            actor,
-            "lottery.draw",
-            f"batches/{batch_id}",
-            {"entries": drawn.entries, "drawn_at": None},
-            {"entries": drawn.entries, "winners": drawn.winners, "drawn_at": now},
-            now,
+            actor=ctx.actor,
+            action="lottery.draw",
+            target=f"batches/{batch_id}",
+            before={"entries": drawn.entries, "drawn_at": None},
+            after={"entries": drawn.entries, "winners": drawn.winners, "drawn_at": ctx.now},
+            now=ctx.now,
         )
         return drawn
 
@@ -184,11 +189,11 @@ async def draw_due(tx: Conn, now: datetime) -> int:
     for row in await tx.fetch("due_draws", now=now):
         batch = await tx.fetchrow("lock_lottery_batch", batch_id=row["id"])
         assert batch is not None
-        issued += (await _draw_locked(tx, batch, now)).winners
+        issued += (await _draw_locked(tx, batch, now=now)).winners
     return issued
 
 
-async def _draw_locked(tx: Conn, batch: asyncpg.Record, now: datetime) -> Drawn:
+async def _draw_locked(tx: Conn, batch: asyncpg.Record, *, now: datetime) -> Drawn:
     offered = batch["quantity"] - batch["claimed"]
     winners = min(offered, batch["entries"])
     inner, outer = pads(bytes(batch["seed"]))
@@ -209,7 +214,7 @@ async def _draw_locked(tx: Conn, batch: asyncpg.Record, now: datetime) -> Drawn:
 
 async def record(db: Database, batch_id: int) -> asyncpg.Record:
     row = await db.fetchrow("draw_record", batch_id=batch_id)
-    if row is None or row["mode"] != "lottery":
+    if row is None or row["mode"] != LOTTERY:
         raise DomainError(ErrorCode.NOT_FOUND, "no lottery batch with this id")
     return row
 

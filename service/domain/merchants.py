@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from service.auth import hash_api_key, new_api_key
-from service.db import Database
+from service.db import Conn, Database
 from service.domain import audit
+from service.domain.context import Context
 from service.errors import not_found
 
 
 async def create_merchant(
-    db: Database, data: dict[str, Any], actor: audit.Actor, now: datetime
+    ctx: Context,
+    data: dict[str, Any],
 ) -> tuple[asyncpg.Record, str]:
     """The new merchant and its api key, which exists in clear only in this answer."""
     api_key = new_api_key()
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         row = await tx.fetchrow(
             "insert_merchant",
             name=data["name"].strip(),
@@ -36,20 +37,28 @@ async def create_merchant(
         key = await audit.fingerprint_key(tx)
         await audit.append(
             tx,
-            actor,
-            "merchant.create",
-            f"merchants/{row['id']}",
-            None,
-            audit.snapshot(row, fingerprint_key=key),
-            now,
+            actor=ctx.actor,
+            action="merchant.create",
+            target=f"merchants/{row['id']}",
+            before=None,
+            after=audit.snapshot(row, fingerprint_key=key),
+            now=ctx.now,
         )
     return row, api_key
 
 
 async def list_merchants(
-    db: Database, category: str | None, status: str | None
+    db: Database, category: str | None, *, status: str | None
 ) -> list[asyncpg.Record]:
     return await db.fetch("list_merchants", category=category, status=status)
+
+
+async def categories_of(tx: Conn | Database, merchant_ids: list[int]) -> dict[int, str]:
+    """The category of each of these merchants that exists."""
+    return {
+        r["id"]: r["category"]
+        for r in await tx.fetch("merchant_categories", merchant_ids=merchant_ids)
+    }
 
 
 async def get_merchant(db: Database, merchant_id: int) -> asyncpg.Record:
@@ -60,9 +69,12 @@ async def get_merchant(db: Database, merchant_id: int) -> asyncpg.Record:
 
 
 async def update_merchant(
-    db: Database, merchant_id: int, data: dict[str, Any], actor: audit.Actor, now: datetime
+    ctx: Context,
+    merchant_id: int,
+    *,
+    data: dict[str, Any],
 ) -> asyncpg.Record:
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         before = await tx.fetchrow("lock_merchant", merchant_id=merchant_id)
         if before is None:
             raise not_found("merchant")
@@ -83,11 +95,11 @@ async def update_merchant(
         key = await audit.fingerprint_key(tx)
         await audit.append(
             tx,
-            actor,
-            "merchant.update",
-            f"merchants/{merchant_id}",
-            audit.snapshot(before, fingerprint_key=key),
-            audit.snapshot(row, fingerprint_key=key),
-            now,
+            actor=ctx.actor,
+            action="merchant.update",
+            target=f"merchants/{merchant_id}",
+            before=audit.snapshot(before, fingerprint_key=key),
+            after=audit.snapshot(row, fingerprint_key=key),
+            now=ctx.now,
         )
     return row

@@ -12,26 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from service.csvout import csv_text
+from service.csvtext import csv_text
 from service.db import Conn, Database
-from service.domain import audit, csvin, ledger
+from service.domain import audit, ledger
+from service.domain.context import Context
 from service.errors import DomainError, ErrorCode, not_found
 from service.timefmt import business_day
 
 BANK_FILE_COLUMNS = ("reference", "merchant_id", "account_name", "account_no", "amount_yuan")
-RETURN_STATUSES = ("paid", "failed")
-RETURN_HEADERS = (("reference", "status"), ("reference", "status", "amount_yuan"))
-# HYF-E000123-0019 (export 123, merchant 19); HYF-20200506-0019 from before the ledger.
-_REFERENCE = re.compile(r"HYF-(E[0-9]{6,}|[0-9]{8})-[0-9]{4,}", re.ASCII)
-_YUAN = re.compile(r"([0-9]{1,13})\.([0-9]{2})", re.ASCII)
-MAX_RETURN_ROWS = 20_000
 EXPORT_LOCK_NAMESPACE = 0x42414E4B  # "BANK": exports with one key take turns
 
 
@@ -65,27 +58,28 @@ def export_json(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
 
 
 async def export(
-    db: Database, key: str, actor: audit.Actor, now: datetime, tz: Any
+    ctx: Context,
+    key: str,
 ) -> dict[str, Any]:
     """A bank file paying every merchant owed something and not held; the same one, moving
     nothing, when this key made it before."""
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         await tx.fetchval("lock_export_key", namespace=EXPORT_LOCK_NAMESPACE, key=key)
         done = await tx.fetchrow("bank_file_by_key", key=key)
         if done is not None:
             return export_json(done)
-        owed = await tx.fetch("payable_balances", merchant_ids=None)
+        owed = await ledger.payable_balances(tx, None)
         candidates = [r["merchant_id"] for r in owed]
         await ledger.lock_merchants(tx, candidates)
         # Read again under the locks: what a review, release or return committed before them.
         balances = {
             r["merchant_id"]: r["balance_fen"]
-            for r in await tx.fetch("payable_balances", merchant_ids=candidates)
+            for r in await ledger.payable_balances(tx, candidates)
         }
         bank_file_id = await tx.fetchval("next_bank_file_id")
         rows: list[dict[str, Any]] = []
         left_out: list[dict[str, Any]] = []
-        for standing in await tx.fetch("payout_standing", merchant_ids=candidates):
+        for standing in await ledger.payout_standing(tx, candidates):
             mid = standing["merchant_id"]
             balance = balances.get(mid, 0)
             if balance == 0:
@@ -107,7 +101,7 @@ async def export(
         content = csv_text(rows, BANK_FILE_COLUMNS).encode("utf-8")
         made = {
             "id": bank_file_id,
-            "created_at": now,
+            "created_at": ctx.now,
             "sha256": hashlib.sha256(content).hexdigest(),
             "rows": len(rows),
             "total_fen": sum(r["amount_fen"] for r in rows),
@@ -117,8 +111,8 @@ async def export(
             "insert_bank_file",
             id=bank_file_id,
             key=key,
-            now=now,
-            by=actor.name,
+            now=ctx.now,
+            by=ctx.actor.name,
             content=content,
             sha256=made["sha256"],
             rows=made["rows"],
@@ -134,17 +128,17 @@ async def export(
                 account_names=[r["account_name"] for r in rows],
                 account_nos=[r["account_no"] for r in rows],
                 amounts=[r["amount_fen"] for r in rows],
-                now=now,
-                day=business_day(now, tz),
+                now=ctx.now,
+                day=business_day(ctx.now, ctx.tz),
             )
         fingerprint_key = await audit.fingerprint_key(tx)
         await audit.append(
             tx,
-            actor,
-            "payments.export",
-            f"bank_files/{bank_file_id}",
-            None,
-            {
+            actor=ctx.actor,
+            action="payments.export",
+            target=f"bank_files/{bank_file_id}",
+            before=None,
+            after={
                 "sha256": made["sha256"],
                 "rows": [
                     {
@@ -158,7 +152,7 @@ async def export(
                 "total_fen": made["total_fen"],
                 "left_out": left_out,
             },
-            now,
+            now=ctx.now,
         )
     return export_json(made)
 
@@ -193,38 +187,6 @@ class Return:
     status: str  # paid | failed
     amount_fen: int | None = None  # the bank's amount, when the file gives one
     line: int = 0  # its line in the file (1 = the header), for the errors
-
-
-def parse_returns(text: str) -> list[Return]:
-    """A return file's rows, or a DomainError naming every bad line (1 = the header)."""
-    upload = csvin.read(text, RETURN_HEADERS)
-    errors = upload.errors
-    rows: list[Return] = []
-    seen: dict[str, int] = {}
-    for number, cells in upload.lines:
-        ref, status = cells[0], cells[1]
-        problems = []
-        if not _REFERENCE.fullmatch(ref):
-            problems.append(f"reference {ref!r} is not a bank file reference.")
-        elif ref in seen:
-            problems.append(f"repeats line {seen[ref]} ({ref}).")
-        else:
-            seen[ref] = number
-        if status not in RETURN_STATUSES:
-            problems.append(f"status {status!r} is not paid or failed.")
-        amount = None
-        if len(cells) == 3:
-            found = _YUAN.fullmatch(cells[2])
-            if found is None:
-                problems.append(f"amount_yuan {cells[2]!r} is not yuan with two decimals.")
-            else:
-                amount = int(found[1]) * 100 + int(found[2])
-        if problems:
-            errors[str(number)] = problems
-        else:
-            rows.append(Return(ref, status, amount, number))
-    upload.refuse_if_bad(len(rows), MAX_RETURN_ROWS)
-    return rows
 
 
 async def _check_returns(tx: Conn, rows: list[Return]) -> list[asyncpg.Record]:
@@ -263,10 +225,11 @@ async def _check_returns(tx: Conn, rows: list[Return]) -> list[asyncpg.Record]:
 
 
 async def apply_returns(
-    db: Database, rows: list[Return], actor: audit.Actor, now: datetime, tz: Any
+    ctx: Context,
+    rows: list[Return],
 ) -> dict[str, int]:
     """All rows or none: each payment answered once; `failed` makes it payable again."""
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         payments = await _check_returns(tx, rows)
         await ledger.lock_merchants(tx, [p["merchant_id"] for p in payments])
         # Checked again under the locks: a return file applied beside this one.
@@ -275,9 +238,9 @@ async def apply_returns(
             "record_returns",
             references=[r.reference for r in rows],
             statuses=[r.status for r in rows],
-            now=now,
-            by=actor.name,
-            day=business_day(now, tz),
+            now=ctx.now,
+            by=ctx.actor.name,
+            day=business_day(ctx.now, ctx.tz),
         )
         amounts = {p["reference"]: p["amount_fen"] for p in payments}
         result = {
@@ -289,15 +252,15 @@ async def apply_returns(
         }
         await audit.append(
             tx,
-            actor,
-            "payments.returns",
-            "payments",
-            None,
-            {
+            actor=ctx.actor,
+            action="payments.returns",
+            target="payments",
+            before=None,
+            after={
                 **result,
                 "paid_references": [r.reference for r in rows if r.status == "paid"],
                 "failed_references": [r.reference for r in rows if r.status == "failed"],
             },
-            now,
+            now=ctx.now,
         )
     return result

@@ -4,12 +4,12 @@ them: a suspended person's accounts can neither claim nor enter a lottery."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from datetime import datetime
 
 import asyncpg
 
 from service.db import Conn, Database
 from service.domain import audit
+from service.domain.context import Context
 from service.errors import DomainError, ErrorCode
 
 
@@ -25,7 +25,7 @@ def bound_to(bound: str | None, token_person: str) -> str | None:
     return bound
 
 
-async def bind(tx: Conn, sub: str, token_person: str) -> tuple[int, str]:
+async def bind(tx: Conn, sub: str, *, token_person: str) -> tuple[int, str]:
     """The account's resident id (created on first use) and the person a request of it counts
     for, binding the account to the token's person if it was not bound yet."""
     for _ in range(3):
@@ -38,7 +38,7 @@ async def bind(tx: Conn, sub: str, token_person: str) -> tuple[int, str]:
     raise RuntimeError("the resident could not be resolved")
 
 
-async def person_of(db: Database, sub: str, token_person: str) -> str:
+async def person_of(db: Database, sub: str, *, token_person: str) -> str:
     """The person a reading request counts for (binds nothing)."""
     person = bound_to(await db.fetchval("resident_person", sub=sub), token_person)
     if person is None:
@@ -89,32 +89,44 @@ async def refuse_if_suspended(tx: Conn, person: str) -> None:
 
 
 async def suspend(
-    db: Database, person: str, reason: str, actor: audit.Actor, now: datetime
+    ctx: Context,
+    person: str,
+    *,
+    reason: str,
 ) -> asyncpg.Record:
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         before = await tx.fetchrow("person_suspension", person=person)
         row = await tx.fetchrow(
-            "suspend_person", person=person, reason=reason, by=actor.name, now=now
+            "suspend_person", person=person, reason=reason, by=ctx.actor.name, now=ctx.now
         )
         assert row is not None
         await audit.append(
             tx,
-            actor,
-            "person.suspend",
-            f"persons/{person}",
-            audit.snapshot(before),
-            audit.snapshot(row),
-            now,
+            actor=ctx.actor,
+            action="person.suspend",
+            target=f"persons/{person}",
+            before=audit.snapshot(before),
+            after=audit.snapshot(row),
+            now=ctx.now,
         )
     return row
 
 
-async def lift(db: Database, person: str, actor: audit.Actor, now: datetime) -> None:
-    async with db.transaction() as tx:
+async def lift(
+    ctx: Context,
+    person: str,
+) -> None:
+    async with ctx.db.transaction() as tx:
         before = await tx.fetchrow("lift_suspension", person=person)
         if before is not None:
             await audit.append(
-                tx, actor, "person.lift", f"persons/{person}", audit.snapshot(before), None, now
+                tx,
+                actor=ctx.actor,
+                action="person.lift",
+                target=f"persons/{person}",
+                before=audit.snapshot(before),
+                after=None,
+                now=ctx.now,
             )
 
 

@@ -34,7 +34,7 @@ def _window(limit: Limit, now: datetime) -> tuple[float, datetime]:
     return epoch, datetime.fromtimestamp(start_s, UTC)
 
 
-def _refusal(limit: Limit, epoch: float, window_start: datetime) -> DomainError:
+def _refusal(limit: Limit, epoch: float, *, window_start: datetime) -> DomainError:
     retry_after = max(1, math.ceil(window_start.timestamp() + limit.window_s - epoch))
     return DomainError(
         ErrorCode.RATE_LIMITED,
@@ -44,26 +44,26 @@ def _refusal(limit: Limit, epoch: float, window_start: datetime) -> DomainError:
     )
 
 
-async def hit(db: Database | Conn, limit: Limit, subject: str, now: datetime) -> None:
+async def hit(db: Database | Conn, limit: Limit, *, subject: str, now: datetime) -> None:
     """Count one hit for `subject`; refuse with rate_limited once the window is full."""
     epoch, window_start = _window(limit, now)
     bucket = f"{limit.name}:{subject}"
     hits = await db.fetchval("hit_rate_limit", bucket=bucket, window_start=window_start)
     if hits > limit.max_hits:
-        raise _refusal(limit, epoch, window_start)
+        raise _refusal(limit, epoch, window_start=window_start)
 
 
-async def check(db: Database | Conn, limit: Limit, subject: str, now: datetime) -> None:
+async def check(db: Database | Conn, limit: Limit, *, subject: str, now: datetime) -> None:
     """Refuse with rate_limited if `subject`'s window is already full; counts nothing (the
     caller counts with `record` only what the limit is about, e.g. wrong passwords)."""
     epoch, window_start = _window(limit, now)
     bucket = f"{limit.name}:{subject}"
     hits = await db.fetchval("rate_limit_hits", bucket=bucket, window_start=window_start)
     if hits >= limit.max_hits:
-        raise _refusal(limit, epoch, window_start)
+        raise _refusal(limit, epoch, window_start=window_start)
 
 
-async def record(db: Database | Conn, limit: Limit, subject: str, now: datetime) -> None:
+async def record(db: Database | Conn, limit: Limit, *, subject: str, now: datetime) -> None:
     _, window_start = _window(limit, now)
     await db.fetchval("hit_rate_limit", bucket=f"{limit.name}:{subject}", window_start=window_start)
 

@@ -18,15 +18,16 @@ import json
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import asyncpg
 import numpy as np
 
 from service.db import Conn, Database
-from service.schemas.common import CATEGORIES, MAX_RANGE_DAYS
-from service.timefmt import business_day
+from service.domain import batches
+from service.vocabulary import CATEGORIES, MAX_RANGE_DAYS
 
 RESAMPLES = 2000
 
@@ -70,7 +71,7 @@ def _ratios(group: Group, picks: np.ndarray) -> np.ndarray:
         return np.where(baseline > 0, sales / np.where(baseline > 0, baseline, 1), np.nan)
 
 
-def estimate(participants: Group, comparison: Group, seed: int) -> dict[str, Any]:
+def estimate(participants: Group, comparison: Group, *, seed: int) -> dict[str, Any]:
     """The figures of one (day or range, category); null where data are missing."""
     p, c = participants.index, comparison.index
     out: dict[str, Any] = {
@@ -113,10 +114,10 @@ def _seed(*parts: object) -> int:
 async def compute(
     db: Database | Conn,
     first: date,
+    *,
     last: date,
     category: str | None,
     baseline_year: int,
-    *,
     only: set[str] | None = None,
     item_days: set[date] | None = None,
 ) -> Recovery:
@@ -129,12 +130,16 @@ async def compute(
     rows = await db.fetch("recovery_rows", days=wanted, category=category)
     # The bootstraps take a tenth of a second and more of CPU: off the event loop, so the
     # requests this process serves meanwhile (a flash crowd's claims) are not held up.
-    return await asyncio.to_thread(_estimates, rows, days, pairs, category, only, item_days)
+    estimates = partial(
+        _estimates, rows, days, pairs=pairs, category=category, only=only, item_days=item_days
+    )
+    return await asyncio.to_thread(estimates)
 
 
 def _estimates(
     rows: list[asyncpg.Record],
     days: list[date],
+    *,
     pairs: dict[date, date | None],
     category: str | None,
     only: set[str] | None,
@@ -168,7 +173,9 @@ def _estimates(
             continue
         for cat in categories:
             figures = estimate(
-                _group(groups.get((cat, True))), _group(groups.get((cat, False))), _seed(day, cat)
+                _group(groups.get((cat, True))),
+                _group(groups.get((cat, False))),
+                seed=_seed(day, cat),
             )
             items.append({"date": day, "category": cat, **figures})
     totals = []
@@ -179,7 +186,9 @@ def _estimates(
             if code_cat == cat:
                 by_group[participant][0].append(sales)
                 by_group[participant][1].append(before)
-        figures = estimate(_group(by_group[True]), _group(by_group[False]), _seed(first, last, cat))
+        figures = estimate(
+            _group(by_group[True]), _group(by_group[False]), seed=_seed(first, last, cat)
+        )
         totals.append({"date": None, "category": cat, **figures})
     return Recovery(items, totals)
 
@@ -187,6 +196,21 @@ def _estimates(
 def _group(found: tuple[list[int], list[int]] | None) -> Group:
     sales, before = found or ([], [])
     return Group(np.array(sales, dtype=np.float64), np.array(before, dtype=np.float64))
+
+
+async def store_totals(
+    tx: Conn, totals: list[dict[str, Any]], *, span: dict[str, str], now: datetime
+) -> None:
+    """The festival to date per category, as /stats/summary reads it (stored_totals)."""
+    await tx.execute(
+        "store_recovery_totals",
+        categories=[row["category"] for row in totals],
+        figures=[
+            json.dumps({**{k: v for k, v in row.items() if k not in ("date", "category")}, **span})
+            for row in totals
+        ],
+        now=now,
+    )
 
 
 async def stored_totals(db: Database) -> list[dict[str, Any]]:
@@ -212,6 +236,7 @@ async def span(db: Database | Conn, baseline_year: int) -> tuple[date | None, da
 async def default_range(
     db: Database | Conn,
     baseline_year: int,
+    *,
     tz: Any,
     yesterday: date,
     given_from: date | None = None,
@@ -224,10 +249,7 @@ async def default_range(
     if given_from is not None and given_to is not None:
         return given_from, given_to
     first, last = await span(db, baseline_year)
-    windows = [
-        (business_day(r["first"], tz), business_day(r["last"], tz))
-        for r in await db.fetch("batch_activity_windows")
-    ]
+    windows = await batches.activity_windows(db, tz)
     lows = [d for d in (first, min((w[0] for w in windows), default=None)) if d is not None]
     highs = [d for d in (last, max((w[1] for w in windows), default=None)) if d is not None]
     low, high = max(lows, default=None), min([*highs, yesterday])

@@ -21,14 +21,13 @@ from typing import Any
 
 import asyncpg
 
+from service.answers import as_text, redemption_json
 from service.combiner import Combiner
 from service.db import Database
 from service.domain import ledger
 from service.domain.codes import code_from_input
 from service.errors import REFUSALS, DomainError, ErrorCode
 from service.timefmt import business_day
-from service.views import as_text
-from service.views.redemptions import redemption_json
 
 
 def parse_code(qr_key: bytes, value: str) -> str:
@@ -58,7 +57,7 @@ def refusal(voucher: asyncpg.Record) -> ErrorCode | None:
 
 
 async def preview(
-    db: Database, qr_key: bytes, merchant_id: int, value: str, now: datetime
+    db: Database, qr_key: bytes, *, merchant_id: int, value: str, now: datetime
 ) -> tuple[asyncpg.Record, ErrorCode | None]:
     """The voucher a cashier typed or scanned, and why this merchant cannot redeem it now
     (an error code), or None if it can."""
@@ -69,7 +68,7 @@ async def preview(
     return voucher, refusal(voucher)
 
 
-def fingerprint(code: str, order_amount_fen: int, order_ref: str) -> bytes:
+def fingerprint(code: str, order_amount_fen: int, *, order_ref: str) -> bytes:
     canonical = json.dumps(
         {"code": code, "order_amount_fen": order_amount_fen, "order_ref": order_ref},
         sort_keys=True,
@@ -98,7 +97,7 @@ class Checkout:
 
     @cached_property
     def fingerprint(self) -> bytes:
-        return fingerprint(self.code, self.order_amount_fen, self.order_ref)
+        return fingerprint(self.code, self.order_amount_fen, order_ref=self.order_ref)
 
     @property
     def lock_name(self) -> str:
@@ -123,14 +122,14 @@ async def redeem(
     """The HTTP status and JSON text of one redemption: byte for byte the same ones on every
     retry of its key. (The API combines concurrent checkouts; see RedemptionCombiner.)"""
     checkout = Checkout(merchant_id, key, parse_code(qr_key, value), order_amount_fen, order_ref)
-    (outcome,) = await redeem_many(db, [checkout], now, tz)
+    (outcome,) = await redeem_many(db, [checkout], now=now, tz=tz)
     if isinstance(outcome, DomainError):
         raise outcome
     return outcome
 
 
 async def redeem_many(
-    db: Database, checkouts: list[Checkout], now: datetime, tz: Any
+    db: Database, checkouts: list[Checkout], *, now: datetime, tz: Any
 ) -> list[Answer | DomainError]:
     """Settle many checkouts in one transaction (no two with the same merchant and key):
     each gets its answer (a stored one when its key was used before), or an error that is
@@ -138,7 +137,7 @@ async def redeem_many(
     happens at its own `at` if it has one, at `now` otherwise."""
     for attempt in range(_RETRIES):
         try:
-            return await _redeem_once(db, checkouts, now, tz)
+            return await _redeem_once(db, checkouts, now=now, tz=tz)
         except (asyncpg.IntegrityConstraintViolationError, asyncpg.DeadlockDetectedError):
             # Nothing was written; the constraint (or PostgreSQL's deadlock check) held.
             if attempt == _RETRIES - 1:
@@ -147,7 +146,7 @@ async def redeem_many(
 
 
 async def _redeem_once(
-    db: Database, checkouts: list[Checkout], now: datetime, tz: Any
+    db: Database, checkouts: list[Checkout], *, now: datetime, tz: Any
 ) -> list[Answer | DomainError]:
     outcomes: list[Answer | DomainError] = []
     completed = Completed()
@@ -208,13 +207,13 @@ async def _redeem_once(
             if context["id"] in redeemed_now:  # the same voucher earlier in this flush
                 context["status"] = "redeemed"
             try:
-                body = _decide(context, checkout, at, tz)
+                body = _decide(context, checkout, now=at, tz=tz)
                 if row["merchant_cap"]:
                     _within_cap(
                         row["merchant_cap"],
                         paid_today,
-                        (checkout.merchant_id, day),
-                        body["discount_fen"],
+                        merchant_day=(checkout.merchant_id, day),
+                        discount=body["discount_fen"],
                     )
             except DomainError as refusal_:
                 if refusal_.code == "forbidden":
@@ -234,7 +233,11 @@ async def _redeem_once(
 
 
 def _within_cap(
-    cap: int, paid_today: dict[tuple[int, date], int], merchant_day: tuple[int, date], discount: int
+    cap: int,
+    paid_today: dict[tuple[int, date], int],
+    *,
+    merchant_day: tuple[int, date],
+    discount: int,
 ) -> None:
     """Refuse (merchant_cap_reached) a redemption that would take the merchant's subsidy of
     the business day past its cap; count it in otherwise."""
@@ -305,7 +308,9 @@ class Completed:
         self.refused_answers.append(answer)
 
 
-def _decide(context: dict[str, Any], checkout: Checkout, now: datetime, tz: Any) -> dict[str, Any]:
+def _decide(
+    context: dict[str, Any], checkout: Checkout, *, now: datetime, tz: Any
+) -> dict[str, Any]:
     """The redemption's body if this merchant may redeem this voucher for this order."""
     # First: nothing may be stored for a merchant that does not exist (its key row could not be).
     if context["merchant_status"] is None:
@@ -351,7 +356,7 @@ class RedemptionCombiner:
     as the claims do: a burst of redemptions costs a few commits, not one each. A key twice
     in one flush: the second waits for the next flush, where it finds the first's answer."""
 
-    def __init__(self, db: Database, now: Callable[[], datetime], tz: Any) -> None:
+    def __init__(self, db: Database, *, now: Callable[[], datetime], tz: Any) -> None:
         self.db, self.now, self.tz = db, now, tz
         self._combiner: Combiner[None, Checkout, Answer] = Combiner(
             "redemptions",
@@ -364,13 +369,13 @@ class RedemptionCombiner:
         return await self._combiner.submit(None, checkout)
 
     async def _flush(self, _: None, checkouts: list[Checkout]) -> list[Answer | DomainError]:
-        return await redeem_many(self.db, checkouts, self.now(), self.tz)
+        return await redeem_many(self.db, checkouts, now=self.now(), tz=self.tz)
 
     async def close(self) -> None:
         await self._combiner.close()
 
 
-async def get(db: Database, merchant_id: int, redemption_id: int) -> asyncpg.Record:
+async def get(db: Database, merchant_id: int, *, redemption_id: int) -> asyncpg.Record:
     """One of the merchant's redemptions; another merchant's is simply not found."""
     row = await db.fetchrow(
         "merchant_redemption", redemption_id=redemption_id, merchant_id=merchant_id
@@ -380,17 +385,17 @@ async def get(db: Database, merchant_id: int, redemption_id: int) -> asyncpg.Rec
     return row
 
 
-async def on_day(db: Database, merchant_id: int, day: date) -> list[asyncpg.Record]:
+async def on_day(db: Database, merchant_id: int, *, day: date) -> list[asyncpg.Record]:
     return await db.fetch("merchant_redemptions_on_day", merchant_id=merchant_id, day=day)
 
 
-async def by_key(db: Database, merchant_id: int, key: str) -> list[asyncpg.Record]:
+async def by_key(db: Database, merchant_id: int, *, key: str) -> list[asyncpg.Record]:
     """The merchant's redemption made with this Idempotency-Key (a list of at most one)."""
     return await db.fetch("merchant_redemption_by_key", merchant_id=merchant_id, key=key)
 
 
 async def reverse(
-    db: Database, merchant_id: int, redemption_id: int, reason: str, now: datetime, tz: Any
+    db: Database, merchant_id: int, *, redemption_id: int, reason: str, now: datetime, tz: Any
 ) -> asyncpg.Record:
     """The reversed redemption; only its merchant (another's is not found), only on its
     business day (in `tz`) and before that day is settled, never after a clawback. Its

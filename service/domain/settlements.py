@@ -15,7 +15,7 @@ async def lines_on_day(db: Database, day: date) -> list[asyncpg.Record]:
 
 
 async def merchant_lines(
-    db: Database, merchant_id: int, from_day: date, to_day: date
+    db: Database, merchant_id: int, *, from_day: date, to_day: date
 ) -> list[asyncpg.Record]:
     return await db.fetch(
         "merchant_settlement_lines", merchant_id=merchant_id, from_day=from_day, to_day=to_day

@@ -17,7 +17,7 @@ async def known_days(db: Database) -> tuple[date | None, date | None]:
 
 
 async def daily_rows(
-    db: Database, from_day: date, to_day: date, category: str | None
+    db: Database, from_day: date, *, to_day: date, category: str | None
 ) -> list[asyncpg.Record]:
     return await db.fetch("stats_daily_rows", from_day=from_day, to_day=to_day, category=category)
 
@@ -26,5 +26,5 @@ async def summary_rows(db: Database) -> list[asyncpg.Record]:
     return await db.fetch("stats_summary")
 
 
-async def merchant_rows(db: Database, day: date, category: str | None) -> list[asyncpg.Record]:
+async def merchant_rows(db: Database, day: date, *, category: str | None) -> list[asyncpg.Record]:
     return await db.fetch("stats_merchant_rows", day=day, category=category)

@@ -13,14 +13,11 @@ from typing import Any
 import asyncpg
 
 from service.db import Database
-from service.domain import audit, csvin
-from service.domain.credit_code import credit_code_error
+from service.domain import audit
+from service.domain.context import Context
 from service.errors import DomainError, ErrorCode
-from service.schemas.common import CATEGORIES
+from service.vocabulary import MAX_DAY_FEN
 
-HEADER = ["date", "credit_code", "category", "sales_fen"]
-MAX_ROWS = 100_000
-MAX_DAY_FEN = 10_000_000_000  # 1亿元 in a day: beyond any merchant of the district
 ABSURD_FACTOR = 100  # a day more than 100 × the merchant's median day is a typo
 
 
@@ -36,6 +33,7 @@ def plausible_median(imported: Sequence[int], reported: Sequence[int]) -> float:
 async def report(
     db: Database,
     merchant_id: int,
+    *,
     day: date,
     sales_fen: int,
     transactions: int | None,
@@ -91,19 +89,19 @@ async def report(
         assert row is not None
         await audit.append(
             tx,
-            audit.Actor(f"merchant:{merchant_id}"),
-            "turnover.report",
-            f"turnover/{row['credit_code']}/{day.isoformat()}",
-            audit.snapshot(before),
-            audit.snapshot(row),
-            now,
+            actor=audit.Actor(f"merchant:{merchant_id}"),
+            action="turnover.report",
+            target=f"turnover/{row['credit_code']}/{day.isoformat()}",
+            before=audit.snapshot(before),
+            after=audit.snapshot(row),
+            now=now,
         )
     assert row is not None
     return row
 
 
 async def of_merchant(
-    db: Database, merchant_id: int, from_day: date, to_day: date
+    db: Database, merchant_id: int, *, from_day: date, to_day: date
 ) -> list[asyncpg.Record]:
     return await db.fetch(
         "merchant_turnover", merchant_id=merchant_id, from_day=from_day, to_day=to_day
@@ -119,45 +117,10 @@ class Row:
     sales_fen: int
 
 
-def parse(text: str, years: tuple[int, ...]) -> list[Row]:
-    """The rows of a turnover CSV (`date,credit_code,category,sales_fen`), or a DomainError
-    naming every bad line (1 = the header). Dates must fall in `years` (the baseline year and
-    the festival's)."""
-    upload = csvin.read(text, [HEADER])
-    errors = upload.errors
-    rows: list[Row] = []
-    seen: dict[tuple[str, date], int] = {}
-    for number, (raw_date, code, category, raw_sales) in upload.lines:
-        problems = []
-        day = csvin.day(raw_date)
-        if day is None:
-            problems.append(f"date {raw_date!r} is not a YYYY-MM-DD date.")
-        elif day.year not in years:
-            problems.append(f"date {raw_date} is outside {' and '.join(map(str, years))}.")
-            day = None
-        code_problem = credit_code_error(code)
-        if code_problem:
-            problems.append(f"credit_code {code!r}: {code_problem}")
-        if category not in CATEGORIES:
-            problems.append(f"category {category!r} is not one of {', '.join(CATEGORIES)}.")
-        sales = None
-        if not csvin.DIGITS.fullmatch(raw_sales) or int(raw_sales) > MAX_DAY_FEN:
-            problems.append(f"sales_fen {raw_sales!r} is not a whole, non-negative number of fen.")
-        else:
-            sales = int(raw_sales)
-        if day is not None and not code_problem:
-            if (code, day) in seen:
-                problems.append(f"repeats line {seen[(code, day)]} ({code}, {raw_date}).")
-            seen[(code, day)] = number
-        if problems:
-            errors[str(number)] = problems
-        elif day is not None and sales is not None:
-            rows.append(Row(number, day, code, category, sales))
-    upload.refuse_if_bad(len(rows), MAX_ROWS)
-    return rows
-
-
-async def store(db: Database, rows: list[Row], actor: audit.Actor, now: datetime) -> int:
+async def store(
+    ctx: Context,
+    rows: list[Row],
+) -> int:
     """All rows or none: a festival merchant's rows must carry its category, and no day may be
     more than 100 × the merchant's median day (this file's days counted too)."""
     codes = sorted({r.credit_code for r in rows})
@@ -165,7 +128,7 @@ async def store(db: Database, rows: list[Row], actor: audit.Actor, now: datetime
         "codes": [r.credit_code for r in rows],
         "days": [r.day for r in rows],
     }
-    async with db.transaction() as tx:
+    async with ctx.db.transaction() as tx:
         known = {
             r["credit_code"]: r["category"]
             for r in await tx.fetch("turnover_known_merchants", codes=codes)
@@ -210,16 +173,16 @@ async def store(db: Database, rows: list[Row], actor: audit.Actor, now: datetime
             **keys,
             categories=[r.category for r in rows],
             sales=[r.sales_fen for r in rows],
-            now=now,
+            now=ctx.now,
         )
         after = await tx.fetchrow("turnover_summary", **keys)
         await audit.append(
             tx,
-            actor,
-            "turnover.import",
-            "turnover",
-            audit.snapshot(before),
-            audit.snapshot(after, merchants=len(codes)),
-            now,
+            actor=ctx.actor,
+            action="turnover.import",
+            target="turnover",
+            before=audit.snapshot(before),
+            after=audit.snapshot(after, merchants=len(codes)),
+            now=ctx.now,
         )
     return len(rows)

@@ -10,12 +10,14 @@ from service.db import Database
 
 
 async def wallet(
-    db: Database, sub: str, now: datetime, status: str | None, limit: int
+    db: Database, sub: str, *, now: datetime, status: str | None, limit: int
 ) -> list[asyncpg.Record]:
     """A resident's vouchers, newest first, with their status as of `now`."""
     return await db.fetch("resident_vouchers", sub=sub, now=now, status=status, limit=limit)
 
 
-async def wallet_voucher(db: Database, sub: str, code: str, now: datetime) -> asyncpg.Record | None:
+async def wallet_voucher(
+    db: Database, sub: str, *, code: str, now: datetime
+) -> asyncpg.Record | None:
     """One voucher of the resident's; None for anyone else's (no hint that it exists)."""
     return await db.fetchrow("resident_voucher", sub=sub, code=code, now=now)

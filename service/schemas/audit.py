@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.schemas.common import DayRangeQuery, FullMatch, QueryInt, String
+from service.schemas.common import DayRangeQuery, FullMatch, Instant, QueryInt, String
 
 ACTION = FullMatch(r"[a-z_]+\.[a-z_]+", error="An action such as merchant.update.")
 
@@ -18,7 +18,7 @@ class AuditQuery(DayRangeQuery):
 
 class AuditEntry(Schema):
     id = fields.Integer(required=True)
-    at = fields.String(required=True)
+    at = Instant(required=True)
     actor = fields.String(required=True, metadata={"description": "bureau account, or a command"})
     action = fields.String(required=True, metadata={"description": "e.g. merchant.update"})
     object = fields.String(required=True, metadata={"description": "e.g. merchants/12"})

@@ -6,6 +6,7 @@ from service.schemas.common import (
     Category,
     Fen,
     Id,
+    Instant,
     Int,
     OneOf,
     StrictBool,
@@ -13,9 +14,7 @@ from service.schemas.common import (
     When,
     require_some,
 )
-
-BATCH_STATUSES = ("scheduled", "open", "sold_out", "closed")
-BATCH_MODES = ("first_come", "lottery")
+from service.vocabulary import BATCH_MODES, BATCH_STATUSES, FIRST_COME, LOTTERY
 
 
 class BatchCreate(Schema):
@@ -30,7 +29,7 @@ class BatchCreate(Schema):
     valid_days = Int(minimum=1, maximum=366, required=True)
     valid_until = When(allow_none=True, load_default=None)
     merchant_ids = fields.List(Id(), validate=validate.Length(max=5000), load_default=list)
-    mode = OneOf(BATCH_MODES, load_default="first_come")
+    mode = OneOf(BATCH_MODES, load_default=FIRST_COME)
     draw_at = When(
         allow_none=True,
         load_default=None,
@@ -40,9 +39,9 @@ class BatchCreate(Schema):
     @validates_schema
     def _consistent(self, data: dict, **_: object) -> None:
         errors: dict[str, list[str]] = {}
-        if data["mode"] == "lottery" and data["draw_at"] is None:
+        if data["mode"] == LOTTERY and data["draw_at"] is None:
             errors["draw_at"] = ["A lottery batch needs its draw time."]
-        elif data["mode"] == "first_come" and data["draw_at"] is not None:
+        elif data["mode"] == FIRST_COME and data["draw_at"] is not None:
             errors["draw_at"] = ["Only a lottery batch has a draw."]
         elif data["draw_at"] is not None and data["draw_at"] < data["claim_ends_at"]:
             errors["draw_at"] = ["Must not be before claim_ends_at (registration closes first)."]
@@ -82,18 +81,18 @@ class Batch(Schema):
     quantity = fields.Integer(required=True)
     remaining = fields.Integer(required=True)
     per_resident_limit = fields.Integer(required=True)
-    claim_starts_at = fields.String(required=True)
-    claim_ends_at = fields.String(required=True)
+    claim_starts_at = Instant(required=True)
+    claim_ends_at = Instant(required=True)
     valid_days = fields.Integer(required=True)
-    valid_until = fields.String(allow_none=True, required=True)
+    valid_until = Instant(allow_none=True, required=True)
     status = fields.String(required=True, validate=validate.OneOf(BATCH_STATUSES))
     paused = fields.Boolean(required=True)
     merchant_ids = fields.List(fields.Integer(), required=True)
     mode = fields.String(required=True, validate=validate.OneOf(BATCH_MODES))
-    draw_at = fields.String(required=True, allow_none=True)
+    draw_at = Instant(required=True, allow_none=True)
     seed_commitment = fields.String(
         required=True,
         allow_none=True,
         metadata={"description": "lottery: lowercase hex SHA-256 of the draw's secret seed"},
     )
-    drawn_at = fields.String(required=True, allow_none=True)
+    drawn_at = Instant(required=True, allow_none=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from service.schemas.common import MAX_FEN, Category, Id, Int
+from service.schemas.common import Category, Id, Int
+from service.vocabulary import MAX_FEN
 
 
 class BudgetSet(Schema):

@@ -5,47 +5,29 @@ matched in full, dates between 2000-01-01 and 2099-12-31."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow.experimental.context import Context
 
+from service import csvin
 from service.errors import DomainError, ErrorCode
+from service.timefmt import iso
+from service.vocabulary import (
+    CATEGORIES,
+    FIRST_DAY,
+    FORMATS,
+    LAST_DAY,
+    MAX_FEN,
+    MAX_ID,
+    MAX_RANGE_DAYS,
+    text_problem,
+)
 
-CATEGORIES = ("shopping", "dining", "culture_tourism", "auto")
-# Ten million yuan: far above any festival order, far below int32 overflow in sums per row.
-MAX_FEN = 1_000_000_000
-FIRST_DAY = date(2000, 1, 1)
-LAST_DAY = date(2099, 12, 31)
 _EARLIEST = datetime.combine(FIRST_DAY, time.min, UTC)
 _LATEST = datetime.combine(LAST_DAY, time.max, UTC)
-
-# C0 and C1 control characters, DEL, and UTF-16 surrogates (a lone one cannot be encoded as
-# UTF-8; PostgreSQL text cannot hold NUL). Free text may keep tab and newline.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-_CONTROL_FREE_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-# Invisible format characters that make text read otherwise than it is stored (bidi
-# overrides and isolates, zero-width spaces and marks: "Trojan Source", CVE-2021-42574).
-_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def text_problem(value: str, *, free_text: bool = False) -> str | None:
-    """Why `value` may not be stored or echoed as text, or None when it may."""
-    pattern = _CONTROL_FREE_TEXT if free_text else _CONTROL
-    found = pattern.search(value)
-    if found is not None:
-        return (
-            f"Control characters and unpaired surrogates are not allowed (U+{ord(found[0]):04X})."
-        )
-    hidden = _INVISIBLE.search(value)
-    if hidden is not None:
-        return f"Invisible format characters are not allowed (U+{ord(hidden[0]):04X})."
-    return None
-
-
-def printable(value: str) -> str:
-    """`value` safe to echo in an error or a log line: controls and surrogates escaped."""
-    return _CONTROL.sub(lambda m: f"\\u{ord(m[0]):04x}", value)
 
 
 class String(fields.String):
@@ -130,31 +112,90 @@ def Text(*, max_length: int, min_length: int = 1, free_text: bool = False, **kw:
     )
 
 
-MAX_ID = 2**63 - 1
-
-
 def Id(**kw: Any) -> fields.Integer:
     """A row id: a positive integer that fits PostgreSQL's bigint."""
     return Int(minimum=1, maximum=MAX_ID, **kw)
 
 
-def Category(**kw: Any) -> String:
-    return String(validate=validate.OneOf(CATEGORIES), **kw)
+def Category(*, error: str | None = None, **kw: Any) -> String:
+    return String(validate=validate.OneOf(CATEGORIES, error=error), **kw)
 
 
-def OneOf(choices: tuple[str, ...], **kw: Any) -> String:
-    return String(validate=validate.OneOf(choices), **kw)
+def OneOf(choices: tuple[str, ...], *, error: str | None = None, **kw: Any) -> String:
+    return String(validate=validate.OneOf(choices, error=error), **kw)
 
 
-def Day(**kw: Any) -> fields.Date:
+def Day(
+    *,
+    cell: bool = False,
+    range_error: str = "Must be between 2000-01-01 and 2099-12-31.",
+    **kw: Any,
+) -> fields.Date:
     """A business day, YYYY-MM-DD, between 2000-01-01 and 2099-12-31 (so that no date
-    arithmetic can overflow and no query scans the year 1)."""
-    return fields.Date(
-        validate=validate.Range(
-            min=FIRST_DAY, max=LAST_DAY, error="Must be between 2000-01-01 and 2099-12-31."
-        ),
-        **kw,
+    arithmetic can overflow and no query scans the year 1). `cell`: in a CSV upload, where
+    it is exactly ten ASCII characters."""
+    return (_CellDate if cell else fields.Date)(
+        validate=validate.Range(min=FIRST_DAY, max=LAST_DAY, error=range_error), **kw
     )
+
+
+class _CellDate(fields.Date):
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or len(value) != 10 or not value.isascii():
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+_CELL_DIGITS = re.compile(r"[0-9]{1,15}", re.ASCII)
+
+
+class CellInteger(fields.Integer):
+    """A whole number in a CSV cell: 1 to 15 ASCII digits (no sign, point or spaces), at most
+    `maximum`; `error` (which may name the cell's {input}) for anything else."""
+
+    def __init__(self, *, maximum: int, error: str, **kw: Any) -> None:
+        super().__init__(error_messages={"invalid": error}, **kw)
+        self.maximum = maximum
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or _CELL_DIGITS.fullmatch(value) is None:
+            raise self.make_error("invalid", input=value)
+        if int(value) > self.maximum:
+            raise self.make_error("invalid", input=value)
+        return int(value)
+
+
+def FenCell(*, maximum: int = MAX_FEN, error: str, **kw: Any) -> CellInteger:
+    """Money in a CSV cell, as `Fen` in a JSON body: whole fen from 0 to `maximum`."""
+    return CellInteger(maximum=maximum, error=error, **kw)
+
+
+def read_rows(text: str, schema: Schema) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
+    """An uploaded CSV read by its row schema: the header is the schema's columns (those of
+    its required fields alone will do); each line as (its number, the fields that were
+    valid, what is wrong with it). Lines that cannot be read at all are the upload's own
+    errors (`upload.errors`), yielded first as lines with nothing valid."""
+    every = list(columns(schema))
+    required = [name for name in every if schema.fields[name].required]
+    headers = [required, every] if required != every else [every]
+    upload = csvin.read(text, headers)
+    for line, problems in upload.errors.items():
+        yield int(line), {}, problems
+    for number, cells in upload.lines:
+        try:
+            row: dict[str, Any] = schema.load(dict(zip(upload.header, cells, strict=True)))
+        except ValidationError as err:
+            messages: dict[str, Any] = err.messages if isinstance(err.messages, dict) else {}
+            found = [str(m) for name in upload.header for m in messages.get(name, [])]
+            valid: dict[str, Any] = err.valid_data if isinstance(err.valid_data, dict) else {}
+            yield number, valid, found or [str(err.messages)]
+        else:
+            yield number, row, []
+
+
+def refuse_bad_lines(rows: int, errors: dict[str, list[str]], max_rows: int) -> None:
+    """Every bad line named, and nothing stored; or too many rows; or none."""
+    csvin.refuse_if_bad(rows, errors, max_rows)
 
 
 def When(**kw: Any) -> fields.AwareDateTime:
@@ -169,14 +210,10 @@ def When(**kw: Any) -> fields.AwareDateTime:
     )
 
 
-FORMAT = ("json", "csv")
-MAX_RANGE_DAYS = 366
-
-
 class TableQuery(Schema):
     """Any list the bureau may also download: `?format=csv` (or `Accept: text/csv`)."""
 
-    format = OneOf(FORMAT)
+    format = OneOf(FORMATS)
 
 
 class DayRangeQuery(TableQuery):
@@ -199,6 +236,27 @@ def check_span(from_day: date, to_day: date) -> None:
             f"at most {MAX_RANGE_DAYS} days per request",
             {"from": [f"The range may span at most {MAX_RANGE_DAYS} days."]},
         )
+
+
+# Fields of answers. An answer's schema dumps the domain's values (rows, dataclasses, dicts):
+# times in the festival's zone with its offset, days as YYYY-MM-DD; None stays null. Times
+# need the zone: `service.schemas.dump.dump` passes it, as does `Context({"tz": tz})`
+# around a plain `Schema().dump` (what the tests compare the two with).
+class Instant(fields.AwareDateTime):
+    """An instant in an answer: ISO 8601 in the festival's zone, `2020-05-06T10:00:00+08:00`."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(format="iso", **kw)
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return iso(value, Context[dict[str, Any]].get()["tz"])
+
+
+class Date(fields.Date):
+    """A business day in an answer, YYYY-MM-DD."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else value.isoformat()
 
 
 def columns(schema: Schema) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from service.schemas.common import When
+from service.schemas.common import Instant, When
 
 
 class DrillMove(Schema):
@@ -16,9 +16,9 @@ class DrillMove(Schema):
 
 class DrillClockState(Schema):
     drill = fields.Boolean(required=True)
-    now = fields.String(required=True, metadata={"description": "the festival's clock"})
+    now = Instant(required=True, metadata={"description": "the festival's clock"})
     offset_s = fields.Float(
         required=True,
         metadata={"description": "seconds the festival's clock is ahead of real time"},
     )
-    moved_at = fields.String(required=True, metadata={"description": "real time of the move"})
+    moved_at = Instant(required=True, metadata={"description": "real time of the move"})

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from service.schemas.common import DayRangeQuery, OneOf, QueryInt
-
-ACCOUNT_KINDS = ("unsettled", "payable", "in_transit", "subsidy", "paid")
-TRANSFER_KINDS = (
-    "redemption",
-    "reversal",
-    "settlement",
-    "clawback",
-    "payout",
-    "bank_paid",
-    "bank_failed",
-)
+from service.schemas.common import Date, DayRangeQuery, Instant, OneOf, QueryInt
+from service.vocabulary import ACCOUNT_KINDS, MAX_ID, TRANSFER_KINDS
 
 
 class BalancesQuery(Schema):
-    merchant_id = QueryInt(minimum=1, maximum=2**63 - 1)
+    merchant_id = QueryInt(minimum=1, maximum=MAX_ID)
     kind = OneOf(ACCOUNT_KINDS)
     negative = OneOf(("true", "false"), metadata={"description": "true: receivables only"})
 
@@ -45,7 +35,7 @@ class Balances(Schema):
 
 
 class TransfersQuery(DayRangeQuery):
-    merchant_id = QueryInt(minimum=1, maximum=2**63 - 1)
+    merchant_id = QueryInt(minimum=1, maximum=MAX_ID)
     kind = OneOf(TRANSFER_KINDS)
     limit = QueryInt(minimum=1, maximum=100_000, load_default=10_000)
 
@@ -57,8 +47,8 @@ class Transfer(Schema):
     from_account = fields.String(required=True)
     to_account = fields.String(required=True)
     amount_fen = fields.Integer(required=True)
-    at = fields.String(required=True)
-    business_day = fields.String(required=True)
+    at = Instant(required=True)
+    business_day = Date(required=True)
     merchant_id = fields.Integer(required=True)
     category = fields.String(required=True, allow_none=True)
     bank_file_id = fields.Integer(required=True, allow_none=True)
@@ -75,7 +65,7 @@ class StatementQuery(DayRangeQuery):
 
 
 class StatementDay(Schema):
-    date = fields.String(required=True)
+    date = Date(required=True)
     redemptions = fields.Integer(required=True)
     earned_fen = fields.Integer(required=True)
     reversed_fen = fields.Integer(required=True)

@@ -2,14 +2,23 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
-from service.domain.credit_code import credit_code_error
-from service.schemas.common import Category, Fen, FullMatch, OneOf, String, Text, require_some
+from service.credit_code import credit_code_error
+from service.schemas.common import (
+    Category,
+    Fen,
+    FullMatch,
+    Instant,
+    OneOf,
+    String,
+    Text,
+    require_some,
+)
+from service.vocabulary import FORMATS, MERCHANT_STATUSES
 
 CONTACT_PHONE = FullMatch(
     r"1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}",
     error="A mobile number (13812345678) or a landline with area code (0531-88886666).",
 )
-STATUSES = ("active", "suspended")
 ACCOUNT_NO = FullMatch(r"[0-9]{10,30}", error="A bank account number: 10 to 30 digits.")
 
 
@@ -37,7 +46,7 @@ class MerchantCreate(Schema):
 
 
 class MerchantPatch(Schema):
-    status = OneOf(STATUSES)
+    status = OneOf(MERCHANT_STATUSES)
     name = Text(max_length=100)
     district = Text(max_length=50)
     address = Text(max_length=200)
@@ -67,8 +76,8 @@ class MerchantPatch(Schema):
 
 class MerchantListQuery(Schema):
     category = Category()
-    status = OneOf(STATUSES)
-    format = OneOf(("json", "csv"))
+    status = OneOf(MERCHANT_STATUSES)
+    format = OneOf(FORMATS)
 
 
 class Merchant(Schema):
@@ -79,7 +88,7 @@ class Merchant(Schema):
     district = fields.String(required=True)
     address = fields.String(required=True)
     contact_phone = fields.String(required=True, metadata={"description": "masked: 138****5678"})
-    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    status = fields.String(required=True, validate=validate.OneOf(MERCHANT_STATUSES))
     daily_subsidy_cap_fen = fields.Integer(
         required=True,
         allow_none=True,
@@ -91,8 +100,8 @@ class Merchant(Schema):
         allow_none=True,
         metadata={"description": "masked (**** **** 1234) everywhere but the bank file"},
     )
-    created_at = fields.String(required=True)
-    updated_at = fields.String(required=True)
+    created_at = Instant(required=True)
+    updated_at = Instant(required=True)
 
 
 class MerchantCreated(Schema):

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from service.schemas.common import FullMatch, StrictBool, String, Text
+from service.schemas.common import FullMatch, Instant, StrictBool, String, Text
 
 # 'p:' + the identity platform's pid, or 'r:' + an account's sub (API.md, "Identity").
 PERSON = FullMatch(r"[pr]:.{1,200}", error="A person: 'p:' + pid, or 'r:' + an account's sub.")
@@ -26,6 +26,7 @@ class SuspensionSet(Schema):
 class Suspension(Schema):
     person = fields.String(required=True)
     suspended = fields.Boolean(required=True)
-    reason = fields.String(required=True, allow_none=True)
-    suspended_at = fields.String(required=True, allow_none=True)
-    suspended_by = fields.String(required=True, allow_none=True)
+    # Null when the person is not suspended.
+    reason = fields.String(required=True, allow_none=True, dump_default=None)
+    suspended_at = Instant(required=True, allow_none=True, dump_default=None)
+    suspended_by = fields.String(required=True, allow_none=True, dump_default=None)

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from service.schemas.common import OneOf, QueryInt, StrictBool, TableQuery, Text
-
-RULES = ("repeat_pair", "threshold_hugging", "burst", "reversal_churn")
-FLAG_STATUSES = ("provisional", "open", "withdrawn", "dismissed", "confirmed")
+from service.schemas.common import Date, Instant, OneOf, QueryInt, StrictBool, TableQuery, Text
+from service.vocabulary import FLAG_STATUSES, MAX_ID, REVIEW_DECISIONS, RISK_RULES
 
 
 class FlagQuery(TableQuery):
     status = OneOf(FLAG_STATUSES)
-    merchant_id = QueryInt(minimum=1, maximum=2**63 - 1)
-    rule = OneOf(RULES)
+    merchant_id = QueryInt(minimum=1, maximum=MAX_ID)
+    rule = OneOf(RISK_RULES)
     limit = QueryInt(minimum=1, maximum=5000, load_default=500)
 
 
@@ -22,7 +20,7 @@ class Flag(Schema):
     merchant_id = fields.Integer(required=True)
     merchant_name = fields.String(required=True)
     rule = fields.String(required=True)
-    date = fields.String(required=True, metadata={"description": "the business day flagged"})
+    date = Date(required=True, metadata={"description": "the business day flagged"})
     subject = fields.String(required=True, metadata={"description": "repeat_pair: the person"})
     score = fields.Float(required=True, metadata={"description": "how far past the threshold"})
     evidence = fields.Raw(
@@ -30,12 +28,12 @@ class Flag(Schema):
         metadata={"description": "redemption_ids, counts and amounts (fen) behind the flag"},
     )
     status = fields.String(required=True)
-    raised_at = fields.String(required=True)
+    raised_at = Instant(required=True)
     reviewed_by = fields.String(required=True, allow_none=True)
-    reviewed_at = fields.String(required=True, allow_none=True)
+    reviewed_at = Instant(required=True, allow_none=True)
     note = fields.String(required=True, allow_none=True)
     released_by = fields.String(required=True, allow_none=True)
-    released_at = fields.String(
+    released_at = Instant(
         required=True,
         allow_none=True,
         metadata={"description": "a confirmed flag holds the merchant's lines until released"},
@@ -43,28 +41,28 @@ class Flag(Schema):
 
 
 class TimelineDay(Schema):
-    date = fields.String(required=True)
+    date = Date(required=True)
     redemptions = fields.Integer(required=True)
     reversed = fields.Integer(required=True)
     discount_fen = fields.Integer(required=True)
 
 
 class TimelineWindow(Schema):
-    at = fields.String(required=True)
+    at = Instant(required=True)
     redemptions = fields.Integer(required=True)
 
 
 class Timeline(Schema):
     flag_id = fields.Integer(required=True)
     merchant_id = fields.Integer(required=True)
-    date = fields.String(required=True)
+    date = Date(required=True)
     window_minutes = fields.Integer(required=True)
     days = fields.List(fields.Nested(TimelineDay), required=True)
     windows = fields.List(fields.Nested(TimelineWindow), required=True)
 
 
 class Review(Schema):
-    decision = OneOf(("dismiss", "confirm"), required=True)
+    decision = OneOf(tuple(REVIEW_DECISIONS), required=True)
     note = Text(max_length=500, required=True, free_text=True)
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.schemas.common import Day, TableQuery
-
-SETTLEMENT_STATUSES = ("unsettled", "settled")
+from service.schemas.common import Date, Day, Instant, TableQuery
+from service.vocabulary import SETTLEMENT_STATUSES
 
 
 class DayQuery(TableQuery):
@@ -16,7 +15,7 @@ class DayQuery(TableQuery):
 class SettlementLine(Schema):
     merchant_id = fields.Integer(required=True)
     merchant_name = fields.String(required=True)
-    date = fields.String(required=True)
+    date = Date(required=True)
     redemptions = fields.Integer(required=True)
     subsidy_fen = fields.Integer(required=True)
     adjustments_fen = fields.Integer(required=True)
@@ -30,4 +29,4 @@ class SettlementLine(Schema):
             " /admin/ledger and the statements)"
         },
     )
-    settled_at = fields.String(required=True, allow_none=True)
+    settled_at = Instant(required=True, allow_none=True)

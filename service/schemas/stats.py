@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from marshmallow import Schema, fields
 
-from service.schemas.common import Category, Day, DayRangeQuery, TableQuery
+from service.schemas.common import (
+    Category,
+    Date,
+    Day,
+    DayRangeQuery,
+    FenCell,
+    Instant,
+    TableQuery,
+    read_rows,
+    refuse_bad_lines,
+)
 from service.schemas.turnover import RecoveryRow
+from service.vocabulary import MAX_FEN
 
 
 class DailyQuery(DayRangeQuery):
@@ -29,7 +42,7 @@ class VoucherCounts(Schema):
 
 
 class DayAndCategory(Schema):
-    date = fields.String(required=True)
+    date = Date(required=True)
     category = fields.String(required=True)
 
 
@@ -54,11 +67,11 @@ class DailyRow(VoucherCounts, DayAndCategory):
     recovery_index = fields.Float(
         required=True, allow_none=True, metadata={"description": "sales ÷ baseline"}
     )
-    computed_at = fields.String(required=True)
+    computed_at = Instant(required=True)
 
 
 class MerchantDayRow(Schema):
-    date = fields.String(required=True)
+    date = Date(required=True)
     merchant_id = fields.Integer(required=True)
     merchant_name = fields.String(required=True)
     category = fields.String(required=True)
@@ -68,7 +81,7 @@ class MerchantDayRow(Schema):
     sales_fen = fields.Integer(required=True)
     leverage = fields.Float(required=True, allow_none=True)
     unique_residents = fields.Integer(required=True)
-    computed_at = fields.String(required=True)
+    computed_at = Instant(required=True)
 
 
 class SummaryPart(VoucherCounts):
@@ -90,15 +103,15 @@ class SummaryCategory(SummaryPart):
 
 
 class RecoveryToDate(RecoveryRow):
-    from_ = fields.String(data_key="from", required=True)
+    from_ = fields.String(data_key="from", attribute="from", required=True)
     to = fields.String(required=True)
-    computed_at = fields.String(required=True)
+    computed_at = Instant(required=True)
 
 
 class Summary(Schema):
-    from_ = fields.String(data_key="from", required=True, allow_none=True)
-    to = fields.String(required=True, allow_none=True)
-    computed_at = fields.String(required=True, allow_none=True)
+    from_ = Date(data_key="from", required=True, allow_none=True)
+    to = Date(required=True, allow_none=True)
+    computed_at = Instant(required=True, allow_none=True)
     categories = fields.List(fields.Nested(SummaryCategory), required=True)
     overall = fields.Nested(SummaryPart, required=True)
     recovery = fields.List(
@@ -113,3 +126,45 @@ class Summary(Schema):
 
 class BaselinesStored(Schema):
     rows = fields.Integer(required=True)
+
+
+# A day's sales across a category can exceed one order's cap by far.
+MAX_BASELINE_SALES_FEN = MAX_FEN * 1000
+MAX_BASELINE_ROWS = 20_000
+
+
+class BaselineRow(Schema):
+    """A line of the bureau's baselines upload (`PUT /admin/baselines`, text/csv): the
+    comparable pre-festival sales of a (date, category). Its fields are the CSV's columns."""
+
+    date = Day(
+        cell=True,
+        required=True,
+        error_messages={"invalid": "date {input!r} is not a YYYY-MM-DD date."},
+        range_error="date {input} is not between {min} and {max}.",
+    )
+    category = Category(required=True, error="category {input!r} is not one of {choices}.")
+    sales_fen = FenCell(
+        maximum=MAX_BASELINE_SALES_FEN,
+        required=True,
+        error="sales_fen {input!r} is not a whole number of fen.",
+    )
+
+
+def read_baselines(text: str) -> list[tuple[date, str, int]]:
+    """The rows of a baseline CSV, or a DomainError naming every bad line (1 = the header)."""
+    rows: list[tuple[date, str, int]] = []
+    errors: dict[str, list[str]] = {}
+    seen: dict[tuple[date, str], int] = {}
+    for number, row, problems in read_rows(text, BaselineRow()):
+        if "date" in row and "category" in row:
+            key = (row["date"], row["category"])
+            if key in seen:
+                problems.append(f"repeats line {seen[key]} ({key[0]}, {key[1]}).")
+            seen[key] = number
+        if problems:
+            errors[str(number)] = problems
+        else:
+            rows.append((row["date"], row["category"], row["sales_fen"]))
+    refuse_bad_lines(len(rows), errors, MAX_BASELINE_ROWS)
+    return rows

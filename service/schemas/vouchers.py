@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.schemas.common import IDEMPOTENCY_KEY, Day, Fen, String, Text
+from service.schemas.common import IDEMPOTENCY_KEY, Day, Fen, Instant, String, Text
+from service.vocabulary import REDEMPTION_STATUSES, VOUCHER_STATUSES
 
 
 class VoucherFacts(Schema):
@@ -12,17 +13,15 @@ class VoucherFacts(Schema):
     category = fields.String(required=True)
     face_value_fen = fields.Integer(required=True)
     min_spend_fen = fields.Integer(required=True)
-    status = fields.String(
-        required=True, validate=validate.OneOf(("active", "redeemed", "expired"))
-    )
-    expires_at = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(VOUCHER_STATUSES))
+    expires_at = Instant(required=True)
 
 
 class Voucher(VoucherFacts):
     batch_id = fields.Integer(required=True)
     title = fields.String(required=True)
-    claimed_at = fields.String(required=True)
-    redeemed_at = fields.String(required=True, allow_none=True)
+    claimed_at = Instant(required=True)
+    redeemed_at = Instant(required=True, allow_none=True)
     qr = fields.String(required=True, metadata={"description": "the string the merchant scans"})
 
 
@@ -51,9 +50,9 @@ class Redemption(Schema):
     discount_fen = fields.Integer(required=True)
     payable_fen = fields.Integer(required=True)
     order_ref = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(("completed", "reversed")))
-    redeemed_at = fields.String(required=True)
-    reversed_at = fields.String(required=True, allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(REDEMPTION_STATUSES))
+    redeemed_at = Instant(required=True)
+    reversed_at = Instant(required=True, allow_none=True)
     reversal_reason = fields.String(required=True, allow_none=True)
 
 

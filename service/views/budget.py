@@ -1,18 +1,13 @@
-"""A category's budget line."""
+"""A category's budget line: what is left of it is computed."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from service.schemas.dump import Computed
 
-def budget_line(row: Any) -> dict[str, Any]:
+
+def budget_line(row: Any) -> Computed:
     budget = row["budget_fen"]
-    return {
-        "category": row["category"],
-        "budget_fen": budget,
-        "committed_fen": row["committed_fen"],
-        "spent_fen": row["spent_fen"],
-        "available_fen": None
-        if budget is None
-        else budget - row["committed_fen"] - row["spent_fen"],
-    }
+    available = None if budget is None else budget - row["committed_fen"] - row["spent_fen"]
+    return Computed(row, available_fen=available)

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from service.timefmt import iso
+from service.schemas.dump import Computed
 
 
 def ratio(numerator: int | None, denominator: int | None) -> float | None:
@@ -19,41 +19,17 @@ def ratio(numerator: int | None, denominator: int | None) -> float | None:
     return round(numerator / denominator, 4)
 
 
-def daily_row(row: asyncpg.Record, tz: Any) -> dict[str, Any]:
-    baseline = row["baseline_sales_fen"]
-    return {
-        "date": row["date"].isoformat(),
-        "category": row["category"],
-        "vouchers_claimed": row["vouchers_claimed"],
-        "vouchers_redeemed": row["vouchers_redeemed"],
-        "vouchers_expired": row["vouchers_expired"],
-        "redemptions_reversed": row["redemptions_reversed"],
-        "subsidy_fen": row["subsidy_fen"],
-        "sales_fen": row["sales_fen"],
-        "leverage": ratio(row["sales_fen"], row["subsidy_fen"]),
-        "redemption_rate": ratio(int(row["cumulative_redeemed"]), int(row["cumulative_claimed"])),
-        "unique_residents": row["unique_residents"],
-        "active_merchants": row["active_merchants"],
-        "baseline_sales_fen": baseline,
-        "recovery_index": ratio(row["sales_fen"], baseline),
-        "computed_at": iso(row["computed_at"], tz),
-    }
+def daily_row(row: asyncpg.Record) -> Computed:
+    return Computed(
+        row,
+        leverage=ratio(row["sales_fen"], row["subsidy_fen"]),
+        redemption_rate=ratio(int(row["cumulative_redeemed"]), int(row["cumulative_claimed"])),
+        recovery_index=ratio(row["sales_fen"], row["baseline_sales_fen"]),
+    )
 
 
-def merchant_row(row: asyncpg.Record, tz: Any) -> dict[str, Any]:
-    return {
-        "date": row["date"].isoformat(),
-        "merchant_id": row["merchant_id"],
-        "merchant_name": row["merchant_name"],
-        "category": row["category"],
-        "vouchers_redeemed": row["vouchers_redeemed"],
-        "redemptions_reversed": row["redemptions_reversed"],
-        "subsidy_fen": row["subsidy_fen"],
-        "sales_fen": row["sales_fen"],
-        "leverage": ratio(row["sales_fen"], row["subsidy_fen"]),
-        "unique_residents": row["unique_residents"],
-        "computed_at": iso(row["computed_at"], tz),
-    }
+def merchant_row(row: asyncpg.Record) -> Computed:
+    return Computed(row, leverage=ratio(row["sales_fen"], row["subsidy_fen"]))
 
 
 def _totals(parts: list[dict[str, int | None]]) -> dict[str, Any]:
@@ -81,20 +57,22 @@ def _with_ratios(part: dict[str, Any]) -> dict[str, Any]:
     return part
 
 
-def summary(rows: list[asyncpg.Record], tz: Any) -> dict[str, Any]:
+def summary(rows: list[asyncpg.Record], recovery: list[dict[str, Any]]) -> dict[str, Any]:
+    """The festival to date (a `Summary`): totals and ratios per category and overall."""
     categories = []
     for row in rows:
-        part = _totals([dict(row)])
-        part = {"category": row["category"], **_with_ratios(part)}
+        part = _with_ratios(_totals([dict(row)]))
+        part["category"] = row["category"]
         categories.append(part)
     overall = _with_ratios(_totals([dict(r) for r in rows]))
     dates = [r["first_date"] for r in rows if r["first_date"]]
     last_dates = [r["last_date"] for r in rows if r["last_date"]]
     computed = [r["computed_at"] for r in rows if r["computed_at"]]
     return {
-        "from": min(dates).isoformat() if dates else None,
-        "to": max(last_dates).isoformat() if last_dates else None,
-        "computed_at": iso(max(computed), tz) if computed else None,
+        "from_": min(dates) if dates else None,
+        "to": max(last_dates) if last_dates else None,
+        "computed_at": max(computed) if computed else None,
         "categories": categories,
         "overall": overall,
+        "recovery": recovery,
     }

@@ -1,26 +1,22 @@
-"""How a voucher is shown to its resident: status as of now, and the signed QR string."""
+"""A voucher as its resident sees it: the row, and its signed QR string (the one field of
+the answer that is computed, not stored)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
-
+from service.answers import as_text
 from service.domain.codes import qr_string
-from service.timefmt import iso
+from service.schemas.dump import Computed, dump
+from service.schemas.vouchers import Voucher
+
+VOUCHER = Voucher()
 
 
-def voucher_json(row: asyncpg.Record | dict[str, Any], qr_key: bytes, tz: Any) -> dict[str, Any]:
-    return {
-        "code": row["code"],
-        "batch_id": row["batch_id"],
-        "category": row["category"],
-        "title": row["title"],
-        "face_value_fen": row["face_value_fen"],
-        "min_spend_fen": row["min_spend_fen"],
-        "status": row["status"],
-        "claimed_at": iso(row["claimed_at"], tz),
-        "expires_at": iso(row["expires_at"], tz),
-        "redeemed_at": iso(row["redeemed_at"], tz),
-        "qr": qr_string(qr_key, row["code"]),
-    }
+def voucher(row: Any, qr_key: bytes) -> Computed:
+    return Computed(row, qr=qr_string(qr_key, row["code"]))
+
+
+def voucher_text(row: Any, qr_key: bytes, tz: Any) -> str:
+    """A claim's answer as stored with it (a keyed claim replays it byte for byte)."""
+    return as_text(dump(VOUCHER, voucher(row, qr_key), tz))

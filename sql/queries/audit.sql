@@ -1,3 +1,4 @@
+-- owner: service/domain/audit.py
 -- name: audit_lock
 -- Appends take turns until their transaction ends, so the chain's order is the ids' order.
 SELECT pg_advisory_xact_lock(:namespace::integer, 0);

@@ -1,3 +1,4 @@
+-- owner: service/domain/batches.py
 -- name: insert_batch
 INSERT INTO batches (category, title, face_value_fen, min_spend_fen, quantity, per_resident_limit,
                      claim_starts_at, claim_ends_at, valid_days, valid_until, mode, draw_at, seed,
@@ -78,3 +79,9 @@ WITH marked AS (
 INSERT INTO batch_events (batch_id, kind, quantity, peer_batch_id, unclaimed, expired, at)
 VALUES (:source_id, 'recycled_out', -:moved, :target_id, :unclaimed, :expired, :now),
        (:target_id, 'recycled_in', :moved, :source_id, :unclaimed, :expired, :now);
+
+-- name: batch_activity_windows
+-- Per batch, the first and last instants anything can happen with it: its claim window's
+-- start, and the latest moment one of its vouchers can still be redeemed or expire.
+SELECT claim_starts_at AS first, claim_ends_at + make_interval(days => valid_days) AS last
+FROM batches;

@@ -1,3 +1,4 @@
+-- owner: service/domain/budget.py
 -- name: budget_usage
 -- Per category (or one, :category): its budget (null: none), what is committed at :now —
 -- face value of active vouchers, plus face value × unclaimed stock of batches still to be

@@ -1,3 +1,4 @@
+-- owner: service/domain/claims.py
 -- name: lock_batch_for_claims
 -- Taken first by every claim transaction of a batch: claims of one batch commit one after
 -- another, each seeing what the one before it claimed.

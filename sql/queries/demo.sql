@@ -1,3 +1,4 @@
+-- owner: service/demo/
 -- name: database_is_empty
 -- The demo loads only where nobody has started a festival yet.
 SELECT NOT EXISTS (SELECT 1 FROM merchants) AND NOT EXISTS (SELECT 1 FROM batches);

@@ -1,3 +1,4 @@
+-- owner: service/domain/drill.py
 -- name: drill_offset
 -- What every process's drill clock follows (a few times a second): microseconds ahead of
 -- real time.

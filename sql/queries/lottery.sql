@@ -1,3 +1,4 @@
+-- owner: service/domain/lottery.py
 -- name: lottery_batch_for_entry
 -- The batch an entry is for, with what decides whether it may be entered now. Entries take
 -- turns with the draw (which locks the batch FOR UPDATE): an entry never lands after the

@@ -1,3 +1,4 @@
+-- owner: service/domain/merchants.py
 -- name: insert_merchant
 INSERT INTO merchants (name, category, credit_code, district, address, contact_phone, api_key_hash,
                        daily_subsidy_cap_fen, account_name, account_no)

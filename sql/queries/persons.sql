@@ -1,3 +1,4 @@
+-- owner: service/domain/persons.py
 -- name: suspend_person
 -- Suspending again keeps the first moment and who, with the newest reason.
 INSERT INTO person_suspensions (person, reason, suspended_at, suspended_by)

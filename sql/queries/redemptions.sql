@@ -1,3 +1,4 @@
+-- owner: service/domain/redemptions.py
 -- name: voucher_for_merchant
 -- The voucher as a cashier may see it (no resident), and the
 -- merchant's own standing, in one round trip.

@@ -1,12 +1,13 @@
--- The risk_scan rules (API.md, "Money safety"), one statement each, for a business day :day.
--- Each raises at most one flag per (rule, merchant, day, subject); scanning a day again (the
--- intraday refresh, then the nightly scan) refreshes the evidence of a flag not yet reviewed
--- and raises nothing twice. Ratio rules can fall as a day goes on: raised on part of a day
--- (:full_day false) their flags are provisional, and the full day's scan makes each open
--- (still fires) or withdrawn (risk_withdraw_provisional). Arithmetic is bigint or numeric:
--- any money value fits. Each returns the flags it inserted or refreshed.
+-- owner: service/domain/risk.py
+-- The risk_scan rules (API.md, "Money safety"): each rule is a finding query for a business
+-- day :day, returning (merchant_id, subject, score, evidence) per flag it would raise, and
+-- one shared statement raises them (raise_risk_flags): at most one flag per (rule, merchant,
+-- day, subject); scanning a day again (the intraday refresh, then the nightly scan) refreshes
+-- the evidence of a flag not yet reviewed and raises nothing twice. The registry of rules and
+-- the settings each reads is RULES in service/domain/risk.py. Arithmetic is bigint or
+-- numeric: any money value fits.
 
--- name: risk_repeat_pair
+-- name: risk_find_repeat_pair
 -- One person redeeming ≥ :min_vouchers vouchers at one merchant within :window_days days
 -- (ending :day, at least one of them on :day). A pair already flagged on another day of that
 -- span is not flagged again.
@@ -21,24 +22,20 @@ WITH pairs AS (
     GROUP BY r.merchant_id, v.person
     HAVING count(DISTINCT r.voucher_id) >= :min_vouchers AND bool_or(r.business_date = :day)
 )
-INSERT INTO risk_flags AS f (merchant_id, rule, date, subject, score, evidence, raised_at)
-SELECT p.merchant_id, 'repeat_pair', :day, p.person, p.vouchers::float8 / :min_vouchers,
+SELECT p.merchant_id, p.person AS subject, p.vouchers::float8 / :min_vouchers AS score,
        jsonb_build_object('redemption_ids', p.ids, 'person', p.person, 'vouchers', p.vouchers,
                           'order_fen', p.order_fen, 'discount_fen', p.discount_fen,
-                          'from', :day::date - (:window_days::int - 1), 'to', :day::date),
-       :now
+                          'from', :day::date - (:window_days::int - 1), 'to', :day::date)::text
+           AS evidence
 FROM pairs p
 WHERE NOT EXISTS (
     SELECT 1 FROM risk_flags o
     WHERE o.rule = 'repeat_pair' AND o.merchant_id = p.merchant_id AND o.subject = p.person
       AND o.date <> :day
       AND o.date BETWEEN :day::date - (:window_days::int - 1) AND :day::date + (:window_days::int - 1)
-)
-ON CONFLICT (rule, merchant_id, date, subject) DO UPDATE
-    SET evidence = EXCLUDED.evidence, score = EXCLUDED.score
-    WHERE f.status = 'open';
+);
 
--- name: risk_threshold_hugging
+-- name: risk_find_threshold_hugging
 -- A merchant day with ≥ :min_redemptions completed redemptions, ≥ :share_pct % of them with
 -- the order within :margin_pct % above the batch's min_spend_fen.
 WITH day AS (
@@ -55,19 +52,13 @@ WITH day AS (
     HAVING count(*) >= :min_redemptions
        AND count(*) FILTER (WHERE hugging) * 100 >= :share_pct::bigint * count(*)
 )
-INSERT INTO risk_flags AS f (merchant_id, rule, date, score, evidence, raised_at, status)
-SELECT merchant_id, 'threshold_hugging', :day, hugging::float8 / redemptions,
+SELECT merchant_id, '' AS subject, hugging::float8 / redemptions AS score,
        jsonb_build_object('redemption_ids', ids, 'redemptions', redemptions, 'hugging', hugging,
                           'share', round(hugging::numeric / redemptions, 4),
-                          'order_fen', order_fen, 'discount_fen', discount_fen),
-       :now, CASE WHEN :full_day::boolean THEN 'open' ELSE 'provisional' END
-FROM merchants
-ON CONFLICT (rule, merchant_id, date, subject) DO UPDATE
-    SET evidence = EXCLUDED.evidence, score = EXCLUDED.score,
-        status = CASE WHEN f.status = 'open' THEN 'open' ELSE EXCLUDED.status END
-    WHERE f.status IN ('provisional', 'open', 'withdrawn');
+                          'order_fen', order_fen, 'discount_fen', discount_fen)::text AS evidence
+FROM merchants;
 
--- name: risk_burst
+-- name: risk_find_burst
 -- A merchant's busiest :minutes-minute window of :day (sliding: from each redemption on),
 -- flagged when it holds ≥ :min_redemptions redemptions and ≥ :factor × the merchant's median
 -- count per non-empty window of the 7 days before (a merchant without history: the absolute
@@ -105,18 +96,14 @@ WITH day AS (
     FROM peak p JOIN typical t ON t.merchant_id = p.merchant_id
     WHERE p.in_window >= :factor::bigint * coalesce(t.median, 1)
 )
-INSERT INTO risk_flags AS f (merchant_id, rule, date, score, evidence, raised_at)
-SELECT merchant_id, 'burst', :day, in_window / coalesce(median, 1),
+SELECT merchant_id, '' AS subject, in_window / coalesce(median, 1) AS score,
        jsonb_build_object('redemption_ids', ids, 'window_starts_at', starts_at,
                           'window_minutes', :minutes::int, 'redemptions', in_window,
-                          'median', median, 'history', has_history, 'discount_fen', discount_fen),
-       :now
-FROM flagged
-ON CONFLICT (rule, merchant_id, date, subject) DO UPDATE
-    SET evidence = EXCLUDED.evidence, score = EXCLUDED.score
-    WHERE f.status = 'open';
+                          'median', median, 'history', has_history,
+                          'discount_fen', discount_fen)::text AS evidence
+FROM flagged;
 
--- name: risk_reversal_churn
+-- name: risk_find_reversal_churn
 -- A merchant day with ≥ :min_redemptions redemptions, ≥ :share_pct % of them reversed.
 WITH merchants AS (
     SELECT merchant_id, count(*) AS redemptions,
@@ -128,17 +115,27 @@ WITH merchants AS (
     HAVING count(*) >= :min_redemptions
        AND count(*) FILTER (WHERE status = 'reversed') * 100 >= :share_pct::bigint * count(*)
 )
-INSERT INTO risk_flags AS f (merchant_id, rule, date, score, evidence, raised_at, status)
-SELECT merchant_id, 'reversal_churn', :day, reversed::float8 / redemptions,
+SELECT merchant_id, '' AS subject, reversed::float8 / redemptions AS score,
        jsonb_build_object('redemption_ids', ids, 'redemptions', redemptions, 'reversed', reversed,
                           'share', round(reversed::numeric / redemptions, 4),
-                          'discount_fen', discount_fen),
-       :now, CASE WHEN :full_day::boolean THEN 'open' ELSE 'provisional' END
-FROM merchants
+                          'discount_fen', discount_fen)::text AS evidence
+FROM merchants;
+
+-- name: raise_risk_flags
+-- One rule's findings for :day (parallel arrays) raised as flags. A count rule's flags are
+-- open at once; a ratio rule's (:ratio) can fall as the day goes on, so raised on part of a
+-- day (:full_day false) they are provisional, and the full day's scan makes each open (still
+-- found) or withdrawn (risk_withdraw_provisional). Found again, a flag not yet reviewed gets
+-- the new evidence; an open flag stays open. Returns the flags raised or refreshed.
+INSERT INTO risk_flags AS f (merchant_id, rule, date, subject, score, evidence, raised_at, status)
+SELECT m, :rule, :day, s, sc, e::jsonb, :now,
+       CASE WHEN :full_day::boolean OR NOT :ratio::boolean THEN 'open' ELSE 'provisional' END
+FROM unnest(:merchant_ids::bigint[], :subjects::text[], :scores::float8[], :evidence::text[])
+    AS t (m, s, sc, e)
 ON CONFLICT (rule, merchant_id, date, subject) DO UPDATE
     SET evidence = EXCLUDED.evidence, score = EXCLUDED.score,
         status = CASE WHEN f.status = 'open' THEN 'open' ELSE EXCLUDED.status END
-    WHERE f.status IN ('provisional', 'open', 'withdrawn');
+    WHERE f.status = 'open' OR (:ratio::boolean AND f.status IN ('provisional', 'withdrawn'));
 
 -- name: risk_flags
 -- Flags, newest first; each filter may be null (any).

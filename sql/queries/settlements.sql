@@ -1,3 +1,4 @@
+-- owner: service/domain/settlements.py
 -- Settlement lines, as views of the ledger (sql/queries/ledger.sql moves the money).
 
 -- name: settlement_lines_on_day

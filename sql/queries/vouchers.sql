@@ -1,3 +1,4 @@
+-- owner: service/domain/vouchers.py
 -- name: resident_vouchers
 -- :status may be null (all). Newest first.
 SELECT * FROM (

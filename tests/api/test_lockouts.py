@@ -10,6 +10,7 @@ import pytest
 
 from service import keys
 from service.app import create_app
+from service.domain.context import Context
 from tests.conftest import Api, assert_error
 
 
@@ -67,7 +68,11 @@ async def test_a_stranger_cannot_lock_the_bureau_out(forwarded_api: Api) -> None
 
     db = forwarded_api.client.app[keys.DB]
     now = forwarded_api.clock.now()
-    await create_bureau_user(db, "analyst", "correct horse battery", Actor("test"), now)
+    await create_bureau_user(
+        Context(db=db, actor=Actor("test"), now=now, tz=forwarded_api.settings.tz),
+        username="analyst",
+        password="correct horse battery",
+    )
     login = "/api/v1/auth/bureau"
     for _ in range(11):
         await forwarded_api.call(

@@ -19,6 +19,7 @@ from jobs.registry import BY_NAME
 from service import keys
 from service.domain import lottery
 from service.domain.audit import Actor
+from service.domain.context import Context
 from tests.conftest import ROOT, Api, assert_error
 from tests.support.factories import batch_body
 from tests.support.lottery import ENTRIES, lottery_batch
@@ -245,7 +246,10 @@ async def test_a_draw_cut_short_leaves_nothing_and_draws_the_same_again(api: Api
     await hold.start()
     await blocker.execute("LOCK TABLE voucher_events IN ACCESS EXCLUSIVE MODE")
     attempt = asyncio.create_task(
-        lottery.draw(jobs_db, batch["id"], Actor("test"), api.clock.now())
+        lottery.draw(
+            Context(db=jobs_db, actor=Actor("test"), now=api.clock.now(), tz=api.settings.tz),
+            batch_id=batch["id"],
+        )
     )
     for _ in range(200):
         waiting = await blocker.fetchval(

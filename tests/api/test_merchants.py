@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from service.domain.credit_code import (
+from service.credit_code import (
     ALPHABET,
     WEIGHTS,
     check_character,

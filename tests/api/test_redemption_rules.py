@@ -480,8 +480,8 @@ async def test_one_flush_settles_mixed_checkouts_each_as_if_alone(api: Api) -> N
             Checkout(shop.id, "earlier", v2["code"], 12000, "POS-0001"),  # a retry: replayed
             Checkout(shop.id, "k5", v2["code"], 12000, "d"),  # already redeemed
         ],
-        api.clock.now(),
-        api.settings.tz,
+        now=api.clock.now(),
+        tz=api.settings.tz,
     )
     statuses = [o[0] if isinstance(o, tuple) else o.code for o in outcomes]
     assert statuses == [201, 409, 409, 201, 409]
@@ -492,7 +492,10 @@ async def test_one_flush_settles_mixed_checkouts_each_as_if_alone(api: Api) -> N
     assert json.loads(outcomes[4][1])["error"]["code"] == "already_redeemed"  # type: ignore[index]
     # Each refusal is stored with its key and replays as it was.
     again = await redeem_many(
-        db, [Checkout(shop.id, "k2", v1["code"], 12000, "b")], api.clock.now(), api.settings.tz
+        db,
+        [Checkout(shop.id, "k2", v1["code"], 12000, "b")],
+        now=api.clock.now(),
+        tz=api.settings.tz,
     )
     assert again == [outcomes[1]]
 
@@ -520,8 +523,8 @@ async def test_replayed_checkouts_in_one_flush_each_happen_at_their_own_moment(a
             Checkout(shop.id, "k3", v3["code"], 12000, "c", tomorrow),  # a new day, a new cap
             Checkout(shop.id, "k4", v4["code"], 12000, "d", too_late),  # expired by then
         ],
-        api.clock.now(),
-        api.settings.tz,
+        now=api.clock.now(),
+        tz=api.settings.tz,
     )
     answers = [(o[0], json.loads(o[1])) for o in outcomes if isinstance(o, tuple)]
     assert [status for status, _ in answers] == [201, 409, 201, 409]

@@ -335,12 +335,14 @@ async def test_one_rule_failing_never_stops_the_others(api: Api) -> None:
     broken = RiskRules(repeat_window_days=10**8)
     db: Database = api.client.app[keys.DB]
     async with db.transaction() as tx:
-        scanned = await risk.scan(tx, DAY, api.clock.now(), broken, full_day=True)
+        scanned = await risk.scan(tx, DAY, now=api.clock.now(), rules=broken, full_day=True)
     assert [f.split(":")[0] for f in scanned.failures] == ["repeat_pair"]
     assert [(f["rule"], f["status"]) for f in await flags(api)] == [("threshold_hugging", "open")]
     # Through the job: the run is failed with the rule's error, the other rules' flags kept.
     app = api.client.app
-    runner = JobRunner(app[keys.DB], FixedClock(night_after(api, DAY, 40)), api.settings.tz, broken)
+    runner = JobRunner(
+        app[keys.DB], FixedClock(night_after(api, DAY, 40)), tz=api.settings.tz, risk=broken
+    )
     result = await runner.run_day(BY_NAME["risk_scan"], DAY, force=True)
     assert result.outcome == "failed" and result.error and "repeat_pair" in result.error
     assert result.rows == 1

@@ -10,8 +10,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from service import keys
+from service.credit_code import random_huaiyin_code
 from service.domain import recovery
-from service.domain.credit_code import random_huaiyin_code
 from tests.conftest import Api, assert_error, assert_invalid, assert_queries_invalid
 from tests.support.money import export, with_account
 from tests.support.shops import batch, redeem, settle
@@ -192,7 +192,9 @@ async def test_the_interval_holds_a_known_effect_and_narrows_with_more_merchants
     assert (await api.put_csv(TURNOVER, csv_of(rows)))[0] == 200
     db = api.client.app[keys.DB]
     last = date(2020, 5, 14)
-    full = await recovery.compute(db, date(2020, 5, 1), last, "dining", 2019)
+    full = await recovery.compute(
+        db, date(2020, 5, 1), last=last, category="dining", baseline_year=2019
+    )
     (total,) = full.totals
     assert total["merchants_reporting"] == 40 and total["comparison_reporting"] == 40
     assert total["ci_low"] < effect < total["ci_high"], total
@@ -200,9 +202,9 @@ async def test_the_interval_holds_a_known_effect_and_narrows_with_more_merchants
     fewer = await recovery.compute(
         db,
         date(2020, 5, 1),
-        last,
-        "dining",
-        2019,
+        last=last,
+        category="dining",
+        baseline_year=2019,
         only={*participants[:10], *comparison[:10]},
     )
     (small,) = fewer.totals

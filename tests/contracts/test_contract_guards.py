@@ -13,6 +13,7 @@ from marshmallow import Schema, fields
 
 from service.app import all_endpoints
 from service.db import QUERIES
+from service.domain import risk
 from service.schemas.common import String
 from tests.conftest import Api, assert_error
 
@@ -94,22 +95,48 @@ async def test_admin_routes_refuse_other_roles(api: Api, endpoint: object) -> No
         assert_error(status, body, 403, "forbidden")
 
 
-def used_query_names() -> set[str]:
+def query_callers() -> dict[str, set[str]]:
+    """Each query name the code calls, with the files (from the repository's root) calling it."""
     pattern = re.compile(
         r"\.(?:fetch|fetchrow|fetchval|execute|executemany)\(\s*\"([a-z_][a-z0-9_]*)\"",
         re.MULTILINE,
     )
-    names: set[str] = set()
+    callers: dict[str, set[str]] = {}
     for folder in ("service", "jobs"):
         for path in (ROOT / folder).rglob("*.py"):
-            names.update(pattern.findall(path.read_text()))
-    return names
+            for name in pattern.findall(path.read_text()):
+                callers.setdefault(name, set()).add(str(path.relative_to(ROOT)))
+    # The risk rules' finding queries are named by their registry.
+    for rule in risk.RULES:
+        callers.setdefault(f"risk_find_{rule.name}", set()).add("service/domain/risk.py")
+    return callers
 
 
 def test_every_query_the_code_names_exists_and_every_query_is_used() -> None:
-    used = used_query_names()
+    used = set(query_callers())
     assert used - set(QUERIES) == set(), "queries named in code but missing from sql/queries"
     assert set(QUERIES) - used == set(), "queries in sql/queries that no code uses"
+
+
+def test_only_its_owner_calls_a_query() -> None:
+    """Each sql/queries file names one owner (`-- owner: service/domain/ledger.py`, or a
+    package ending in /); another area calls the owner's functions, never its queries."""
+    strangers = {
+        name: sorted(
+            f
+            for f in files
+            if f != QUERIES[name].owner
+            and not (QUERIES[name].owner.endswith("/") and f.startswith(QUERIES[name].owner))
+        )
+        for name, files in query_callers().items()
+        if name in QUERIES
+    }
+    assert {name: files for name, files in strangers.items() if files} == {}
+    for path in (ROOT / "sql" / "queries").glob("*.sql"):
+        owner = path.read_text().splitlines()[0].removeprefix("-- owner: ")
+        assert (ROOT / owner).exists(), f"{path.name}: its owner {owner} does not exist"
+        # Named for what it holds: the file and its owner module share a name.
+        assert Path(owner.rstrip("/")).stem == path.stem, (path.name, owner)
 
 
 def test_named_parameters_become_positional_once_and_calls_must_name_them_all() -> None:

@@ -55,7 +55,7 @@ async def test_spreadsheet_formulas_come_out_inert_in_every_csv(api: Api) -> Non
             for value in row.values():
                 assert not value.startswith(("=", "@")), (what, row)
     # Negative numbers stay numbers: a -2000 adjustment is not text to neutralise.
-    from service.csvout import cell
+    from service.csvtext import cell
 
     assert cell(-2000) == -2000 and cell("-2000") == "-2000" and cell("-1+1") == "'-1+1"
     assert cell("\tx") == "'\tx" and cell("\rx") == "'\rx" and cell("+86") == "+86"

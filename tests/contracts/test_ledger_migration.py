@@ -16,6 +16,7 @@ import asyncpg
 from service.db import Database
 from service.domain import ledger, payments
 from service.domain.audit import Actor
+from service.domain.context import Context
 from service.migrations import migrate_url
 from tests.support.factories import merchant_body
 
@@ -178,7 +179,7 @@ async def test_every_fen_lands_in_its_account(empty_db_url: str) -> None:
     try:
         result = await ledger.verify(db)
         assert result.ok, result.problems
-        found = await ledger.balances(db, None, None, False)
+        found = await ledger.balances(db, None, kind=None, negative=False)
         by_account = {b["account"]: b["balance_fen"] for b in found["items"] if b["balance_fen"]}
         a, b, c, d = (shops[n] for n in "ABCD")
         assert by_account == {
@@ -196,7 +197,9 @@ async def test_every_fen_lands_in_its_account(empty_db_url: str) -> None:
         }
         assert found["totals"]["sum_fen"] == 0
         # The next bank file pays exactly what is owed and leaves out what should be.
-        made = await payments.export(db, "after-migration", ACTOR, at(D3, 22), TZ)
+        made = await payments.export(
+            Context(db=db, actor=ACTOR, now=at(D3, 22), tz=TZ), key="after-migration"
+        )
         assert (made["rows"], made["total_fen"]) == (1, 2000)
         reasons = {x["merchant_id"]: x["reason"] for x in made["left_out"]}
         assert reasons == {a: "receivable", c: "no_account", d: "held"}

@@ -17,14 +17,15 @@ from hypothesis import strategies as st
 from marshmallow import ValidationError
 
 from service.auth import TokenVerifier
-from service.domain import baselines
 from service.domain.codes import ALPHABET, CODE_LENGTH, code_from_input, new_code, qr_string
 from service.errors import DomainError
 from service.http import _check_tree, parse_path_id
 from service.schemas.auth import OtpRequest, ResidentLogin
-from service.schemas.common import LAST_DAY, Day, QueryInt, When, text_problem
+from service.schemas.common import Day, QueryInt, When, text_problem
 from service.schemas.merchants import MerchantPatch
+from service.schemas.stats import read_baselines
 from service.settings import Settings
+from service.vocabulary import LAST_DAY
 from tests.conftest import TEST_SECRET
 
 KEY = b"k" * 32
@@ -193,7 +194,7 @@ def test_a_token_verifies_or_is_unauthorized(token: str) -> None:
 def test_a_baseline_csv_is_rows_or_a_400(cells: list[tuple[str, str, str]]) -> None:
     text = "date,category,sales_fen\n" + "\n".join(",".join(row) for row in cells)
     try:
-        rows = baselines.parse(text)
+        rows = read_baselines(text)
     except DomainError as err:
         assert err.code == "invalid_request"
         return

@@ -203,7 +203,9 @@ async def test_a_clawback_in_flight_beats_the_reversal_that_waits_for_it(api: Ap
 
 def night_runner(api: Api) -> JobRunner:
     at = datetime.combine(DAY + timedelta(days=1), time(0, 30), api.settings.tz)
-    return JobRunner(api.client.app[keys.DB], FixedClock(at), api.settings.tz, api.settings.risk)
+    return JobRunner(
+        api.client.app[keys.DB], FixedClock(at), tz=api.settings.tz, risk=api.settings.risk
+    )
 
 
 async def test_a_reversal_committed_before_settlement_is_not_settled(api: Api) -> None:

@@ -318,24 +318,26 @@ def test_the_latest_due_time_in_a_span() -> None:
     tz = ZoneInfo("Asia/Shanghai")
     d = datetime(2020, 5, 6, 10, 0, tzinfo=tz)
     settlement, draw = BY_NAME["settlement"], BY_NAME["lottery_draw"]
-    assert latest_due(settlement, tz, d, d + timedelta(hours=1)) is None
-    assert latest_due(settlement, tz, d, d + timedelta(days=2)) == datetime(
+    assert latest_due(settlement, tz, after=d, upto=d + timedelta(hours=1)) is None
+    assert latest_due(settlement, tz, after=d, upto=d + timedelta(days=2)) == datetime(
         2020, 5, 8, 0, 30, tzinfo=tz
     )
     # A year's jump: the last one, found without walking the year.
-    assert latest_due(draw, tz, d, d + timedelta(days=365, seconds=30)) == d + timedelta(days=365)
-    assert latest_due(settlement, tz, d, d + timedelta(days=365)) == datetime(
+    assert latest_due(draw, tz, after=d, upto=d + timedelta(days=365, seconds=30)) == d + timedelta(
+        days=365
+    )
+    assert latest_due(settlement, tz, after=d, upto=d + timedelta(days=365)) == datetime(
         2021, 5, 6, 0, 30, tzinfo=tz
     )
     # The span is (after, upto]: a due time at its end counts, one at its start does not.
-    assert latest_due(draw, tz, d, d) is None
-    assert latest_due(draw, tz, d - timedelta(minutes=1), d) == d
-    assert latest_due(draw, tz, d, d + timedelta(seconds=59)) is None
+    assert latest_due(draw, tz, after=d, upto=d) is None
+    assert latest_due(draw, tz, after=d - timedelta(minutes=1), upto=d) == d
+    assert latest_due(draw, tz, after=d, upto=d + timedelta(seconds=59)) is None
     monthly = replace(settlement, schedule="0 3 1 * *")  # sparser than any look-back
-    assert latest_due(monthly, tz, d, d + timedelta(days=70)) == datetime(
+    assert latest_due(monthly, tz, after=d, upto=d + timedelta(days=70)) == datetime(
         2020, 7, 1, 3, 0, tzinfo=tz
     )
-    assert latest_due(monthly, tz, d, d + timedelta(days=20)) is None
+    assert latest_due(monthly, tz, after=d, upto=d + timedelta(days=20)) is None
 
 
 async def test_the_scheduler_process_follows_the_drill_clock(drill: Api, tmp_path: Path) -> None:

@@ -118,7 +118,7 @@ async def test_a_scheduler_back_after_two_missed_days_fills_both(db_url: str) ->
     db = await seeded(db_url)
     try:
         clock = FixedClock(at(1, 600))  # 2 May 00:10: 1 May is due
-        runner = JobRunner(db, clock, TZ)
+        runner = JobRunner(db, clock, tz=TZ)
         assert [r.period for r in await runner.catch_up_all()] == ["2020-05-01"] * 4
         clock.at = at(3, 3600)  # down on 2 and 3 May; back on 4 May at 01:00
         results = await runner.catch_up_all()
@@ -133,7 +133,7 @@ async def test_a_scheduler_back_after_two_missed_days_fills_both(db_url: str) ->
             ("recovery", "2020-05-03", "succeeded"),
         ]
         assert await runner.catch_up_all() == []  # nothing left, nothing run twice
-        stored = await stats.daily_rows(db, DAY0, DAY0 + timedelta(days=2), None)
+        stored = await stats.daily_rows(db, DAY0, to_day=DAY0 + timedelta(days=2), category=None)
         assert len(stored) == 3 * 4
     finally:
         await db.close()
@@ -144,7 +144,7 @@ async def test_a_failed_run_is_recorded_and_retried_at_the_next_due_time(db_url:
     admin = await asyncpg.connect(db_url)
     try:
         clock = FixedClock(at(1, 300))
-        runner = JobRunner(db, clock, TZ)
+        runner = JobRunner(db, clock, tz=TZ)
         await admin.execute(
             "ALTER TABLE stats_daily ADD CONSTRAINT broken_for_test CHECK (false) NOT VALID"
         )
@@ -214,12 +214,12 @@ async def test_a_job_killed_mid_run_leaves_nothing_and_is_redone_cleanly(
             await watcher.fetchval("SELECT count(*) FROM job_runs WHERE status = 'succeeded'") == 0
         )
         # Its lock died with it: the next run goes ahead and gets it right.
-        runner = JobRunner(db, FixedClock(at(4, 300)), TZ)
+        runner = JobRunner(db, FixedClock(at(4, 300)), tz=TZ)
         results = await runner.catch_up(ROLLUP, at(4, 300))
         assert {r.outcome for r in results} == {"succeeded"}
         days = [DAY0 + timedelta(days=i) for i in range(4)]
         want = await expected_daily(db, days)
-        got = await stats.daily_rows(db, days[0], days[-1], None)
+        got = await stats.daily_rows(db, days[0], to_day=days[-1], category=None)
         assert {(r["date"].isoformat(), r["category"]): r["vouchers_expired"] for r in got} == {
             k: v["vouchers_expired"] for k, v in want.items()
         }
@@ -270,7 +270,7 @@ def test_every_job_has_a_valid_schedule() -> None:
 
     now = datetime(2020, 5, 6, tzinfo=UTC)
     for job in JOBS:
-        fire = next_run_at(job, TZ, now)
+        fire = next_run_at(job, TZ, now=now)
         assert fire is not None and now <= fire < now + timedelta(days=1), job.name
 
 
@@ -332,7 +332,7 @@ async def test_serve_runs_the_scheduler_unless_told_not_to(db_url: str, tmp_path
 async def test_catch_up_covers_the_festival_and_stops_after_its_last_day(db_url: str) -> None:
     db = await seeded(db_url)  # claims until 5 May, vouchers valid up to 2 days after
     try:
-        runner = JobRunner(db, FixedClock(at(60, 300)), TZ)  # two months later
+        runner = JobRunner(db, FixedClock(at(60, 300)), tz=TZ)  # two months later
         results = await runner.catch_up(ROLLUP, at(60, 300))
         periods = [r.period for r in results]
         assert periods[0] == "2020-05-01" and periods[-1] == "2020-05-07", periods

@@ -63,7 +63,7 @@ async def _scenario(server_url: str, template: str, plan: list[Op], shape: list)
         await play(world, plan)
         # The nightly jobs, as they would run after the last day (every expiry so far swept).
         clock = FixedClock(at(DAYS, 300))
-        runner = JobRunner(db, clock, TZ)
+        runner = JobRunner(db, clock, tz=TZ)
         results = await runner.catch_up(BY_NAME["daily_rollup"], clock.now())
         results += await runner.catch_up(BY_NAME["settlement"], clock.now())
         assert {r.outcome for r in results} == {"succeeded"}, results

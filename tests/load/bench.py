@@ -50,6 +50,7 @@ from service.db import Database
 from service.domain import lottery
 from service.domain.audit import Actor
 from service.domain.claims import Claimed, claim_many
+from service.domain.context import Context
 from service.domain.merchants import create_merchant
 from service.migrations import migrate_url
 from service.processes import free_port, stop, wait_http, wait_port
@@ -501,7 +502,8 @@ class Bench:
             merchants = []
             for _ in range(64):
                 row, _ = await create_merchant(
-                    db, merchant_body(category="dining"), Actor("bench"), datetime.now(UTC)
+                    Context(db=db, actor=Actor("bench"), now=datetime.now(UTC), tz=TZ),
+                    data=merchant_body(category="dining"),
                 )
                 merchants.append(row["id"])
             batch_id = self.create_batch(port, self.args.vouchers)
@@ -511,7 +513,7 @@ class Bench:
                 subs = [f"holder-{i}" for i in range(start, min(start + 1000, self.args.vouchers))]
                 codes += [
                     o.code
-                    for o in await claim_many(db, batch_id, subs, now)
+                    for o in await claim_many(db, batch_id, requests=subs, now=now)
                     if isinstance(o, Claimed)
                 ]
         finally:

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from service.db import open_database
 from service.domain import lottery
 from service.domain.audit import Actor
+from service.domain.context import Context
 from service.settings import Settings
 
 
@@ -41,7 +42,10 @@ async def main(url: str, batch_id: int) -> None:
         print(f"backend {backend}", flush=True)
         sys.stdin.readline()
         started = time.perf_counter()
-        drawn = await lottery.draw(db, batch_id, Actor("bench"), datetime.now(UTC))
+        drawn = await lottery.draw(
+            Context(db=db, actor=Actor("bench"), now=datetime.now(UTC), tz=settings.tz),
+            batch_id=batch_id,
+        )
         draw_s = time.perf_counter() - started
         # ru_maxrss: the kernel's high-water mark of this process (KiB on Linux).
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

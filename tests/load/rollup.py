@@ -136,13 +136,13 @@ async def main(url: str, days: int, per_day: int) -> dict:
 
         async def job_day() -> None:
             async with db.transaction() as tx:
-                await rollup_day(tx, day, day_end, TZ)
+                await rollup_day(tx, day, now=day_end, tz=TZ)
 
         raw_s, job_s = [], []
         for _ in range(5):  # interleaved, so both see the same cache and noise
             raw_s.append(await timed(raw))
             job_s.append(await timed(job_day))
-        runner = JobRunner(db, FixedClock(day_bounds(FIRST + timedelta(days=days), TZ)[1]), TZ)
+        runner = JobRunner(db, FixedClock(day_bounds(FIRST + timedelta(days=days), TZ)[1]), tz=TZ)
 
         async def backfill() -> None:
             for d in range(days):
@@ -164,7 +164,7 @@ async def main(url: str, days: int, per_day: int) -> dict:
                 await transaction.start()
                 try:
                     scanned = await risk.scan(
-                        conn, last, day_bounds(last, TZ)[1], RiskRules(), full_day=True
+                        conn, last, now=day_bounds(last, TZ)[1], rules=RiskRules(), full_day=True
                     )
                     assert not scanned.failures, scanned.failures
                     flags.append(scanned.flags)

@@ -111,10 +111,10 @@ async def fill(url: str, scale: int, say: Any, days: int = DAYS) -> dict[str, An
         for _ in range(ROLLUP_RUNS):
             started = time.perf_counter()
             async with db.transaction() as tx:
-                await rollup_day(tx, day, day_end, TZ)
+                await rollup_day(tx, day, now=day_end, tz=TZ)
             times.append(time.perf_counter() - started)
         # Every day rolled up and settled, so the reads and the ledger are production's.
-        runner = JobRunner(db, FixedClock(day_bounds(FIRST + timedelta(days=days), TZ)[1]), TZ)
+        runner = JobRunner(db, FixedClock(day_bounds(FIRST + timedelta(days=days), TZ)[1]), tz=TZ)
         for n in range(days):
             for job in ("daily_rollup", "settlement"):
                 result = await runner.run_day(BY_NAME[job], FIRST + timedelta(days=n), force=True)

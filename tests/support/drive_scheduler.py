@@ -36,7 +36,7 @@ async def main(url: str, start: datetime, end: datetime) -> None:
 
     db = await Database.connect(url, min_size=1, max_size=2)
     clock = FixedClock(start)
-    runner = JobRunner(db, clock, TZ)
+    runner = JobRunner(db, clock, tz=TZ)
     outcomes: dict[str, int] = {}
     try:
         for due, name in due_times(start, end):

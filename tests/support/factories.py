@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.clock import FixedClock
-from service.domain.credit_code import with_check_character
+from service.credit_code import with_check_character
 
 _serial = itertools.count(1)
 

@@ -16,10 +16,11 @@ from service.domain import redemptions, server_keys
 from service.domain.audit import Actor
 from service.domain.batches import create_batch
 from service.domain.claims import claim_many
+from service.domain.context import Context
 from service.domain.merchants import create_merchant
 from service.errors import DomainError
-from service.schemas.common import CATEGORIES
 from service.timefmt import business_day
+from service.vocabulary import CATEGORIES
 from tests.support.factories import merchant_body
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -56,14 +57,15 @@ async def build(db: Database, batches: list[tuple[int, int, int]], days: int) ->
         merchants[category] = []
         for _ in range(2):
             row, _ = await create_merchant(
-                db, merchant_body(category=category), Actor("scenario"), at(0, 0)
+                Context(db=db, actor=Actor("scenario"), now=at(0, 0), tz=TZ),
+                data=merchant_body(category=category),
             )
             merchants[category].append(row["id"])
     batch_ids = []
     for category, (quantity, limit, valid_days) in zip(CATEGORIES, batches, strict=True):
         row = await create_batch(
-            db,
-            {
+            Context(db=db, actor=Actor("scenario"), now=at(0, 0), tz=TZ),
+            data={
                 "category": category,
                 "title": f"{category} 满100减20",
                 "face_value_fen": 2000,
@@ -76,8 +78,6 @@ async def build(db: Database, batches: list[tuple[int, int, int]], days: int) ->
                 "valid_until": None,
                 "merchant_ids": [],
             },
-            Actor("scenario"),
-            at(0, 0),
         )
         batch_ids.append(row["id"])
     keys = await server_keys.load(db)
@@ -93,7 +93,7 @@ async def play(world: World, ops: list[Op]) -> None:
         category = CATEGORIES[op.batch]
         merchant_id = world.merchants[category][op.merchant]
         if op.kind == "claim":
-            await claim_many(world.db, batch_id, [f"resident-{op.resident}"], now)
+            await claim_many(world.db, batch_id, requests=[f"resident-{op.resident}"], now=now)
         elif op.kind == "redeem":
             async with world.db.connection() as conn:
                 codes = await conn.raw.fetch(
@@ -123,7 +123,9 @@ async def play(world: World, ops: list[Op]) -> None:
             if last is not None:
                 # Refused when the redemption's business day has passed: that is the rule.
                 with contextlib.suppress(DomainError):
-                    await redemptions.reverse(world.db, merchant_id, last, "refund", now, TZ)
+                    await redemptions.reverse(
+                        world.db, merchant_id, redemption_id=last, reason="refund", now=now, tz=TZ
+                    )
 
 
 def _ratio(a: int, b: int) -> float | None:
@@ -232,11 +234,13 @@ async def assert_daily_rows_match_raw_rows(db: Database, days: list[date]) -> No
     """The rollup's rows, as /stats/daily shows them, equal an independent computation from
     the raw rows (computed_at aside)."""
     from service.domain import stats
+    from service.schemas.dump import dump
+    from service.schemas.stats import DailyRow
     from service.views import stats as views
 
     got = {
-        (r["date"].isoformat(), r["category"]): views.daily_row(r, TZ)
-        for r in await stats.daily_rows(db, days[0], days[-1], None)
+        (r["date"].isoformat(), r["category"]): dump(DailyRow(), views.daily_row(r), TZ)
+        for r in await stats.daily_rows(db, days[0], to_day=days[-1], category=None)
     }
     want = await expected_daily(db, days)
     assert set(got) == set(want)

@@ -18,12 +18,12 @@ from typing import Any
 import asyncpg
 import pytest
 
+from service.credit_code import credit_code_error
 from service.db import Database
 from service.demo import cash_out
 from service.demo import turnover as demo_turnover
 from service.demo.loader import FIRST_DAY, load_demo
 from service.domain import audit, budget, ledger, lottery, recovery
-from service.domain.credit_code import credit_code_error
 from service.domain.lottery import verify_record
 from service.errors import DomainError
 from service.views.lottery import draw_record_text
@@ -206,7 +206,7 @@ async def test_the_demo_recovery_interval_holds_each_planted_effect(demo_db: Any
     db = await Database.connect(url, min_size=1, max_size=2)
     try:
         last = FIRST_DAY + timedelta(days=30)
-        found = await recovery.compute(db, FIRST_DAY, last, None, 2019)
+        found = await recovery.compute(db, FIRST_DAY, last=last, category=None, baseline_year=2019)
         codes = await db.pool.fetch(
             "SELECT DISTINCT t.credit_code, t.category, m.id IS NOT NULL AS festival"
             " FROM turnover t LEFT JOIN merchants m ON m.credit_code = t.credit_code"
@@ -228,7 +228,9 @@ async def test_the_demo_recovery_interval_holds_each_planted_effect(demo_db: Any
     third = {c["credit_code"] for i, c in enumerate(codes) if i % 3 == 0}
     db = await Database.connect(url, min_size=1, max_size=2)
     try:
-        fewer = await recovery.compute(db, FIRST_DAY, last, None, 2019, only=third)
+        fewer = await recovery.compute(
+            db, FIRST_DAY, last=last, category=None, baseline_year=2019, only=third
+        )
     finally:
         await db.close()
 

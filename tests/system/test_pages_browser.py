@@ -538,7 +538,9 @@ async def close_day(live: Live, day: date, *jobs: str) -> None:
     over (409 day_not_over) and a risk scan of today is only the provisional intraday one, so
     they run on a clock a day ahead of the live server's (which stays on the real clock)."""
     runner = live.app[keys.JOBS]
-    night = JobRunner(runner.db, _DayOver(), runner.tz, runner.risk, runner.baseline_year)
+    night = JobRunner(
+        runner.db, _DayOver(), tz=runner.tz, risk=runner.risk, baseline_year=runner.baseline_year
+    )
     for job in jobs:
         result = await night.run_day(BY_NAME[job], day, force=True)
         assert result.outcome == "succeeded", result

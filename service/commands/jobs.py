@@ -2,31 +2,75 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from jobs.registry import BY_NAME, JOBS, JobSpec
-from jobs.runner import JobRunner, RunResult, refuse_day_not_over
-from jobs.scheduler import next_run_at, scheduler_for
-from service.db import open_database
-from service.domain import audit, drill
-from service.processes import until_stopped
-from service.progress import progress
+from service.commands import resolved_settings
+from service.errors import DomainError
 from service.settings import Settings
+
+if TYPE_CHECKING:
+    from jobs.registry import JobSpec
+    from jobs.runner import JobRunner, RunResult
 
 T = TypeVar("T")
 
 
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    asyncio.run(run_scheduler(resolved_settings()))
+    return 0
+
+
+def cmd_jobs_list(args: argparse.Namespace) -> int:
+    print("\n".join(asyncio.run(list_jobs(resolved_settings()))))
+    return 0
+
+
+def cmd_jobs_run(args: argparse.Namespace) -> int:
+    job = job_named(args.name)
+    try:
+        result = asyncio.run(run_job(resolved_settings(), job, day=args.date))
+    except DomainError as err:  # e.g. day_not_over: nothing ran
+        print(f"festival jobs run: {err.message}", file=sys.stderr)
+        return 2
+    print(describe(result))
+    return {"succeeded": 0, "busy": 3}.get(result.outcome, 1)
+
+
+def cmd_jobs_backfill(args: argparse.Namespace) -> int:
+    job = job_named(args.name)
+    try:
+        days, failures = asyncio.run(
+            backfill(resolved_settings(), job, first=args.from_, last=args.to)
+        )
+    except DomainError as err:  # e.g. day_not_over: nothing ran
+        print(f"festival jobs backfill: {err.message}", file=sys.stderr)
+        return 2
+    print(f"{job.name}: {days - failures} of {days} days succeeded")
+    return 1 if failures else 0
+
+
 async def with_runner(settings: Settings, work: Callable[[JobRunner], Awaitable[T]]) -> T:
+    from jobs.runner import JobRunner
+    from service.db import open_database
+    from service.domain import drill
+
     # In a drill, one more connection: the drill clock's follower must not wait behind runs.
     async with open_database(settings, min_size=1, max_size=3 if settings.drill else 2) as db:
         clock = await drill.clock_for(db, settings.drill)
-        runner = JobRunner(db, clock, settings.tz, settings.risk, settings.baseline_year)
+        runner = JobRunner(
+            db, clock, tz=settings.tz, risk=settings.risk, baseline_year=settings.baseline_year
+        )
         return await work(runner)
 
 
 def job_named(name: str) -> JobSpec:
+    from jobs.registry import BY_NAME
+
     if name not in BY_NAME:
         raise SystemExit(f"no job named {name!r}; jobs: {', '.join(BY_NAME)}")
     return BY_NAME[name]
@@ -34,6 +78,9 @@ def job_named(name: str) -> JobSpec:
 
 async def run_scheduler(settings: Settings) -> None:
     """The jobs alone, until SIGTERM or Ctrl-C."""
+    from jobs.scheduler import scheduler_for
+    from service.domain import drill
+    from service.processes import until_stopped
 
     async def forever(runner: JobRunner) -> None:
         async with drill.following(runner.db, runner.clock):
@@ -49,6 +96,8 @@ async def run_scheduler(settings: Settings) -> None:
 
 async def list_jobs(settings: Settings) -> list[str]:
     """A table: each job, its schedule, its next due time and its last run."""
+    from jobs.registry import JOBS
+    from jobs.scheduler import next_run_at
 
     async def show(runner: JobRunner) -> list[str]:
         last, running = await runner.last_runs(), await runner.running()
@@ -56,7 +105,7 @@ async def list_jobs(settings: Settings) -> list[str]:
         lines = [f"{'job':<18} {'schedule':<16} {'next run':<26} last run"]
         for job in JOBS:
             run = last.get(job.name)
-            nxt = next_run_at(job, settings.tz, now)
+            nxt = next_run_at(job, settings.tz, now=now)
             if job.name in running:
                 last_text = "running now"
             elif run is None:
@@ -80,22 +129,35 @@ def describe(result: RunResult) -> str:
     )
 
 
-async def run_job(settings: Settings, job: JobSpec, day: date | None) -> RunResult:
+async def run_job(settings: Settings, job: JobSpec, *, day: date | None) -> RunResult:
+    from jobs.runner import refuse_day_not_over
+    from service.domain import audit
+    from service.domain.context import Context
+
     async def run(runner: JobRunner) -> RunResult:
         after = {"date": None if day is None else day.isoformat()}
         now = runner.clock.now()
         if day is not None:
-            refuse_day_not_over(job, day, now, settings.tz)
+            refuse_day_not_over(job, day, now=now, tz=settings.tz)
         await audit.record(
-            runner.db, audit.operator(), "job.run", f"jobs/{job.name}", None, after, now
+            Context(db=runner.db, actor=audit.operator(), now=now, tz=runner.tz),
+            action="job.run",
+            target=f"jobs/{job.name}",
+            before=None,
+            after=after,
         )
         return await runner.run_now(job, day)
 
     return await with_runner(settings, run)
 
 
-async def backfill(settings: Settings, job: JobSpec, first: date, last: date) -> tuple[int, int]:
+async def backfill(settings: Settings, job: JobSpec, *, first: date, last: date) -> tuple[int, int]:
     """The job for every day from `first` to `last`, with a progress bar: (days, failures)."""
+    from jobs.runner import refuse_day_not_over
+    from service.domain import audit
+    from service.domain.context import Context
+    from service.progress import progress
+
     if not job.daily:
         raise SystemExit(f"{job.name} is not a daily job; use festival jobs run")
     if last < first:
@@ -113,9 +175,13 @@ async def backfill(settings: Settings, job: JobSpec, first: date, last: date) ->
     async def audited_fill(runner: JobRunner) -> int:
         after = {"from": first.isoformat(), "to": last.isoformat()}
         now = runner.clock.now()
-        refuse_day_not_over(job, last, now, settings.tz)
+        refuse_day_not_over(job, last, now=now, tz=settings.tz)
         await audit.record(
-            runner.db, audit.operator(), "job.backfill", f"jobs/{job.name}", None, after, now
+            Context(db=runner.db, actor=audit.operator(), now=now, tz=runner.tz),
+            action="job.backfill",
+            target=f"jobs/{job.name}",
+            before=None,
+            after=after,
         )
         return await fill(runner)
 

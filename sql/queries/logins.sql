@@ -1,3 +1,4 @@
+-- owner: service/domain/logins.py
 -- name: merchant_credentials
 SELECT id, api_key_hash, status FROM merchants WHERE id = :merchant_id;
 
@@ -8,21 +9,6 @@ SELECT id, username, password_hash, disabled FROM bureau_users WHERE username = 
 INSERT INTO bureau_users (username, password_hash) VALUES (:username, :password_hash)
 ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, disabled = false
 RETURNING id, (xmax = 0) AS created;
-
--- name: load_app_keys
-SELECT name, key FROM app_keys;
-
--- name: hit_rate_limit
--- Counts one hit in a fixed window and returns the window's count so far.
-INSERT INTO rate_limits (bucket, window_start, hits) VALUES (:bucket, :window_start, 1)
-ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
-RETURNING hits;
-
--- name: rate_limit_hits
-SELECT coalesce((SELECT hits FROM rate_limits WHERE bucket = :bucket AND window_start = :window_start), 0);
-
--- name: prune_rate_limits
-DELETE FROM rate_limits WHERE window_start < :before;
 
 -- name: upsert_otp
 -- A new code replaces the phone's previous one (and its failed attempts).

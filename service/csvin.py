@@ -1,26 +1,15 @@
 """Reading an uploaded CSV (baselines, turnover, the bank's returns): one way to find its
-header and its lines, so every upload reports bad lines alike (line 1 is the header)."""
+header and its lines, so every upload reports bad lines alike (line 1 is the header). Each
+line's cells are then read by the upload's row schema (service.schemas.common.read_rows)."""
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
 
 from service.errors import DomainError, ErrorCode
-
-DIGITS = re.compile(r"[0-9]{1,15}", re.ASCII)  # a whole number of fen in a cell
-
-
-def day(raw: str) -> date | None:
-    """A YYYY-MM-DD cell as a date; None if it is not one."""
-    try:
-        return date.fromisoformat(raw) if len(raw) == 10 and raw.isascii() else None
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -31,17 +20,20 @@ class Upload:
     # Line number → what is wrong with it; the parser adds its own findings.
     errors: dict[str, list[str]] = field(default_factory=dict)
 
-    def refuse_if_bad(self, rows: int, max_rows: int) -> None:
-        if rows > max_rows:
-            raise DomainError(ErrorCode.INVALID_REQUEST, f"at most {max_rows} rows per upload", {})
-        if self.errors:
-            raise DomainError(
-                ErrorCode.INVALID_REQUEST,
-                f"{len(self.errors)} line(s) are not valid; nothing was stored",
-                {"lines": self.errors},
-            )
-        if not rows:
-            raise DomainError(ErrorCode.INVALID_REQUEST, "no rows after the header", {"lines": {}})
+
+def refuse_if_bad(rows: int, errors: dict[str, list[str]], max_rows: int) -> None:
+    """An upload is stored whole or not at all: every bad line is named (400), and so is an
+    upload too long or without rows."""
+    if rows > max_rows:
+        raise DomainError(ErrorCode.INVALID_REQUEST, f"at most {max_rows} rows per upload", {})
+    if errors:
+        raise DomainError(
+            ErrorCode.INVALID_REQUEST,
+            f"{len(errors)} line(s) are not valid; nothing was stored",
+            {"lines": errors},
+        )
+    if not rows:
+        raise DomainError(ErrorCode.INVALID_REQUEST, "no rows after the header", {"lines": {}})
 
 
 def read(text: str, headers: Sequence[Sequence[str]]) -> Upload:

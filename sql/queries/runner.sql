@@ -1,3 +1,4 @@
+-- owner: jobs/runner.py
 -- name: job_try_period_lock
 -- Whoever holds it runs this period; another process due at the same time skips it. Held
 -- until the transaction ends, released if the process dies.
@@ -40,29 +41,3 @@ ON CONFLICT (job, period) DO UPDATE SET
 SELECT DISTINCT ON (job) job, period, status, attempts, started_at, finished_at, rows, error
 FROM job_runs
 ORDER BY job, started_at DESC;
-
--- name: batch_activity_windows
--- Per batch, the first and last instants anything can happen with it: its claim window's
--- start, and the latest moment one of its vouchers can still be redeemed or expire.
-SELECT claim_starts_at AS first, claim_ends_at + make_interval(days => valid_days) AS last
-FROM batches;
-
--- name: expire_vouchers
--- Active vouchers past their expiry become expired, each with its ledger event dated at
--- the moment it expired (so a late sweep still counts it on the right day).
-WITH expired AS (
-    UPDATE vouchers SET status = 'expired'
-    WHERE status = 'active' AND expires_at <= :now
-    RETURNING id, batch_id, expires_at
-)
-INSERT INTO voucher_events (voucher_id, batch_id, kind, at)
-SELECT id, batch_id, 'expired', expires_at FROM expired;
-
--- name: prune_idempotency_keys
--- Checkouts' and claims' keys alike.
-WITH claims AS (DELETE FROM claim_keys WHERE created_at < :before)
-DELETE FROM idempotency_keys WHERE created_at < :before;
-
--- name: prune_frequent_job_runs
--- Frequent jobs leave a row per due minute; days-old ones tell nobody anything.
-DELETE FROM job_runs WHERE started_at < :before AND job = ANY(:jobs::text[]);

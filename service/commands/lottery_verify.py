@@ -3,14 +3,19 @@ record, as any resident or auditor can, with nothing but the record and SHA-256.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import urllib.request
 
-from service.domain.lottery import verify_record
+
+def cmd_lottery_verify(args: argparse.Namespace) -> int:
+    return verify(args.batch_id, args.url)
 
 
 def verify(batch_id: int, url: str) -> int:
+    from service.domain.lottery import verify_record
+
     address = f"{url.rstrip('/')}/api/v1/batches/{batch_id}/draw"
     try:
         with urllib.request.urlopen(address, timeout=120) as resp:  # noqa: S310 (the user's URL)

@@ -1,0 +1,93 @@
+"""The festival's words and limits, declared once: the values a category, a status, a
+decision or a rule name may take, and the bounds every input is held to.
+
+Low in the layers on purpose: schemas (validation and the OpenAPI document), views, domain
+rules and handlers all read these, and it imports nothing of the service.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+# The four categories of the 春暖槐荫消费节 (names in each language: the categories table).
+CATEGORIES = ("shopping", "dining", "culture_tourism", "auto")
+
+VOUCHER_STATUSES = ("active", "redeemed", "expired")
+REDEMPTION_STATUSES = ("completed", "reversed")
+
+BATCH_STATUSES = ("scheduled", "open", "sold_out", "closed")
+FIRST_COME = "first_come"
+LOTTERY = "lottery"
+BATCH_MODES = (FIRST_COME, LOTTERY)
+ENTRY_STATUSES = ("pending", "won", "lost")
+DRAW_STATUSES = ("pending", "drawn")
+
+MERCHANT_STATUSES = ("active", "suspended")
+SETTLEMENT_STATUSES = ("unsettled", "settled")
+ACCOUNT_KINDS = ("unsettled", "payable", "in_transit", "subsidy", "paid")
+TRANSFER_KINDS = (
+    "redemption",
+    "reversal",
+    "settlement",
+    "clawback",
+    "payout",
+    "bank_paid",
+    "bank_failed",
+)
+# Why a settled line was left out of a payment run.
+LEFT_OUT_REASONS = ("held", "suspended", "no_account", "receivable")
+# What the bank's returns file says of each payment.
+RETURN_STATUSES = ("paid", "failed")
+
+# Risk: the rules the scan runs, a flag's statuses, and the bureau's decisions on a flag
+# (each decision and the status it leaves the flag in).
+REPEAT_PAIR = "repeat_pair"
+THRESHOLD_HUGGING = "threshold_hugging"
+BURST = "burst"
+REVERSAL_CHURN = "reversal_churn"
+RISK_RULES = (REPEAT_PAIR, THRESHOLD_HUGGING, BURST, REVERSAL_CHURN)
+FLAG_STATUSES = ("provisional", "open", "withdrawn", "dismissed", "confirmed")
+REVIEW_DECISIONS = {"dismiss": "dismissed", "confirm": "confirmed"}
+
+# A list the bureau may download: as JSON, or as CSV.
+FORMATS = ("json", "csv")
+
+# Ten million yuan: far above any festival order, far below int32 overflow in sums per row.
+MAX_FEN = 1_000_000_000
+# A row id: PostgreSQL's bigint.
+MAX_ID = 2**63 - 1
+# Every date given: no date arithmetic can overflow and no query scans the year 1.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+# The longest span of days one request may ask for.
+MAX_RANGE_DAYS = 366
+# One merchant's takings of a day: 1亿元, beyond any merchant of the district.
+MAX_DAY_FEN = 10_000_000_000
+
+# C0 and C1 control characters, DEL, and UTF-16 surrogates (a lone one cannot be encoded as
+# UTF-8; PostgreSQL text cannot hold NUL). Free text may keep tab and newline.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL_FREE_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# Invisible format characters that make text read otherwise than it is stored (bidi
+# overrides and isolates, zero-width spaces and marks: "Trojan Source", CVE-2021-42574).
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def text_problem(value: str, *, free_text: bool = False) -> str | None:
+    """Why `value` may not be stored or echoed as text, or None when it may."""
+    pattern = _CONTROL_FREE_TEXT if free_text else _CONTROL
+    found = pattern.search(value)
+    if found is not None:
+        return (
+            f"Control characters and unpaired surrogates are not allowed (U+{ord(found[0]):04X})."
+        )
+    hidden = _INVISIBLE.search(value)
+    if hidden is not None:
+        return f"Invisible format characters are not allowed (U+{ord(hidden[0]):04X})."
+    return None
+
+
+def printable(value: str) -> str:
+    """`value` safe to echo in an error or a log line: controls and surrogates escaped."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m[0]):04x}", value)
