@@ -403,7 +403,7 @@ def as_aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[
                 )
             if principal.pid is not None and not endpoint.checks_binding:
                 app = request.app
-                await app[keys.BINDINGS].check(app[keys.DB], principal.sub, principal.person)
+                await app[keys.BINDINGS].person(app[keys.DB], principal.sub, principal.person)
         if endpoint.enabled_if is not None and not endpoint.enabled_if(request.app[keys.SETTINGS]):
             raise DomainError(ErrorCode.NOT_FOUND, "no such resource")
         query: dict[str, Any] = {}

@@ -133,9 +133,8 @@ def _registration_refusal(batch: asyncpg.Record, now: datetime) -> DomainError |
     return None
 
 
-async def entries_of(db: Database, sub: str, *, token_person: str) -> list[asyncpg.Record]:
-    """The entries of the person the account is bound to (or the token's, if not bound yet)."""
-    person = await persons.person_of(db, sub, token_person=token_person)
+async def entries_of(db: Database, person: str) -> list[asyncpg.Record]:
+    """A person's entries, newest first."""
     return await db.fetch("person_entries", person=person)
 
 

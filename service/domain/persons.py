@@ -38,14 +38,6 @@ async def bind(tx: Conn, sub: str, *, token_person: str) -> tuple[int, str]:
     raise RuntimeError("the resident could not be resolved")
 
 
-async def person_of(db: Database, sub: str, *, token_person: str) -> str:
-    """The person a reading request counts for (binds nothing)."""
-    person = bound_to(await db.fetchval("resident_person", sub=sub), token_person)
-    if person is None:
-        raise another_person()
-    return person
-
-
 class Bindings:
     """Each process's memory of the persons accounts are bound to, so checking a token against
     its account's binding costs a query only the first time. A binding never changes once
@@ -55,18 +47,20 @@ class Bindings:
         self.size = size
         self._bound: OrderedDict[str, str] = OrderedDict()
 
-    async def check(self, db: Database, sub: str, token_person: str) -> None:
-        """401 when the token names another person than its account is bound to."""
+    async def person(self, db: Database, sub: str, token_person: str) -> str:
+        """The person a request of the account counts for (bound_to; binds nothing): 401 when
+        the token names another person than its account is bound to."""
         bound = self._bound.get(sub)
         if bound is None:
             bound = await db.fetchval("resident_person", sub=sub)
-            if bound is None:
-                return  # not bound yet: its first claim or entry binds it
-            self._bound[sub] = bound
-            if len(self._bound) > self.size:
-                self._bound.popitem(last=False)
-        if bound_to(bound, token_person) is None:
+            if bound is not None:  # not bound yet: its first claim or entry binds it
+                self._bound[sub] = bound
+                if len(self._bound) > self.size:
+                    self._bound.popitem(last=False)
+        person = bound_to(bound, token_person)
+        if person is None:
             raise another_person()
+        return person
 
 
 def another_person() -> DomainError:
