@@ -4,7 +4,6 @@ commands `make run` prints work when pasted."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import subprocess
@@ -30,33 +29,14 @@ from service.views.lottery import draw_record_text
 from tests.conftest import create_database, drop_database, with_database
 from tests.support.processes import FESTIVAL, ROOT, festival_env, free_port
 from tests.support.scenario import TZ, assert_daily_rows_match_raw_rows, assert_every_fen_settled
+from tests.system.conftest import DEMO_SCALE
 
-SCALE = 0.03
+SCALE = DEMO_SCALE  # the scale demo_db loads: a second load must match it
 
 
 async def fresh_db(server_url: str, template: str) -> tuple[str, str]:
     name = await create_database(server_url, "festival_d", template)
     return name, with_database(server_url, name)
-
-
-@pytest.fixture(scope="module")
-def demo_db(server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """One small demo, loaded once for the module's checks."""
-
-    async def load() -> tuple[str, str, dict[str, Any]]:
-        name, url = await fresh_db(server_url, template_db)
-        db = await Database.connect(url, min_size=2, max_size=10)
-        try:
-            credentials = await load_demo(
-                db, TZ, tmp_path_factory.mktemp("demo"), seed=7, scale=SCALE
-            )
-        finally:
-            await db.close()
-        return name, url, credentials
-
-    name, url, credentials = asyncio.run(load())
-    yield url, credentials
-    asyncio.run(drop_database(server_url, name))
 
 
 async def test_the_demo_has_a_month_of_festival_in_four_categories(demo_db: Any) -> None:

@@ -5,8 +5,7 @@ is May 2020 and the browser's clock says today, as a newcomer's after `make run`
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -16,49 +15,20 @@ from aiohttp.test_utils import TestServer
 from service.app import create_app
 from service.auth import issue_token
 from service.clock import Clock
-from service.db import Database
-from service.demo.loader import load_demo
 from service.settings import Settings
 from service.sms import CapturingSmsSender
-from tests.conftest import create_database, drop_database, with_database
 from tests.support.pages import NEEDS_BROWSER, shot, sign_in
-from tests.support.scenario import TZ
 
 pytestmark = NEEDS_BROWSER  # skipped, with the reason, without Chromium
-
-SCALE = 0.02
-
-
-@pytest.fixture(scope="module")
-def demo(
-    server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    """One small demo, loaded once for the module's pages (they only read it)."""
-
-    async def load() -> tuple[str, str, dict[str, Any]]:
-        name = await create_database(server_url, "festival_p", template_db)
-        url = with_database(server_url, name)
-        db = await Database.connect(url, min_size=2, max_size=10)
-        try:
-            credentials = await load_demo(
-                db, TZ, tmp_path_factory.mktemp("demo"), seed=11, scale=SCALE
-            )
-        finally:
-            await db.close()
-        return name, url, credentials
-
-    name, url, credentials = asyncio.run(load())
-    yield url, credentials
-    asyncio.run(drop_database(server_url, name))
 
 
 @pytest.fixture
 async def served(
-    demo: tuple[str, dict[str, Any]], settings: Settings
+    demo_db: tuple[str, dict[str, Any]], settings: Settings
 ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     import dataclasses
 
-    url, credentials = demo
+    url, credentials = demo_db
     app = create_app(
         settings=dataclasses.replace(settings, database_url=url),
         clock=Clock(),
