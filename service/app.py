@@ -50,6 +50,7 @@ from service.middlewares import middlewares
 from service.openapi import build_spec
 from service.settings import Settings
 from service.sms import sms_sender_from_setting
+from service.views.redemptions import redemption_text
 from service.views.vouchers import voucher_text
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             now=clock.now,
             render=lambda claimed: voucher_text(claimed, qr_key, settings.tz),
         )
-        app[keys.REDEMPTIONS] = RedemptionCombiner(db, now=clock.now, tz=settings.tz)
+        app[keys.REDEMPTIONS] = RedemptionCombiner(
+            db,
+            now=clock.now,
+            tz=settings.tz,
+            render=lambda redemption: redemption_text(redemption, settings.tz),
+        )
         app[keys.JOBS] = JobRunner(
             jobs_db, clock, tz=settings.tz, risk=settings.risk, baseline_year=settings.baseline_year
         )

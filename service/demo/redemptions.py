@@ -17,6 +17,7 @@ from service.demo.festival import (
 from service.domain import redemptions
 from service.domain.claims import Claimed
 from service.errors import DomainError
+from service.views.redemptions import redemption_text
 
 
 def plan(demo: DemoState, voucher: Claimed, category: str, offer: Offer, mood: str) -> None:
@@ -95,7 +96,13 @@ async def checkouts(
         return
     moment = run[-1].at
     assert moment is not None  # every replayed checkout has its own
-    answers = await redemptions.redeem_many(demo.db, run, now=moment, tz=demo.tz)
+    answers = await redemptions.redeem_many(
+        demo.db,
+        run,
+        now=moment,
+        tz=demo.tz,
+        render=lambda redemption: redemption_text(redemption, demo.tz),
+    )
     for checkout, answer in zip(run, answers, strict=True):
         if isinstance(answer, DomainError):
             raise answer  # the demo's own checkouts name merchants that exist

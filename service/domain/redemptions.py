@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 
-from service.answers import as_text, redemption_json
+from service.answers import as_text
 from service.combiner import Combiner
 from service.db import Database
 from service.domain import ledger
@@ -105,6 +105,9 @@ class Checkout:
 
 
 Answer = tuple[int, str]
+# Writes a new redemption's answer (its JSON text, stored for its key) from its values: the
+# presentation owns the shape, the domain stores the text in the statement that redeems.
+Render = Callable[[dict[str, Any]], str]
 
 
 async def redeem(
@@ -118,18 +121,19 @@ async def redeem(
     order_ref: str,
     now: datetime,
     tz: Any,
+    render: Render,
 ) -> Answer:
     """The HTTP status and JSON text of one redemption: byte for byte the same ones on every
     retry of its key. (The API combines concurrent checkouts; see RedemptionCombiner.)"""
     checkout = Checkout(merchant_id, key, parse_code(qr_key, value), order_amount_fen, order_ref)
-    (outcome,) = await redeem_many(db, [checkout], now=now, tz=tz)
+    (outcome,) = await redeem_many(db, [checkout], now=now, tz=tz, render=render)
     if isinstance(outcome, DomainError):
         raise outcome
     return outcome
 
 
 async def redeem_many(
-    db: Database, checkouts: list[Checkout], *, now: datetime, tz: Any
+    db: Database, checkouts: list[Checkout], *, now: datetime, tz: Any, render: Render
 ) -> list[Answer | DomainError]:
     """Settle many checkouts in one transaction (no two with the same merchant and key):
     each gets its answer (a stored one when its key was used before), or an error that is
@@ -137,7 +141,7 @@ async def redeem_many(
     happens at its own `at` if it has one, at `now` otherwise."""
     for attempt in range(_RETRIES):
         try:
-            return await _redeem_once(db, checkouts, now=now, tz=tz)
+            return await _redeem_once(db, checkouts, now=now, tz=tz, render=render)
         except (asyncpg.IntegrityConstraintViolationError, asyncpg.DeadlockDetectedError):
             # Nothing was written; the constraint (or PostgreSQL's deadlock check) held.
             if attempt == _RETRIES - 1:
@@ -146,7 +150,7 @@ async def redeem_many(
 
 
 async def _redeem_once(
-    db: Database, checkouts: list[Checkout], *, now: datetime, tz: Any
+    db: Database, checkouts: list[Checkout], *, now: datetime, tz: Any, render: Render
 ) -> list[Answer | DomainError]:
     outcomes: list[Answer | DomainError] = []
     completed = Completed()
@@ -207,13 +211,13 @@ async def _redeem_once(
             if context["id"] in redeemed_now:  # the same voucher earlier in this flush
                 context["status"] = "redeemed"
             try:
-                body = _decide(context, checkout, now=at, tz=tz)
+                redemption = _decide(context, checkout, now=at)
                 if row["merchant_cap"]:
                     _within_cap(
                         row["merchant_cap"],
                         paid_today,
                         merchant_day=(checkout.merchant_id, day),
-                        discount=body["discount_fen"],
+                        discount=redemption["discount_fen"],
                     )
             except DomainError as refusal_:
                 if refusal_.code == "forbidden":
@@ -223,9 +227,9 @@ async def _redeem_once(
                 completed.refuse(checkout, at, refusal_.status, text)
                 outcomes.append((refusal_.status, text))
                 continue
-            text = as_text(body)
+            text = render(redemption)
             redeemed_now.add(context["id"])
-            completed.redeem(checkout, at, day, row, body["id"], text)
+            completed.redeem(checkout, at, day, row, redemption["id"], text)
             outcomes.append((201, text))
         if completed.ids or completed.refused_keys:
             await tx.execute("complete_redemptions", **vars(completed))
@@ -308,10 +312,9 @@ class Completed:
         self.refused_answers.append(answer)
 
 
-def _decide(
-    context: dict[str, Any], checkout: Checkout, *, now: datetime, tz: Any
-) -> dict[str, Any]:
-    """The redemption's body if this merchant may redeem this voucher for this order."""
+def _decide(context: dict[str, Any], checkout: Checkout, *, now: datetime) -> dict[str, Any]:
+    """The redemption this merchant makes of this voucher for this order, if it may: its
+    values as the stored row will hold them."""
     # First: nothing may be stored for a merchant that does not exist (its key row could not be).
     if context["merchant_status"] is None:
         raise DomainError(ErrorCode.FORBIDDEN, "this token's merchant does not exist")
@@ -330,25 +333,22 @@ def _decide(
             },
         )
     discount = context["face_value_fen"]
-    # The same shape as redemption_json of the stored row (tested), built before the write so
-    # that the answer is stored in the same statement.
-    return redemption_json(
-        {
-            "id": context["next_id"],
-            "code": checkout.code,
-            "merchant_id": checkout.merchant_id,
-            "category": context["category"],
-            "order_amount_fen": checkout.order_amount_fen,
-            "discount_fen": discount,
-            "payable_fen": checkout.order_amount_fen - discount,
-            "order_ref": checkout.order_ref,
-            "status": "completed",
-            "redeemed_at": now,
-            "reversed_at": None,
-            "reversal_reason": None,
-        },
-        tz,
-    )
+    # The values of the row the flush writes (a test checks the answer against a later read),
+    # known before the write so that the answer is stored in the same statement.
+    return {
+        "id": context["next_id"],
+        "code": checkout.code,
+        "merchant_id": checkout.merchant_id,
+        "category": context["category"],
+        "order_amount_fen": checkout.order_amount_fen,
+        "discount_fen": discount,
+        "payable_fen": checkout.order_amount_fen - discount,
+        "order_ref": checkout.order_ref,
+        "status": "completed",
+        "redeemed_at": now,
+        "reversed_at": None,
+        "reversal_reason": None,
+    }
 
 
 class RedemptionCombiner:
@@ -356,8 +356,10 @@ class RedemptionCombiner:
     as the claims do: a burst of redemptions costs a few commits, not one each. A key twice
     in one flush: the second waits for the next flush, where it finds the first's answer."""
 
-    def __init__(self, db: Database, *, now: Callable[[], datetime], tz: Any) -> None:
-        self.db, self.now, self.tz = db, now, tz
+    def __init__(
+        self, db: Database, *, now: Callable[[], datetime], tz: Any, render: Render
+    ) -> None:
+        self.db, self.now, self.tz, self.render = db, now, tz, render
         self._combiner: Combiner[None, Checkout, Answer] = Combiner(
             "redemptions",
             self._flush,
@@ -369,7 +371,7 @@ class RedemptionCombiner:
         return await self._combiner.submit(None, checkout)
 
     async def _flush(self, _: None, checkouts: list[Checkout]) -> list[Answer | DomainError]:
-        return await redeem_many(self.db, checkouts, now=self.now(), tz=self.tz)
+        return await redeem_many(self.db, checkouts, now=self.now(), tz=self.tz, render=self.render)
 
     async def close(self) -> None:
         await self._combiner.close()

@@ -466,6 +466,7 @@ async def test_one_flush_settles_mixed_checkouts_each_as_if_alone(api: Api) -> N
     """The combiner's unit: one transaction, each checkout its own answer, in order."""
     from service import keys as app_keys
     from service.domain.redemptions import Checkout, redeem_many
+    from service.views.redemptions import redemption_text
 
     v1, v2, v3 = await voucher(api, "a"), await voucher(api, "b"), await voucher(api, "c")
     shop = await cashier(api)
@@ -482,6 +483,7 @@ async def test_one_flush_settles_mixed_checkouts_each_as_if_alone(api: Api) -> N
         ],
         now=api.clock.now(),
         tz=api.settings.tz,
+        render=lambda redemption: redemption_text(redemption, api.settings.tz),
     )
     statuses = [o[0] if isinstance(o, tuple) else o.code for o in outcomes]
     assert statuses == [201, 409, 409, 201, 409]
@@ -496,6 +498,7 @@ async def test_one_flush_settles_mixed_checkouts_each_as_if_alone(api: Api) -> N
         [Checkout(shop.id, "k2", v1["code"], 12000, "b")],
         now=api.clock.now(),
         tz=api.settings.tz,
+        render=lambda redemption: redemption_text(redemption, api.settings.tz),
     )
     assert again == [outcomes[1]]
 
@@ -508,6 +511,7 @@ async def test_replayed_checkouts_in_one_flush_each_happen_at_their_own_moment(a
 
     from service import keys as app_keys
     from service.domain.redemptions import Checkout, redeem_many
+    from service.views.redemptions import redemption_text
 
     shop = await api.merchant(category="shopping", daily_subsidy_cap_fen=2_000)
     v1, v2, v3, v4 = [await voucher(api, sub) for sub in ("a", "b", "c", "d")]
@@ -525,6 +529,7 @@ async def test_replayed_checkouts_in_one_flush_each_happen_at_their_own_moment(a
         ],
         now=api.clock.now(),
         tz=api.settings.tz,
+        render=lambda redemption: redemption_text(redemption, api.settings.tz),
     )
     answers = [(o[0], json.loads(o[1])) for o in outcomes if isinstance(o, tuple)]
     assert [status for status, _ in answers] == [201, 409, 201, 409]

@@ -20,6 +20,7 @@ from service.domain.context import Context
 from service.domain.merchants import create_merchant
 from service.errors import DomainError
 from service.timefmt import business_day
+from service.views.redemptions import redemption_text
 from service.vocabulary import CATEGORIES
 from tests.support.factories import merchant_body
 
@@ -113,6 +114,7 @@ async def play(world: World, ops: list[Op]) -> None:
                     order_ref="pos",
                     now=now,
                     tz=TZ,
+                    render=lambda redemption: redemption_text(redemption, TZ),
                 )
         else:
             async with world.db.connection() as conn:
