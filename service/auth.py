@@ -47,6 +47,9 @@ class Principal:
     # The person behind a resident account (API.md, "Identity"): the identity platform's
     # (or the SMS login's) `pid`; an account without one is its own person.
     pid: str | None = None
+    # A merchant token of one of its cashiers (None: the merchant's owner login). Checked live
+    # on every request (service/domain/cashiers.py): a removed cashier's tokens stop at once.
+    cashier_id: int | None = None
 
     @property
     def person(self) -> str:
@@ -60,12 +63,15 @@ def issue_token(
     sub: str,
     merchant_id: int | None = None,
     pid: str | None = None,
+    cashier_id: int | None = None,
 ) -> tuple[str, int]:
     """An HS256 access token and its lifetime in seconds."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     if (role == "merchant") != (merchant_id is not None):
         raise ValueError("a merchant token needs mid, and only a merchant token has one")
+    if cashier_id is not None and merchant_id is None:
+        raise ValueError("only a merchant token names a cashier")
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": settings.jwt_issuer,
@@ -78,6 +84,8 @@ def issue_token(
     }
     if merchant_id is not None:
         claims["mid"] = merchant_id
+    if cashier_id is not None:
+        claims["cashier_id"] = cashier_id
     if pid is not None:
         claims["pid"] = pid
     token = jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
@@ -158,14 +166,26 @@ class TokenVerifier:
         if role != "resident" and alg != "HS256":
             raise _unauthorized("token not valid")
         if role == "merchant":
-            if not isinstance(mid, int) or isinstance(mid, bool) or not 0 < mid <= MAX_ID:
+            if not _is_id(mid):
                 raise _unauthorized("merchant token without a valid mid")
         else:
             mid = None
+        # A cashier's token: a merchant token naming one of its cashiers by id (whether that
+        # cashier is the merchant's and not removed is checked on each request).
+        cashier_id = claims.get("cashier_id")
+        if "cashier_id" in claims and (role != "merchant" or not _is_id(cashier_id)):
+            raise _unauthorized("token claim cashier_id not valid")
         pid = claims.get("pid")
         if pid is not None and (role != "resident" or not _is_subject(pid)):
             raise _unauthorized("token claim pid not valid")
-        principal = Principal(role=role, sub=sub, merchant_id=mid, jti=claims.get("jti"), pid=pid)
+        principal = Principal(
+            role=role,
+            sub=sub,
+            merchant_id=mid,
+            jti=claims.get("jti"),
+            pid=pid,
+            cashier_id=cashier_id,
+        )
         # Remembered only until exp (PyJWT's leeway is not extended to the cache).
         return principal, float(claims["exp"])
 
@@ -244,6 +264,11 @@ def _is_number(value: object) -> bool:
         and math.isfinite(value)
         and abs(value) < 2**53
     )
+
+
+def _is_id(value: object) -> TypeGuard[int]:
+    """A row id in a claim: a JSON integer (not a bool, not a float) that fits a bigint."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
 def _is_subject(sub: object) -> TypeGuard[str]:

@@ -22,6 +22,7 @@ from service import keys
 from service.auth import Principal
 from service.clock import Clock
 from service.db import Database
+from service.domain import cashiers
 from service.domain.audit import Actor
 from service.domain.context import Context
 from service.errors import DomainError, ErrorCode
@@ -217,6 +218,13 @@ class Endpoint:
     # A resident endpoint that checks the account's binding to its person itself, inside its
     # own transaction (claims, entries); every other is checked before its handler runs.
     checks_binding: bool = False
+    # A merchant endpoint a merchant's cashiers may call too (the checkout's: preview, redeem,
+    # reverse, list). Every other merchant endpoint is the owner's alone: a cashier's token is
+    # 403 there (bank details, statements, turnover, cashier accounts, whatever comes next).
+    cashiers: bool = False
+    # A cashier endpoint that checks the cashier is live itself, in a statement it runs anyway
+    # (the redemption flush's context); every other is checked before its handler runs.
+    checks_cashier: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -295,6 +303,9 @@ class Routes:
     def patch(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
         return self.route("PATCH", path, **kw)
 
+    def delete(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("DELETE", path, **kw)
+
 
 def authenticate(request: web.Request) -> Principal:
     header = request.headers.get("Authorization", "")
@@ -302,6 +313,21 @@ def authenticate(request: web.Request) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise DomainError(ErrorCode.UNAUTHORIZED, "a bearer token is required")
     return request.app[keys.VERIFIER].verify(token.strip())
+
+
+async def _cashier_may_call(request: web.Request, principal: Principal, endpoint: Endpoint) -> None:
+    """A cashier's token works while its cashier is live (a removed one's is 401 at once, in
+    every process: one lookup by primary key, or the endpoint's own statement), and only on
+    the endpoints open to cashiers (else 403)."""
+    assert principal.merchant_id is not None  # a cashier token is a merchant token
+    if not (endpoint.cashiers and endpoint.checks_cashier):
+        await cashiers.check_live(
+            request.app[keys.DB], principal.merchant_id, cashier_id=principal.cashier_id or 0
+        )
+    if not endpoint.cashiers:
+        raise DomainError(
+            ErrorCode.FORBIDDEN, "a cashier may not use this endpoint: the merchant's owner may"
+        )
 
 
 def _validation_error(err: ValidationError) -> DomainError:
@@ -404,6 +430,8 @@ def as_aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[
             if principal.pid is not None and not endpoint.checks_binding:
                 app = request.app
                 await app[keys.BINDINGS].person(app[keys.DB], principal.sub, principal.person)
+            if principal.cashier_id is not None:
+                await _cashier_may_call(request, principal, endpoint)
         if endpoint.enabled_if is not None and not endpoint.enabled_if(request.app[keys.SETTINGS]):
             raise DomainError(ErrorCode.NOT_FOUND, "no such resource")
         query: dict[str, Any] = {}

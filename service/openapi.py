@@ -11,7 +11,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from service.errors import ErrorCode
 from service.http import Endpoint
-from service.schemas.common import ErrorBody
+from service.schemas.common import Either, ErrorBody
 
 _PARAM = re.compile(r"{(\w+)}")
 
@@ -68,7 +68,9 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
             "content": {ep.raw_body: {"schema": {"type": "string"}}},
         }
     content: dict[str, Any] = {}
-    if ep.response is not None:
+    if isinstance(ep.response, Either):
+        content["application/json"] = {"schema": {"oneOf": list(ep.response.shapes)}}
+    elif ep.response is not None:
         content["application/json"] = {"schema": ep.response}
     if ep.produces_csv:
         content["text/csv"] = {"schema": {"type": "string"}}

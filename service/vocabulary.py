@@ -15,6 +15,14 @@ CATEGORIES = ("shopping", "dining", "culture_tourism", "auto")
 
 VOUCHER_STATUSES = ("active", "redeemed", "expired")
 REDEMPTION_STATUSES = ("completed", "reversed")
+# Several vouchers in one checkout (API.md): at most this many, of one category; the
+# resident's QR code of them is valid this long.
+MAX_CHECKOUT_VOUCHERS = 10
+CHECKOUT_QR_VALID_S = 600
+# A redemption's note from the checkout (branch, till, receipt number), free text.
+MAX_METADATA_LENGTH = 1000
+# Cashier accounts a merchant may have at once (each a live api key).
+MAX_CASHIERS = 50
 
 BATCH_STATUSES = ("scheduled", "open", "sold_out", "closed")
 FIRST_COME = "first_come"

@@ -12,10 +12,11 @@ from service import keys
 from service.domain import vouchers
 from service.domain.claims import Stored
 from service.domain.codes import normalize
+from service.domain.redemptions import checkout_qr as checkout_qr_of
 from service.errors import DomainError, ErrorCode
 from service.http import JSON, Call, Routes, idempotency_header, idempotency_key
 from service.schemas.common import OneOf, QueryInt
-from service.schemas.vouchers import Voucher
+from service.schemas.vouchers import CheckoutQr, CheckoutQrQuery, Voucher
 from service.views.vouchers import voucher
 from service.vocabulary import VOUCHER_STATUSES
 
@@ -121,3 +122,37 @@ async def wallet_voucher_qr(call: Call) -> web.StreamResponse:
         content_type="image/svg+xml",
         headers={"Cache-Control": "private, max-age=300"},
     )
+
+
+@routes.get(
+    "/me/checkout-qr",
+    summary="One QR code for several of the caller's active vouchers of one category (合并使用),"
+    " signed, valid 10 minutes: the merchant scans it into POST /merchant/redemptions qr",
+    query=CheckoutQrQuery(),
+    response=CheckoutQr(),
+    errors=(ErrorCode.NOT_FOUND, ErrorCode.ALREADY_REDEEMED, ErrorCode.EXPIRED),
+)
+async def checkout_qr(call: Call) -> web.StreamResponse:
+    wanted = call.query["codes"]
+    codes = []
+    for value in wanted:
+        code = normalize(value)
+        if code is None:  # cannot be anyone's voucher: simply not in the wallet
+            raise DomainError(
+                ErrorCode.NOT_FOUND, "no such voucher in your wallet", {"code": value}
+            )
+        codes.append(code)
+    if len(set(codes)) != len(codes):
+        raise DomainError(
+            ErrorCode.INVALID_REQUEST,
+            "the same voucher is listed twice",
+            {"codes": ["Each voucher may be listed once."]},
+        )
+    now = call.clock.now()
+    mine = await vouchers.wallet_vouchers(call.db, call.me.sub, codes=codes, now=now)
+    found = checkout_qr_of(call.app[keys.SERVER_KEYS]["qr_signing"], mine, codes=codes, now=now)
+    buffer = io.BytesIO()
+    segno.make(found["qr"], error="m").save(
+        buffer, kind="svg", scale=6, border=4, xmldecl=False, title="合并使用"
+    )
+    return call.answer({**found, "svg": buffer.getvalue().decode()})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from service import keys
-from service.domain import logins
+from service.domain import cashiers, logins
 from service.errors import ErrorCode
 from service.http import PUBLIC, Call, Routes, json_response
 from service.schemas.auth import (
@@ -84,9 +84,14 @@ async def resident_login(call: Call) -> web.StreamResponse:
 @routes.get(
     "/auth/me",
     roles=("resident", "merchant", "bureau"),
-    summary="Who this token belongs to",
+    cashiers=True,
+    summary="Who this token belongs to (a merchant's cashier: which one)",
     response=Whoami(),
 )
 async def whoami(call: Call) -> web.StreamResponse:
     me = call.me
-    return json_response({"role": me.role, "sub": me.sub, "merchant_id": me.merchant_id})
+    found = {"role": me.role, "sub": me.sub, "merchant_id": me.merchant_id}
+    if me.cashier_id is not None and me.merchant_id is not None:
+        name = await cashiers.check_live(call.db, me.merchant_id, cashier_id=me.cashier_id)
+        found |= {"cashier_id": me.cashier_id, "cashier_name": name}
+    return json_response(found)

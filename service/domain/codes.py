@@ -82,3 +82,45 @@ def code_from_input(key: bytes, value: str) -> str | None:
             return None
         return code
     return normalize(value)
+
+
+# Several vouchers in one checkout (API.md): `HYC1.<expiry>.<code>-<code>-….<signature>`, the
+# expiry in Unix seconds and the signature an HMAC of everything before it under the same
+# server key (its own prefix keeps it apart from a voucher's). Upper-case letters, digits, `.`
+# and `-` only, so the QR code is drawn in its denser alphanumeric mode.
+CHECKOUT_QR_PREFIX = "HYC1"
+_CHECKOUT_SIGNATURE_BYTES = 15  # 120 bits, 24 base32 characters without padding
+
+
+def _checkout_signature(key: bytes, signed: str) -> str:
+    digest = hmac.digest(key, signed.encode(), "sha256")
+    return base64.b32encode(digest[:_CHECKOUT_SIGNATURE_BYTES]).decode()
+
+
+def checkout_qr_string(key: bytes, codes: list[str], *, expires_at: int) -> str:
+    """The signed QR string of these codes (canonical), valid until `expires_at` (Unix s)."""
+    signed = f"{CHECKOUT_QR_PREFIX}.{expires_at}.{'-'.join(codes)}"
+    return f"{signed}.{_checkout_signature(key, signed)}"
+
+
+def is_checkout_qr(value: str) -> bool:
+    return value.strip().startswith(CHECKOUT_QR_PREFIX + ".")
+
+
+def checkout_from_qr(key: bytes, value: str) -> tuple[list[str], int] | None:
+    """A scanned checkout QR string → its codes and its expiry (Unix s), or None if forged,
+    damaged or not one. Whether it has expired is the caller's question."""
+    parts = value.strip().split(".")
+    if len(parts) != 4 or parts[0] != CHECKOUT_QR_PREFIX:
+        return None
+    _, expiry, joined, signature = parts
+    if not (expiry.isascii() and expiry.isdigit() and 0 < len(expiry) <= 12):
+        return None
+    # Bytes: compare_digest raises TypeError on a str that is not ASCII.
+    expected = _checkout_signature(key, f"{CHECKOUT_QR_PREFIX}.{expiry}.{joined}").encode()
+    if not hmac.compare_digest(expected, signature.encode("utf-8", "surrogatepass")):
+        return None
+    codes = joined.split("-")
+    if any(normalize(code) != code for code in codes):
+        return None  # we never sign such a list
+    return codes, int(expiry)

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from service.auth import api_key_matches, hash_password, issue_token, verify_password
+from service.auth import (
+    api_key_matches,
+    hash_api_key,
+    hash_password,
+    issue_token,
+    verify_password,
+)
 from service.db import Database
 from service.domain import audit, rate_limits
 from service.domain.context import Context
@@ -95,18 +101,38 @@ class SignIn:
         return DomainError(ErrorCode.UNAUTHORIZED, message)
 
     def _token(
-        self, role: str, sub: str, mid: int | None = None, pid: str | None = None
+        self,
+        role: str,
+        sub: str,
+        mid: int | None = None,
+        pid: str | None = None,
+        *,
+        cashier: int | None = None,
     ) -> dict[str, Any]:
-        token, ttl = issue_token(self.settings, role=role, sub=sub, merchant_id=mid, pid=pid)
+        token, ttl = issue_token(
+            self.settings, role=role, sub=sub, merchant_id=mid, pid=pid, cashier_id=cashier
+        )
         return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
 
     async def merchant(self, merchant_id: int, api_key: str) -> dict[str, Any]:
+        """The merchant's owner signs in with the merchant's api key, one of its live cashiers
+        with its own (the token then names the cashier)."""
         wrong = await self._guard(f"m{merchant_id}")
-        row = await self.db.fetchrow("merchant_credentials", merchant_id=merchant_id)
-        if not api_key_matches(row["api_key_hash"] if row else None, api_key):
-            raise await self._refuse(wrong, "unknown merchant or wrong api key")
+        row = await self.db.fetchrow(
+            "merchant_credentials", merchant_id=merchant_id, api_key_hash=hash_api_key(api_key)
+        )
         # A suspended merchant may still sign in to see its history; redemption refuses it.
-        return self._token("merchant", f"merchant:{merchant_id}", merchant_id)
+        if api_key_matches(row["api_key_hash"] if row else None, api_key):
+            return self._token("merchant", f"merchant:{merchant_id}", merchant_id)
+        if row is not None and row["cashier_id"] is not None:
+            cashier = row["cashier_id"]
+            return self._token(
+                "merchant",
+                f"merchant:{merchant_id}:cashier:{cashier}",
+                merchant_id,
+                cashier=cashier,
+            )
+        raise await self._refuse(wrong, "unknown merchant or wrong api key")
 
     async def bureau(self, username: str, password: str) -> dict[str, Any]:
         wrong = await self._guard("b" + hashlib.sha256(username.encode()).hexdigest()[:24])

@@ -7,6 +7,13 @@ answer (or refuses a different body). The vouchers are locked in id order while 
 checked and redeemed; redemptions, vouchers, ledger events and every key with its answer are
 written in one statement; and the partial unique index `redemptions_one_completed_per_voucher`
 guarantees at most one completed redemption per voucher even if that reasoning were wrong.
+
+A checkout of several vouchers (API.md: `codes`, or a resident's checkout QR) is one request
+of the same flush: one key, its vouchers locked with everyone else's in id order, all of them
+redeemed or none (the refusal names the voucher), each its own redemption with its own ledger
+transfer, and one answer stored for the key. Reversing one of its items reverses them all.
+A cashier's liveness is read in the flush's context statement: a removed cashier's request is
+refused (401) without a statement more.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any
 
@@ -25,18 +32,10 @@ from service.answers import as_text
 from service.combiner import Combiner
 from service.db import Database
 from service.domain import ledger
-from service.domain.codes import code_from_input
+from service.domain.codes import checkout_from_qr, checkout_qr_string, code_from_input
 from service.errors import REFUSALS, DomainError, ErrorCode
-from service.timefmt import business_day
-
-
-def parse_code(qr_key: bytes, value: str) -> str:
-    code = code_from_input(qr_key, value)
-    if code is None:
-        raise DomainError(
-            ErrorCode.NOT_FOUND, "no such voucher: check the code, or scan the QR code again"
-        )
-    return code
+from service.timefmt import business_day, iso
+from service.vocabulary import CHECKOUT_QR_VALID_S, printable
 
 
 def refusal(voucher: asyncpg.Record) -> ErrorCode | None:
@@ -68,12 +67,21 @@ async def preview(
     return voucher, refusal(voucher)
 
 
-def fingerprint(code: str, order_amount_fen: int, *, order_ref: str) -> bytes:
-    canonical = json.dumps(
-        {"code": code, "order_amount_fen": order_amount_fen, "order_ref": order_ref},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+def fingerprint(
+    code: str | tuple[str, ...],
+    order_amount_fen: int,
+    *,
+    order_ref: str,
+    metadata: str | None = None,
+) -> bytes:
+    """What makes two requests with one key the same request: the vouchers (one `code`, or a
+    checkout's codes in order, however given: typed or scanned), the order and the note. A
+    request without a note fingerprints as it did before notes existed (stored keys stay valid)."""
+    request: dict[str, Any] = {"order_amount_fen": order_amount_fen, "order_ref": order_ref}
+    request["code" if isinstance(code, str) else "codes"] = code
+    if metadata is not None:
+        request["metadata"] = metadata
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).digest()
 
 
@@ -89,15 +97,30 @@ class Checkout:
 
     merchant_id: int
     key: str
-    code: str
+    code: str  # the voucher of a checkout by `code` ("" for a checkout of `several`)
     order_amount_fen: int
     order_ref: str
     # When it happened, for a replayed checkout (the demo's days); None: the flush's moment.
     at: datetime | None = None
+    # The cashier whose token sent it (None: the merchant's owner login); checked live.
+    cashier_id: int | None = None
+    metadata: str | None = None
+    # A checkout by `codes` or by a resident's checkout QR: its vouchers, all redeemed or none,
+    # answered as {checkout_id, items, discount_fen}. None: one voucher by `code`.
+    several: tuple[str, ...] | None = None
+    # A scanned checkout QR is refused (expired) after this moment, unless its key replays.
+    qr_expires_at: datetime | None = None
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return self.several if self.several is not None else (self.code,)
 
     @cached_property
     def fingerprint(self) -> bytes:
-        return fingerprint(self.code, self.order_amount_fen, order_ref=self.order_ref)
+        vouchers = self.several if self.several is not None else self.code
+        return fingerprint(
+            vouchers, self.order_amount_fen, order_ref=self.order_ref, metadata=self.metadata
+        )
 
     @property
     def lock_name(self) -> str:
@@ -105,9 +128,121 @@ class Checkout:
 
 
 Answer = tuple[int, str]
-# Writes a new redemption's answer (its JSON text, stored for its key) from its values: the
-# presentation owns the shape, the domain stores the text in the statement that redeems.
+# Writes a new redemption's answer (its JSON text, stored for its key) from its values, or a
+# checkout's of several vouchers (values with `items`): the presentation owns the shapes, the
+# domain stores the text in the statement that redeems.
 Render = Callable[[dict[str, Any]], str]
+
+
+def parse_codes(qr_key: bytes, values: list[str]) -> tuple[str, ...]:
+    """Typed codes (or single-voucher QR strings) of one checkout → canonical codes: an unknown
+    one is not found (named), the same voucher twice is not a valid request."""
+    codes = tuple(parse_code(qr_key, value) for value in values)
+    if len(set(codes)) != len(codes):
+        raise DomainError(
+            ErrorCode.INVALID_REQUEST,
+            "the same voucher is listed twice",
+            {"codes": ["Each voucher may be listed once."]},
+        )
+    return codes
+
+
+def parse_code(qr_key: bytes, value: str) -> str:
+    code = code_from_input(qr_key, value)
+    if code is None:
+        raise DomainError(
+            ErrorCode.NOT_FOUND,
+            "no such voucher: check the code, or scan the QR code again",
+            {"code": printable(value.strip())[:200]},
+        )
+    return code
+
+
+def parse_checkout_qr(qr_key: bytes, value: str) -> tuple[tuple[str, ...], datetime]:
+    """A resident's scanned checkout QR → its codes and its expiry; a forged or damaged one
+    is not found, as a forged voucher QR is."""
+    found = checkout_from_qr(qr_key, value)
+    if found is None:
+        raise DomainError(
+            ErrorCode.NOT_FOUND, "no such checkout QR code: scan it again, or type the codes"
+        )
+    codes, expiry = found
+    if len(set(codes)) != len(codes):  # never signed so; refused before any lookup all the same
+        raise DomainError(
+            ErrorCode.INVALID_REQUEST,
+            "the same voucher is listed twice",
+            {"qr": ["Each voucher may be listed once."]},
+        )
+    return tuple(codes), datetime.fromtimestamp(expiry, UTC)
+
+
+def qr_expired(expires_at: datetime, tz: Any) -> DomainError:
+    return DomainError(
+        ErrorCode.EXPIRED,
+        "this checkout QR code has expired: ask the customer to show a new one",
+        {"qr_expires_at": iso(expires_at, tz)},
+    )
+
+
+def checkout_qr(
+    qr_key: bytes, vouchers: list[asyncpg.Record], *, codes: list[str], now: datetime
+) -> dict[str, Any]:
+    """The signed QR string of a resident's own active vouchers of one category (`vouchers`,
+    as found for `codes`), valid CHECKOUT_QR_VALID_S from `now`, with what the resident sees."""
+    found = {v["code"]: v for v in vouchers}
+    for code in codes:
+        voucher = found.get(code)
+        if voucher is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "no such voucher in your wallet", {"code": code})
+        if voucher["status"] != "active":
+            reason = (
+                ErrorCode.ALREADY_REDEEMED
+                if voucher["status"] == "redeemed"
+                else (ErrorCode.EXPIRED)
+            )
+            raise DomainError(reason, REFUSALS[reason], {"code": code})
+    categories = {found[code]["category"] for code in codes}
+    if len(categories) > 1:
+        raise DomainError(
+            ErrorCode.INVALID_REQUEST,
+            "one checkout takes vouchers of one category",
+            {
+                "codes": [
+                    f"Vouchers of one category only (these are {', '.join(sorted(categories))})."
+                ]
+            },
+        )
+    expires = int(now.timestamp()) + CHECKOUT_QR_VALID_S
+    return {
+        "qr": checkout_qr_string(qr_key, codes, expires_at=expires),
+        "codes": codes,
+        "category": categories.pop(),
+        "count": len(codes),
+        "discount_fen": sum(found[code]["face_value_fen"] for code in codes),
+        "min_spend_fen": sum(found[code]["min_spend_fen"] for code in codes),
+        "expires_at": datetime.fromtimestamp(expires, UTC),
+        "valid_for_s": CHECKOUT_QR_VALID_S,
+    }
+
+
+async def preview_many(
+    db: Database, *, merchant_id: int, codes: tuple[str, ...], now: datetime
+) -> list[tuple[asyncpg.Record, ErrorCode | None]]:
+    """Each voucher of a checkout as the cashier previews it, in order, and why this merchant
+    cannot redeem it now (None if it can); an unknown one is not found (named)."""
+    rows = {
+        r["code"]: r
+        for r in await db.fetch(
+            "vouchers_for_merchant", codes=list(codes), merchant_id=merchant_id, now=now
+        )
+    }
+    found = []
+    for code in codes:
+        row = rows.get(code)
+        if row is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "no such voucher", {"code": code})
+        found.append((row, refusal(row)))
+    return found
 
 
 async def redeem(
@@ -158,6 +293,8 @@ async def _redeem_once(
     today = business_day(now, tz)
     moments = [c.at or now for c in checkouts]
     days = [business_day(c.at, tz) if c.at else today for c in checkouts]
+    # The context has one row per voucher: a checkout's rows are rows[start:start + its count].
+    flat = [(c, at, code) for c, at in zip(checkouts, moments, strict=True) for code in c.codes]
     async with db.transaction() as tx:
         await tx.fetchval(
             "lock_idempotency_keys",
@@ -166,18 +303,23 @@ async def _redeem_once(
         )
         rows = await tx.fetch(
             "redemptions_context",
-            merchant_ids=[c.merchant_id for c in checkouts],
-            keys=[c.key for c in checkouts],
-            codes=[c.code for c in checkouts],
-            moments=moments,
+            merchant_ids=[c.merchant_id for c, _, _ in flat],
+            keys=[c.key for c, _, _ in flat],
+            codes=[code for _, _, code in flat],
+            moments=[at for _, at, _ in flat],
+            cashier_ids=[c.cashier_id for c, _, _ in flat],
         )
+        spans, start = [], 0
+        for checkout in checkouts:
+            spans.append(rows[start : start + len(checkout.codes)])
+            start += len(checkout.codes)
         redeemed_now: set[int] = set()
         # Capped merchants' subsidy of the day so far (locked: exact across processes).
         capped = sorted(
             {
                 (c.merchant_id, day)
-                for c, r, day in zip(checkouts, rows, days, strict=True)
-                if r["merchant_cap"]
+                for c, mine, day in zip(checkouts, spans, days, strict=True)
+                if mine[0]["merchant_cap"]
             }
         )
         paid_today: dict[tuple[int, date], int] = {}
@@ -195,7 +337,13 @@ async def _redeem_once(
                     days=[day for _, day in capped],
                 )
             }
-        for checkout, row, at, day in zip(checkouts, rows, moments, days, strict=True):
+        for checkout, mine, at, day in zip(checkouts, spans, moments, days, strict=True):
+            row = mine[0]
+            if not row["caller_live"]:
+                outcomes.append(
+                    DomainError(ErrorCode.UNAUTHORIZED, "this cashier account has been removed")
+                )
+                continue
             if row["status_code"] is not None:
                 if bytes(row["fingerprint"]) != checkout.fingerprint:
                     outcomes.append(
@@ -207,17 +355,23 @@ async def _redeem_once(
                 else:
                     outcomes.append((row["status_code"], row["response"]))
                 continue
-            context = dict(row)
-            if context["id"] in redeemed_now:  # the same voucher earlier in this flush
-                context["status"] = "redeemed"
+            contexts = [dict(r) for r in mine]
+            for context in contexts:
+                if context["id"] in redeemed_now:  # the same voucher earlier in this flush
+                    context["status"] = "redeemed"
             try:
-                redemption = _decide(context, checkout, now=at)
+                if checkout.several is None:
+                    answer = _decide(contexts[0], checkout, now=at)
+                    items = [answer]
+                else:
+                    items = _decide_several(contexts, checkout, now=at, tz=tz)
+                    answer = _checkout_answer(checkout, items)
                 if row["merchant_cap"]:
                     _within_cap(
                         row["merchant_cap"],
                         paid_today,
                         merchant_day=(checkout.merchant_id, day),
-                        discount=redemption["discount_fen"],
+                        discount=sum(item["discount_fen"] for item in items),
                     )
             except DomainError as refusal_:
                 if refusal_.code == "forbidden":
@@ -227,9 +381,11 @@ async def _redeem_once(
                 completed.refuse(checkout, at, refusal_.status, text)
                 outcomes.append((refusal_.status, text))
                 continue
-            text = render(redemption)
-            redeemed_now.add(context["id"])
-            completed.redeem(checkout, at, day, row, redemption["id"], text)
+            text = render(answer)
+            for n, (item, voucher) in enumerate(zip(items, mine, strict=True)):
+                redeemed_now.add(voucher["id"])
+                # The key and its answer are stored once, with the checkout's first item.
+                completed.redeem(checkout, at, day, voucher, item, text if n == 0 else None)
             outcomes.append((201, text))
         if completed.ids or completed.refused_keys:
             await tx.execute("complete_redemptions", **vars(completed))
@@ -258,7 +414,8 @@ def _within_cap(
 @dataclass
 class Completed:
     """What a flush writes in one statement (`complete_redemptions`, whose parameters are
-    these fields): a column per field, a redemption or a stored refusal per row."""
+    these fields): a column per field, a redemption or a stored refusal per row. A checkout of
+    several vouchers is a row per voucher, its answer on the first (None on the others)."""
 
     moments: list[datetime] = field(default_factory=list)
     business_dates: list[date] = field(default_factory=list)
@@ -270,9 +427,12 @@ class Completed:
     order_amounts: list[int] = field(default_factory=list)
     discounts: list[int] = field(default_factory=list)
     order_refs: list[str] = field(default_factory=list)
+    cashier_ids: list[int | None] = field(default_factory=list)
+    metadatas: list[str | None] = field(default_factory=list)
+    checkout_ids: list[int | None] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
     fingerprints: list[bytes] = field(default_factory=list)
-    answers: list[str] = field(default_factory=list)
+    answers: list[str | None] = field(default_factory=list)
     refused_merchant_ids: list[int] = field(default_factory=list)
     refused_keys: list[str] = field(default_factory=list)
     refused_fingerprints: list[bytes] = field(default_factory=list)
@@ -286,19 +446,22 @@ class Completed:
         at: datetime,
         day: date,
         voucher: asyncpg.Record,
-        id_: int,
-        answer: str,
+        redemption: dict[str, Any],
+        answer: str | None,
     ) -> None:
         self.moments.append(at)
         self.business_dates.append(day)
-        self.ids.append(id_)
+        self.ids.append(redemption["id"])
         self.voucher_ids.append(voucher["id"])
         self.merchant_ids.append(checkout.merchant_id)
         self.batch_ids.append(voucher["batch_id"])
         self.categories.append(voucher["category"])
-        self.order_amounts.append(checkout.order_amount_fen)
-        self.discounts.append(voucher["face_value_fen"])
+        self.order_amounts.append(redemption["order_amount_fen"])
+        self.discounts.append(redemption["discount_fen"])
         self.order_refs.append(checkout.order_ref)
+        self.cashier_ids.append(checkout.cashier_id)
+        self.metadatas.append(checkout.metadata)
+        self.checkout_ids.append(redemption["checkout_id"])
         self.keys.append(checkout.key)
         self.fingerprints.append(checkout.fingerprint)
         self.answers.append(answer)
@@ -332,22 +495,93 @@ def _decide(context: dict[str, Any], checkout: Checkout, *, now: datetime) -> di
                 "order_amount_fen": checkout.order_amount_fen,
             },
         )
+    return _item(context, checkout, order_fen=checkout.order_amount_fen, checkout_id=None, now=now)
+
+
+def _item(
+    context: dict[str, Any],
+    checkout: Checkout,
+    *,
+    order_fen: int,
+    checkout_id: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """A redemption's values, known before the write so that its answer is stored in the same
+    statement (a test checks the answer against a later read)."""
     discount = context["face_value_fen"]
-    # The values of the row the flush writes (a test checks the answer against a later read),
-    # known before the write so that the answer is stored in the same statement.
     return {
         "id": context["next_id"],
-        "code": checkout.code,
+        "code": context["code"],
         "merchant_id": checkout.merchant_id,
         "category": context["category"],
-        "order_amount_fen": checkout.order_amount_fen,
+        "order_amount_fen": order_fen,
         "discount_fen": discount,
-        "payable_fen": checkout.order_amount_fen - discount,
+        "payable_fen": order_fen - discount,
         "order_ref": checkout.order_ref,
         "status": "completed",
         "redeemed_at": now,
         "reversed_at": None,
         "reversal_reason": None,
+        "checkout_id": checkout_id,
+        "cashier_id": checkout.cashier_id,
+        "cashier_name": context["cashier_name"],
+        "metadata": checkout.metadata,
+    }
+
+
+def _decide_several(
+    contexts: list[dict[str, Any]], checkout: Checkout, *, now: datetime, tz: Any
+) -> list[dict[str, Any]]:
+    """The redemptions of a checkout of several vouchers, all or none: the first voucher this
+    merchant may not redeem is the refusal (named in `details.code`); then the order must reach
+    the sum of their thresholds. The order is split over the items in proportion to their
+    thresholds (each item's share reaches its own threshold, the shares sum to the order)."""
+    if contexts[0]["merchant_status"] is None:
+        raise DomainError(ErrorCode.FORBIDDEN, "this token's merchant does not exist")
+    if checkout.qr_expires_at is not None and now > checkout.qr_expires_at:
+        raise qr_expired(checkout.qr_expires_at, tz)
+    for context, code in zip(contexts, checkout.codes, strict=True):
+        if context["id"] is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "no such voucher", {"code": code})
+        reason = refusal(context)
+        if reason is not None:
+            raise DomainError(reason, REFUSALS[reason], {"code": code})
+    thresholds = [context["min_spend_fen"] for context in contexts]
+    if checkout.order_amount_fen < sum(thresholds):
+        raise DomainError(
+            ErrorCode.BELOW_MIN_SPEND,
+            f"these vouchers together need an order of at least {sum(thresholds)} fen",
+            {"min_spend_fen": sum(thresholds), "order_amount_fen": checkout.order_amount_fen},
+        )
+    checkout_id = min(context["next_id"] for context in contexts)
+    shares = split_order(checkout.order_amount_fen, thresholds)
+    return [
+        _item(context, checkout, order_fen=share, checkout_id=checkout_id, now=now)
+        for context, share in zip(contexts, shares, strict=True)
+    ]
+
+
+def split_order(order_fen: int, weights: list[int]) -> list[int]:
+    """`order_fen` in integer shares proportional to `weights` (each > 0) that sum to it
+    exactly: the floors, then a fen more to the largest remainders (the earlier item on a tie).
+    Each share is at least floor(order × weight ÷ total), so an order that reaches the total
+    of the thresholds gives every item at least its own."""
+    total = sum(weights)
+    shares = [order_fen * w // total for w in weights]
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-(order_fen * weights[i] % total), i))
+    for i in by_remainder[: order_fen - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
+def _checkout_answer(checkout: Checkout, items: list[dict[str, Any]]) -> dict[str, Any]:
+    discount = sum(item["discount_fen"] for item in items)
+    return {
+        "checkout_id": items[0]["checkout_id"],
+        "items": items,
+        "discount_fen": discount,
+        "order_amount_fen": checkout.order_amount_fen,
+        "payable_fen": checkout.order_amount_fen - discount,
     }
 
 
@@ -401,19 +635,25 @@ async def reverse(
 ) -> asyncpg.Record:
     """The reversed redemption; only its merchant (another's is not found), only on its
     business day (in `tz`) and before that day is settled, never after a clawback. Its
-    subsidy goes back from the merchant's unsettled account to the festival's cost."""
+    subsidy goes back from the merchant's unsettled account to the festival's cost. An item of
+    a checkout of several vouchers reverses the whole checkout, each item's transfer unwound."""
     async with db.transaction() as tx:
         # The merchant's lock, as settlement takes it: a reversal never slips past it.
         await ledger.lock_merchants(tx, [merchant_id])
-        current = await tx.fetchrow(
-            "lock_redemption", redemption_id=redemption_id, merchant_id=merchant_id
+        items = await tx.fetch(
+            "lock_checkout", redemption_id=redemption_id, merchant_id=merchant_id
         )
+        current = next((r for r in items if r["id"] == redemption_id), None)
         if current is None:
             raise DomainError(ErrorCode.NOT_FOUND, "no such redemption")
-        if current["clawed_back"]:
+        clawed = [r["id"] for r in items if r["clawed_back"]]
+        if clawed:
             raise DomainError(
                 ErrorCode.ALREADY_CLAWED_BACK,
-                "this redemption's subsidy was clawed back; it cannot be reversed",
+                "this redemption's subsidy was clawed back; it cannot be reversed"
+                if clawed == [redemption_id]
+                else "a redemption of this checkout was clawed back; it cannot be reversed",
+                {"redemption_ids": clawed},
             )
         if current["status"] != "completed":
             raise DomainError(ErrorCode.NOT_REDEEMED, "this redemption has already been reversed")
@@ -423,8 +663,10 @@ async def reverse(
                 "a redemption can only be reversed on the day it was made",
                 {"business_date": current["business_date"].isoformat()},
             )
-        row = await tx.fetchrow(
-            "reverse_redemption", redemption_id=redemption_id, now=now, reason=reason
+        rows = await tx.fetch(
+            "reverse_redemptions",
+            redemption_ids=[r["id"] for r in items if r["status"] == "completed"],
+            now=now,
+            reason=reason,
         )
-        assert row is not None
-    return row
+    return next(r for r in rows if r["id"] == redemption_id)

@@ -21,3 +21,11 @@ async def wallet_voucher(
 ) -> asyncpg.Record | None:
     """One voucher of the resident's; None for anyone else's (no hint that it exists)."""
     return await db.fetchrow("resident_voucher", sub=sub, code=code, now=now)
+
+
+async def wallet_vouchers(
+    db: Database, sub: str, *, codes: list[str], now: datetime
+) -> list[asyncpg.Record]:
+    """The resident's vouchers among `codes`, with their status as of `now` (anyone else's
+    are simply not there)."""
+    return await db.fetch("resident_vouchers_by_code", sub=sub, codes=codes, now=now)

@@ -36,3 +36,7 @@ class Whoami(Schema):
     role = fields.String(required=True)
     sub = fields.String(required=True)
     merchant_id = fields.Integer(allow_none=True, required=True)
+    cashier_id = fields.Integer(
+        allow_none=True, metadata={"description": "a cashier's token (merchant role)"}
+    )
+    cashier_name = fields.String(allow_none=True)

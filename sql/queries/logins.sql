@@ -1,6 +1,11 @@
 -- owner: service/domain/logins.py
 -- name: merchant_credentials
-SELECT id, api_key_hash, status FROM merchants WHERE id = :merchant_id;
+-- The merchant's own key hash, and its live cashier whose key has :api_key_hash (if any).
+SELECT m.id, m.api_key_hash, m.status,
+       (SELECT c.id FROM cashiers c
+        WHERE c.api_key_hash = :api_key_hash AND c.merchant_id = m.id AND c.removed_at IS NULL)
+           AS cashier_id
+FROM merchants m WHERE m.id = :merchant_id;
 
 -- name: bureau_user_by_username
 SELECT id, username, password_hash, disabled FROM bureau_users WHERE username = :username;

@@ -14,6 +14,20 @@ JOIN batches b ON b.id = v.batch_id
 LEFT JOIN merchants me ON me.id = :merchant_id
 WHERE v.code = :code;
 
+-- name: vouchers_for_merchant
+-- voucher_for_merchant for each of a checkout's :codes (found ones only, in no order).
+SELECT v.id, v.code, v.batch_id, v.expires_at,
+       voucher_status(v.status, v.expires_at, :now) AS status,
+       b.category, b.face_value_fen, b.min_spend_fen,
+       EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id) AS has_merchant_list,
+       EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id AND m.merchant_id = :merchant_id)
+           AS merchant_listed,
+       me.status AS merchant_status, me.category AS merchant_category
+FROM vouchers v
+JOIN batches b ON b.id = v.batch_id
+LEFT JOIN merchants me ON me.id = :merchant_id
+WHERE v.code = ANY(:codes::text[]);
+
 -- name: lock_idempotency_keys
 -- Requests with the same merchant and key take turns here: a later one waits until the
 -- earlier commits, then finds its stored answer. Keys are locked in sorted order, so two
@@ -22,15 +36,17 @@ SELECT count(pg_advisory_xact_lock(:namespace::integer, hashtext(k)))
 FROM (SELECT k FROM unnest(:lock_names::text[]) AS k ORDER BY k) AS sorted;
 
 -- name: redemptions_context
--- Everything a flush of checkouts decides on, one row per checkout in order: the key's stored
--- answer if any, the merchant's standing, the voucher (locked in id order until the
--- transaction ends) and the id a redemption will have.
--- :merchant_ids, :keys, :codes and :moments are parallel arrays, one element per checkout
--- (its moment decides whether the voucher has expired by then).
+-- Everything a flush of checkouts decides on, one row per voucher of each checkout in order
+-- (a checkout of several vouchers: a row each): the key's stored answer if any, whether the
+-- caller is live (the merchant's owner, or a cashier of that merchant not removed), the
+-- merchant's standing, the voucher (locked in id order until the transaction ends) and the
+-- id a redemption will have.
+-- :merchant_ids, :keys, :codes, :moments and :cashier_ids are parallel arrays, one element per
+-- row (a moment decides whether the voucher has expired by then; a null cashier: the owner).
 WITH wanted AS (
     SELECT * FROM unnest(:merchant_ids::bigint[], :keys::text[], :codes::text[],
-                         :moments::timestamptz[]) WITH ORDINALITY
-        AS w (merchant_id, key, code, at, n)
+                         :moments::timestamptz[], :cashier_ids::bigint[]) WITH ORDINALITY
+        AS w (merchant_id, key, code, at, cashier_id, n)
 ), locked AS (
     SELECT v.id, v.code, v.batch_id, v.expires_at, v.status AS stored_status,
            b.category, b.face_value_fen, b.min_spend_fen,
@@ -41,6 +57,7 @@ WITH wanted AS (
     FOR UPDATE OF v
 )
 SELECT w.n, k.fingerprint, k.status_code, k.response,
+       (w.cashier_id IS NULL OR c.id IS NOT NULL) AS caller_live, c.name AS cashier_name,
        me.status AS merchant_status, me.category AS merchant_category,
        me.daily_subsidy_cap_fen AS merchant_cap,
        l.id, l.code, l.batch_id, l.expires_at,
@@ -52,6 +69,8 @@ SELECT w.n, k.fingerprint, k.status_code, k.response,
 FROM wanted w
 LEFT JOIN idempotency_keys k ON k.merchant_id = w.merchant_id AND k.key = w.key
 LEFT JOIN merchants me ON me.id = w.merchant_id
+LEFT JOIN cashiers c
+       ON c.id = w.cashier_id AND c.merchant_id = w.merchant_id AND c.removed_at IS NULL
 LEFT JOIN locked l ON l.code = w.code
 ORDER BY w.n;
 
@@ -60,20 +79,22 @@ ORDER BY w.n;
 -- and every key with its answer (refusals too), in one statement.
 -- Parallel arrays, one element per redemption (:moments … :answers) and one per stored
 -- refusal (:refused_merchant_ids … :refused_moments): see service/domain/redemptions.py,
--- Completed.
+-- Completed. A checkout of several vouchers carries its key's answer on one of its rows only.
 WITH done AS (
     SELECT * FROM unnest(:moments::timestamptz[], :business_dates::date[], :ids::bigint[], :voucher_ids::bigint[],
                          :merchant_ids::bigint[], :batch_ids::bigint[], :categories::text[],
-                         :order_amounts::bigint[], :discounts::bigint[], :order_refs::text[], :keys::text[], :fingerprints::bytea[],
-                         :answers::text[])
+                         :order_amounts::bigint[], :discounts::bigint[], :order_refs::text[],
+                         :cashier_ids::bigint[], :metadatas::text[], :checkout_ids::bigint[],
+                         :keys::text[], :fingerprints::bytea[], :answers::text[])
         AS d (at, business_date, id, voucher_id, merchant_id, batch_id, category, order_fen,
-              discount_fen, order_ref, key, fingerprint, answer)
+              discount_fen, order_ref, cashier_id, metadata, checkout_id, key, fingerprint, answer)
 ), redemption AS (
     INSERT INTO redemptions (id, voucher_id, merchant_id, batch_id, category, order_amount_fen,
                              discount_fen, payable_fen, order_ref, idempotency_key, redeemed_at,
-                             business_date)
+                             business_date, cashier_id, metadata, checkout_id)
     SELECT id, voucher_id, merchant_id, batch_id, category, order_fen, discount_fen,
-           order_fen - discount_fen, order_ref, key, at, business_date
+           order_fen - discount_fen, order_ref, key, at, business_date, cashier_id, metadata,
+           checkout_id
     FROM done
 ), voucher AS (
     UPDATE vouchers v SET status = 'redeemed', redeemed_at = done.at
@@ -95,13 +116,16 @@ WITH done AS (
 )
 INSERT INTO idempotency_keys (merchant_id, key, fingerprint, status_code, response,
                               redemption_id, created_at)
-SELECT merchant_id, key, fingerprint, 201, answer, id, at FROM done
+SELECT merchant_id, key, fingerprint, 201, answer, id, at FROM done WHERE answer IS NOT NULL
 UNION ALL
 SELECT merchant_id, key, fingerprint, status_code, answer, NULL, at FROM refused;
 
--- name: lock_redemption
--- One of the merchant's redemptions, locked with its voucher (another merchant's: none), and
--- what a reversal must know besides: whether it was clawed back, whether its day is settled.
+-- name: lock_checkout
+-- One of the merchant's redemptions and the other items of its checkout (a checkout of one
+-- voucher: itself alone), locked with their vouchers in the vouchers' id order (as a flush
+-- locks vouchers: the two never wait on each other in a circle; another merchant's: none),
+-- and what a reversal must know besides: whether each was clawed back, whether its day is
+-- settled.
 SELECT r.*, v.code,
        EXISTS (SELECT 1 FROM transfers t
                WHERE t.kind = 'clawback' AND t.source = r.id::text) AS clawed_back,
@@ -109,15 +133,20 @@ SELECT r.*, v.code,
                WHERE t.kind = 'settlement'
                  AND t.source = r.merchant_id || ':' || r.business_date) AS day_settled
 FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
-WHERE r.id = :redemption_id AND r.merchant_id = :merchant_id
+WHERE r.merchant_id = :merchant_id
+  AND (r.id = :redemption_id
+       OR r.checkout_id = (SELECT o.checkout_id FROM redemptions o
+                           WHERE o.id = :redemption_id AND o.merchant_id = :merchant_id))
+ORDER BY v.id
 FOR UPDATE OF r, v;
 
--- name: reverse_redemption
--- The voucher goes back to active, or to expired (with
--- its own ledger event) when its validity has run out meanwhile.
+-- name: reverse_redemptions
+-- The redemptions (:redemption_ids: one, or a checkout's) reversed; each voucher goes back
+-- to active, or to expired (with its own ledger event) when its validity has run out meanwhile;
+-- each subsidy goes back by its own transfer.
 WITH redemption AS (
     UPDATE redemptions SET status = 'reversed', reversed_at = :now, reversal_reason = :reason
-    WHERE id = :redemption_id AND status = 'completed'
+    WHERE id = ANY(:redemption_ids::bigint[]) AND status = 'completed'
     RETURNING *
 ), voucher AS (
     UPDATE vouchers v
@@ -137,20 +166,27 @@ WITH redemption AS (
            discount_fen, :now, business_date, merchant_id, category
     FROM redemption
 )
-SELECT r.*, v.code FROM redemption r JOIN voucher v ON v.id = r.voucher_id;
+SELECT r.*, v.code, c.name AS cashier_name
+FROM redemption r JOIN voucher v ON v.id = r.voucher_id LEFT JOIN cashiers c ON c.id = r.cashier_id
+ORDER BY r.id;
 
 -- name: merchant_redemption
-SELECT r.*, v.code FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
+SELECT r.*, v.code, c.name AS cashier_name
+FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id LEFT JOIN cashiers c ON c.id = r.cashier_id
 WHERE r.id = :redemption_id AND r.merchant_id = :merchant_id;
 
 -- name: merchant_redemptions_on_day
-SELECT r.*, v.code FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
+SELECT r.*, v.code, c.name AS cashier_name
+FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id LEFT JOIN cashiers c ON c.id = r.cashier_id
 WHERE r.merchant_id = :merchant_id AND r.business_date = :day
 ORDER BY r.id DESC;
 
 -- name: merchant_redemption_by_key
-SELECT r.*, v.code FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id
-WHERE r.merchant_id = :merchant_id AND r.idempotency_key = :key;
+-- The redemptions made with the key: one, or a checkout's items (in id order).
+SELECT r.*, v.code, c.name AS cashier_name
+FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id LEFT JOIN cashiers c ON c.id = r.cashier_id
+WHERE r.merchant_id = :merchant_id AND r.idempotency_key = :key
+ORDER BY r.id;
 
 -- name: lock_capped_merchants
 -- Redemptions at a merchant with a daily subsidy cap take turns (an advisory lock per

@@ -177,6 +177,10 @@ async def test_redemption_returns_the_whole_redemption(api: Api) -> None:
         "redeemed_at": NOW,
         "reversed_at": None,
         "reversal_reason": None,
+        "checkout_id": None,  # one voucher by `code`
+        "cashier_id": None,  # the merchant's owner login
+        "cashier_name": None,
+        "metadata": None,
     }
     after = await in_wallet(api, v["code"])
     assert (after["status"], after["redeemed_at"]) == ("redeemed", NOW)

@@ -14,7 +14,7 @@ from marshmallow.experimental.context import Context
 
 from service.app import all_endpoints
 from service.errors import DomainError, ErrorCode
-from service.schemas.common import Date, Instant, columns
+from service.schemas.common import Date, Either, Instant, columns
 from service.schemas.dump import Computed, dump
 from service.schemas.stats import BaselineRow, read_baselines
 from service.schemas.vouchers import Voucher
@@ -59,8 +59,11 @@ def answer_schemas() -> list[tuple[str, Schema]]:
     found = []
     for ep in all_endpoints():
         for schema in (ep.response, ep.table):
-            if schema is not None:
-                found.append((f"{ep.method} {ep.path}", schema))
+            # An answer of several shapes: each shape is an answer (and loads as the whole).
+            shapes = schema.shapes if isinstance(schema, Either) else (schema,)
+            for shape in shapes:
+                if shape is not None:
+                    found.append((f"{ep.method} {ep.path}", shape))
     return found
 
 

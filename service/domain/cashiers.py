@@ -1,0 +1,100 @@
+"""Cashier accounts (收银员) of a merchant (API.md, "Cashiers").
+
+The merchant's owner login (its own api key) adds and removes them. Each cashier signs in with
+an api key of its own, shown once and stored as its SHA-256 only (as the merchant's); its token
+names it (`cashier_id`). A cashier redeems, reverses and lists redemptions, and nothing else
+(service/http.py keeps every other endpoint from it). A removed cashier keeps its row, so its
+redemptions still name it, and its key and tokens stop working at once in every process: each
+request checks the cashier live in the database (the redemption flush in its own context
+statement, every other endpoint by `check_live`), nothing is remembered in a process.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from service.auth import hash_api_key, new_api_key
+from service.db import Database
+from service.domain import audit
+from service.domain.context import Context
+from service.errors import DomainError, ErrorCode
+from service.vocabulary import MAX_CASHIERS
+
+# Additions to one merchant take turns, so MAX_CASHIERS holds under any concurrency.
+LOCK_NAMESPACE = 0x43534852  # "CSHR"
+
+
+def _target(merchant_id: int, cashier_id: int) -> str:
+    return f"merchants/{merchant_id}/cashiers/{cashier_id}"
+
+
+async def add(ctx: Context, merchant_id: int, *, name: str) -> tuple[asyncpg.Record, str]:
+    """A new cashier of the merchant, and its api key (the only time it is known)."""
+    api_key = new_api_key()
+    async with ctx.db.transaction() as tx:
+        await tx.execute(
+            "lock_merchant_cashiers", namespace=LOCK_NAMESPACE, merchant_id=merchant_id
+        )
+        live = await tx.fetchval("live_cashier_count", merchant_id=merchant_id)
+        if live >= MAX_CASHIERS:
+            raise DomainError(
+                ErrorCode.LIMIT_REACHED,
+                f"a merchant may have at most {MAX_CASHIERS} cashiers; remove one first",
+                {"max_cashiers": MAX_CASHIERS},
+            )
+        row = await tx.fetchrow(
+            "insert_cashier",
+            merchant_id=merchant_id,
+            name=name,
+            api_key_hash=hash_api_key(api_key),
+            now=ctx.now,
+        )
+        if row is None:
+            raise DomainError(ErrorCode.FORBIDDEN, "this token's merchant does not exist")
+        await audit.append(
+            tx,
+            actor=ctx.actor,
+            action="cashier.create",
+            target=_target(merchant_id, row["id"]),
+            before=None,
+            after=audit.snapshot(row),
+            now=ctx.now,
+        )
+    return row, api_key
+
+
+async def of_merchant(db: Database, merchant_id: int) -> list[asyncpg.Record]:
+    """The merchant's cashiers, live and removed, oldest first."""
+    return await db.fetch("merchant_cashiers", merchant_id=merchant_id)
+
+
+async def remove(ctx: Context, merchant_id: int, *, cashier_id: int) -> asyncpg.Record:
+    """The cashier, removed now (already removed: as it was); another merchant's is not found.
+    From the commit on, its key signs nobody in and its tokens are refused."""
+    async with ctx.db.transaction() as tx:
+        before = await tx.fetchrow("lock_cashier", cashier_id=cashier_id, merchant_id=merchant_id)
+        if before is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "no such cashier")
+        if before["removed_at"] is not None:
+            return before
+        row = await tx.fetchrow("remove_cashier", cashier_id=cashier_id, now=ctx.now)
+        assert row is not None
+        await audit.append(
+            tx,
+            actor=ctx.actor,
+            action="cashier.remove",
+            target=_target(merchant_id, cashier_id),
+            before=audit.snapshot(before),
+            after=audit.snapshot(row),
+            now=ctx.now,
+        )
+    return row
+
+
+async def check_live(db: Database, merchant_id: int, *, cashier_id: int) -> str:
+    """The name of the merchant's cashier, which must not be removed (else 401: its tokens
+    stopped working when it was). One lookup by primary key."""
+    name = await db.fetchval("live_cashier", cashier_id=cashier_id, merchant_id=merchant_id)
+    if name is None:
+        raise DomainError(ErrorCode.UNAUTHORIZED, "this cashier account has been removed")
+    return str(name)
