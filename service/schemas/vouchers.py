@@ -50,11 +50,11 @@ class VoucherPreview(VoucherFacts):
 
 
 def _exactly_one(data: dict[str, Any], names: tuple[str, ...]) -> None:
+    """Exactly one of `names` in the request (the error names those given, or the first)."""
     given = [name for name in names if name in data]
     if len(given) != 1:
-        raise ValidationError(
-            f"Give exactly one of {', '.join(names)}.", given[1] if given else names[0]
-        )
+        message = [f"Give exactly one of {', '.join(names)}."]
+        raise ValidationError({name: message for name in given or names[:1]})
 
 
 CODE = "a typed voucher code, or a scanned voucher QR string"
@@ -137,11 +137,16 @@ class Redemption(Schema):
 
 
 class Checkout(Schema):
-    """Several vouchers redeemed in one checkout, all or none. Each item is a redemption of
-    its own (its own ledger transfer): its `order_amount_fen` is the order's share in
-    proportion to the items' `min_spend_fen` (integer fen, largest remainders, each share at
-    least its voucher's threshold, the shares summing to the order), its `payable_fen` that
-    share less its discount; the checkout's `payable_fen` is the order less all discounts."""
+    class Meta:
+        description = (
+            "Several vouchers redeemed in one checkout, all or none. Each item is a redemption "
+            "of its own (its own ledger transfer): its order_amount_fen is the order's share in "
+            "proportion to the items' min_spend_fen (integer fen, largest remainders first, each "
+            "share at least its voucher's min_spend_fen, the shares summing to the order), its "
+            "payable_fen that share less its discount. The checkout's order_amount_fen is the "
+            "whole order, its payable_fen the order less every discount; checkout_id is the id "
+            "of its first item."
+        )
 
     checkout_id = fields.Integer(required=True)
     items = fields.List(fields.Nested(Redemption), required=True)

@@ -16,13 +16,23 @@ T = TypeVar("T")
 
 
 @asynccontextmanager
-async def holding(api: Api, sql: str, *args: Any) -> AsyncIterator[None]:
-    """A transaction of the test's own holding what `sql` locks, until the block ends."""
+async def holding(api: Api, sql: str, *args: Any, rollback: bool = False) -> AsyncIterator[None]:
+    """A transaction of the test's own holding what `sql` locks, until the block ends (then
+    committed, or with `rollback` rolled back: a row it wrote was never there)."""
     conn = await asyncpg.connect(api.settings.database_url)
     try:
-        async with conn.transaction():
+        tx = conn.transaction()
+        await tx.start()
+        try:
             await conn.execute(sql, *args)
             yield
+        except BaseException:
+            await tx.rollback()
+            raise
+        if rollback:
+            await tx.rollback()
+        else:
+            await tx.commit()
     finally:
         await conn.close()
 
