@@ -57,7 +57,10 @@ async def first_come(demo: DemoState, day: date, residents: list[str]) -> None:
                 continue
             now = demo.at(day, 10 * 3600 + spread * w / waves + demo.rng.uniform(0, 30))
             outcomes = await claim_many(demo.db, batch_id, requests=part, now=now)
-            for outcome in outcomes:
+            for sub, outcome in zip(part, outcomes, strict=True):
                 if isinstance(outcome, Claimed):
                     demo.progress.claims += 1
+                    demo.holders[outcome.code] = (sub, category)
+                    demo.claimed[outcome.code] = outcome.claimed_at
+                    demo.expiry[outcome.code] = outcome.expires_at
                     plan(demo, outcome, category, offer, mood)

@@ -89,12 +89,48 @@ class Event:
     kind: str  # redeem | reverse
     merchant_id: int = 0
     amount_fen: int = 0
+    # A checkout of several vouchers of one resident (its codes, this event's code first).
+    several: tuple[str, ...] = ()
+
+
+# Cashiers per merchant, and who rings up a checkout: mostly a cashier, now and then the owner.
+CASHIERS_PER_MERCHANT = (1, 3)
+OWNER_AT_THE_TILL = 0.15
+CASHIER_NAMES = (
+    "王丽",
+    "张敏",
+    "李娜",
+    "刘洋",
+    "陈静",
+    "杨帆",
+    "赵磊",
+    "黄婷",
+    "周强",
+    "吴霞",
+    "徐鹏",
+    "孙燕",
+    "马超",
+    "朱红",
+    "胡军",
+    "郭慧",
+    "何平",
+    "高莉",
+    "林涛",
+    "罗娟",
+)
+# Of a resident's vouchers of one category planned for the same day (one use each, no
+# reversal), the share used together in one checkout at the first one's merchant: a family's
+# shopping at one store, tickets for an outing. (Not dining: the regulars of a snack bar who
+# also bring two vouchers at once would be flagged by repeat_pair, three vouchers in a week.)
+TOGETHER = 0.35
+TOGETHER_CATEGORIES = ("shopping", "culture_tourism")
 
 
 @dataclass
 class Progress:
     claims: int = 0
     redemptions: int = 0
+    checkouts: int = 0  # of several vouchers (each of their vouchers counts a redemption)
     reversals: int = 0
     refused: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -116,6 +152,15 @@ class DemoState:
         self.rng = random.Random(seed)
         # The takings draw from a generator of their own: the rest of the demo stays as it was.
         self.turnover_rng = random.Random(seed * 7919 + 1)
+        # So do the cashiers, their notes and which vouchers are used together.
+        self.till_rng = random.Random(seed * 104_729 + 3)
+        self.cashiers: dict[int, list[int]] = {}  # merchant → its cashiers' ids
+        self.cashier_keys: dict[int, str] = {}  # cashier → its api key
+        self.receipts: dict[int, int] = defaultdict(int)  # merchant → receipts printed
+        # A first-come voucher's holder and category (lottery vouchers are used alone).
+        self.holders: dict[str, tuple[str, str]] = {}
+        self.claimed: dict[str, datetime] = {}
+        self.expiry: dict[str, datetime] = {}
         self.merchants: dict[str, list[int]] = {}
         self.merchant_weights: dict[str, list[float]] = {}
         self.batches: dict[tuple[date, str], int] = {}

@@ -118,6 +118,7 @@ async def load_demo(
         Context(db=db, actor=DEMO, now=now, tz=now.tzinfo), username=BUREAU_USER, password=password
     )
     dining = loader.merchants["dining"][0]
+    till = loader.cashiers[dining][0]
     credentials = {
         "bureau": {"username": BUREAU_USER, "password": password},
         "merchant": {
@@ -125,10 +126,17 @@ async def load_demo(
             "name": MERCHANTS["dining"][0][0],
             "api_key": loader.api_keys[dining],
         },
+        # One of its cashiers: the cashier page signs in with the same merchant id.
+        "cashier": {
+            "merchant_id": dining,
+            "cashier_id": till,
+            "api_key": loader.cashier_keys[till],
+        },
         "live_batches": live,
         "summary": {
             "vouchers": progress.claims,
             "redemptions": progress.redemptions,
+            "checkouts": progress.checkouts,
             "reversals": progress.reversals,
             "refused": dict(progress.refused),
         },

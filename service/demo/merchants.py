@@ -8,9 +8,16 @@ from typing import Any
 
 from service.credit_code import random_huaiyin_code
 from service.demo import cash_out
-from service.demo.festival import DEMO, FIRST_DAY, DemoState
+from service.demo.festival import (
+    CASHIER_NAMES,
+    CASHIERS_PER_MERCHANT,
+    DEMO,
+    FIRST_DAY,
+    DemoState,
+)
 from service.demo.places import MERCHANTS
-from service.domain.context import Context
+from service.domain import cashiers
+from service.domain.context import Actor, Context
 from service.domain.merchants import create_merchant
 
 
@@ -49,6 +56,24 @@ async def create(demo: DemoState) -> None:
         # Honest customers come too, as to any small shop.
         demo.merchants[category].append(row["id"])
         demo.merchant_weights[category].append(0.1)
+    await cashiers_of_merchants(demo)
+
+
+async def cashiers_of_merchants(demo: DemoState) -> None:
+    """Each merchant's owner adds one to three cashiers (收银员) before the festival."""
+    for merchant_id in sorted(m for ids in demo.merchants.values() for m in ids):
+        ctx = Context(
+            db=demo.db,
+            actor=Actor(f"merchant:{merchant_id}"),
+            now=demo.at(FIRST_DAY - timedelta(days=3), 15 * 3600),
+            tz=demo.tz,
+        )
+        names = demo.till_rng.sample(CASHIER_NAMES, demo.till_rng.randint(*CASHIERS_PER_MERCHANT))
+        demo.cashiers[merchant_id] = []
+        for name in names:
+            row, api_key = await cashiers.add(ctx, merchant_id, name=name)
+            demo.cashiers[merchant_id].append(row["id"])
+            demo.cashier_keys[row["id"]] = api_key
 
 
 def merchant_body(demo: DemoState, name: str, category: str, street: str) -> dict[str, Any]:

@@ -96,6 +96,10 @@ async def test_the_hot_reads_use_their_indexes(db_url: str) -> None:
             "merchant_redemption": {"redemption_id": redemption, "merchant_id": merchant},
             "merchant_redemptions_on_day": {"merchant_id": merchant, "day": date(2020, 5, 6)},
             "merchant_redemption_by_key": {"merchant_id": merchant, "key": "scale-1"},
+            # A reversal finds its redemption's checkout; a checkout's preview and QR code.
+            "lock_checkout": {"redemption_id": redemption, "merchant_id": merchant},
+            "vouchers_for_merchant": {"codes": [code], "merchant_id": merchant, "now": now},
+            "resident_vouchers_by_code": {"sub": "scale-7", "codes": [code], "now": now},
         }
         for name, params in hot.items():
             plan = await plan_of(conn, name, params)

@@ -4,6 +4,7 @@ commands `make run` prints work when pasted."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -233,6 +234,54 @@ async def test_the_demo_recovery_interval_holds_each_planted_effect(demo_db: Any
         (live,) = [t for t in found.totals if t["category"] == row["category"]]
         assert (kept["from"], kept["to"]) == ("2020-05-01", "2020-05-31")
         assert kept["incremental_index"] == live["incremental_index"]
+
+
+async def test_the_demo_checkouts_name_their_cashiers_and_some_use_several_vouchers(
+    demo_db: Any,
+) -> None:
+    url, credentials = demo_db
+    conn = await asyncpg.connect(url)
+    try:
+        per_merchant = await conn.fetch(
+            "SELECT m.id, count(c.id) AS cashiers FROM merchants m"
+            " LEFT JOIN cashiers c ON c.merchant_id = m.id GROUP BY m.id"
+        )
+        made = await conn.fetch(
+            "SELECT r.id, r.merchant_id, r.cashier_id, c.merchant_id AS cashier_merchant,"
+            " r.metadata, r.checkout_id, r.idempotency_key, r.category, r.order_amount_fen,"
+            " b.min_spend_fen FROM redemptions r JOIN batches b ON b.id = r.batch_id"
+            " LEFT JOIN cashiers c ON c.id = r.cashier_id"
+        )
+        till = credentials["cashier"]
+        key_hash = await conn.fetchval(
+            "SELECT api_key_hash FROM cashiers WHERE id = $1 AND merchant_id = $2",
+            till["cashier_id"],
+            till["merchant_id"],
+        )
+    finally:
+        await conn.close()
+    assert {r["cashiers"] for r in per_merchant} <= {1, 2, 3}
+    assert len({r["cashiers"] for r in per_merchant}) > 1
+    # Mostly cashiers at the till, each its merchant's own; now and then the owner.
+    by_cashier = [r for r in made if r["cashier_id"] is not None]
+    assert all(r["cashier_merchant"] == r["merchant_id"] for r in by_cashier)
+    assert 0.7 * len(made) < len(by_cashier) < len(made)
+    assert all(re.fullmatch(r"(收银台 \d|店长) · 小票号 \d{4}-\d{5}", r["metadata"]) for r in made)
+    # A few checkouts of several vouchers of one category: one key, one merchant, each item's
+    # share of the order at least its threshold.
+    checkouts: dict[int, list[Any]] = {}
+    for r in made:
+        if r["checkout_id"] is not None:
+            checkouts.setdefault(r["checkout_id"], []).append(r)
+    assert checkouts and all(len(items) >= 2 for items in checkouts.values())
+    for checkout_id, items in checkouts.items():
+        assert checkout_id == min(r["id"] for r in items)
+        for column in ("idempotency_key", "merchant_id", "category", "cashier_id", "metadata"):
+            assert len({r[column] for r in items}) == 1, (column, items)
+        assert all(r["order_amount_fen"] >= r["min_spend_fen"] for r in items)
+    # The credentials' cashier signs in with its key.
+    assert bytes(key_hash) == hashlib.sha256(till["api_key"].encode()).digest()
+    assert credentials["summary"]["checkouts"] == len(checkouts)
 
 
 async def test_the_demo_stats_agree_with_its_raw_rows(demo_db: Any) -> None:
