@@ -63,9 +63,11 @@ def newcomer_banner(settings: Settings, base: str, demo: dict[str, Any] | None) 
             f"Demo logins for the pages (also in {settings.data_dir / 'demo-credentials.json'}):",
             f"  bureau page:  {demo['bureau']['username']} / {demo['bureau']['password']}",
             f"  cashier page: merchant id {demo['merchant']['merchant_id']}"
-            f" ({demo['merchant']['name']}), api key {demo['merchant']['api_key']}",
-            "",
+            f" ({demo['merchant']['name']}), api key {demo['merchant']['api_key']} (the owner)",
         ]
+        if "cashier" in demo:  # demo credentials written before cashiers existed have none
+            lines.append(f"                or its cashier's api key {demo['cashier']['api_key']}")
+        lines.append("")
     lines += [
         "Residents' SMS login codes appear in this log (look for 'SMS login code').",
         "Ctrl-C stops it.",

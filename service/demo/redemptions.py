@@ -104,7 +104,7 @@ def till(demo: DemoState, merchant_id: int, at: datetime) -> tuple[int | None, s
     demo.receipts[merchant_id] += 1
     receipt = f"小票号 {at.astimezone(demo.tz):%m%d}-{demo.receipts[merchant_id]:05d}"
     if owner:
-        return None, f"店长 · {receipt}"
+        return None, f"店主 · {receipt}"
     position = demo.till_rng.randrange(len(cashiers))
     return cashiers[position], f"收银台 {position + 1} · {receipt}"
 

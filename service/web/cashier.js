@@ -1,17 +1,21 @@
-// The cashier page: preview a voucher (typed or scanned), redeem it exactly once, reverse;
-// the day's takings (日结); the merchant's own statement (对账单) of its subsidy.
+// The cashier page: preview a voucher (typed or scanned) or a checkout of several (a resident's
+// 合并使用 QR, or codes separated by commas), redeem exactly once, reverse; who is signed in
+// (the merchant's owner or one of its cashiers); for the owner: cashier accounts, the day's
+// takings (日结) and the merchant's own statement (对账单) of its subsidy.
 import { CATEGORY_NAMES, ERROR_TEXT, dateTime, el, errorText, newIdempotencyKey, parseYuan, saveFile, show, signedInPage, today, yuan } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const { api, render, signIn } = signedInPage("cashier", () => {
+  loadWho();
   loadToday();
-  loadStatement();
 });
 Object.assign(ERROR_TEXT, { already_clawed_back: "该笔补贴已被追回，不能撤销" });
-let voucher = null;
+// What the cashier previewed: one voucher, or several to redeem together (all or none).
+let pending = null;
 // One checkout attempt = one Idempotency-Key, kept for its retries (a double click or a
 // lost answer can never redeem twice); a new voucher or amount starts a new attempt.
 let attempt = null;
+let owner = false;
 
 $("sign-in").addEventListener("click", async () => {
   const merchantId = Number($("merchant-id").value.trim());
@@ -19,28 +23,83 @@ $("sign-in").addEventListener("click", async () => {
   if (await signIn("/auth/merchant", body, `商户 ${merchantId}`)) $("api-key").value = "";
 });
 
+// Who is signed in: the owner sees the cashier accounts, the 日结 and the statement; a
+// cashier only the checkout (the API refuses it the rest).
+async function loadWho() {
+  try {
+    const me = await api.json("GET", "/auth/me");
+    owner = me.cashier_id == null;
+    $("who").textContent = `商户 ${me.merchant_id} · ${owner ? "店主" : `收银员 ${me.cashier_name}`}`;
+    for (const card of document.querySelectorAll(".owner-only")) card.hidden = !owner;
+    if (owner) {
+      loadCashiers();
+      loadStatement();
+    }
+  } catch (error) {
+    show(errorText(error), "error");
+  }
+}
+
 // --- preview -------------------------------------------------------------------------
 
+// Several typed codes: separated by commas (a code itself may be typed with spaces or dashes).
+const SEPARATORS = /[,，、;；\n]+/;
+
+function previewCard(voucher) {
+  return el("span", {}, el("span", { class: "pill" }, CATEGORY_NAMES[voucher.category]),
+    `${yuan(voucher.face_value_fen)} · 满${yuan(voucher.min_spend_fen)}可用`);
+}
+
 async function preview() {
-  const code = $("code").value.trim();
+  const input = $("code").value.trim();
   $("redeem-box").hidden = true;
   $("redeem-result").textContent = "";
-  voucher = null;
+  pending = null;
   attempt = null;
-  if (!code) return;
+  if (!input) return;
+  const typed = input.split(SEPARATORS).map((c) => c.trim()).filter(Boolean);
   try {
-    voucher = await api.json("GET", `/merchant/vouchers/${encodeURIComponent(code)}`);
-    voucher.input = code;
-    const verdict = voucher.redeemable
-      ? el("div", { class: "ok-text" }, "✓ 可在本店使用")
-      : el("div", { class: "error-text" }, `✗ 不可使用：${ERROR_TEXT[voucher.reason] || voucher.reason}`);
-    $("preview-box").replaceChildren(
-      el("p", {}, el("span", { class: "pill" }, CATEGORY_NAMES[voucher.category]),
-        `${yuan(voucher.face_value_fen)} · 满${yuan(voucher.min_spend_fen)}可用`),
-      el("div", { class: "muted" }, `有效期至 ${dateTime(voucher.expires_at)}`),
-      verdict,
-    );
-    $("redeem-box").hidden = !voucher.redeemable;
+    if (input.startsWith("HYC1.") || typed.length > 1) {
+      const query = input.startsWith("HYC1.")
+        ? new URLSearchParams({ qr: input })
+        : new URLSearchParams({ codes: typed.join(",") });
+      const found = await api.json("GET", `/merchant/checkout-preview?${query}`);
+      pending = {
+        body: input.startsWith("HYC1.") ? { qr: input } : { codes: typed },
+        count: found.count,
+        discount_fen: found.discount_fen,
+        min_spend_fen: found.min_spend_fen,
+        redeemable: found.redeemable,
+      };
+      $("preview-box").replaceChildren(
+        el("p", {}, `合并使用 ${found.count} 张券 · 共优惠 ${yuan(found.discount_fen)} · 消费满 ${yuan(found.min_spend_fen)} 可用`),
+        el("ul", { class: "items" }, found.items.map((v) =>
+          el("li", { "data-code": v.code }, el("span", { class: "mono" }, v.code), " ", previewCard(v),
+            v.redeemable ? "" : el("span", { class: "error-text" }, ` ✗ ${ERROR_TEXT[v.reason] || v.reason}`)))),
+        found.qr_expires_at ? el("div", { class: "muted" }, `二维码有效期至 ${dateTime(found.qr_expires_at)}`) : null,
+        found.redeemable
+          ? el("div", { class: "ok-text" }, "✓ 全部可在本店使用（一次核销，全部成功或全部不核销）")
+          : el("div", { class: "error-text" }, `✗ 不可使用：${found.reason_code} ${ERROR_TEXT[found.reason] || found.reason}`),
+      );
+    } else {
+      const voucher = await api.json("GET", `/merchant/vouchers/${encodeURIComponent(input)}`);
+      pending = {
+        body: { code: input },
+        count: 1,
+        discount_fen: voucher.face_value_fen,
+        min_spend_fen: voucher.min_spend_fen,
+        redeemable: voucher.redeemable,
+      };
+      const verdict = voucher.redeemable
+        ? el("div", { class: "ok-text" }, "✓ 可在本店使用")
+        : el("div", { class: "error-text" }, `✗ 不可使用：${ERROR_TEXT[voucher.reason] || voucher.reason}`);
+      $("preview-box").replaceChildren(
+        el("p", {}, previewCard(voucher)),
+        el("div", { class: "muted" }, `有效期至 ${dateTime(voucher.expires_at)}`),
+        verdict,
+      );
+    }
+    $("redeem-box").hidden = !pending.redeemable;
     updateSums();
   } catch (error) {
     $("preview-box").replaceChildren(el("div", { class: "error-text" }, errorText(error)));
@@ -50,35 +109,40 @@ $("preview").addEventListener("click", preview);
 $("code").addEventListener("keydown", (e) => e.key === "Enter" && preview());
 
 function updateSums() {
-  if (!voucher) return;
+  if (!pending) return;
   const fen = parseYuan($("amount").value);
   if (fen === null) {
     $("sums").textContent = $("amount").value ? "请输入正确的金额（最多两位小数）" : "";
     return;
   }
-  const discount = voucher.face_value_fen;
+  const several = pending.count > 1 ? `${pending.count} 张券合计` : "";
   $("sums").textContent =
-    fen < voucher.min_spend_fen
-      ? `未满 ${yuan(voucher.min_spend_fen)}，不能使用此券`
-      : `优惠 ${yuan(discount)}，应付 ${yuan(fen - discount)}`;
+    fen < pending.min_spend_fen
+      ? `未满 ${yuan(pending.min_spend_fen)}，不能使用${pending.count > 1 ? "这些券" : "此券"}`
+      : `${several}优惠 ${yuan(pending.discount_fen)}，应付 ${yuan(fen - pending.discount_fen)}`;
 }
 $("amount").addEventListener("input", () => {
   attempt = null; // another amount is another request
   updateSums();
+});
+$("metadata").addEventListener("input", () => {
+  attempt = null; // another note is another request
 });
 
 // --- redeem --------------------------------------------------------------------------
 
 async function redeem() {
   const fen = parseYuan($("amount").value);
-  if (!voucher || fen === null) {
+  if (!pending || fen === null) {
     show("请输入正确的订单金额", "error");
     return;
   }
+  const note = $("metadata").value.trim();
   const body = {
-    code: voucher.input,
+    ...pending.body,
     order_amount_fen: fen,
     order_ref: $("order-ref").value.trim() || `POS-${Date.now()}`,
+    ...(note ? { metadata: note } : {}),
   };
   if (!attempt) attempt = { key: newIdempotencyKey(), body };
   $("redeem").disabled = true;
@@ -89,21 +153,21 @@ async function redeem() {
       body: attempt.body,
       headers: { "Idempotency-Key": attempt.key },
     });
+    const count = done.items ? `${done.items.length} 张券，` : "";
     $("redeem-result").replaceChildren(
-      el("div", { class: "ok-text" }, `核销成功：优惠 ${yuan(done.discount_fen)}，应付 ${yuan(done.payable_fen)}`),
+      el("div", { class: "ok-text" }, `核销成功：${count}优惠 ${yuan(done.discount_fen)}，应付 ${yuan(done.payable_fen)}`),
     );
     show("核销成功", "ok");
     attempt = null;
-    voucher = null;
+    pending = null;
     $("redeem-box").hidden = true;
     $("preview-box").replaceChildren();
-    $("code").value = "";
-    $("amount").value = "";
-    $("order-ref").value = "";
+    for (const id of ["code", "amount", "order-ref", "metadata"]) $(id).value = "";
     loadToday();
-    loadStatement();
+    if (owner) loadStatement();
   } catch (error) {
-    $("redeem-result").replaceChildren(el("div", { class: "error-text" }, errorText(error)));
+    const named = error.details && error.details.code ? `（券 ${error.details.code}）` : "";
+    $("redeem-result").replaceChildren(el("div", { class: "error-text" }, errorText(error) + named));
     if (error.code === undefined) {
       // The answer was lost: retry with the same key (the server answers as the first time).
       $("retry").hidden = false;
@@ -126,21 +190,92 @@ async function loadToday() {
       `${list.totals.count} 笔 · 订单 ${yuan(list.totals.order_amount_fen)} · 优惠 ${yuan(list.totals.discount_fen)}`;
     $("today").replaceChildren(
       el("tr", {}, el("th", {}, "时间"), el("th", { class: "text" }, "券码"), el("th", {}, "订单"),
-        el("th", {}, "优惠"), el("th", {}, "状态"), el("th", {}, "")),
+        el("th", {}, "优惠"), el("th", { class: "text" }, "收银员"), el("th", { class: "text" }, "备注"),
+        el("th", {}, "状态"), el("th", {}, "")),
       ...list.items.map((r) =>
-        el("tr", { "data-redemption": r.id },
+        el("tr", { "data-redemption": r.id, "data-checkout": r.checkout_id },
           el("td", {}, dateTime(r.redeemed_at).split(" ")[1] || ""),
-          el("td", { class: "text" }, r.code),
+          el("td", { class: "text" }, r.code,
+            r.checkout_id ? el("span", { class: "pill grey", title: "同一结账中合并使用的券" }, ` 合并 #${r.checkout_id}`) : null),
           el("td", {}, yuan(r.order_amount_fen)),
           el("td", {}, yuan(r.discount_fen)),
+          el("td", { class: "text" }, r.cashier_name || "店主"),
+          el("td", { class: "note" }, r.metadata || ""),
           el("td", {}, r.status === "completed" ? "已核销" : "已撤销"),
           el("td", {}, r.status === "completed"
-            ? el("button", { class: "secondary small", onclick: () => reverse(r) }, "撤销")
+            ? el("button", { class: "secondary small", onclick: () => reverse(r) }, r.checkout_id ? "撤销整单" : "撤销")
             : ""))),
     );
   } catch (error) {
     $("today").replaceChildren(el("tr", {}, el("td", { class: "error-text" }, errorText(error))));
   }
+}
+
+$("today-csv").addEventListener("click", async () => {
+  try {
+    const response = await api.request("GET", "/merchant/redemptions?format=csv", { accept: "text/csv" });
+    saveFile(`redemptions-${today()}.csv`, await response.arrayBuffer());
+  } catch (error) {
+    show(errorText(error), "error");
+  }
+});
+
+// --- 收银员: the owner's cashier accounts --------------------------------------------------
+
+async function loadCashiers() {
+  try {
+    const { items } = await api.json("GET", "/merchant/cashiers");
+    const live = items.filter((c) => c.removed_at == null);
+    $("cashiers").replaceChildren(
+      el("tr", {}, el("th", {}, "编号"), el("th", { class: "text" }, "收银员"), el("th", {}, "添加于"), el("th", {}, "")),
+      ...(live.length
+        ? live.map((c) => el("tr", { "data-cashier": c.id },
+            el("td", {}, c.id), el("td", { class: "text" }, c.name), el("td", {}, dateTime(c.created_at)),
+            el("td", {}, el("button", { class: "secondary small", onclick: (e) => removeCashier(c, e.target) }, "移除"))))
+        : [el("tr", {}, el("td", { colspan: 4, class: "muted" }, "还没有收银员：店主可以为每位收银员添加一个账号"))]),
+    );
+  } catch (error) {
+    $("cashiers").replaceChildren(el("tr", {}, el("td", { class: "error-text" }, errorText(error))));
+  }
+}
+
+$("cashier-add").addEventListener("click", async () => {
+  const name = $("cashier-name").value.trim();
+  if (!name) {
+    show("请输入收银员姓名或工号", "error");
+    return;
+  }
+  try {
+    const made = await api.json("POST", "/merchant/cashiers", { body: { name } });
+    $("cashier-name").value = "";
+    $("cashier-key").replaceChildren(
+      el("div", { class: "key-once" },
+        el("div", {}, `收银员「${made.cashier.name}」已添加。登录时填商户编号 ${made.cashier.merchant_id} 和下面的接入密钥：`),
+        el("p", { class: "mono", id: "new-cashier-key" }, made.api_key),
+        el("div", { class: "muted" }, "密钥只显示这一次，请立即交给收银员妥善保存；遗失请移除后重新添加。")),
+    );
+    loadCashiers();
+  } catch (error) {
+    show(errorText(error), "error");
+  }
+});
+
+// Removing takes two taps (the first asks), and works at once: the cashier's key and every
+// token it holds stop working.
+async function removeCashier(cashier, button) {
+  if (button.dataset.confirm !== "yes") {
+    button.dataset.confirm = "yes";
+    button.textContent = "确认移除";
+    return;
+  }
+  try {
+    await api.json("DELETE", `/merchant/cashiers/${cashier.id}`);
+    show(`已移除收银员「${cashier.name}」，其密钥已失效`, "ok");
+    $("cashier-key").replaceChildren();
+  } catch (error) {
+    show(errorText(error), "error");
+  }
+  loadCashiers();
 }
 
 // --- 日结: the whole day's takings -----------------------------------------------------------
@@ -162,17 +297,18 @@ $("turnover-save").addEventListener("click", async () => {
   }
 });
 
+// Reversing an item of a checkout of several vouchers reverses the whole checkout.
 async function reverse(redemption) {
   try {
     await api.json("POST", `/merchant/redemptions/${redemption.id}/reversal`, {
       body: { reason: "收银撤销" },
     });
-    show("已撤销，券已退回顾客", "ok");
+    show(redemption.checkout_id ? "已撤销整单，券已全部退回顾客" : "已撤销，券已退回顾客", "ok");
   } catch (error) {
     show(errorText(error), "error");
   }
   loadToday();
-  loadStatement();
+  if (owner) loadStatement();
 }
 
 // --- 对账单: the merchant's statement per business day -------------------------------------

@@ -253,6 +253,7 @@ async function loadEntries() {
 for (const button of document.querySelectorAll("#status-tabs button")) {
   button.addEventListener("click", () => {
     walletStatus = button.dataset.status;
+    picked = new Map();
     for (const b of document.querySelectorAll("#status-tabs button")) b.classList.toggle("active", b === button);
     loadWallet();
   });
@@ -262,32 +263,82 @@ function grouped(code) {
   return code.match(/.{1,4}/g).join(" ");
 }
 
+// Several active vouchers of one category can go into one QR code (合并使用, at most 10):
+// the cashier scans it once and redeems them all, or none.
+const MAX_TOGETHER = 10;
+let picked = new Map(); // code → voucher
+
 async function loadWallet() {
   try {
     const vouchers = await api.json("GET", `/me/vouchers?status=${walletStatus}`);
+    const active = new Set(vouchers.filter((v) => v.status === "active").map((v) => v.code));
+    picked = new Map([...picked].filter(([code]) => active.has(code)));
     $("wallet").replaceChildren(
       ...(vouchers.length
         ? vouchers.map((v) =>
-            el("div", { class: "card voucher", "data-code": v.code },
+            el("div", { class: "card voucher", "data-code": v.code, "data-category": v.category },
               el("h3", {}, v.title),
               el("span", { class: "pill" }, CATEGORY_NAMES[v.category]),
               el("span", { class: "muted" }, `${yuan(v.face_value_fen)} · 满${yuan(v.min_spend_fen)}可用`),
               el("p", { class: "code" }, grouped(v.code)),
               el("div", { class: "muted" },
                 v.status === "redeemed" ? `使用于 ${dateTime(v.redeemed_at)}` : `有效期至 ${dateTime(v.expires_at)}`),
-              v.status === "active" ? el("button", { onclick: () => openQr(v) }, "出示二维码") : null))
+              v.status === "active" ? el("button", { onclick: () => openQr(v) }, "出示二维码") : null,
+              v.status === "active"
+                ? el("label", { class: "pick" },
+                    el("input", { type: "checkbox", "data-pick": v.code, checked: picked.has(v.code),
+                      onchange: (e) => pick(v, e.target.checked) }),
+                    "合并使用")
+                : null))
         : [el("div", { class: "card muted" }, "这里还没有券")]),
     );
+    showPicked();
   } catch (error) {
     $("wallet").replaceChildren(el("div", { class: "card error-text" }, errorText(error)));
   }
 }
 
-async function openQr(voucher) {
-  $("qr-title").textContent = voucher.title;
-  $("qr-code").textContent = grouped(voucher.code);
+function pick(voucher, on) {
+  if (on) picked.set(voucher.code, voucher);
+  else picked.delete(voucher.code);
+  showPicked();
+}
+
+// One category per checkout: once one is picked, the others' boxes are off, and so are all
+// boxes at ten.
+function showPicked() {
+  const chosen = [...picked.values()];
+  const category = chosen.length ? chosen[0].category : null;
+  for (const box of document.querySelectorAll("[data-pick]")) {
+    const card = box.closest(".voucher");
+    const other = category !== null && card.dataset.category !== category;
+    box.disabled = !box.checked && (other || chosen.length >= MAX_TOGETHER);
+    box.parentElement.title = other ? "只能合并同一品类的券" : "";
+  }
+  $("together-bar").hidden = walletStatus !== "active" || chosen.length === 0;
+  const discount = chosen.reduce((sum, v) => sum + v.face_value_fen, 0);
+  const threshold = chosen.reduce((sum, v) => sum + v.min_spend_fen, 0);
+  $("together-sum").textContent =
+    `已选 ${chosen.length} 张${CATEGORY_NAMES[category] || ""}券 · 共优惠 ${yuan(discount)} · 需消费满 ${yuan(threshold)}`;
+  $("together").disabled = chosen.length < 2;
+}
+
+function svgUrl(svg) {
+  return URL.createObjectURL(new Blob([svg], { type: "image/svg+xml" }));
+}
+
+function resetModal(title, code) {
+  clearInterval(qrTimer);
+  $("qr-title").textContent = title;
+  $("qr-code").textContent = code;
   $("qr-image").removeAttribute("src");
+  $("qr-together").hidden = true;
+  $("qr-hint").textContent = "请向收银员出示二维码，或报出券码";
   $("qr-modal").hidden = false;
+}
+
+async function openQr(voucher) {
+  resetModal(voucher.title, grouped(voucher.code));
   try {
     // The image needs the token, so it is fetched, never linked with the token in its URL.
     const response = await api.request("GET", `/me/vouchers/${voucher.code}/qr.svg`);
@@ -296,8 +347,50 @@ async function openQr(voucher) {
     show(errorText(error), "error");
   }
 }
+
+// The QR code of several vouchers is signed and valid ten minutes: the modal counts down and
+// offers a new one when it has run out.
+let qrTimer = null;
+async function openTogether() {
+  const codes = [...picked.keys()];
+  resetModal(`合并使用 ${codes.length} 张券`, "");
+  $("qr-hint").textContent = "请收银员扫码，一次核销全部券（全部成功或全部不核销）";
+  try {
+    const found = await api.json("GET", `/me/checkout-qr?codes=${codes.join(",")}`);
+    $("qr-image").src = svgUrl(found.svg);
+    $("qr-code").replaceChildren(...found.codes.map((code) => el("div", { class: "codes" }, grouped(code))));
+    $("qr-sum").textContent =
+      `${CATEGORY_NAMES[found.category]}券 ${found.count} 张 · 共优惠 ${yuan(found.discount_fen)} · 消费满 ${yuan(found.min_spend_fen)} 可用`;
+    $("qr-together").hidden = false;
+    $("qr-again").hidden = true;
+    const tick = () => {
+      const left = Math.max(0, Math.floor((new Date(found.expires_at) - festivalNow()) / 1000));
+      const until = dateTime(found.expires_at).split(" ")[1] || "";
+      $("qr-expiry").textContent = left > 0
+        ? `二维码 ${Math.round(found.valid_for_s / 60)} 分钟内有效，至 ${until}（剩余 ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}）`
+        : "二维码已过期，请重新生成";
+      if (left <= 0) {
+        clearInterval(qrTimer);
+        $("qr-image").style.opacity = "0.2";
+        $("qr-again").hidden = false;
+      } else {
+        $("qr-image").style.opacity = "";
+      }
+    };
+    tick();
+    qrTimer = setInterval(tick, 1000);
+  } catch (error) {
+    show(errorText(error), "error");
+    $("qr-modal").hidden = true;
+    loadWallet();
+  }
+}
+$("together").addEventListener("click", openTogether);
+$("qr-again").addEventListener("click", openTogether);
 $("qr-close").addEventListener("click", () => {
+  clearInterval(qrTimer);
   $("qr-modal").hidden = true;
+  $("qr-image").style.opacity = "";
   loadWallet();
 });
 

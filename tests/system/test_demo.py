@@ -266,7 +266,7 @@ async def test_the_demo_checkouts_name_their_cashiers_and_some_use_several_vouch
     by_cashier = [r for r in made if r["cashier_id"] is not None]
     assert all(r["cashier_merchant"] == r["merchant_id"] for r in by_cashier)
     assert 0.7 * len(made) < len(by_cashier) < len(made)
-    assert all(re.fullmatch(r"(收银台 \d|店长) · 小票号 \d{4}-\d{5}", r["metadata"]) for r in made)
+    assert all(re.fullmatch(r"(收银台 \d|店主) · 小票号 \d{4}-\d{5}", r["metadata"]) for r in made)
     # A few checkouts of several vouchers of one category: one key, one merchant, each item's
     # share of the order at least its threshold.
     checkouts: dict[int, list[Any]] = {}

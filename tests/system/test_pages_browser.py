@@ -267,6 +267,199 @@ async def test_a_cashier_redeems_once_despite_a_lost_answer_then_reverses(
     await context.close()
 
 
+async def decoded_qr(page: Any, selector: str) -> str:
+    """The text of the QR code an <img> shows, read by jsQR (the cashier page's own decoder)
+    from the pixels as the browser drew them: what a phone camera would scan."""
+    await page.add_script_tag(url="/static/vendor/jsQR.js")
+    return str(
+        await page.eval_on_selector(
+            selector,
+            """(img) => {
+              const canvas = document.createElement("canvas");
+              canvas.width = img.naturalWidth * 2;
+              canvas.height = img.naturalHeight * 2;
+              const ctx = canvas.getContext("2d");
+              ctx.fillStyle = "#fff";
+              ctx.fillRect(0, 0, canvas.width, canvas.height);
+              ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
+              const pixels = ctx.getImageData(0, 0, canvas.width, canvas.height);
+              const found = window.jsQR(pixels.data, canvas.width, canvas.height);
+              return found ? found.data : "";
+            }""",
+        )
+    )
+
+
+async def test_a_resident_shows_several_vouchers_in_one_qr_and_the_cashier_redeems_them_all(
+    live: Live, browser: Any
+) -> None:
+    batch = await live.batch(title="餐饮券 满50减10", per_resident_limit=3)
+    other = await live.batch(
+        title="购物券 满100减20", category="shopping", face_value_fen=2000, min_spend_fen=10000
+    )
+    mid, api_key = await live.merchant("dining")
+    phone = "13912340001"
+    context = await browser.new_context(viewport={"width": 375, "height": 812}, locale="zh-CN")
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    asked = offline_only(page, live.base)
+    await page.goto(live.base + "/")
+    await page.fill("#phone", phone)
+    await page.click("#send-code")
+    await page.wait_for_selector("#send-code:has-text('秒后重发')")
+    await page.fill("#code", live.sms.codes[phone])
+    await page.click("#sign-in")
+    for claimed, times in ((batch, 3), (other, 1)):
+        card = page.locator(f"[data-batch='{claimed['id']}']")
+        for _ in range(times):
+            await card.locator("button", has_text="立即领取").click()
+            await page.wait_for_selector(".toast.ok:has-text('领取成功')")
+            await page.evaluate("document.getElementById('toast').hidden = true")
+    await page.click("#tab-wallet")
+    await page.locator(".voucher").nth(3).wait_for()
+    dining = page.locator(".voucher[data-category='dining']")
+    shopping = page.locator(".voucher[data-category='shopping']")
+    assert await dining.count() == 3 and await shopping.count() == 1
+    # Two of the dining vouchers: the shopping one cannot join them (one category a checkout).
+    await dining.nth(0).locator("[data-pick]").check()
+    assert await shopping.locator("[data-pick]").is_disabled()
+    await dining.nth(1).locator("[data-pick]").check()
+    assert "已选 2 张餐饮券 · 共优惠 ¥20.00 · 需消费满 ¥100.00" in await page.inner_text(
+        "#together-bar"
+    )
+    codes = [await dining.nth(i).get_attribute("data-code") for i in range(2)]
+    async with page.expect_response("**/api/v1/me/checkout-qr?*") as answered:
+        await page.click("#together")
+    made = await (await answered.value).json()
+    image = page.locator("#qr-image")
+    for _ in range(100):
+        if await image.evaluate("(img) => img.complete && img.naturalWidth") > 0:
+            break
+        await page.wait_for_timeout(100)
+    box = await image.bounding_box()
+    assert box and box["width"] >= 240  # scannable from a phone
+    assert "合并使用 2 张券" in await page.inner_text("#qr-title")
+    assert "餐饮券 2 张 · 共优惠 ¥20.00 · 消费满 ¥100.00 可用" in await page.inner_text("#qr-sum")
+    expiry = await page.inner_text("#qr-expiry")
+    assert "10 分钟内有效" in expiry and "剩余 9:5" in expiry, expiry
+    await shot(page, "resident-checkout-qr")
+    qr = await decoded_qr(page, "#qr-image")
+    assert qr == made["qr"] and qr.startswith("HYC1.") and all(c in qr for c in codes)
+    assert_local(asked, live.base)
+
+    # The cashier scans it (a scanner types the string): both vouchers, their total, redeemed
+    # together with the till's note.
+    till = await browser.new_context(viewport={"width": 900, "height": 1100}, locale="zh-CN")
+    till.set_default_timeout(10_000)
+    cashier = await till.new_page()
+    await cashier.goto(live.base + "/cashier")
+    await cashier.fill("#merchant-id", str(mid))
+    await cashier.fill("#api-key", api_key)
+    await cashier.click("#sign-in")
+    await cashier.wait_for_selector(f"#who:has-text('商户 {mid} · 店主')")
+    await cashier.fill("#code", qr)
+    await cashier.click("#preview")
+    await cashier.wait_for_selector("#preview-box:has-text('全部可在本店使用')")
+    listed = await cashier.inner_text("#preview-box")
+    assert "合并使用 2 张券 · 共优惠 ¥20.00 · 消费满 ¥100.00 可用" in listed
+    assert all(code in listed for code in codes)
+    await cashier.fill("#amount", "99.99")
+    assert "未满 ¥100.00" in await cashier.inner_text("#sums")
+    await cashier.fill("#amount", "128.00")
+    assert "2 张券合计优惠 ¥20.00，应付 ¥108.00" in await cashier.inner_text("#sums")
+    await cashier.fill("#metadata", "收银台 2\n小票号 0031")
+    await shot(cashier, "cashier-checkout-preview")
+    await cashier.click("#redeem")
+    await cashier.wait_for_selector(
+        "#redeem-result:has-text('核销成功：2 张券，优惠 ¥20.00，应付 ¥108.00')"
+    )
+    rows = cashier.locator("#today tr[data-redemption]")
+    await rows.nth(1).wait_for()
+    texts = [await rows.nth(i).inner_text() for i in range(2)]
+    assert all(
+        "合并" in t and "店主" in t and "收银台 2" in t and "小票号 0031" in t for t in texts
+    )
+    await shot(cashier, "cashier-checkout-redeemed")
+    # Reversing one item reverses the checkout.
+    await rows.nth(0).locator("button", has_text="撤销整单").click()
+    await cashier.wait_for_selector(".toast.ok:has-text('已撤销整单')")
+    await cashier.wait_for_selector("#today tr[data-redemption]:nth-of-type(3):has-text('已撤销')")
+    for i in range(2):
+        assert "已撤销" in await rows.nth(i).inner_text()
+    await till.close()
+    await context.close()
+
+
+async def test_the_owner_adds_a_cashier_who_redeems_with_a_note_and_is_removed(
+    live: Live, browser: Any
+) -> None:
+    mid, api_key = await live.merchant("dining")
+    batch = await live.batch()
+    voucher = await live.call(
+        "POST", f"/api/v1/batches/{batch['id']}/claims", 201, headers=live.headers("resident", "r1")
+    )
+    boss = await browser.new_context(viewport={"width": 900, "height": 1300}, locale="zh-CN")
+    boss.set_default_timeout(10_000)
+    page = await boss.new_page()
+    asked = offline_only(page, live.base)
+    await page.goto(live.base + "/cashier")
+    await page.fill("#merchant-id", str(mid))
+    await page.fill("#api-key", api_key)
+    await page.click("#sign-in")
+    await page.wait_for_selector("#cashiers-card:has-text('还没有收银员')")
+    await page.fill("#cashier-name", "王丽")
+    await page.click("#cashier-add")
+    key = (await page.inner_text("#new-cashier-key")).strip()
+    assert key.startswith("mk_")
+    assert "密钥只显示这一次" in await page.inner_text("#cashier-key")
+    await page.wait_for_selector("#cashiers tr[data-cashier]:has-text('王丽')")
+    await shot(page, "cashier-owner-adds-cashier")
+
+    # The cashier signs in on its own till with its key: the checkout only.
+    till = await browser.new_context(viewport={"width": 800, "height": 1000}, locale="zh-CN")
+    till.set_default_timeout(10_000)
+    cashier = await till.new_page()
+    await cashier.goto(live.base + "/cashier")
+    await cashier.fill("#merchant-id", str(mid))
+    await cashier.fill("#api-key", key)
+    await cashier.click("#sign-in")
+    await cashier.wait_for_selector(f"#who:has-text('商户 {mid} · 收银员 王丽')")
+    for card in await cashier.locator(".owner-only").all():
+        assert await card.is_hidden()
+    await cashier.fill("#code", voucher["code"])
+    await cashier.click("#preview")
+    await cashier.wait_for_selector("#preview-box:has-text('可在本店使用')")
+    await cashier.fill("#amount", "66")
+    await cashier.fill("#metadata", "槐荫店 收银台 1")
+    await cashier.click("#redeem")
+    await cashier.wait_for_selector("#redeem-result:has-text('核销成功')")
+    await cashier.wait_for_selector("#today tr[data-redemption]:has-text('王丽')")
+    await shot(cashier, "cashier-signed-in-as-cashier")
+
+    # The owner sees who rang it up, and removes the cashier (two taps).
+    await page.reload()
+    row = page.locator("#today tr[data-redemption]")
+    await row.wait_for()
+    assert "王丽" in await row.inner_text() and "槐荫店 收银台 1" in await row.inner_text()
+    remove = page.locator("#cashiers tr[data-cashier] button")
+    await remove.click()
+    await page.wait_for_selector("#cashiers button:has-text('确认移除')")
+    await remove.click()
+    await page.wait_for_selector(".toast.ok:has-text('其密钥已失效')")
+    await page.wait_for_selector("#cashiers:has-text('还没有收银员')")
+    # The cashier's next tap: signed out at once.
+    await cashier.fill("#code", voucher["code"])
+    await cashier.click("#preview")
+    await cashier.wait_for_selector("#login:visible")
+    await cashier.fill("#merchant-id", str(mid))
+    await cashier.fill("#api-key", key)
+    await cashier.click("#sign-in")
+    await cashier.wait_for_selector("#login-error:has-text('请重新登录')")
+    assert_local(asked, live.base)
+    await till.close()
+    await boss.close()
+
+
 async def test_the_bureau_sees_the_apis_totals_and_downloads_csv(
     live: Live, browser: Any, tmp_path: Path
 ) -> None:
