@@ -67,6 +67,12 @@ def _post(base: str, path: str, body: dict, headers: dict[str, str]) -> dict:
         return json.loads(resp.read())
 
 
+def _get(base: str, path: str, headers: dict[str, str]) -> dict:
+    request = urllib.request.Request(base + path, headers=headers)  # noqa: S310 (a local URL)
+    with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
+        return json.loads(resp.read())
+
+
 def _config(tokens: dict[str, dict[str, str]], paths: dict[str, dict[str, object]]) -> str:
     """schemathesis.toml: each operation sends the token of the first role that may call it,
     and operations on one object get the id of a real one (else they would only meet 404)."""
@@ -82,7 +88,11 @@ def _config(tokens: dict[str, dict[str, str]], paths: dict[str, dict[str, object
             role = next(r for r in ("bureau", "merchant", "resident") if r in ep.roles)
             lines.append(f'headers = {{ Authorization = "{tokens[role]["Authorization"]}" }}')
         if name in paths:
-            values = ", ".join(f'"path.{k}" = {json.dumps(v)}' for k, v in paths[name].items())
+            # A bare name is a path parameter; "query.x" names a query parameter.
+            values = ", ".join(
+                f'"{k if "." in k else "path." + k}" = {json.dumps(v)}'
+                for k, v in paths[name].items()
+            )
             lines.append(f"parameters = {{ {values} }}")
         lines.append("")
     return "\n".join(lines)
@@ -119,6 +129,10 @@ def _seed(base: str, bureau: dict[str, str]) -> tuple[dict[str, dict[str, str]],
     bank_file = _post(
         base, "/api/v1/admin/payments/exports", {}, {**bureau, "Idempotency-Key": "fuzz-file"}
     )
+    cashier = _post(base, "/api/v1/merchant/cashiers", {"name": "fuzz"}, tokens["merchant"])
+    together = _post(base, claim, {}, tokens["resident"])
+    codes = f"{mine['code']},{together['code']}"
+    checkout_qr = _get(base, f"/api/v1/me/checkout-qr?codes={codes}", tokens["resident"])
     paths: dict[str, dict[str, object]] = {
         "export_file": {"id": bank_file["id"]},
         "merchant_statement": {"id": mid},
@@ -136,6 +150,9 @@ def _seed(base: str, bureau: dict[str, str]) -> tuple[dict[str, dict[str, str]],
         "draw_record": {"id": lottery["id"]},
         "draw_now": {"id": lottery["id"]},
         "recycle": {"id": batch["id"]},
+        "remove_cashier": {"id": cashier["cashier"]["id"]},
+        "checkout_qr": {"query.codes": codes},
+        "preview_checkout": {"query.qr": checkout_qr["qr"]},
     }
     return tokens, paths
 
