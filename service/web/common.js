@@ -21,6 +21,13 @@ async function reference() {
 const { categories, about } = await reference();
 
 export const CATEGORY_NAMES = Object.fromEntries(categories.map((c) => [c.code, c.name_zh]));
+// The risk rules' names as the bureau reads them (the API answers their codes).
+export const RULE_NAMES = {
+  repeat_pair: "同一人反复核销",
+  threshold_hugging: "贴近门槛凑单",
+  burst: "短时集中核销",
+  reversal_churn: "频繁撤销",
+};
 export const TIME_ZONE = about.time_zone;
 export const BASELINE_YEAR = about.baseline_year;
 
