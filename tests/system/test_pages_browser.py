@@ -759,6 +759,15 @@ async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit
     assert texts[1:4] == ["bureau:auditor", "复核预警", f"risk_flags/{hugging['id']}"]
     assert "status: open → confirmed" in texts[4]
     await shot(page, "money-payments-audit")
+    # The trail as filtered, as a workbook: the review's entry, its time a date-time cell.
+    async with page.expect_download() as download_info:
+        await page.click("#audit-xlsx")
+    trail = tmp_path / "audit.xlsx"
+    await (await download_info.value).save_as(str(trail))
+    rows = sheet_rows(workbook_sheet(trail.read_bytes()))
+    assert rows[0][:5] == ["id", "at", "actor", "action", "object"]
+    assert [(r[2], r[3]) for r in rows[1:]] == [("bureau:auditor", "risk.review")]
+    assert isinstance(rows[1][1], datetime)
     assert_local(asked, live.base)
     await context.close()
 
@@ -855,6 +864,13 @@ async def test_a_cashier_reads_the_statement_and_downloads_it(
     assert [(r["date"], r["earned_fen"], r["settled_fen"], r["references"]) for r in rows] == [
         (day.isoformat(), "3000", "2000", reference)
     ]
+    async with page.expect_download() as download_info:
+        await page.click("#statement-xlsx")
+    target = tmp_path / "statement.xlsx"
+    await (await download_info.value).save_as(str(target))
+    sheet = sheet_rows(workbook_sheet(target.read_bytes()))
+    assert sheet[0][:3] == ["date", "redemptions", "earned (元)"]
+    assert [(r[2], r[7]) for r in sheet[1:]] == [(30, reference)]  # yuan, and the reference
     # A range with nothing in it says so.
     await page.fill("#statement-from", (day - timedelta(days=30)).isoformat())
     await page.fill("#statement-to", (day - timedelta(days=20)).isoformat())
