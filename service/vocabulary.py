@@ -50,8 +50,8 @@ RISK_RULES = (REPEAT_PAIR, THRESHOLD_HUGGING, BURST, REVERSAL_CHURN)
 FLAG_STATUSES = ("provisional", "open", "withdrawn", "dismissed", "confirmed")
 REVIEW_DECISIONS = {"dismiss": "dismissed", "confirm": "confirmed"}
 
-# A list the bureau may download: as JSON, or as CSV.
-FORMATS = ("json", "csv")
+# A list the bureau may download: as JSON, as CSV, or as an Excel workbook.
+FORMATS = ("json", "csv", "xlsx")
 
 # Ten million yuan: far above any festival order, far below int32 overflow in sums per row.
 MAX_FEN = 1_000_000_000

@@ -3,7 +3,8 @@
 // ledger's balances, bank files out (kept, downloadable again) and returns in, the ledger's
 // verify, and the audit trail.
 import {
-  ApiError, CATEGORY_NAMES, ERROR_TEXT, NetworkError, RULE_NAMES, dateTime, el, errorText, newIdempotencyKey, saveFile, show,
+  ApiError, CATEGORY_NAMES, ERROR_TEXT, NetworkError, RULE_NAMES, dateTime, downloadButtons, downloadTable, el, errorText,
+  newIdempotencyKey, saveFile, show,
   signedInPage, yuan,
 } from "/static/common.js";
 
@@ -139,7 +140,7 @@ async function review(decision) {
 $("confirm-flag").addEventListener("click", () => review("confirm"));
 $("dismiss-flag").addEventListener("click", () => review("dismiss"));
 $("flag-status").addEventListener("change", loadFlags);
-$("flags-csv").addEventListener("click", () => download("/admin/risk/flags?format=csv", "festival-risk-flags.csv"));
+downloadButtons(api, "flags", () => "/admin/risk/flags", (error) => show(errorText(error), "error"));
 
 // --- holds -------------------------------------------------------------------------------
 
@@ -254,7 +255,9 @@ async function loadBalances() {
       return el("span", { class: "pill ok" }, "下次付款");
     };
     const statementButton = (id) =>
-      el("button", { class: "secondary small", onclick: () => download(`/admin/merchants/${id}/statement?format=csv`, `statement-${id}.csv`) }, "对账单");
+      el("span", {},
+        el("button", { class: "secondary small", onclick: () => download(`/admin/merchants/${id}/statement`, "csv") }, "对账单 CSV"), " ",
+        el("button", { class: "secondary small", onclick: () => download(`/admin/merchants/${id}/statement`, "xlsx") }, "对账单 Excel"));
     const owed = [...per.entries()].filter(([, b]) => b.payable > 0 || b.unsettled !== 0)
       .sort((a, b) => b[1].payable - a[1].payable || a[0] - b[0]);
     $("payables").replaceChildren(
@@ -491,16 +494,11 @@ async function loadAudit() {
 }
 
 $("audit-search").addEventListener("click", loadAudit);
-$("audit-csv").addEventListener("click", () => {
-  const q = auditQuery();
-  q.set("format", "csv");
-  download(`/admin/audit?${q}`, "festival-audit.csv");
-});
+downloadButtons(api, "audit", () => `/admin/audit?${auditQuery()}`, (error) => show(errorText(error), "error"));
 
-async function download(path, name) {
+async function download(path, format) {
   try {
-    const response = await api.request("GET", path, { accept: "text/csv" });
-    saveFile(name, await response.text());
+    await downloadTable(api, path, format);
   } catch (error) {
     show(errorText(error), "error");
   }
