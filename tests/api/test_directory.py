@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -15,7 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from service import keys
+from service.app import create_app
+from service.settings import Settings
+from service.sms import CapturingSmsSender
 from tests.conftest import Api, assert_error, assert_invalid, assert_queries_invalid
+from tests.support.drill import move
 from tests.support.places import haversine_m
 
 DIRECTORY = "/api/v1/merchants"
@@ -400,6 +406,32 @@ async def test_open_now_by_the_festival_clock_across_midnight(api: Api) -> None:
         assert {i["id"] for i in body["items"]} == open_ids, (d, h, m)
         everyone = await listed(api, "?open_now=false")
         assert len(everyone["items"]) == 5
+
+
+@pytest.fixture
+async def drill(settings: Settings, sms: CapturingSmsSender, aiohttp_client: Any) -> Api:
+    """The app in a drill (演练): its clock is the drill clock the bureau moves."""
+    app = create_app(settings=replace(settings, drill=True), sms=sms)
+    client = await aiohttp_client(app)
+    return Api(client, app[keys.SETTINGS], app[keys.CLOCK], sms)  # type: ignore[arg-type]
+
+
+async def test_open_now_follows_the_drill_clock_across_midnight(drill: Api) -> None:
+    day = await place(drill, "白天店", hours="10:00-21:00")
+    night = await place(drill, "夜宵店", hours="22:00-02:00")
+    tomorrow = (datetime.now(drill.settings.tz) + timedelta(days=1)).date()
+    for days, hour, minute, open_ids in (
+        (0, 11, 30, {day}),
+        (0, 23, 30, {night}),
+        (1, 1, 30, {night}),
+        (1, 2, 30, set()),
+    ):
+        at = datetime.combine(
+            tomorrow + timedelta(days=days), time(hour, minute), drill.settings.tz
+        )
+        await move(drill, at)
+        body = await listed(drill, "?open_now=true")
+        assert {i["id"] for i in body["items"]} == open_ids, at
 
 
 async def test_open_now_and_near_together(api: Api) -> None:
