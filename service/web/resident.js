@@ -1,6 +1,7 @@
 // The residents' page: SMS sign-in, batches by category with what remains, claim, wallet + QR,
 // and lottery batches (摇号): enter, count down to the draw, see the result and the record.
 import { CATEGORY_NAMES, dateTime, el, errorText, festivalNow, newIdempotencyKey, show, signedInPage, yuan } from "/static/common.js";
+import { showMerchants } from "/static/where.js";
 
 const $ = (id) => document.getElementById(id);
 const { api, render, signIn } = signedInPage("resident", () => loadBatches());
@@ -209,17 +210,47 @@ async function claim(batch, button) {
 // --- wallet --------------------------------------------------------------------------
 
 function showTab(name) {
-  for (const tab of ["batches", "wallet", "entries"]) {
+  for (const tab of ["batches", "wallet", "entries", "nearby"]) {
     $(`tab-${tab}`).classList.toggle("active", name === tab);
     $(`${tab}-view`).hidden = name !== tab;
   }
   if (name === "wallet") loadWallet();
   else if (name === "entries") loadEntries();
+  else if (name === "nearby") loadNearby();
   else loadBatches();
 }
 $("tab-batches").addEventListener("click", () => showTab("batches"));
 $("tab-wallet").addEventListener("click", () => showTab("wallet"));
 $("tab-entries").addEventListener("click", () => showTab("entries"));
+$("tab-nearby").addEventListener("click", () => showTab("nearby"));
+
+// --- where to spend --------------------------------------------------------------------
+
+let nearbyCategory = "all";
+
+function loadNearby() {
+  const tabs = [["all", "全部"], ...Object.entries(CATEGORY_NAMES)];
+  $("nearby-tabs").replaceChildren(
+    ...tabs.map(([code, name]) =>
+      el("button", { class: code === nearbyCategory ? "active" : "", onclick: () => { nearbyCategory = code; loadNearby(); } }, name)),
+  );
+  const query = new URLSearchParams({ limit: "20" });
+  if (nearbyCategory !== "all") query.set("category", nearbyCategory);
+  if ($("nearby-open").checked) query.set("open_now", "true");
+  showMerchants($("nearby"), query);
+}
+$("nearby-open").addEventListener("change", loadNearby);
+
+// Where a voucher can be used: its batch's merchants (its category, or the batch's own list).
+function openPlaces(voucher) {
+  $("places-title").textContent = `可用商户 · ${voucher.title}`;
+  $("places-rule").textContent = `${CATEGORY_NAMES[voucher.category]}类商户，满${yuan(voucher.min_spend_fen)}可用`;
+  $("places-modal").hidden = false;
+  showMerchants($("places"), new URLSearchParams({ batch_id: String(voucher.batch_id), limit: "20" }));
+}
+$("places-close").addEventListener("click", () => {
+  $("places-modal").hidden = true;
+});
 
 // --- lottery entries -------------------------------------------------------------------
 
@@ -275,7 +306,11 @@ async function loadWallet() {
               el("p", { class: "code" }, grouped(v.code)),
               el("div", { class: "muted" },
                 v.status === "redeemed" ? `使用于 ${dateTime(v.redeemed_at)}` : `有效期至 ${dateTime(v.expires_at)}`),
-              v.status === "active" ? el("button", { onclick: () => openQr(v) }, "出示二维码") : null))
+              v.status === "active"
+                ? el("div", { class: "row" },
+                  el("button", { onclick: () => openQr(v) }, "出示二维码"),
+                  el("button", { class: "secondary", onclick: () => openPlaces(v) }, "可用商户"))
+                : null))
         : [el("div", { class: "card muted" }, "这里还没有券")]),
     );
   } catch (error) {

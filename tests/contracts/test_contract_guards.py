@@ -30,6 +30,7 @@ PUBLIC_PATHS = {
     ("GET", "/api/v1/about"),
     ("GET", "/"),
     ("GET", "/cashier"),
+    ("GET", "/join"),
     ("GET", "/bureau"),
     ("GET", "/bureau/money"),  # the page only: its data come from bureau-only endpoints
     ("GET", "/bureau/bulletin"),  # likewise
