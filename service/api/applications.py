@@ -29,7 +29,8 @@ routes = Routes("joining", roles=("bureau",))
 @routes.post(
     "/merchant-applications",
     roles=PUBLIC,
-    summary="Apply to join the festival as a merchant, with the SMS code sent to contact_phone",
+    summary="Apply to join as a merchant with the SMS code sent to contact_phone"
+    " (401: the code is wrong, expired, spent or locked)",
     body=ApplicationCreate(),
     response=ApplicationSubmitted(),
     status=201,

@@ -20,7 +20,7 @@ class Near(String):
         super().__init__(
             metadata={
                 "description": "LAT,LNG (WGS-84 degrees): nearest first, with distance_m",
-                "pattern": _NEAR.pattern,
+                "pattern": f"^{_NEAR.pattern}$",
                 "example": "36.6512,116.9905",
             },
             **kw,
