@@ -58,7 +58,7 @@ async def list_applications(call: Call) -> web.StreamResponse:
     rows = await applications.applications(
         call.db, call.query.get("status"), limit=call.query["limit"]
     )
-    return table_response(call, [application(r) for r in rows], "festival-applications.csv")
+    return await table_response(call, [application(r) for r in rows], "festival-applications.csv")
 
 
 @routes.post(
