@@ -32,6 +32,13 @@ ENTRY_STATUSES = ("pending", "won", "lost")
 DRAW_STATUSES = ("pending", "drawn")
 
 MERCHANT_STATUSES = ("active", "suspended")
+# Joining (商户报名): an application's statuses, and the bureau's decisions on one (each
+# decision and the status it leaves the application in).
+APPLICATION_STATUSES = ("submitted", "approved", "rejected")
+APPLICATION_DECISIONS = {"approve": "approved", "reject": "rejected"}
+# The public merchant directory: merchants per page, by default and at most.
+DIRECTORY_LIMIT = 20
+DIRECTORY_MAX_LIMIT = 100
 SETTLEMENT_STATUSES = ("unsettled", "settled")
 ACCOUNT_KINDS = ("unsettled", "payable", "in_transit", "subsidy", "paid")
 TRANSFER_KINDS = (
@@ -58,8 +65,8 @@ RISK_RULES = (REPEAT_PAIR, THRESHOLD_HUGGING, BURST, REVERSAL_CHURN)
 FLAG_STATUSES = ("provisional", "open", "withdrawn", "dismissed", "confirmed")
 REVIEW_DECISIONS = {"dismiss": "dismissed", "confirm": "confirmed"}
 
-# A list the bureau may download: as JSON, or as CSV.
-FORMATS = ("json", "csv")
+# A list the bureau may download: as JSON, as CSV, or as an Excel workbook.
+FORMATS = ("json", "csv", "xlsx")
 
 # Ten million yuan: far above any festival order, far below int32 overflow in sums per row.
 MAX_FEN = 1_000_000_000

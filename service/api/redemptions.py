@@ -6,12 +6,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from service import keys
-from service.csvout import csv_response, wants_csv
+from service.csvout import download, table_format
 from service.domain import redemptions
 from service.domain.codes import is_checkout_qr
 from service.errors import DomainError, ErrorCode
 from service.http import JSON, Call, Routes, idempotency_header, idempotency_key
-from service.schemas.common import columns
 from service.schemas.dump import dump_each
 from service.schemas.vouchers import (
     CheckoutPreview,
@@ -142,22 +141,24 @@ async def redeem(call: Call) -> web.StreamResponse:
     "/merchant/redemptions",
     cashiers=True,
     summary="The caller's redemptions of a day (default today), or the ones made with a key;"
-    " CSV of the items with ?format=csv",
+    " the items as CSV or Excel with ?format=csv|xlsx",
     query=RedemptionListQuery(),
     response=RedemptionList(),
     produces_csv=True,
+    produces_xlsx=True,
 )
 async def list_redemptions(call: Call) -> web.StreamResponse:
     mid, tz = _merchant_id(call), call.settings.tz
     if "idempotency_key" in call.query:
         rows = await redemptions.by_key(call.db, mid, key=call.query["idempotency_key"])
-        name = f"redemptions-{mid}-by-key.csv"
+        name = f"redemptions-{mid}-by-key"
     else:
         day = call.query.get("date") or business_day(call.clock.now(), tz)
         rows = await redemptions.on_day(call.db, mid, day=day)
-        name = f"redemptions-{mid}-{day}.csv"
-    if wants_csv(call.request, call.query):
-        return csv_response(dump_each(REDEMPTION, rows, tz), columns(REDEMPTION), name)
+        name = f"redemptions-{mid}-{day}"
+    kind = table_format(call.request, call.query)
+    if kind != "json":
+        return await download(kind, dump_each(REDEMPTION, rows, tz), REDEMPTION, name)
     completed = [r for r in rows if r["status"] == "completed"]
     totals = {
         "count": len(completed),

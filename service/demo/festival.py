@@ -152,6 +152,8 @@ class DemoState:
         self.rng = random.Random(seed)
         # The takings draw from a generator of their own: the rest of the demo stays as it was.
         self.turnover_rng = random.Random(seed * 7919 + 1)
+        # So do the merchants' places (街道, position, hours) and the pending applications.
+        self.places_rng = random.Random(seed * 6151 + 2)
         # So do the cashiers, their notes and which vouchers are used together.
         self.till_rng = random.Random(seed * 104_729 + 3)
         self.cashiers: dict[int, list[int]] = {}  # merchant → its cashiers' ids

@@ -1,7 +1,9 @@
 // The bureau's dashboard: festival-to-date totals, daily charts, budgets, lottery draws (each
-// recomputed in the browser), recycling, merchants, settlements, jobs.
-import { CATEGORY_NAMES, csv, dateTime, el, errorText, festivalNow, parseYuan, saveFile, show, signedInPage, today, yuan } from "/static/common.js";
+// recomputed in the browser), recycling, merchants and their applications (报名审核),
+// settlements, jobs.
+import { CATEGORY_NAMES, dateTime, downloadButtons, el, errorText, festivalNow, parseYuan, show, signedInPage, today, yuan } from "/static/common.js";
 import { verifyRecord } from "/static/lottery-verify.js";
+import { loadApplications } from "/static/bureau-applications.js";
 
 const $ = (id) => document.getElementById(id);
 const { api, render, signIn } = signedInPage("bureau", () => refresh());
@@ -26,7 +28,10 @@ $("sign-in").addEventListener("click", async () => {
 });
 
 async function refresh() {
-  await Promise.all([loadSummary(), loadMerchants(), loadJobs(), loadBudget(), loadBatches()]);
+  await Promise.all([
+    loadSummary(), loadMerchants(), loadJobs(), loadBudget(), loadBatches(),
+    loadApplications(api, { onDecided: loadMerchants }),
+  ]);
   await Promise.all([loadDaily(), loadSettlements(), loadRecovery()]);
 }
 
@@ -323,11 +328,12 @@ async function loadMerchants() {
   try {
     merchants = await api.json("GET", "/admin/merchants");
     $("merchants").replaceChildren(
-      el("tr", {}, ...["编号", "商户", "品类", "地址", "联系电话", "状态"].map((h) => el("th", { class: "text" }, h))),
+      el("tr", {}, ...["编号", "商户", "品类", "街道", "地址", "营业时间", "联系电话", "状态"].map((h) => el("th", { class: "text" }, h))),
       ...merchants.map((m) =>
         el("tr", {},
           el("td", {}, m.id), el("td", { class: "text" }, m.name),
-          el("td", { class: "text" }, CATEGORY_NAMES[m.category]), el("td", { class: "text" }, m.address),
+          el("td", { class: "text" }, CATEGORY_NAMES[m.category]), el("td", { class: "text" }, m.street || "—"),
+          el("td", { class: "text" }, m.address), el("td", { class: "text" }, m.hours || "—"),
           el("td", { class: "text" }, m.contact_phone),
           el("td", { class: "text" }, m.status === "active" ? "参与中" : "已暂停"))),
     );
@@ -384,27 +390,14 @@ async function runJob(name) {
   }
 }
 
-async function downloadFromApi(path, name) {
-  try {
-    const response = await api.request("GET", path, { accept: "text/csv" });
-    saveFile(name, await response.text());
-  } catch (error) {
-    show(errorText(error), "error");
-  }
-}
-
-$("daily-csv").addEventListener("click", () => downloadFromApi(dailyQuery("format=csv"), "festival-daily.csv"));
-$("recovery-csv").addEventListener("click", () => downloadFromApi("/stats/recovery?format=csv", "festival-recovery.csv"));
-$("settlements-csv").addEventListener("click", () =>
-  downloadFromApi(`/admin/settlements?date=${$("settlement-date").value}&format=csv`, `settlement-${$("settlement-date").value}.csv`));
-$("merchants-csv").addEventListener("click", () => downloadFromApi("/admin/merchants?format=csv", "merchants.csv"));
-$("budget-csv").addEventListener("click", () => downloadFromApi("/admin/budget?format=csv", "festival-budget.csv"));
-$("totals-csv").addEventListener("click", () =>
-  saveFile("festival-summary.csv", csv(["category", "vouchers_claimed", "vouchers_redeemed", "vouchers_expired",
-    "redemptions_reversed", "subsidy_fen", "sales_fen", "leverage", "redemption_rate", "baseline_sales_fen",
-    "recovery_index", "vouchers_recycled"], totals)));
-$("jobs-csv").addEventListener("click", () =>
-  saveFile("jobs.csv", csv(["name", "schedule", "next_run_at", "period", "status", "rows", "finished_at", "error"],
-    jobs.map((j) => ({ ...j, ...(j.last_run || {}) })))));
+// Each table as CSV or Excel, from the service (the same rows either way).
+const failed = (error) => show(errorText(error), "error");
+downloadButtons(api, "daily", () => dailyQuery(), failed);
+downloadButtons(api, "recovery", () => "/stats/recovery", failed);
+downloadButtons(api, "settlements", () => `/admin/settlements?date=${$("settlement-date").value}`, failed);
+downloadButtons(api, "merchants", () => "/admin/merchants", failed);
+downloadButtons(api, "budget", () => "/admin/budget", failed);
+downloadButtons(api, "totals", () => "/stats/summary", failed);
+downloadButtons(api, "jobs", () => "/admin/jobs", failed);
 
 render();

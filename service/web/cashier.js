@@ -2,7 +2,7 @@
 // 合并使用 QR, or codes separated by commas), redeem exactly once, reverse; who is signed in
 // (the merchant's owner or one of its cashiers); for the owner: cashier accounts, the day's
 // takings (日结) and the merchant's own statement (对账单) of its subsidy.
-import { CATEGORY_NAMES, ERROR_TEXT, dateTime, el, errorText, newIdempotencyKey, parseYuan, saveFile, show, signedInPage, today, yuan } from "/static/common.js";
+import { CATEGORY_NAMES, ERROR_TEXT, dateTime, downloadButtons, el, errorText, newIdempotencyKey, parseYuan, show, signedInPage, today, yuan } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const { api, render, signIn } = signedInPage("cashier", () => {
@@ -211,14 +211,7 @@ async function loadToday() {
   }
 }
 
-$("today-csv").addEventListener("click", async () => {
-  try {
-    const response = await api.request("GET", "/merchant/redemptions?format=csv", { accept: "text/csv" });
-    saveFile(`redemptions-${today()}.csv`, await response.arrayBuffer());
-  } catch (error) {
-    show(errorText(error), "error");
-  }
-});
+downloadButtons(api, "today", () => "/merchant/redemptions", (error) => show(errorText(error), "error"));
 
 // --- 收银员: the owner's cashier accounts --------------------------------------------------
 
@@ -354,16 +347,7 @@ async function loadStatement() {
 }
 
 $("statement-search").addEventListener("click", loadStatement);
-$("statement-csv").addEventListener("click", async () => {
-  const q = statementQuery();
-  q.set("format", "csv");
-  try {
-    const response = await api.request("GET", `/merchant/statement?${q}`, { accept: "text/csv" });
-    saveFile(`statement-${q.get("from")}-${q.get("to")}.csv`, await response.arrayBuffer());
-  } catch (error) {
-    show(errorText(error), "error");
-  }
-});
+downloadButtons(api, "statement", () => `/merchant/statement?${statementQuery()}`, (error) => show(errorText(error), "error"));
 
 // --- camera --------------------------------------------------------------------------
 

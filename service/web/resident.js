@@ -1,6 +1,7 @@
 // The residents' page: SMS sign-in, batches by category with what remains, claim, wallet + QR,
 // and lottery batches (摇号): enter, count down to the draw, see the result and the record.
 import { CATEGORY_NAMES, dateTime, el, errorText, festivalNow, newIdempotencyKey, show, signedInPage, yuan } from "/static/common.js";
+import { showMerchants } from "/static/where.js";
 
 const $ = (id) => document.getElementById(id);
 const { api, render, signIn } = signedInPage("resident", () => loadBatches());
@@ -79,7 +80,9 @@ function drawCategoryTabs() {
   $("category-tabs").replaceChildren(
     ...tabs.map(([code, name]) =>
       el("button", {
+        type: "button",
         class: code === category ? "active" : "",
+        "aria-pressed": String(code === category),
         onclick: () => { category = code; drawBatches(); },
       }, name),
     ),
@@ -208,18 +211,73 @@ async function claim(batch, button) {
 
 // --- wallet --------------------------------------------------------------------------
 
+const VIEWS = ["batches", "wallet", "entries", "nearby"];
+
+// The four views are ARIA tabs: the chosen one is selected and the only one in the Tab
+// order; the arrow keys move between them.
 function showTab(name) {
-  for (const tab of ["batches", "wallet", "entries"]) {
-    $(`tab-${tab}`).classList.toggle("active", name === tab);
+  for (const tab of VIEWS) {
+    const button = $(`tab-${tab}`);
+    button.classList.toggle("active", name === tab);
+    button.setAttribute("aria-selected", String(name === tab));
+    button.tabIndex = name === tab ? 0 : -1;
     $(`${tab}-view`).hidden = name !== tab;
   }
   if (name === "wallet") loadWallet();
   else if (name === "entries") loadEntries();
+  else if (name === "nearby") loadNearby();
   else loadBatches();
 }
-$("tab-batches").addEventListener("click", () => showTab("batches"));
-$("tab-wallet").addEventListener("click", () => showTab("wallet"));
-$("tab-entries").addEventListener("click", () => showTab("entries"));
+for (const [i, tab] of VIEWS.entries()) {
+  $(`tab-${tab}`).addEventListener("click", () => showTab(tab));
+  $(`tab-${tab}`).addEventListener("keydown", (event) => {
+    const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+    if (!step) return;
+    const next = VIEWS[(i + step + VIEWS.length) % VIEWS.length];
+    showTab(next);
+    $(`tab-${next}`).focus();
+  });
+}
+
+// --- where to spend --------------------------------------------------------------------
+
+let nearbyCategory = "all";
+
+function loadNearby() {
+  const tabs = [["all", "全部"], ...Object.entries(CATEGORY_NAMES)];
+  $("nearby-tabs").replaceChildren(
+    ...tabs.map(([code, name]) =>
+      el("button", {
+        type: "button", class: code === nearbyCategory ? "active" : "", "aria-pressed": String(code === nearbyCategory),
+        onclick: () => { nearbyCategory = code; loadNearby(); },
+      }, name)),
+  );
+  const query = new URLSearchParams({ limit: "20" });
+  if (nearbyCategory !== "all") query.set("category", nearbyCategory);
+  if ($("nearby-open").checked) query.set("open_now", "true");
+  showMerchants($("nearby"), query);
+}
+$("nearby-open").addEventListener("change", loadNearby);
+
+// Where a voucher can be used: its batch's merchants (its category, or the batch's own list).
+// A dialog like the QR's: focus moves into it and back; Esc closes it.
+let placesFrom = null;
+function openPlaces(voucher) {
+  placesFrom = document.activeElement;
+  $("places-title").textContent = `可用商户 · ${voucher.title}`;
+  $("places-rule").textContent = `${CATEGORY_NAMES[voucher.category]}类商户，满${yuan(voucher.min_spend_fen)}可用`;
+  $("places-modal").hidden = false;
+  $("places-close").focus();
+  showMerchants($("places"), new URLSearchParams({ batch_id: String(voucher.batch_id), limit: "20" }));
+}
+function closePlaces() {
+  $("places-modal").hidden = true;
+  if (placesFrom && placesFrom.isConnected) placesFrom.focus();
+}
+$("places-close").addEventListener("click", closePlaces);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && !$("places-modal").hidden) closePlaces();
+});
 
 // --- lottery entries -------------------------------------------------------------------
 
@@ -254,7 +312,10 @@ for (const button of document.querySelectorAll("#status-tabs button")) {
   button.addEventListener("click", () => {
     walletStatus = button.dataset.status;
     picked = new Map();
-    for (const b of document.querySelectorAll("#status-tabs button")) b.classList.toggle("active", b === button);
+    for (const b of document.querySelectorAll("#status-tabs button")) {
+      b.classList.toggle("active", b === button);
+      b.setAttribute("aria-pressed", String(b === button));
+    }
     loadWallet();
   });
 }
@@ -283,9 +344,13 @@ async function loadWallet() {
               el("p", { class: "code" }, grouped(v.code)),
               el("div", { class: "muted" },
                 v.status === "redeemed" ? `使用于 ${dateTime(v.redeemed_at)}` : `有效期至 ${dateTime(v.expires_at)}`),
-              v.status === "active" ? el("button", { onclick: () => openQr(v) }, "出示二维码") : null,
               v.status === "active"
-                ? el("label", { class: "pick" },
+                ? el("div", { class: "row" },
+                  el("button", { type: "button", onclick: () => openQr(v) }, "出示二维码"),
+                  el("button", { type: "button", class: "secondary", onclick: () => openPlaces(v) }, "可用商户"))
+                : null,
+              v.status === "active"
+                ? el("label", { class: "check" },
                     el("input", { type: "checkbox", "data-pick": v.code, checked: picked.has(v.code),
                       onchange: (e) => pick(v, e.target.checked) }),
                     "合并使用")
@@ -304,14 +369,13 @@ function pick(voucher, on) {
   showPicked();
 }
 
-// One category per checkout: once one is picked, the others' boxes are off, and so are all
-// boxes at ten.
+// One category per checkout: once one is picked, the others' boxes are off (and say why),
+// and so are all boxes at ten.
 function showPicked() {
   const chosen = [...picked.values()];
   const category = chosen.length ? chosen[0].category : null;
   for (const box of document.querySelectorAll("[data-pick]")) {
-    const card = box.closest(".voucher");
-    const other = category !== null && card.dataset.category !== category;
+    const other = category !== null && box.closest(".voucher").dataset.category !== category;
     box.disabled = !box.checked && (other || chosen.length >= MAX_TOGETHER);
     box.parentElement.title = other ? "只能合并同一品类的券" : "";
   }
@@ -323,22 +387,25 @@ function showPicked() {
   $("together").disabled = chosen.length < 2;
 }
 
-function svgUrl(svg) {
-  return URL.createObjectURL(new Blob([svg], { type: "image/svg+xml" }));
-}
+// The QR dialog: focus moves into it and back to the button that opened it; Esc closes it.
+let openedFrom = null;
+let qrTimer = null;
 
-function resetModal(title, code) {
+function openDialog(title, code, hint) {
   clearInterval(qrTimer);
+  openedFrom = document.activeElement;
   $("qr-title").textContent = title;
   $("qr-code").textContent = code;
   $("qr-image").removeAttribute("src");
+  $("qr-image").classList.remove("expired");
   $("qr-together").hidden = true;
-  $("qr-hint").textContent = "请向收银员出示二维码，或报出券码";
+  $("qr-hint").textContent = hint;
   $("qr-modal").hidden = false;
+  $("qr-close").focus();
 }
 
 async function openQr(voucher) {
-  resetModal(voucher.title, grouped(voucher.code));
+  openDialog(voucher.title, grouped(voucher.code), "请向收银员出示二维码，或报出券码");
   try {
     // The image needs the token, so it is fetched, never linked with the token in its URL.
     const response = await api.request("GET", `/me/vouchers/${voucher.code}/qr.svg`);
@@ -348,16 +415,14 @@ async function openQr(voucher) {
   }
 }
 
-// The QR code of several vouchers is signed and valid ten minutes: the modal counts down and
+// The QR code of several vouchers is signed and valid ten minutes: the dialog counts down and
 // offers a new one when it has run out.
-let qrTimer = null;
 async function openTogether() {
   const codes = [...picked.keys()];
-  resetModal(`合并使用 ${codes.length} 张券`, "");
-  $("qr-hint").textContent = "请收银员扫码，一次核销全部券（全部成功或全部不核销）";
+  openDialog(`合并使用 ${codes.length} 张券`, "", "请收银员扫码，一次核销全部券（全部成功或全部不核销）");
   try {
     const found = await api.json("GET", `/me/checkout-qr?codes=${codes.join(",")}`);
-    $("qr-image").src = svgUrl(found.svg);
+    $("qr-image").src = URL.createObjectURL(new Blob([found.svg], { type: "image/svg+xml" }));
     $("qr-code").replaceChildren(...found.codes.map((code) => el("div", { class: "codes" }, grouped(code))));
     $("qr-sum").textContent =
       `${CATEGORY_NAMES[found.category]}券 ${found.count} 张 · 共优惠 ${yuan(found.discount_fen)} · 消费满 ${yuan(found.min_spend_fen)} 可用`;
@@ -369,29 +434,31 @@ async function openTogether() {
       $("qr-expiry").textContent = left > 0
         ? `二维码 ${Math.round(found.valid_for_s / 60)} 分钟内有效，至 ${until}（剩余 ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}）`
         : "二维码已过期，请重新生成";
+      $("qr-image").classList.toggle("expired", left <= 0);
       if (left <= 0) {
         clearInterval(qrTimer);
-        $("qr-image").style.opacity = "0.2";
         $("qr-again").hidden = false;
-      } else {
-        $("qr-image").style.opacity = "";
       }
     };
     tick();
     qrTimer = setInterval(tick, 1000);
   } catch (error) {
     show(errorText(error), "error");
-    $("qr-modal").hidden = true;
-    loadWallet();
+    closeQr();
   }
 }
 $("together").addEventListener("click", openTogether);
 $("qr-again").addEventListener("click", openTogether);
-$("qr-close").addEventListener("click", () => {
+
+function closeQr() {
   clearInterval(qrTimer);
   $("qr-modal").hidden = true;
-  $("qr-image").style.opacity = "";
+  if (openedFrom && openedFrom.isConnected) openedFrom.focus();
   loadWallet();
+}
+$("qr-close").addEventListener("click", closeQr);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && !$("qr-modal").hidden) closeQr();
 });
 
 render();

@@ -15,6 +15,7 @@ from service.app import all_endpoints
 from service.db import QUERIES
 from service.domain import risk
 from service.schemas.common import String
+from service.vocabulary import RISK_RULES
 from tests.conftest import Api, assert_error
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +31,7 @@ PUBLIC_PATHS = {
     ("GET", "/api/v1/about"),
     ("GET", "/"),
     ("GET", "/cashier"),
+    ("GET", "/join"),
     ("GET", "/bureau"),
     ("GET", "/bureau/money"),  # the page only: its data come from bureau-only endpoints
     ("GET", "/bureau/bulletin"),  # likewise
@@ -41,6 +43,9 @@ PUBLIC_PATHS = {
     ("POST", "/api/v1/auth/bureau"),
     ("POST", "/api/v1/auth/otp"),
     ("POST", "/api/v1/auth/resident"),
+    ("POST", "/api/v1/auth/merchant-key"),  # an SMS code to the merchant's contact phone
+    ("GET", "/api/v1/merchants"),  # the directory: nothing personal in it
+    ("POST", "/api/v1/merchant-applications"),  # an SMS code to the applicant's phone
 }
 BUREAU_ONLY = [
     ep for ep in all_endpoints() if ep.path.startswith(("/api/v1/admin", "/api/v1/stats"))
@@ -174,3 +179,13 @@ async def test_every_query_is_valid_sql_against_the_migrated_schema(db_url: str)
                 pytest.fail(f"query {name}: {err}")
     finally:
         await conn.close()
+
+
+def test_the_pages_name_every_risk_rule_and_only_those() -> None:
+    """The bureau's pages show a rule by its Chinese name from common.js: a rule added to the
+    vocabulary without a name there would show as its code."""
+    common = (ROOT / "service" / "web" / "common.js").read_text()
+    block = re.search(r"export const RULE_NAMES = \{(.*?)\};", common, re.S)
+    assert block is not None
+    named = re.findall(r"^\s*(\w+): \"", block.group(1), re.M)
+    assert sorted(named) == sorted(RISK_RULES)
