@@ -14,6 +14,7 @@ from typing import Any
 
 from service.db import Database
 from service.domain.audit import Actor
+from service.domain.phones import PhoneCipher
 
 FIRST_DAY = date(2020, 5, 1)
 DAYS = 31
@@ -116,6 +117,8 @@ class DemoState:
         self.rng = random.Random(seed)
         # The takings draw from a generator of their own: the rest of the demo stays as it was.
         self.turnover_rng = random.Random(seed * 7919 + 1)
+        # So do the residents' phones (service/demo/messages.py).
+        self.phones_rng = random.Random(seed * 104_729 + 3)
         self.merchants: dict[str, list[int]] = {}
         self.merchant_weights: dict[str, list[float]] = {}
         self.batches: dict[tuple[date, str], int] = {}
@@ -125,6 +128,8 @@ class DemoState:
         self.api_keys: dict[int, str] = {}
         self.planted: dict[str, int] = {}  # cash_out.PLANTED's kinds → merchant id
         self.bank_files = 0
+        # Seals the phones of the residents who signed in by SMS (service/demo/messages.py).
+        self.phones: PhoneCipher | None = None
 
     def at(self, day: date, seconds: float) -> datetime:
         return datetime.combine(day, time(), self.tz) + timedelta(seconds=seconds)
