@@ -57,8 +57,10 @@ APPLICATION_DECISION = "application_decision"
 MESSAGE_KINDS = (LOTTERY_RESULT, EXPIRY_REMINDER, APPLICATION_DECISION)
 MESSAGE_STATUSES = ("queued", "sending", "sent", "failed", "skipped")
 SKIP_REASONS = ("no_phone", "opted_out", "daily_cap")
-# An unused voucher is reminded of on the festival days this many days before its expiry day.
-REMINDER_LEAD_DAYS = (3, 1)
+# An unused voucher is reminded of on the festival days this many days before its expiry day
+# (the nearer first: a day's 1-day reminders come due before its 3-day ones, so the daily cap
+# keeps the more urgent).
+REMINDER_LEAD_DAYS = (1, 3)
 # At most this many reminder messages reach a person on a festival day.
 REMINDERS_PER_PERSON_DAY = 2
 # No message is sent from 21:00 to 08:00 festival time; what falls due then waits for 08:00.
