@@ -19,6 +19,7 @@ class Gateway:
         self.accepted: dict[str, dict[str, str]] = {}  # key → phone, text, id
         self.calls: list[str] = []
         self.hold_at = hold_at
+        self.held: str | None = None  # the key of the request held unanswered
         self.holding = asyncio.Event()
         self.release = asyncio.Event()
 
@@ -35,6 +36,7 @@ class Gateway:
             provider_id = f"gw-{len(self.accepted) + 1}"
             self.accepted[key] = {"phone": body["phone"], "text": body["text"], "id": provider_id}
         if self.hold_at is not None and len(self.calls) == self.hold_at:
+            self.held = key
             self.holding.set()
             await self.release.wait()  # until the test has killed the sender
         return web.json_response({"id": self.accepted[key]["id"]})
