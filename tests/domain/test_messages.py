@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -22,6 +23,7 @@ from service.domain.phones import (
     message_phone_binding,
     resident_phone_binding,
 )
+from service.settings import Settings
 from service.sms import LogSmsSender
 from service.vocabulary import APPLICATION_DECISION, LOTTERY_RESULT
 from tests.conftest import Api
@@ -303,3 +305,23 @@ async def test_backoff_doubles_up_to_an_hour() -> None:
     assert [messages.backoff(n) for n in range(1, 10)] == [
         timedelta(minutes=m) for m in (1, 2, 4, 8, 16, 32, 60, 60, 60)
     ]
+
+
+def test_the_phone_key_is_generated_once_into_the_data_folder(tmp_path: Path) -> None:
+    """As the JWT secret: FESTIVAL_PHONE_KEY if set (64 hex characters), else a random key
+    written once into the data folder (mode 0600) that every process sharing it reads."""
+    env = {"FESTIVAL_DATA_DIR": str(tmp_path), "FESTIVAL_JWT_SECRET": "s" * 48}
+    first = Settings.from_env(env)
+    assert (tmp_path / "phone_key").stat().st_mode & 0o777 == 0o600
+    assert len(first.phone_key_bytes()) == 32
+    assert Settings.from_env(env).phone_key_bytes() == first.phone_key_bytes()
+    given = Settings.from_env({**env, "FESTIVAL_PHONE_KEY": "0F" * 32})
+    assert given.phone_key_bytes() == bytes.fromhex("0f" * 32)
+    assert "0f0f" not in repr(given).lower()  # never in a log line of the settings
+    for bad in ("CHANGE-ME", "zz" * 32, "0f" * 31, "0f" * 33, "0f" * 16 + "\n", "０f" * 32):
+        with pytest.raises(SystemExit, match="FESTIVAL_PHONE_KEY"):
+            Settings.from_env({**env, "FESTIVAL_PHONE_KEY": bad})
+    with pytest.raises(SystemExit, match="FESTIVAL_SMS_CONCURRENCY"):
+        Settings.from_env({**env, "FESTIVAL_SMS_CONCURRENCY": "0"})
+    with pytest.raises(SystemExit, match="FESTIVAL_SMS_LEASE"):
+        Settings.from_env({**env, "FESTIVAL_SMS_LEASE": "-1"})
