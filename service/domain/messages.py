@@ -200,10 +200,9 @@ async def enqueue_lottery_results(
 
 
 def reminder_text(vouchers: int, *, first_expires_at: datetime, tz: Any) -> str:
-    return (
-        f"{SIGNATURE}您有{vouchers}张消费券将于{_month_day(first_expires_at, tz)}到期"
-        f"（最早{_hour_minute(first_expires_at, tz)}），请尽快使用。不需要到期提醒可在券包页关闭。"
-    )
+    day, hour = _month_day(first_expires_at, tz), _hour_minute(first_expires_at, tz)
+    when = f"将于{day} {hour}到期" if vouchers == 1 else f"将于{day}到期（最早{hour}）"
+    return f"{SIGNATURE}您有{vouchers}张消费券{when}，请尽快使用。不需要到期提醒可在券包页关闭。"
 
 
 async def queue_reminders(db: Database, *, now: datetime, tz: Any) -> int:

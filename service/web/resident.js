@@ -213,8 +213,10 @@ function showTab(name) {
     $(`tab-${tab}`).classList.toggle("active", name === tab);
     $(`${tab}-view`).hidden = name !== tab;
   }
-  if (name === "wallet") loadWallet();
-  else if (name === "entries") loadEntries();
+  if (name === "wallet") {
+    loadWallet();
+    loadPreferences();
+  } else if (name === "entries") loadEntries();
   else loadBatches();
 }
 $("tab-batches").addEventListener("click", () => showTab("batches"));
@@ -282,6 +284,37 @@ async function loadWallet() {
     $("wallet").replaceChildren(el("div", { class: "card error-text" }, errorText(error)));
   }
 }
+
+// Expiry reminders by SMS: on or off for the person; the phone they go to, masked.
+async function loadPreferences() {
+  try {
+    drawPreferences(await api.json("GET", "/me/preferences"));
+  } catch (error) {
+    $("sms-phone").textContent = errorText(error);
+  }
+}
+
+function drawPreferences(preferences) {
+  $("sms-reminders").checked = preferences.sms_reminders;
+  $("sms-reminders").disabled = !preferences.phone;
+  $("sms-phone").textContent = preferences.phone
+    ? `短信发送至 ${preferences.phone}；摇号结果不受此设置影响`
+    : "用手机号登录后才能收到短信";
+}
+
+$("sms-reminders").addEventListener("change", async (event) => {
+  const box = event.target;
+  box.disabled = true;
+  try {
+    const saved = await api.json("PUT", "/me/preferences", { body: { sms_reminders: box.checked } });
+    drawPreferences(saved);
+    show(saved.sms_reminders ? "已开启到期提醒" : "已关闭到期提醒", "ok");
+  } catch (error) {
+    box.checked = !box.checked;
+    box.disabled = false;
+    show(errorText(error), "error");
+  }
+});
 
 async function openQr(voucher) {
   $("qr-title").textContent = voucher.title;

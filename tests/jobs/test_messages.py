@@ -241,7 +241,8 @@ async def test_at_most_two_reminders_reach_a_person_a_day(api: Api) -> None:
     api.clock.at = at(api, d + timedelta(days=1), 8)
     await send(api)
     assert len(api.sms.messages) == 3
-    assert f"将于{(d + timedelta(days=2)).month}月{(d + timedelta(days=2)).day}日到期" in (
+    expires = d + timedelta(days=2)
+    assert f"您有1张消费券将于{expires.month}月{expires.day}日 10:00到期，请尽快使用。" in (
         api.sms.messages[-1].text
     )
 
