@@ -20,21 +20,20 @@ ON CONFLICT (dedupe_key) DO NOTHING
 RETURNING id;
 
 -- name: enqueue_lottery_results
--- Every entrant of a drawn batch with a known phone (the first account of the person that
--- has one) gets its result, won or not, once per (batch, person). Runs in the draw's
--- transaction, after the draw has given each entry its status.
+-- Every entrant of a drawn batch with a known phone (an account of the person that has one:
+-- should there be two, the first row of the join is kept, by the dedupe key) gets its
+-- result, won or not, once per (batch, person). Runs in the draw's transaction, after the
+-- draw has given each entry its status. A join, not a lookup per entry: the planner hashes
+-- the few residents with phones against a million entries, or probes the index for a few.
 INSERT INTO messages (dedupe_key, kind, resident_id, phone_masked, person, text,
                       next_attempt_at, created_at, updated_at)
-SELECT 'lottery:' || e.batch_id || ':' || e.person, 'lottery_result', p.id,
-       coalesce(p.phone_masked, '***'), e.person,
+SELECT 'lottery:' || e.batch_id || ':' || e.person, 'lottery_result', r.id,
+       coalesce(r.phone_masked, '***'), e.person,
        CASE e.status WHEN 'won' THEN :won_text ELSE :lost_text END, :now, :now, :now
 FROM lottery_entries e
-CROSS JOIN LATERAL (
-    SELECT r.id, r.phone_masked FROM residents r
-    WHERE r.person = e.person AND r.phone_enc IS NOT NULL
-    ORDER BY r.id LIMIT 1
-) p
+JOIN residents r ON r.person = e.person AND r.phone_enc IS NOT NULL
 WHERE e.batch_id = :batch_id
+ORDER BY e.id, r.id
 ON CONFLICT (dedupe_key) DO NOTHING;
 
 -- name: claim_reminder_day
