@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The pages' browser libraries (npm, no build step): echarts, jsqr.
+# The pages' browser libraries (npm, no build step): echarts, jsqr; and the tests' lighthouse
+# (pinned 12.2.3: 13 needs Node 22) with puppeteer-core, which drives it on a signed-in page.
 ASSETS := node_modules/.installed
 
 .PHONY: run test lint format bench chaos clean test-tools

@@ -208,8 +208,11 @@ class Endpoint:
     # An absent body is read as {} (every field of the body schema is optional).
     body_optional: bool = False
     produces_csv: bool = False
-    # A list the bureau may download: the answer is {"items": [rows]}, or CSV whose columns
-    # are this row schema's fields. Set through Routes(table=...), which sets the rest.
+    # Also answers an Excel workbook (service/csvout.py: ?format=xlsx).
+    produces_xlsx: bool = False
+    # A list the bureau may download: the answer is {"items": [rows]}, or CSV or an Excel
+    # workbook whose columns are this row schema's fields. Set through Routes(table=...),
+    # which sets the rest.
     table: Schema | None = None
     # An endpoint that exists only under some settings (the drill clock's): otherwise it is
     # 404 not_found to a caller its roles allow, before its input is read.
@@ -266,6 +269,7 @@ class Routes:
         if options.get("table") is not None:
             options.setdefault("response", items_of(type(options["table"]))())
             options["produces_csv"] = True
+            options["produces_xlsx"] = True
 
         def register(handler: Handler) -> Handler:
             self.endpoints.append(

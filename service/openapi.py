@@ -12,6 +12,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from service.errors import ErrorCode
 from service.http import Endpoint
 from service.schemas.common import ErrorBody
+from service.xlsxbook import XLSX
 
 _PARAM = re.compile(r"{(\w+)}")
 
@@ -72,6 +73,8 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
         content["application/json"] = {"schema": ep.response}
     if ep.produces_csv:
         content["text/csv"] = {"schema": {"type": "string"}}
+    if ep.produces_xlsx:
+        content[XLSX] = {"schema": {"type": "string", "format": "binary"}}
     responses: dict[str, Any] = {}
     for status in (ep.status, *ep.also):
         responses[str(status)] = {"description": "success"}

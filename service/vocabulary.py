@@ -67,8 +67,8 @@ REMINDERS_PER_PERSON_DAY = 2
 QUIET_FROM = time(21, 0)
 QUIET_UNTIL = time(8, 0)
 
-# A list the bureau may download: as JSON, or as CSV.
-FORMATS = ("json", "csv")
+# A list the bureau may download: as JSON, as CSV, or as an Excel workbook.
+FORMATS = ("json", "csv", "xlsx")
 
 # Ten million yuan: far above any festival order, far below int32 overflow in sums per row.
 MAX_FEN = 1_000_000_000

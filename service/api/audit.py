@@ -15,7 +15,7 @@ routes = Routes("audit (bureau)", roles=("bureau",))
 
 @routes.get(
     "/admin/audit",
-    summary="The audit trail, newest first (from/to are business days; CSV with ?format=csv)",
+    summary="The audit trail, newest first (from/to are business days; CSV or Excel with ?format=csv|xlsx)",
     query=AuditQuery(),
     table=AuditEntry(),
 )
@@ -33,4 +33,4 @@ async def list_audit(call: Call) -> web.StreamResponse:
         object_=q.get("object"),
         limit=q["limit"],
     )
-    return table_response(call, entries, "festival-audit.csv")
+    return await table_response(call, entries, "festival-audit")

@@ -17,13 +17,13 @@ routes = Routes("budget (bureau)", roles=("bureau",))
 
 @routes.get(
     "/admin/budget",
-    summary="Per category: budget, committed, spent, available (CSV with ?format=csv)",
+    summary="Per category: budget, committed, spent, available (CSV or Excel with ?format=csv|xlsx)",
     query=TableQuery(),
     table=BudgetLine(),
 )
 async def get_budget(call: Call) -> web.StreamResponse:
     rows = await budget.report(call.db, call.clock.now())
-    return table_response(call, [budget_line(r) for r in rows], "festival-budget.csv")
+    return await table_response(call, [budget_line(r) for r in rows], "festival-budget")
 
 
 @routes.put(

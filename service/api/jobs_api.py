@@ -11,10 +11,11 @@ from jobs.registry import BY_NAME, JOBS
 from jobs.runner import refuse_day_not_over
 from jobs.scheduler import next_run_at
 from service import keys
+from service.csvout import download, table_format
 from service.domain import audit
 from service.errors import DomainError, ErrorCode
-from service.http import Call, Routes
-from service.schemas.common import Date, Day, Instant
+from service.http import Call, Routes, json_response
+from service.schemas.common import Date, Day, Instant, TableQuery
 from service.schemas.dump import Computed
 from service.timefmt import business_day
 
@@ -44,6 +45,25 @@ class Job(Schema):
     last_run = fields.Nested(LastRun, required=True, allow_none=True)
 
 
+class JobLine(Schema):
+    """A job and its last run in one row: the columns of the jobs' download."""
+
+    name = fields.String(required=True)
+    schedule = fields.String(required=True)
+    next_run_at = Instant(required=True, allow_none=True)
+    running = fields.Boolean(required=True)
+    period = fields.String(required=True, allow_none=True)
+    started_at = Instant(required=True, allow_none=True)
+    finished_at = Instant(required=True, allow_none=True)
+    status = fields.String(required=True, allow_none=True)
+    rows = fields.Integer(required=True, allow_none=True)
+    error = fields.String(required=True, allow_none=True)
+    attempts = fields.Integer(required=True, allow_none=True)
+
+
+_LAST_RUN = tuple(LastRun().fields)
+
+
 class RunStarted(Schema):
     job = fields.String(required=True)
     date = Date(required=True, allow_none=True)
@@ -52,14 +72,18 @@ class RunStarted(Schema):
 
 @routes.get(
     "/admin/jobs",
-    summary="Each scheduled job and its last run",
+    summary="Each scheduled job and its last run (one row each as CSV or Excel with"
+    " ?format=csv|xlsx)",
+    query=TableQuery(),
     response=Job(many=True),
+    produces_csv=True,
+    produces_xlsx=True,
 )
 async def list_jobs(call: Call) -> web.StreamResponse:
     tz, now = call.settings.tz, call.clock.now()
     runner = call.app[keys.JOBS]
     last, running = await runner.last_runs(), await runner.running()
-    return call.answer(
+    found = call.dump(
         [
             Computed(
                 job,
@@ -70,6 +94,11 @@ async def list_jobs(call: Call) -> web.StreamResponse:
             for job in JOBS
         ]
     )
+    kind = table_format(call.request, call.query)
+    if kind == "json":
+        return json_response(found)
+    lines = [{**job, **{k: (job["last_run"] or {}).get(k) for k in _LAST_RUN}} for job in found]
+    return await download(kind, lines, JobLine(), "festival-jobs")
 
 
 @routes.post(

@@ -39,7 +39,7 @@ async def balances(call: Call) -> web.StreamResponse:
 
 @routes.get(
     "/admin/ledger/transfers",
-    summary="Transfers, oldest first (default the last 31 business days); CSV with ?format=csv",
+    summary="Transfers, oldest first (default the last 31 business days); CSV or Excel with ?format=csv|xlsx",
     query=TransfersQuery(),
     table=Transfer(),
 )
@@ -54,7 +54,7 @@ async def transfers(call: Call) -> web.StreamResponse:
         to_day=to,
         limit=q["limit"],
     )
-    return table_response(call, rows, f"festival-transfers-{start}-{to}.csv")
+    return await table_response(call, rows, f"festival-transfers-{start}-{to}")
 
 
 @routes.get(
@@ -71,14 +71,14 @@ async def verify(call: Call) -> web.StreamResponse:
 async def _statement(call: Call, merchant_id: int) -> web.StreamResponse:
     start, to = call.day_range(31)
     rows = await ledger.statement(call.db, merchant_id, from_day=start, to_day=to)
-    return table_response(
-        call, [statement_day(r) for r in rows], f"statement-{merchant_id}-{start}-{to}.csv"
+    return await table_response(
+        call, [statement_day(r) for r in rows], f"statement-{merchant_id}-{start}-{to}"
     )
 
 
 @routes.get(
     "/admin/merchants/{id}/statement",
-    summary="A merchant's 对账单 per business day (default the last 31); CSV with ?format=csv",
+    summary="A merchant's 对账单 per business day (default the last 31); CSV or Excel with ?format=csv|xlsx",
     query=StatementQuery(),
     table=StatementDay(),
     errors=(ErrorCode.NOT_FOUND,),
@@ -90,7 +90,7 @@ async def merchant_statement(call: Call) -> web.StreamResponse:
 @routes.get(
     "/merchant/statement",
     roles=("merchant",),
-    summary="The caller's 对账单 per business day (default the last 31); CSV with ?format=csv",
+    summary="The caller's 对账单 per business day (default the last 31); CSV or Excel with ?format=csv|xlsx",
     query=StatementQuery(),
     table=StatementDay(),
 )

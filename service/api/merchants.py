@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from service.csvout import csv_response, wants_csv
+from service.csvout import download, table_format
 from service.domain import merchants
 from service.errors import ErrorCode
 from service.http import Call, Routes, json_response
-from service.schemas.common import columns
 from service.schemas.merchants import (
     Merchant,
     MerchantCreate,
@@ -36,18 +35,20 @@ async def create_merchant(call: Call) -> web.StreamResponse:
 
 @routes.get(
     "/admin/merchants",
-    summary="List merchants",
+    summary="List merchants (CSV or Excel with ?format=csv|xlsx)",
     query=MerchantListQuery(),
     response=Merchant(many=True),
     produces_csv=True,
+    produces_xlsx=True,
 )
 async def list_merchants(call: Call) -> web.StreamResponse:
     rows = await merchants.list_merchants(
         call.db, call.query.get("category"), status=call.query.get("status")
     )
     items = call.dump([merchant(r) for r in rows])
-    if wants_csv(call.request, call.query):
-        return csv_response(items, columns(Merchant()), "festival-merchants.csv")
+    kind = table_format(call.request, call.query)
+    if kind != "json":
+        return await download(kind, items, Merchant(), "festival-merchants")
     return json_response(items)
 
 

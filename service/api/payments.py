@@ -52,7 +52,7 @@ async def export(call: Call) -> web.StreamResponse:
 )
 async def list_exports(call: Call) -> web.StreamResponse:
     found = await payments.exports(call.db, call.query["limit"])
-    return table_response(call, found, "festival-bank-files.csv")
+    return await table_response(call, found, "festival-bank-files")
 
 
 @routes.get(

@@ -16,13 +16,13 @@ routes = Routes("persons (bureau)", roles=("bureau",))
 
 @routes.get(
     "/admin/suspensions",
-    summary="Suspended persons (CSV with ?format=csv)",
+    summary="Suspended persons (CSV or Excel with ?format=csv|xlsx)",
     query=TableQuery(),
     table=Suspension(),
 )
 async def list_suspensions(call: Call) -> web.StreamResponse:
     rows = [suspension(r["person"], r) for r in await persons.suspensions(call.db)]
-    return table_response(call, rows, "festival-suspensions.csv")
+    return await table_response(call, rows, "festival-suspensions")
 
 
 @routes.put(

@@ -15,7 +15,7 @@ routes = Routes("risk (bureau)", roles=("bureau",))
 
 @routes.get(
     "/admin/risk/flags",
-    summary="Cash-out flags raised by risk_scan, newest first (CSV with ?format=csv)",
+    summary="Cash-out flags raised by risk_scan, newest first (CSV or Excel with ?format=csv|xlsx)",
     query=FlagQuery(),
     table=Flag(),
 )
@@ -28,7 +28,7 @@ async def list_flags(call: Call) -> web.StreamResponse:
         rule=q.get("rule"),
         limit=q["limit"],
     )
-    return table_response(call, found, "festival-risk-flags.csv")
+    return await table_response(call, found, "festival-risk-flags")
 
 
 @routes.get(

@@ -19,7 +19,7 @@ routes = Routes("settlement", roles=("bureau",))
 
 @routes.get(
     "/admin/settlements",
-    summary="Per-merchant settlement lines of a day (default yesterday); CSV with ?format=csv",
+    summary="Per-merchant settlement lines of a day (default yesterday); CSV or Excel with ?format=csv|xlsx",
     query=DayQuery(),
     table=SettlementLine(),
 )
@@ -27,8 +27,8 @@ async def day_lines(call: Call) -> web.StreamResponse:
     tz = call.settings.tz
     day = call.query.get("date") or business_day(call.clock.now(), tz) - timedelta(days=1)
     lines = await settlements.lines_on_day(call.db, day)
-    return table_response(
-        call, [settlement_line(r) for r in lines], f"festival-settlement-{day}.csv"
+    return await table_response(
+        call, [settlement_line(r) for r in lines], f"festival-settlement-{day}"
     )
 
 
@@ -44,6 +44,6 @@ async def merchant_lines(call: Call) -> web.StreamResponse:
     mid = call.me.merchant_id
     assert mid is not None
     rows = await settlements.merchant_lines(call.db, mid, from_day=start, to_day=to)
-    return table_response(
-        call, [settlement_line(r) for r in rows], f"settlement-{mid}-{start}-{to}.csv"
+    return await table_response(
+        call, [settlement_line(r) for r in rows], f"settlement-{mid}-{start}-{to}"
     )

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from service.csvout import table_response
+from service.csvout import download, table_format, table_response
 from service.domain import baselines, recovery, stats
 from service.errors import ErrorCode
 from service.http import Call, Routes, json_response
@@ -18,6 +18,8 @@ from service.schemas.stats import (
     MerchantDayRow,
     MerchantsQuery,
     Summary,
+    SummaryCategory,
+    SummaryQuery,
     read_baselines,
 )
 from service.timefmt import business_day
@@ -29,7 +31,7 @@ routes = Routes("stats (bureau)", roles=("bureau",))
 
 @routes.get(
     "/stats/daily",
-    summary="One row per (date, category); CSV with ?format=csv",
+    summary="One row per (date, category); CSV or Excel with ?format=csv|xlsx",
     query=DailyQuery(),
     table=DailyRow(),
 )
@@ -42,19 +44,29 @@ async def daily(call: Call) -> web.StreamResponse:
         start = max(first or to, to - timedelta(days=MAX_RANGE_DAYS - 1))
     check_span(start, to)
     rows = await stats.daily_rows(call.db, start, to_day=to, category=call.query.get("category"))
-    return table_response(
-        call, [views.daily_row(r) for r in rows], f"festival-daily-{start}-{to}.csv"
+    return await table_response(
+        call, [views.daily_row(r) for r in rows], f"festival-daily-{start}-{to}"
     )
 
 
 @routes.get(
     "/stats/summary",
-    summary="Festival to date per category and overall, today so far included",
+    summary="Festival to date per category and overall, today so far included; its lines as"
+    " CSV or Excel with ?format=csv|xlsx",
+    query=SummaryQuery(),
     response=Summary(),
+    produces_csv=True,
+    produces_xlsx=True,
 )
 async def summary(call: Call) -> web.StreamResponse:
     rows = await stats.summary_rows(call.db)
-    return call.answer(views.summary(rows, await recovery.stored_totals(call.db)))
+    found = call.dump(views.summary(rows, await recovery.stored_totals(call.db)))
+    kind = table_format(call.request, call.query)
+    if kind == "json":
+        return json_response(found)
+    lines = [*found["categories"], {"category": "overall", **found["overall"]}]
+    today = business_day(call.clock.now(), call.settings.tz)
+    return await download(kind, lines, SummaryCategory(), f"festival-summary-{today}")
 
 
 @routes.get(
@@ -66,8 +78,8 @@ async def summary(call: Call) -> web.StreamResponse:
 async def merchants(call: Call) -> web.StreamResponse:
     day = call.query.get("date") or business_day(call.clock.now(), call.settings.tz)
     rows = await stats.merchant_rows(call.db, day, category=call.query.get("category"))
-    return table_response(
-        call, [views.merchant_row(r) for r in rows], f"festival-merchants-{day}.csv"
+    return await table_response(
+        call, [views.merchant_row(r) for r in rows], f"festival-merchants-{day}"
     )
 
 

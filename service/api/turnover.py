@@ -7,12 +7,12 @@ from datetime import date, timedelta
 
 from aiohttp import web
 
-from service.csvout import csv_response, table_response, wants_csv
+from service.csvout import download, table_format, table_response
 from service.domain import recovery, turnover
 from service.domain.turnover import Row as TurnoverLine
 from service.errors import ErrorCode
 from service.http import Call, Routes, json_response
-from service.schemas.common import DayRangeQuery, check_span, columns, read_rows, refuse_bad_lines
+from service.schemas.common import DayRangeQuery, check_span, read_rows, refuse_bad_lines
 from service.schemas.turnover import (
     MAX_IMPORT_ROWS,
     RecoveryQuery,
@@ -65,7 +65,7 @@ async def my_turnover(call: Call) -> web.StreamResponse:
     assert mid is not None
     start, to = call.day_range(31)
     rows = await turnover.of_merchant(call.db, mid, from_day=start, to_day=to)
-    return table_response(call, rows, f"turnover-{mid}.csv")
+    return await table_response(call, rows, f"turnover-{mid}")
 
 
 @routes.put(
@@ -87,10 +87,11 @@ async def import_turnover(call: Call) -> web.StreamResponse:
     "/stats/recovery",
     roles=("bureau",),
     summary="Festival merchants' recovery against comparison merchants, per day and in total,"
-    " with a 95% bootstrap interval (CSV with ?format=csv)",
+    " with a 95% bootstrap interval (CSV or Excel with ?format=csv|xlsx)",
     query=RecoveryQuery(),
     response=RecoveryReport(),
     produces_csv=True,
+    produces_xlsx=True,
 )
 async def recovery_report(call: Call) -> web.StreamResponse:
     year = call.settings.baseline_year
@@ -108,9 +109,10 @@ async def recovery_report(call: Call) -> web.StreamResponse:
         call.db, start, last=to, category=call.query.get("category"), baseline_year=year
     )
     report = call.dump({"items": found.items, "totals": found.totals})
-    if wants_csv(call.request, call.query):
+    kind = table_format(call.request, call.query)
+    if kind != "json":
         rows = [*report["items"], *report["totals"]]
-        return csv_response(rows, columns(RecoveryRow()), f"festival-recovery-{start}-{to}.csv")
+        return await download(kind, rows, RecoveryRow(), f"festival-recovery-{start}-{to}")
     return json_response(report)
 
 

@@ -211,7 +211,8 @@ def When(**kw: Any) -> fields.AwareDateTime:
 
 
 class TableQuery(Schema):
-    """Any list the bureau may also download: `?format=csv` (or `Accept: text/csv`)."""
+    """Any list the bureau may also download: `?format=csv` or `?format=xlsx` (or `Accept:
+    text/csv` or the .xlsx media type)."""
 
     format = OneOf(FORMATS)
 

@@ -25,6 +25,10 @@ class DailyQuery(DayRangeQuery):
     category = Category()
 
 
+class SummaryQuery(TableQuery):
+    pass
+
+
 class MerchantsQuery(TableQuery):
     date = Day()
     category = Category()
@@ -98,8 +102,13 @@ class SummaryPart(VoucherCounts):
     recovery_index = fields.Float(required=True, allow_none=True)
 
 
-class SummaryCategory(SummaryPart):
+class _CategoryFirst(Schema):
     category = fields.String(required=True)
+
+
+class SummaryCategory(SummaryPart, _CategoryFirst):
+    """A category's line of the summary; also the rows of its download, the festival's line
+    last with `category` "overall"."""
 
 
 class RecoveryToDate(RecoveryRow):

@@ -1,14 +1,13 @@
 // The daily bulletin (消费节简报) for the district leadership: the day's headline numbers,
 // recovery against comparison merchants with its interval, a small chart per category, the
 // day's top merchants, open risk flags and the budget left. Printable on A4 (bulletin.css).
-import { BASELINE_YEAR, CATEGORY_NAMES, dateTime, el, errorText, show, signedInPage, today, yuan } from "/static/common.js";
+import { BASELINE_YEAR, CATEGORY_NAMES, RULE_NAMES, dateTime, el, errorText, show, signedInPage, today, yuan } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const { api, render, signIn } = signedInPage("bureau", () => load());
 const CATEGORIES = Object.keys(CATEGORY_NAMES);
 const charts = {};
 const MAX_RANGE_DAYS = 366; // what one stats request may span (API.md)
-const RULES = { repeat_pair: "同一人反复核销", threshold_hugging: "贴近门槛凑单", burst: "短时集中核销", reversal_churn: "频繁撤销" };
 
 $("sign-in").addEventListener("click", async () => {
   const username = $("username").value.trim();
@@ -146,7 +145,7 @@ function openFlags(flags) {
   for (const f of flags) byRule.set(f.rule, (byRule.get(f.rule) || 0) + 1);
   $("flags").replaceChildren(
     el("tr", {}, el("th", {}, "规则"), el("th", {}, "待复核")),
-    ...[...byRule].map(([rule, n]) => el("tr", {}, el("td", {}, RULES[rule] || rule), el("td", {}, n))),
+    ...[...byRule].map(([rule, n]) => el("tr", {}, el("td", {}, RULE_NAMES[rule] || rule), el("td", {}, n))),
     el("tr", {}, el("td", {}, "合计"), el("td", {}, flags.length)),
   );
 }

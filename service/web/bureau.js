@@ -1,6 +1,6 @@
 // The bureau's dashboard: festival-to-date totals, daily charts, budgets, lottery draws (each
 // recomputed in the browser), recycling, merchants, settlements, the SMS outbox, jobs.
-import { CATEGORY_NAMES, csv, dateTime, el, errorText, festivalNow, parseYuan, saveFile, show, signedInPage, today, yuan } from "/static/common.js";
+import { CATEGORY_NAMES, dateTime, downloadButtons, el, errorText, festivalNow, parseYuan, show, signedInPage, today, yuan } from "/static/common.js";
 import { verifyRecord } from "/static/lottery-verify.js";
 
 const $ = (id) => document.getElementById(id);
@@ -426,27 +426,14 @@ async function runJob(name) {
   }
 }
 
-async function downloadFromApi(path, name) {
-  try {
-    const response = await api.request("GET", path, { accept: "text/csv" });
-    saveFile(name, await response.text());
-  } catch (error) {
-    show(errorText(error), "error");
-  }
-}
-
-$("daily-csv").addEventListener("click", () => downloadFromApi(dailyQuery("format=csv"), "festival-daily.csv"));
-$("recovery-csv").addEventListener("click", () => downloadFromApi("/stats/recovery?format=csv", "festival-recovery.csv"));
-$("settlements-csv").addEventListener("click", () =>
-  downloadFromApi(`/admin/settlements?date=${$("settlement-date").value}&format=csv`, `settlement-${$("settlement-date").value}.csv`));
-$("merchants-csv").addEventListener("click", () => downloadFromApi("/admin/merchants?format=csv", "merchants.csv"));
-$("budget-csv").addEventListener("click", () => downloadFromApi("/admin/budget?format=csv", "festival-budget.csv"));
-$("totals-csv").addEventListener("click", () =>
-  saveFile("festival-summary.csv", csv(["category", "vouchers_claimed", "vouchers_redeemed", "vouchers_expired",
-    "redemptions_reversed", "subsidy_fen", "sales_fen", "leverage", "redemption_rate", "baseline_sales_fen",
-    "recovery_index", "vouchers_recycled"], totals)));
-$("jobs-csv").addEventListener("click", () =>
-  saveFile("jobs.csv", csv(["name", "schedule", "next_run_at", "period", "status", "rows", "finished_at", "error"],
-    jobs.map((j) => ({ ...j, ...(j.last_run || {}) })))));
+// Each table as CSV or Excel, from the service (the same rows either way).
+const failed = (error) => show(errorText(error), "error");
+downloadButtons(api, "daily", () => dailyQuery(), failed);
+downloadButtons(api, "recovery", () => "/stats/recovery", failed);
+downloadButtons(api, "settlements", () => `/admin/settlements?date=${$("settlement-date").value}`, failed);
+downloadButtons(api, "merchants", () => "/admin/merchants", failed);
+downloadButtons(api, "budget", () => "/admin/budget", failed);
+downloadButtons(api, "totals", () => "/stats/summary", failed);
+downloadButtons(api, "jobs", () => "/admin/jobs", failed);
 
 render();

@@ -1,6 +1,6 @@
 // The cashier page: preview a voucher (typed or scanned), redeem it exactly once, reverse;
 // the day's takings (日结); the merchant's own statement (对账单) of its subsidy.
-import { CATEGORY_NAMES, ERROR_TEXT, dateTime, el, errorText, newIdempotencyKey, parseYuan, saveFile, show, signedInPage, today, yuan } from "/static/common.js";
+import { CATEGORY_NAMES, ERROR_TEXT, dateTime, downloadButtons, el, errorText, newIdempotencyKey, parseYuan, show, signedInPage, today, yuan } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const { api, render, signIn } = signedInPage("cashier", () => {
@@ -218,16 +218,7 @@ async function loadStatement() {
 }
 
 $("statement-search").addEventListener("click", loadStatement);
-$("statement-csv").addEventListener("click", async () => {
-  const q = statementQuery();
-  q.set("format", "csv");
-  try {
-    const response = await api.request("GET", `/merchant/statement?${q}`, { accept: "text/csv" });
-    saveFile(`statement-${q.get("from")}-${q.get("to")}.csv`, await response.arrayBuffer());
-  } catch (error) {
-    show(errorText(error), "error");
-  }
-});
+downloadButtons(api, "statement", () => `/merchant/statement?${statementQuery()}`, (error) => show(errorText(error), "error"));
 
 // --- camera --------------------------------------------------------------------------
 

@@ -21,6 +21,13 @@ async function reference() {
 const { categories, about } = await reference();
 
 export const CATEGORY_NAMES = Object.fromEntries(categories.map((c) => [c.code, c.name_zh]));
+// The risk rules' names as the bureau reads them (the API answers their codes).
+export const RULE_NAMES = {
+  repeat_pair: "同一人反复核销",
+  threshold_hugging: "贴近门槛凑单",
+  burst: "短时集中核销",
+  reversal_churn: "频繁撤销",
+};
 export const TIME_ZONE = about.time_zone;
 export const BASELINE_YEAR = about.baseline_year;
 
@@ -215,8 +222,6 @@ export function today() {
   return festivalNow().toLocaleDateString("sv-SE", { timeZone: TIME_ZONE });
 }
 
-// Text a spreadsheet would run as a formula (=, +, -, @, tab, CR; OWASP CSV injection) gets a
-// leading ' as the service's own CSV does (service/csvout.py); numbers stay numbers.
 // One Idempotency-Key per tap or checkout attempt, reused on its retries. Random from
 // getRandomValues, which (unlike randomUUID) also works on a page served over plain HTTP.
 export function newIdempotencyKey() {
@@ -224,27 +229,41 @@ export function newIdempotencyKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export function csvCell(v) {
-  let text = v == null ? "" : String(v);
-  if (typeof v === "string" && /^[=+\-@\t\r]/.test(text) && !/^[+-]?[0-9]+(\.[0-9]+)?$/.test(text)) {
-    text = "'" + text;
-  }
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
-export function csv(columns, rows) {
-  return [columns.join(","), ...rows.map((r) => columns.map((c) => csvCell(r[c])).join(","))].join(
-    "\r\n",
-  ) + "\r\n";
-}
-
-export function saveFile(name, text, type = "text/csv;charset=utf-8") {
-  const url = URL.createObjectURL(new Blob([text], { type }));
+export function saveFile(name, bytes, type = "text/csv;charset=utf-8") {
+  const url = URL.createObjectURL(new Blob([bytes], { type }));
   const link = el("a", { href: url, download: name });
   document.body.append(link);
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+// The API's downloads (?format=csv or xlsx, service/csvout.py): one list of rows, as CSV (with
+// the byte order mark that makes Excel and WPS read its Chinese as UTF-8) or as an Excel
+// workbook. Saved byte for byte (response.text() would drop the BOM) under the service's name.
+export const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+const DOWNLOAD_TYPES = { csv: "text/csv", xlsx: XLSX };
+
+export async function downloadTable(api, path, format) {
+  const url = new URL(path, "http://x");
+  url.searchParams.set("format", format);
+  const response = await api.request("GET", url.pathname + url.search, { accept: DOWNLOAD_TYPES[format] });
+  const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+  saveFile(named ? named[1] : `download.${format}`, await response.arrayBuffer(), DOWNLOAD_TYPES[format]);
+}
+
+// A pair of buttons, 下载 CSV and 下载 Excel, for a download whose address `path()` gives.
+export function downloadButtons(api, id, path, onError) {
+  for (const format of ["csv", "xlsx"]) {
+    const button = document.getElementById(`${id}-${format}`);
+    button.addEventListener("click", async () => {
+      try {
+        await downloadTable(api, path(), format);
+      } catch (error) {
+        onError(error);
+      }
+    });
+  }
 }
 
 // The sign-in shell every page shares: the login section or the app, who is signed in,

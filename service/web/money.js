@@ -3,19 +3,14 @@
 // ledger's balances, bank files out (kept, downloadable again) and returns in, the ledger's
 // verify, and the audit trail.
 import {
-  ApiError, CATEGORY_NAMES, ERROR_TEXT, NetworkError, dateTime, el, errorText, newIdempotencyKey, saveFile, show,
+  ApiError, CATEGORY_NAMES, ERROR_TEXT, NetworkError, RULE_NAMES, dateTime, downloadButtons, downloadTable, el, errorText,
+  newIdempotencyKey, saveFile, show,
   signedInPage, yuan,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const { api, render, signIn } = signedInPage("bureau", () => refresh());
 const charts = {};
-const RULES = {
-  repeat_pair: "同一人反复核销",
-  threshold_hugging: "贴近门槛凑单",
-  burst: "短时集中核销",
-  reversal_churn: "频繁撤销",
-};
 const FLAG_STATUS = { provisional: "待定", open: "待复核", withdrawn: "已撤销", confirmed: "已确认", dismissed: "已排除" };
 const FLAG_STATE = {
   provisional: "待定：当日尚未结束，这是日内扫描的初步结果；当晚按全天数据转为待复核，或不再触发而撤销。现在还不能复核。",
@@ -76,7 +71,7 @@ async function loadFlags() {
       ...items.map((f) => el("tr", { "data-flag": f.id, class: selected === f.id ? "selected" : "" },
         el("td", {}, f.date),
         el("td", {}, f.merchant_name),
-        el("td", {}, RULES[f.rule] || f.rule),
+        el("td", {}, RULE_NAMES[f.rule] || f.rule),
         el("td", { class: "evidence" }, evidenceText(f)),
         el("td", {}, f.score.toFixed(2)),
         el("td", {}, FLAG_STATUS[f.status] || f.status),
@@ -91,7 +86,7 @@ async function loadFlags() {
 async function openFlag(flag) {
   selected = flag.id;
   $("flag-detail").hidden = false;
-  $("flag-title").textContent = `${flag.merchant_name} · ${RULES[flag.rule]} · ${flag.date}`;
+  $("flag-title").textContent = `${flag.merchant_name} · ${RULE_NAMES[flag.rule]} · ${flag.date}`;
   $("flag-evidence").textContent = `${evidenceText(flag)}。核销编号：${flag.evidence.redemption_ids.join(", ")}`;
   $("review-form").hidden = flag.status !== "open";
   $("flag-state").textContent = FLAG_STATE[flag.status] || "";
@@ -145,7 +140,7 @@ async function review(decision) {
 $("confirm-flag").addEventListener("click", () => review("confirm"));
 $("dismiss-flag").addEventListener("click", () => review("dismiss"));
 $("flag-status").addEventListener("change", loadFlags);
-$("flags-csv").addEventListener("click", () => download("/admin/risk/flags?format=csv", "festival-risk-flags.csv"));
+downloadButtons(api, "flags", () => "/admin/risk/flags", (error) => show(errorText(error), "error"));
 
 // --- holds -------------------------------------------------------------------------------
 
@@ -159,7 +154,7 @@ async function loadHolds() {
         const clawback = el("input", { type: "checkbox", "aria-label": "追回补贴", style: "width:auto" });
         const note = el("input", { "aria-label": "解除意见", maxlength: 500, style: "width:12em" });
         return el("tr", { "data-hold": f.id },
-          el("td", {}, f.merchant_name), el("td", {}, RULES[f.rule]), el("td", {}, f.date),
+          el("td", {}, f.merchant_name), el("td", {}, RULE_NAMES[f.rule]), el("td", {}, f.date),
           el("td", {}, f.reviewed_by), el("td", {}, clawback), el("td", {}, note),
           el("td", {}, el("button", { class: "secondary small", onclick: () => release(f, clawback.checked, note.value) }, "解除暂扣")));
       }),
@@ -260,7 +255,9 @@ async function loadBalances() {
       return el("span", { class: "pill ok" }, "下次付款");
     };
     const statementButton = (id) =>
-      el("button", { class: "secondary small", onclick: () => download(`/admin/merchants/${id}/statement?format=csv`, `statement-${id}.csv`) }, "对账单");
+      el("span", {},
+        el("button", { class: "secondary small", onclick: () => download(`/admin/merchants/${id}/statement`, "csv") }, "对账单 CSV"), " ",
+        el("button", { class: "secondary small", onclick: () => download(`/admin/merchants/${id}/statement`, "xlsx") }, "对账单 Excel"));
     const owed = [...per.entries()].filter(([, b]) => b.payable > 0 || b.unsettled !== 0)
       .sort((a, b) => b[1].payable - a[1].payable || a[0] - b[0]);
     $("payables").replaceChildren(
@@ -497,16 +494,11 @@ async function loadAudit() {
 }
 
 $("audit-search").addEventListener("click", loadAudit);
-$("audit-csv").addEventListener("click", () => {
-  const q = auditQuery();
-  q.set("format", "csv");
-  download(`/admin/audit?${q}`, "festival-audit.csv");
-});
+downloadButtons(api, "audit", () => `/admin/audit?${auditQuery()}`, (error) => show(errorText(error), "error"));
 
-async function download(path, name) {
+async function download(path, format) {
   try {
-    const response = await api.request("GET", path, { accept: "text/csv" });
-    saveFile(name, await response.text());
+    await downloadTable(api, path, format);
   } catch (error) {
     show(errorText(error), "error");
   }

@@ -79,7 +79,9 @@ function drawCategoryTabs() {
   $("category-tabs").replaceChildren(
     ...tabs.map(([code, name]) =>
       el("button", {
+        type: "button",
         class: code === category ? "active" : "",
+        "aria-pressed": String(code === category),
         onclick: () => { category = code; drawBatches(); },
       }, name),
     ),
@@ -208,9 +210,16 @@ async function claim(batch, button) {
 
 // --- wallet --------------------------------------------------------------------------
 
+const VIEWS = ["batches", "wallet", "entries"];
+
+// The three views are ARIA tabs: the chosen one is selected and the only one in the Tab
+// order; the arrow keys move between them.
 function showTab(name) {
-  for (const tab of ["batches", "wallet", "entries"]) {
-    $(`tab-${tab}`).classList.toggle("active", name === tab);
+  for (const tab of VIEWS) {
+    const button = $(`tab-${tab}`);
+    button.classList.toggle("active", name === tab);
+    button.setAttribute("aria-selected", String(name === tab));
+    button.tabIndex = name === tab ? 0 : -1;
     $(`${tab}-view`).hidden = name !== tab;
   }
   if (name === "wallet") {
@@ -219,9 +228,16 @@ function showTab(name) {
   } else if (name === "entries") loadEntries();
   else loadBatches();
 }
-$("tab-batches").addEventListener("click", () => showTab("batches"));
-$("tab-wallet").addEventListener("click", () => showTab("wallet"));
-$("tab-entries").addEventListener("click", () => showTab("entries"));
+for (const [i, tab] of VIEWS.entries()) {
+  $(`tab-${tab}`).addEventListener("click", () => showTab(tab));
+  $(`tab-${tab}`).addEventListener("keydown", (event) => {
+    const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+    if (!step) return;
+    const next = VIEWS[(i + step + VIEWS.length) % VIEWS.length];
+    showTab(next);
+    $(`tab-${next}`).focus();
+  });
+}
 
 // --- lottery entries -------------------------------------------------------------------
 
@@ -255,7 +271,10 @@ async function loadEntries() {
 for (const button of document.querySelectorAll("#status-tabs button")) {
   button.addEventListener("click", () => {
     walletStatus = button.dataset.status;
-    for (const b of document.querySelectorAll("#status-tabs button")) b.classList.toggle("active", b === button);
+    for (const b of document.querySelectorAll("#status-tabs button")) {
+      b.classList.toggle("active", b === button);
+      b.setAttribute("aria-pressed", String(b === button));
+    }
     loadWallet();
   });
 }
@@ -316,11 +335,16 @@ $("sms-reminders").addEventListener("change", async (event) => {
   }
 });
 
+// The QR dialog: focus moves into it and back to the button that opened it; Esc closes it.
+let openedFrom = null;
+
 async function openQr(voucher) {
+  openedFrom = document.activeElement;
   $("qr-title").textContent = voucher.title;
   $("qr-code").textContent = grouped(voucher.code);
   $("qr-image").removeAttribute("src");
   $("qr-modal").hidden = false;
+  $("qr-close").focus();
   try {
     // The image needs the token, so it is fetched, never linked with the token in its URL.
     const response = await api.request("GET", `/me/vouchers/${voucher.code}/qr.svg`);
@@ -329,9 +353,14 @@ async function openQr(voucher) {
     show(errorText(error), "error");
   }
 }
-$("qr-close").addEventListener("click", () => {
+function closeQr() {
   $("qr-modal").hidden = true;
+  if (openedFrom && openedFrom.isConnected) openedFrom.focus();
   loadWallet();
+}
+$("qr-close").addEventListener("click", closeQr);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && !$("qr-modal").hidden) closeQr();
 });
 
 render();

@@ -10,6 +10,7 @@ from typing import Any
 
 from service import keys
 from tests.conftest import Api, assert_error
+from tests.support.downloads import csv_body
 from tests.support.factories import batch_body
 
 BUDGET = "/api/v1/admin/budget"
@@ -78,7 +79,8 @@ async def test_committed_spent_and_available(api: Api) -> None:
     status, text = await api.call("GET", BUDGET + "?format=csv", headers=api.bureau)
     assert (
         status == 200
-        and text.splitlines()[0] == "category,budget_fen,committed_fen,spent_fen,available_fen"
+        and csv_body(text).splitlines()[0]
+        == "category,budget_fen,committed_fen,spent_fen,available_fen"
     )
 
 

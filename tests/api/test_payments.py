@@ -15,6 +15,7 @@ import pytest
 from jobs.registry import BY_NAME
 from service import keys
 from tests.conftest import Api, assert_error, assert_invalid, assert_queries_invalid
+from tests.support.downloads import csv_body
 from tests.support.money import (
     ACCOUNT,
     EXPORTS,
@@ -138,6 +139,8 @@ async def test_balances_are_paid_kept_answered_once_and_failures_paid_again(api:
     resp = await api.client.get(f"{EXPORTS}/{made['id']}/file", headers=api.bureau)
     content = await resp.read()
     assert hashlib.sha256(content).hexdigest() == made["sha256"]
+    # The bank's format, not a download for Excel: no byte order mark before the header.
+    assert content.startswith(b"reference,merchant_id,account_name,account_no,amount_yuan\r\n")
     assert resp.headers["X-Content-SHA256"] == made["sha256"]
     resp2 = await api.client.get(f"{EXPORTS}/{made['id']}/file", headers=api.bureau)
     assert await resp2.read() == content
@@ -337,7 +340,7 @@ async def test_the_statement_says_what_moved_each_day(api: Api) -> None:
         params={**params, "format": "csv"},
         headers=m.headers,
     )
-    assert status == 200 and text.startswith("date,redemptions,earned_fen,reversed_fen")
+    assert status == 200 and csv_body(text).startswith("date,redemptions,earned_fen,reversed_fen")
     other = await shop(api)
     status, body = await api.call(
         "GET", f"/api/v1/admin/merchants/{other.id + 100}/statement", headers=api.bureau

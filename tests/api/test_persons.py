@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.conftest import Api, assert_error
+from tests.support.downloads import csv_dicts
 from tests.support.lottery import ENTRIES, lottery_batch
 from tests.support.persons import PHONE, claim, pid_of, platform_token, sms_token
 from tests.support.tokens import claims
@@ -90,7 +91,7 @@ async def test_a_suspended_person_can_neither_claim_nor_enter_from_any_account(
     _, listed = await api.call("GET", SUSPENSIONS, headers=api.bureau, expect=200)
     assert [(s["person"], s["reason"]) for s in listed["items"]] == [(person, "套现嫌疑，待核实")]
     status, text = await api.call("GET", SUSPENSIONS + "?format=csv", headers=api.bureau)
-    assert status == 200 and person in text
+    assert status == 200 and [r["person"] for r in csv_dicts(text)] == [person]
     # Lifted: the person may claim again.
     _, lifted = await api.call(
         "PUT", SUSPENSIONS, json={"person": person, "suspended": False}, headers=api.bureau

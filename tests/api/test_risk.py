@@ -12,6 +12,7 @@ from jobs.runner import JobRunner
 from service import keys
 from service.clock import FixedClock
 from tests.conftest import Api, assert_error, assert_invalid, assert_queries_invalid
+from tests.support.downloads import csv_body
 from tests.support.money import balances, export, file_rows, verified, with_account
 from tests.support.shops import (
     CLEAR,
@@ -246,7 +247,7 @@ async def test_dismissing_holds_nothing(api: Api) -> None:
         flag["id"]
     ]
     status, csv = await api.call("GET", FLAGS, params={"format": "csv"}, headers=api.bureau)
-    assert status == 200 and csv.startswith("id,merchant_id,merchant_name,rule,date")
+    assert status == 200 and csv_body(csv).startswith("id,merchant_id,merchant_name,rule,date")
 
 
 async def test_ratio_flags_are_provisional_until_the_full_day_decides(api: Api) -> None:

@@ -15,6 +15,7 @@ from service.app import all_endpoints
 from service.db import QUERIES
 from service.domain import risk
 from service.schemas.common import String
+from service.vocabulary import RISK_RULES
 from tests.conftest import Api, assert_error
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,3 +175,13 @@ async def test_every_query_is_valid_sql_against_the_migrated_schema(db_url: str)
                 pytest.fail(f"query {name}: {err}")
     finally:
         await conn.close()
+
+
+def test_the_pages_name_every_risk_rule_and_only_those() -> None:
+    """The bureau's pages show a rule by its Chinese name from common.js: a rule added to the
+    vocabulary without a name there would show as its code."""
+    common = (ROOT / "service" / "web" / "common.js").read_text()
+    block = re.search(r"export const RULE_NAMES = \{(.*?)\};", common, re.S)
+    assert block is not None
+    named = re.findall(r"^\s*(\w+): \"", block.group(1), re.M)
+    assert sorted(named) == sorted(RISK_RULES)

@@ -11,6 +11,7 @@ from tests.support.checkout import (
     checkout_body,
     claimed_codes,
 )
+from tests.support.downloads import csv_dicts
 
 REDEMPTIONS = "/api/v1/merchant/redemptions"
 
@@ -44,10 +45,7 @@ async def test_spreadsheet_formulas_come_out_inert_in_every_csv(api: Api) -> Non
     for what, path in downloads.items():
         status, text = await api.call("GET", path, headers=api.bureau)
         assert status == 200, (what, text)
-        import csv
-        import io
-
-        rows = list(csv.DictReader(io.StringIO(text)))
+        rows = csv_dicts(text)
         names = {r.get("name") or r.get("merchant_name") for r in rows}
         assert "'" + FORMULA in names, (what, text)
         assert "'@SUM(1+1)*cmd|' /C calc'!A0" in names, (what, text)

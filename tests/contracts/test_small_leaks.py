@@ -15,6 +15,7 @@ import pytest
 from service.app import create_app
 from service.middlewares import AccessLogger
 from tests.conftest import Api
+from tests.support.downloads import XLSX
 from tests.support.tokens import signed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,7 +110,7 @@ async def test_a_job_run_needs_no_body(api: Api) -> None:
 async def test_openapi_documents_json_stats_and_the_idempotency_key(api: Api) -> None:
     _, spec = await api.call("GET", "/api/openapi.json", expect=200)
     merchants = spec["paths"]["/api/v1/stats/merchants"]["get"]["responses"]["200"]["content"]
-    assert set(merchants) == {"application/json", "text/csv"}
+    assert set(merchants) == {"application/json", "text/csv", XLSX}
     summary = spec["paths"]["/api/v1/stats/summary"]["get"]["responses"]["200"]["content"]
     assert "application/json" in summary
     (header,) = [

@@ -3,7 +3,6 @@ by the app's own runner (its clock, its sender), and the outbox's rows read back
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
 from typing import Any
 
 import asyncpg
@@ -52,8 +51,3 @@ async def sql(api: Api, query: str, *args: Any) -> list[asyncpg.Record]:
         return await conn.fetch(query, *args)
     finally:
         await conn.close()
-
-
-def at(day: date, hour: int, minute: int = 0, tz: Any = None) -> datetime:
-    assert tz is not None
-    return datetime.combine(day, time(hour, minute), tz)

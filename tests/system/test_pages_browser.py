@@ -5,9 +5,7 @@ in test-output/screenshots/ for a reviewer."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -29,6 +27,7 @@ from service.schemas.ledger import StatementDay
 from service.schemas.stats import DailyRow
 from service.settings import Settings
 from service.sms import CapturingSmsSender
+from tests.support.downloads import csv_body, csv_dicts, sheet_rows, workbook_sheet
 from tests.support.factories import live_batch_body, merchant_body
 from tests.support.pages import NEEDS_BROWSER, shot, sign_in
 
@@ -327,9 +326,11 @@ async def test_the_bureau_sees_the_apis_totals_and_downloads_csv(
     async with page.expect_download() as download_info:
         await page.click("#daily-csv")
     download = await download_info.value
+    assert download.suggested_filename.startswith("festival-daily-")
     target = tmp_path / "daily.csv"
     await download.save_as(str(target))
-    lines = target.read_text(encoding="utf-8").splitlines()
+    # Saved byte for byte: the BOM that makes Excel read the Chinese as UTF-8 is kept.
+    lines = csv_body(target.read_text(encoding="utf-8")).splitlines()
     assert lines[0] == ",".join(columns(DailyRow()))
     assert any(line.split(",")[1] == "dining" and ",3000,29800," in line for line in lines[1:])
     async with page.expect_download() as download_info:
@@ -337,10 +338,27 @@ async def test_the_bureau_sees_the_apis_totals_and_downloads_csv(
     summary_csv = tmp_path / "summary.csv"
     await (await download_info.value).save_as(str(summary_csv))
     assert (
-        summary_csv.read_text(encoding="utf-8")
+        csv_body(summary_csv.read_text(encoding="utf-8"))
         .splitlines()[-1]
         .startswith("overall,3,3,0,0,3000,29800,")
     )
+    # Beside each CSV, the same rows as an Excel workbook: yuan, real dates, Chinese as is.
+    async with page.expect_download() as download_info:
+        await page.click("#daily-xlsx")
+    download = await download_info.value
+    assert download.suggested_filename.endswith(".xlsx")
+    target = tmp_path / "daily.xlsx"
+    await download.save_as(str(target))
+    rows = sheet_rows(workbook_sheet(target.read_bytes()))
+    assert rows[0][:8] == [*columns(DailyRow())[:6], "subsidy (元)", "sales (元)"]
+    (dining,) = [r for r in rows[1:] if r[1] == "dining"]
+    assert isinstance(dining[0], datetime) and dining[6:8] == [30, 298]
+    for button in ("#merchants-xlsx", "#jobs-xlsx", "#totals-xlsx"):
+        async with page.expect_download() as download_info:
+            await page.click(button)
+        saved = tmp_path / "table.xlsx"
+        await (await download_info.value).save_as(str(saved))
+        assert len(sheet_rows(workbook_sheet(saved.read_bytes()))) > 1, button
     assert_local(asked, live.base)
 
     # A token that stops working sends the user back to sign in.
@@ -748,6 +766,15 @@ async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit
     assert texts[1:4] == ["bureau:auditor", "复核预警", f"risk_flags/{hugging['id']}"]
     assert "status: open → confirmed" in texts[4]
     await shot(page, "money-payments-audit")
+    # The trail as filtered, as a workbook: the review's entry, its time a date-time cell.
+    async with page.expect_download() as download_info:
+        await page.click("#audit-xlsx")
+    trail = tmp_path / "audit.xlsx"
+    await (await download_info.value).save_as(str(trail))
+    rows = sheet_rows(workbook_sheet(trail.read_bytes()))
+    assert rows[0][:5] == ["id", "at", "actor", "action", "object"]
+    assert [(r[2], r[3]) for r in rows[1:]] == [("bureau:auditor", "risk.review")]
+    assert isinstance(rows[1][1], datetime)
     assert_local(asked, live.base)
     await context.close()
 
@@ -839,11 +866,18 @@ async def test_a_cashier_reads_the_statement_and_downloads_it(
         await page.click("#statement-csv")
     target = tmp_path / "statement.csv"
     await (await download_info.value).save_as(str(target))
-    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
+    rows = csv_dicts(target.read_text(encoding="utf-8"))
     assert tuple(rows[0]) == columns(StatementDay())
     assert [(r["date"], r["earned_fen"], r["settled_fen"], r["references"]) for r in rows] == [
         (day.isoformat(), "3000", "2000", reference)
     ]
+    async with page.expect_download() as download_info:
+        await page.click("#statement-xlsx")
+    target = tmp_path / "statement.xlsx"
+    await (await download_info.value).save_as(str(target))
+    sheet = sheet_rows(workbook_sheet(target.read_bytes()))
+    assert sheet[0][:3] == ["date", "redemptions", "earned (元)"]
+    assert [(r[2], r[7]) for r in sheet[1:]] == [(30, reference)]  # yuan, and the reference
     # A range with nothing in it says so.
     await page.fill("#statement-from", (day - timedelta(days=30)).isoformat())
     await page.fill("#statement-to", (day - timedelta(days=20)).isoformat())
