@@ -14,11 +14,13 @@ from jobs.runner import JobRunner
 from jobs.scheduler import scheduler_for
 from service import embedded_postgres, keys
 from service.api import (
+    applications,
     audit,
     batches,
     budget,
     categories,
     claims,
+    directory,
     drill,
     jobs_api,
     ledger,
@@ -63,6 +65,8 @@ ROUTE_TABLES = [
     categories.routes,
     logins.routes,
     merchants.routes,
+    directory.routes,
+    applications.routes,
     batches.routes,
     budget.routes,
     persons.routes,

@@ -58,6 +58,10 @@ CONSTRAINT_ERRORS: dict[str, tuple[ErrorCode, str]] = {
     "merchants_name_not_blank": (ErrorCode.INVALID_REQUEST, "name must not be blank"),
     "batches_title_not_blank": (ErrorCode.INVALID_REQUEST, "title must not be blank"),
     # Races the explicit checks lose to a transaction committing beside them.
+    "merchant_applications_one_pending": (
+        ErrorCode.DUPLICATE_APPLICATION,
+        "an application with this credit code is pending already",
+    ),
     "bank_returns_pkey": (ErrorCode.ALREADY_RETURNED, "the bank has answered for this payment"),
     "transfers_one_unwind": (
         ErrorCode.ALREADY_CLAWED_BACK,

@@ -39,6 +39,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     JOB_RUNNING = "job_running"
     ALREADY_REVIEWED = "already_reviewed"
+    DUPLICATE_APPLICATION = "duplicate_application"
     FLAG_PROVISIONAL = "flag_provisional"
     FLAG_WITHDRAWN = "flag_withdrawn"
     ALREADY_RETURNED = "already_returned"
@@ -84,6 +85,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.JOB_RUNNING: 409,
     ErrorCode.ALREADY_REVIEWED: 409,
+    ErrorCode.DUPLICATE_APPLICATION: 409,
     ErrorCode.FLAG_PROVISIONAL: 409,
     ErrorCode.FLAG_WITHDRAWN: 409,
     ErrorCode.ALREADY_RETURNED: 409,

@@ -24,6 +24,13 @@ ENTRY_STATUSES = ("pending", "won", "lost")
 DRAW_STATUSES = ("pending", "drawn")
 
 MERCHANT_STATUSES = ("active", "suspended")
+# Joining (商户报名): an application's statuses, and the bureau's decisions on one (each
+# decision and the status it leaves the application in).
+APPLICATION_STATUSES = ("submitted", "approved", "rejected")
+APPLICATION_DECISIONS = {"approve": "approved", "reject": "rejected"}
+# The public merchant directory: merchants per page, by default and at most.
+DIRECTORY_LIMIT = 20
+DIRECTORY_MAX_LIMIT = 100
 SETTLEMENT_STATUSES = ("unsettled", "settled")
 ACCOUNT_KINDS = ("unsettled", "payable", "in_transit", "subsidy", "paid")
 TRANSFER_KINDS = (

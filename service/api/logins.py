@@ -6,10 +6,13 @@ from aiohttp import web
 
 from service import keys
 from service.domain import logins
+from service.domain.context import Actor, Context
 from service.errors import ErrorCode
 from service.http import PUBLIC, Call, Routes, json_response
 from service.schemas.auth import (
     BureauLogin,
+    MerchantKeyIssued,
+    MerchantKeyRequest,
     MerchantLogin,
     OtpAccepted,
     OtpRequest,
@@ -86,6 +89,29 @@ async def request_otp(call: Call) -> web.StreamResponse:
 )
 async def resident_login(call: Call) -> web.StreamResponse:
     return json_response(await sign_in(call).resident(**call.body))
+
+
+@routes.post(
+    "/auth/merchant-key",
+    summary="A fresh owner api key for a merchant, to its contact phone's SMS code (shown once)",
+    body=MerchantKeyRequest(),
+    response=MerchantKeyIssued(),
+    errors=(ErrorCode.UNAUTHORIZED, ErrorCode.RATE_LIMITED),
+)
+async def merchant_key(call: Call) -> web.StreamResponse:
+    """An approved applicant's first key, or a lost one replaced: whoever holds the contact
+    phone. The key is in this answer only (no-store), never in an SMS."""
+    merchant_id = call.body["merchant_id"]
+    ctx = Context(
+        db=call.db,
+        actor=Actor(f"merchant:{merchant_id}", call.request.get(keys.REQUEST_ID)),
+        now=call.clock.now(),
+        tz=call.settings.tz,
+    )
+    issued = await sign_in(call).merchant_key(
+        ctx, merchant_id, phone=call.body["phone"], code=call.body["code"]
+    )
+    return call.answer(issued)
 
 
 @routes.get(

@@ -1,5 +1,5 @@
-"""The front ends (residents `/`, cashier `/cashier`, bureau `/bureau` and its money-safety
-page `/bureau/money`): static pages on
+"""The front ends (residents `/`, merchants' application `/join`, cashier `/cashier`, bureau
+`/bureau` and its money-safety page `/bureau/money`): static pages on
 the public API only. Their libraries come from npm packages installed by the Makefile
 (`npm ci`), served from node_modules, so the pages load nothing from the internet."""
 
@@ -28,6 +28,11 @@ def _page(name: str) -> web.FileResponse:
 @routes.get("/", summary="Residents' page", extra={"hidden": True})
 async def resident_page(call: Call) -> web.StreamResponse:
     return _page("index.html")
+
+
+@routes.get("/join", summary="Merchants' application page (商户报名)", extra={"hidden": True})
+async def join_page(call: Call) -> web.StreamResponse:
+    return _page("join.html")
 
 
 @routes.get("/cashier", summary="Cashier page", extra={"hidden": True})

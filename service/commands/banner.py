@@ -16,6 +16,7 @@ def newcomer_banner(settings: Settings, base: str, demo: dict[str, Any] | None) 
         "",
         "春暖槐荫消费节 voucher backend is serving",
         f"  residents:  {base}/            (phone page: sign in with any mobile number)",
+        f"  join:       {base}/join        (businesses apply: 商户报名)",
         f"  cashier:    {base}/cashier",
         f"  bureau:     {base}/bureau",
         f"  API:        {base}/api/v1",
@@ -56,6 +57,8 @@ def newcomer_banner(settings: Settings, base: str, demo: dict[str, Any] | None) 
             ' -d "{\\"code\\": \\"$CODE\\", \\"order_amount_fen\\": 8800,'
             ' \\"order_ref\\": \\"try-1\\"}"'
             f" {base}/api/v1/merchant/redemptions",
+            "  # where that batch's vouchers are taken, nearest to 营市街 first (no token needed)",
+            f'  curl -s "{base}/api/v1/merchants?batch_id={dining}&near=36.6580,116.9600&limit=3"',
         ]
     lines += ["", "Try:", *examples, ""]
     if demo is not None:

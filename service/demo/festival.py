@@ -117,7 +117,9 @@ class DemoState:
         self.rng = random.Random(seed)
         # The takings draw from a generator of their own: the rest of the demo stays as it was.
         self.turnover_rng = random.Random(seed * 7919 + 1)
-        # So do the residents' phones (service/demo/messages.py).
+        # So do the merchants' places (街道, position, hours) and the pending applications.
+        self.places_rng = random.Random(seed * 6151 + 2)
+        # And the residents' phones (service/demo/messages.py).
         self.phones_rng = random.Random(seed * 104_729 + 3)
         self.merchants: dict[str, list[int]] = {}
         self.merchant_weights: dict[str, list[float]] = {}

@@ -29,7 +29,17 @@ from jobs.registry import BY_NAME
 from jobs.runner import JobRunner
 from service.clock import FixedClock
 from service.db import Database, open_database
-from service.demo import batches, bureau, claims, lottery, merchants, messages, redemptions, sales
+from service.demo import (
+    applications,
+    batches,
+    bureau,
+    claims,
+    lottery,
+    merchants,
+    messages,
+    redemptions,
+    sales,
+)
 from service.demo.festival import (
     BASELINE_YEAR,
     BUREAU_USER,
@@ -129,6 +139,7 @@ async def load_demo(
     now = now or datetime.now(tz)
     live = await batches.live_batches(db, now)
     await batches.set_budgets(db, now)
+    await applications.pending(loader, now)
     password = secrets.token_urlsafe(12)
     await logins.create_bureau_user(
         Context(db=db, actor=DEMO, now=now, tz=now.tzinfo), username=BUREAU_USER, password=password

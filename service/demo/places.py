@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+from typing import Any
+
 # (name, street address in 济南市槐荫区)
 MERCHANTS: dict[str, list[tuple[str, str]]] = {
     "shopping": [
@@ -16,7 +19,7 @@ MERCHANTS: dict[str, list[tuple[str, str]]] = {
         ("红星美凯龙济南西城商场", "经十西路3799号"),
         ("张庄路小商品城", "张庄路156号"),
         ("段店服装批发市场", "段店北路66号"),
-        ("新华书店槐荫店", "经四路488号"),
+        ("新华书店槐荫店", "振兴街66号"),
         ("济南西站商业广场", "齐鲁大道6号"),
         ("美里湖家居建材城", "美里路388号"),
         ("匡山农产品综合市场", "匡山路18号"),
@@ -38,7 +41,7 @@ MERCHANTS: dict[str, list[tuple[str, str]]] = {
         ("胖哥俩肉蟹煲远大店", "经十路22799号"),
         ("便宜坊烤鸭济南西城店", "经十西路3799号"),
         ("鲁西南甜沫老店", "段店北路12号"),
-        ("九转大肠私房菜", "营市街88号"),
+        ("九转大肠私房菜", "道德街36号"),
         ("腊山河畔农家菜", "腊山河西路209号"),
         ("美里湖鱼馆", "美里路18号"),
         ("匡山老味道水饺", "匡山路66号"),
@@ -76,3 +79,88 @@ MERCHANTS: dict[str, list[tuple[str, str]]] = {
 
 # The auto batches name their dealers: two of the ten did not join the festival.
 AUTO_DEALERS_IN_FESTIVAL = 8
+
+# The 街道 (sub-districts) of Huaiyin, each with a point near its middle (WGS-84): where the
+# directory puts a merchant whose address is there.
+STREETS: dict[str, tuple[float, float]] = {
+    "振兴街街道": (36.6795, 116.9905),
+    "道德街街道": (36.6745, 116.9835),
+    "西市场街道": (36.6690, 116.9760),
+    "青年公园街道": (36.6605, 116.9850),
+    "五里沟街道": (36.6650, 116.9660),
+    "中大槐树街道": (36.6720, 116.9560),
+    "营市街街道": (36.6580, 116.9600),
+    "南辛庄街道": (36.6480, 116.9560),
+    "段店北路街道": (36.6600, 116.9410),
+    "张庄路街道": (36.6700, 116.9360),
+    "匡山街道": (36.6900, 116.9310),
+    "兴福街道": (36.6400, 116.9250),
+    "吴家堡街道": (36.6850, 116.8960),
+    "美里湖街道": (36.7060, 116.9150),
+    "玉清湖街道": (36.7150, 116.8860),
+}
+
+# An address's 街道, by the road it names (the first that matches).
+ROADS = (
+    ("营市街", "营市街街道"),
+    ("张庄路", "张庄路街道"),
+    ("段店", "段店北路街道"),
+    ("匡山", "匡山街道"),
+    ("美里", "美里湖街道"),
+    ("玉清湖", "玉清湖街道"),
+    ("道德街", "道德街街道"),
+    ("振兴街", "振兴街街道"),
+    ("经四路", "西市场街道"),
+    ("经七路", "中大槐树街道"),
+    ("青年西路", "青年公园街道"),
+    ("日照路", "五里沟街道"),
+    ("腊山河", "兴福街道"),
+    ("经十西路", "兴福街道"),
+    ("经十路", "南辛庄街道"),
+    ("齐州路", "吴家堡街道"),
+    ("威海路", "吴家堡街道"),
+    ("齐鲁大道", "吴家堡街道"),
+    ("济南西站", "吴家堡街道"),
+)
+
+# Opening hours: by what a name says the place is, else by category. Night markets and
+# barbecue pass midnight; breakfast places close after lunch.
+HOURS_BY_NAME = (
+    ("烧烤", ("17:00-02:00", "18:00-03:00")),
+    ("夜猫子", ("18:00-04:00",)),
+    ("火锅", ("11:00-02:00", "10:30-01:00")),
+    ("肯德基", ("00:00-24:00", "06:00-24:00")),
+    ("麦当劳", ("00:00-24:00", "06:30-23:30")),
+    ("甜沫", ("05:30-13:00",)),
+    ("油旋", ("06:00-14:00", "06:30-13:30")),
+    ("包子", ("06:00-20:00",)),
+    ("影城", ("09:30-24:00", "10:00-01:30")),
+    ("超市", ("07:30-22:00", "08:00-21:30")),
+    ("市场", ("05:30-18:00", "06:00-17:30")),
+    ("公园", ("06:00-22:00", "05:30-21:30")),
+    ("4S店", ("08:30-18:00", "08:30-17:30")),
+)
+HOURS_BY_CATEGORY = {
+    "shopping": ("09:30-21:30", "10:00-22:00", "09:00-21:00"),
+    "dining": ("10:00-22:00", "10:30-21:30", "11:00-23:00", "10:00-24:00"),
+    "culture_tourism": ("09:00-17:00", "09:00-17:30", "09:30-21:00"),
+    "auto": ("08:30-18:00", "09:00-18:00"),
+}
+
+
+def street_of(address: str) -> str:
+    return next((street for road, street in ROADS if road in address), "五里沟街道")
+
+
+def place_of(name: str, category: str, address: str, rng: random.Random) -> dict[str, Any]:
+    """A merchant's 街道, position (within about 600 m of its 街道's middle) and hours, drawn
+    from the demo's places generator (its other draws stay as they were)."""
+    street = street_of(address)
+    lat, lng = STREETS[street]
+    hours = next((h for word, h in HOURS_BY_NAME if word in name), HOURS_BY_CATEGORY[category])
+    return {
+        "street": street,
+        "lat": round(lat + rng.uniform(-0.005, 0.005), 6),
+        "lng": round(lng + rng.uniform(-0.006, 0.006), 6),
+        "hours": rng.choice(hours),
+    }

@@ -6,13 +6,14 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from service.auth import api_key_matches, hash_password, issue_token, verify_password
-from service.db import Database
-from service.domain import audit, rate_limits
+from service.db import Conn, Database
+from service.domain import audit, merchants, rate_limits
 from service.domain.context import Context
 from service.domain.phones import PhoneCipher, mask_phone, phone_hash, resident_phone_binding
 from service.errors import DomainError, ErrorCode
@@ -20,6 +21,7 @@ from service.settings import Settings
 
 OTP_TTL = timedelta(minutes=5)
 OTP_MAX_FAILURES = 5
+T = TypeVar("T")
 
 
 class SmsSender(Protocol):
@@ -148,11 +150,14 @@ class SignIn:
             "resend_after": rate_limits.OTP_PER_PHONE_MINUTE.window_s,
         }
 
-    async def resident(self, phone: str, code: str) -> dict[str, Any]:
+    async def with_code(self, phone: str, code: str, act: Callable[[Conn], Awaitable[T]]) -> T:
+        """What `act` does, in the transaction that spends the phone's pending SMS code when
+        `code` is it. Codes are single use, expire in 5 minutes and lock after 5 wrong tries;
+        a wrong try is counted (committed), then refused. What `act` raises undoes the
+        spending too, so a refused request leaves the code to try again."""
         now, pepper = self.now, self.pepper
         await rate_limits.hit(self.db, rate_limits.LOGIN_PER_IP, subject=self.ip, now=now)
         hashed = phone_hash(pepper, phone)
-        pid = person_id(self.settings, pepper, phone=phone)
         async with self.db.transaction() as tx:
             # The row lock makes "check, then count a failure or consume" atomic.
             otp = await tx.fetchrow("lock_otp", phone_hash=hashed)
@@ -171,28 +176,56 @@ class SignIn:
             if not hmac.compare_digest(otp["code_hash"], _code_hash(pepper, hashed, code=code)):
                 failures = await tx.fetchval("otp_failed", phone_hash=hashed)
                 left = max(0, OTP_MAX_FAILURES - failures)
-                sub = None
+                right = False
             else:
                 await tx.execute("otp_consumed", phone_hash=hashed, now=now)
-                resident = await tx.fetchrow(
-                    "upsert_resident_by_phone",
-                    sub=f"r_{uuid.uuid4().hex}",
-                    phone_hash=hashed,
-                    phone_masked=mask_phone(phone),
-                    person=f"p:{pid}",
-                )
-                assert resident is not None
-                sub = resident["sub"]
-                # Sealed anew at each sign-in (a fresh nonce, the current key), bound to
-                # the row, so a ciphertext moved to another resident does not open.
-                await tx.execute(
-                    "set_resident_phone",
-                    resident_id=resident["id"],
-                    phone_enc=self.phones.seal(
-                        phone, bound_to=resident_phone_binding(resident["id"])
-                    ),
-                )
+                done = await act(tx)
+                right = True
         # Raised only after the commit, so the failed attempt is counted.
-        if sub is None:
+        if not right:
             raise DomainError(ErrorCode.UNAUTHORIZED, "wrong code", {"attempts_left": left})
+        return done
+
+    async def resident(self, phone: str, code: str) -> dict[str, Any]:
+        pid = person_id(self.settings, self.pepper, phone=phone)
+
+        async def account(tx: Conn) -> str:
+            resident = await tx.fetchrow(
+                "upsert_resident_by_phone",
+                sub=f"r_{uuid.uuid4().hex}",
+                phone_hash=phone_hash(self.pepper, phone),
+                phone_masked=mask_phone(phone),
+                person=f"p:{pid}",
+            )
+            assert resident is not None
+            # Sealed anew at each sign-in (a fresh nonce, the current key), bound to the row,
+            # so a ciphertext moved to another resident does not open.
+            await tx.execute(
+                "set_resident_phone",
+                resident_id=resident["id"],
+                phone_enc=self.phones.seal(phone, bound_to=resident_phone_binding(resident["id"])),
+            )
+            return str(resident["sub"])
+
+        sub = await self.with_code(phone, code, account)
         return self._token("resident", sub, pid=pid)
+
+    async def merchant_key(
+        self, ctx: Context, merchant_id: int, *, phone: str, code: str
+    ) -> dict[str, Any]:
+        """A fresh owner api key for the merchant, to whoever proves its contact phone with an
+        SMS code (an approved applicant's first sign-in, or a lost key). A code checked against
+        another merchant's phone is spent and counts as a wrong credential from this address."""
+        # As _guard, but the address's hit is with_code's.
+        wrong = f"k{merchant_id}@{self.ip}"
+        await rate_limits.check(
+            self.db, rate_limits.WRONG_LOGIN_PER_ACCOUNT_AND_IP, subject=wrong, now=self.now
+        )
+
+        async def reissue(tx: Conn) -> str | None:
+            return await merchants.reissue_api_key(tx, ctx, merchant_id=merchant_id, phone=phone)
+
+        api_key = await self.with_code(phone, code, reissue)
+        if api_key is None:
+            raise await self._refuse(wrong, "unknown merchant, or not its contact phone")
+        return {"merchant_id": merchant_id, "api_key": api_key}

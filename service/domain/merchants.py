@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -13,14 +15,28 @@ from service.domain.context import Context
 from service.errors import not_found
 
 
+@asynccontextmanager
+async def _within(ctx: Context, tx: Conn | None) -> AsyncIterator[Conn]:
+    """The caller's transaction when it gives one, else a transaction of its own."""
+    if tx is not None:
+        yield tx
+        return
+    async with ctx.db.transaction() as own:
+        yield own
+
+
 async def create_merchant(
     ctx: Context,
     data: dict[str, Any],
+    *,
+    tx: Conn | None = None,
 ) -> tuple[asyncpg.Record, str]:
-    """The new merchant and its api key, which exists in clear only in this answer."""
+    """The new merchant and its api key, which exists in clear only in this answer. In the
+    caller's transaction `tx` when given (an approved application: the decision and the
+    merchant commit together)."""
     api_key = new_api_key()
-    async with ctx.db.transaction() as tx:
-        row = await tx.fetchrow(
+    async with _within(ctx, tx) as conn:
+        row = await conn.fetchrow(
             "insert_merchant",
             name=data["name"].strip(),
             category=data["category"],
@@ -32,11 +48,15 @@ async def create_merchant(
             daily_subsidy_cap_fen=data.get("daily_subsidy_cap_fen"),
             account_name=data.get("account_name"),
             account_no=data.get("account_no"),
+            street=data.get("street"),
+            lat=data.get("lat"),
+            lng=data.get("lng"),
+            hours=data.get("hours"),
         )
         assert row is not None
-        key = await audit.fingerprint_key(tx)
+        key = await audit.fingerprint_key(conn)
         await audit.append(
-            tx,
+            conn,
             actor=ctx.actor,
             action="merchant.create",
             target=f"merchants/{row['id']}",
@@ -90,6 +110,12 @@ async def update_merchant(
             cap=data.get("daily_subsidy_cap_fen"),
             account_name=data.get("account_name"),
             account_no=data.get("account_no"),
+            street=data.get("street"),
+            position_given="lat" in data,
+            lat=data.get("lat"),
+            lng=data.get("lng"),
+            hours_given="hours" in data,
+            hours=data.get("hours"),
         )
         assert row is not None
         key = await audit.fingerprint_key(tx)
@@ -103,3 +129,24 @@ async def update_merchant(
             now=ctx.now,
         )
     return row
+
+
+async def reissue_api_key(tx: Conn, ctx: Context, *, merchant_id: int, phone: str) -> str | None:
+    """A fresh owner api key for the merchant whose contact phone is `phone` (shown once; the
+    old one stops working), in the caller's transaction, on the audit trail without either
+    key. None when there is no such merchant or the phone is not its contact phone."""
+    before = await tx.fetchrow("lock_merchant", merchant_id=merchant_id)
+    if before is None or before["contact_phone"] != phone:
+        return None
+    api_key = new_api_key()
+    await tx.execute("replace_api_key", merchant_id=merchant_id, api_key_hash=hash_api_key(api_key))
+    await audit.append(
+        tx,
+        actor=ctx.actor,
+        action="merchant.api_key_reissued",
+        target=f"merchants/{merchant_id}",
+        before=None,
+        after={"by": "sms code to the contact phone"},
+        now=ctx.now,
+    )
+    return api_key

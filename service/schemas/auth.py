@@ -36,3 +36,18 @@ class Whoami(Schema):
     role = fields.String(required=True)
     sub = fields.String(required=True)
     merchant_id = fields.Integer(allow_none=True, required=True)
+
+
+class MerchantKeyRequest(Schema):
+    merchant_id = Id(required=True)
+    phone = String(
+        required=True, validate=PHONE, metadata={"description": "the merchant's contact phone"}
+    )
+    code = String(required=True, validate=FullMatch(r"[0-9]{6}", error="A 6-digit code."))
+
+
+class MerchantKeyIssued(Schema):
+    merchant_id = fields.Integer(required=True)
+    api_key = fields.String(
+        required=True, metadata={"description": "shown this once; the previous key stops working"}
+    )

@@ -1,7 +1,9 @@
 // The bureau's dashboard: festival-to-date totals, daily charts, budgets, lottery draws (each
-// recomputed in the browser), recycling, merchants, settlements, the SMS outbox, jobs.
+// recomputed in the browser), recycling, merchants and their applications (报名审核),
+// settlements, the SMS outbox, jobs.
 import { CATEGORY_NAMES, dateTime, downloadButtons, el, errorText, festivalNow, parseYuan, show, signedInPage, today, yuan } from "/static/common.js";
 import { verifyRecord } from "/static/lottery-verify.js";
+import { loadApplications } from "/static/bureau-applications.js";
 
 const $ = (id) => document.getElementById(id);
 const { api, render, signIn } = signedInPage("bureau", () => refresh());
@@ -26,7 +28,10 @@ $("sign-in").addEventListener("click", async () => {
 });
 
 async function refresh() {
-  await Promise.all([loadSummary(), loadMerchants(), loadJobs(), loadBudget(), loadBatches(), loadMessages()]);
+  await Promise.all([
+    loadSummary(), loadMerchants(), loadJobs(), loadBudget(), loadBatches(),
+    loadApplications(api, { onDecided: loadMerchants }), loadMessages(),
+  ]);
   await Promise.all([loadDaily(), loadSettlements(), loadRecovery()]);
 }
 
@@ -323,11 +328,12 @@ async function loadMerchants() {
   try {
     merchants = await api.json("GET", "/admin/merchants");
     $("merchants").replaceChildren(
-      el("tr", {}, ...["编号", "商户", "品类", "地址", "联系电话", "状态"].map((h) => el("th", { class: "text" }, h))),
+      el("tr", {}, ...["编号", "商户", "品类", "街道", "地址", "营业时间", "联系电话", "状态"].map((h) => el("th", { class: "text" }, h))),
       ...merchants.map((m) =>
         el("tr", {},
           el("td", {}, m.id), el("td", { class: "text" }, m.name),
-          el("td", { class: "text" }, CATEGORY_NAMES[m.category]), el("td", { class: "text" }, m.address),
+          el("td", { class: "text" }, CATEGORY_NAMES[m.category]), el("td", { class: "text" }, m.street || "—"),
+          el("td", { class: "text" }, m.address), el("td", { class: "text" }, m.hours || "—"),
           el("td", { class: "text" }, m.contact_phone),
           el("td", { class: "text" }, m.status === "active" ? "参与中" : "已暂停"))),
     );

@@ -94,6 +94,7 @@ export const ERROR_TEXT = {
   unavailable: "服务繁忙，请稍后再试",
   job_running: "任务正在运行",
   already_reviewed: "该预警已处理",
+  duplicate_application: "该统一社会信用代码已是参与商户，或已有待审核的报名",
   day_not_over: "该日尚未结束，不能结算",
   clock_backwards: "演练时间只能往后调，不能回拨",
   internal_error: "服务出错了",

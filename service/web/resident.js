@@ -1,6 +1,7 @@
 // The residents' page: SMS sign-in, batches by category with what remains, claim, wallet + QR,
 // and lottery batches (摇号): enter, count down to the draw, see the result and the record.
 import { CATEGORY_NAMES, dateTime, el, errorText, festivalNow, newIdempotencyKey, show, signedInPage, yuan } from "/static/common.js";
+import { showMerchants } from "/static/where.js";
 
 const $ = (id) => document.getElementById(id);
 const { api, render, signIn } = signedInPage("resident", () => loadBatches());
@@ -210,9 +211,9 @@ async function claim(batch, button) {
 
 // --- wallet --------------------------------------------------------------------------
 
-const VIEWS = ["batches", "wallet", "entries"];
+const VIEWS = ["batches", "wallet", "entries", "nearby"];
 
-// The three views are ARIA tabs: the chosen one is selected and the only one in the Tab
+// The four views are ARIA tabs: the chosen one is selected and the only one in the Tab
 // order; the arrow keys move between them.
 function showTab(name) {
   for (const tab of VIEWS) {
@@ -225,7 +226,9 @@ function showTab(name) {
   if (name === "wallet") {
     loadWallet();
     loadPreferences();
-  } else if (name === "entries") loadEntries();
+  }
+  else if (name === "entries") loadEntries();
+  else if (name === "nearby") loadNearby();
   else loadBatches();
 }
 for (const [i, tab] of VIEWS.entries()) {
@@ -238,6 +241,46 @@ for (const [i, tab] of VIEWS.entries()) {
     $(`tab-${next}`).focus();
   });
 }
+
+// --- where to spend --------------------------------------------------------------------
+
+let nearbyCategory = "all";
+
+function loadNearby() {
+  const tabs = [["all", "全部"], ...Object.entries(CATEGORY_NAMES)];
+  $("nearby-tabs").replaceChildren(
+    ...tabs.map(([code, name]) =>
+      el("button", {
+        type: "button", class: code === nearbyCategory ? "active" : "", "aria-pressed": String(code === nearbyCategory),
+        onclick: () => { nearbyCategory = code; loadNearby(); },
+      }, name)),
+  );
+  const query = new URLSearchParams({ limit: "20" });
+  if (nearbyCategory !== "all") query.set("category", nearbyCategory);
+  if ($("nearby-open").checked) query.set("open_now", "true");
+  showMerchants($("nearby"), query);
+}
+$("nearby-open").addEventListener("change", loadNearby);
+
+// Where a voucher can be used: its batch's merchants (its category, or the batch's own list).
+// A dialog like the QR's: focus moves into it and back; Esc closes it.
+let placesFrom = null;
+function openPlaces(voucher) {
+  placesFrom = document.activeElement;
+  $("places-title").textContent = `可用商户 · ${voucher.title}`;
+  $("places-rule").textContent = `${CATEGORY_NAMES[voucher.category]}类商户，满${yuan(voucher.min_spend_fen)}可用`;
+  $("places-modal").hidden = false;
+  $("places-close").focus();
+  showMerchants($("places"), new URLSearchParams({ batch_id: String(voucher.batch_id), limit: "20" }));
+}
+function closePlaces() {
+  $("places-modal").hidden = true;
+  if (placesFrom && placesFrom.isConnected) placesFrom.focus();
+}
+$("places-close").addEventListener("click", closePlaces);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && !$("places-modal").hidden) closePlaces();
+});
 
 // --- lottery entries -------------------------------------------------------------------
 
@@ -296,7 +339,11 @@ async function loadWallet() {
               el("p", { class: "code" }, grouped(v.code)),
               el("div", { class: "muted" },
                 v.status === "redeemed" ? `使用于 ${dateTime(v.redeemed_at)}` : `有效期至 ${dateTime(v.expires_at)}`),
-              v.status === "active" ? el("button", { onclick: () => openQr(v) }, "出示二维码") : null))
+              v.status === "active"
+                ? el("div", { class: "row" },
+                  el("button", { type: "button", onclick: () => openQr(v) }, "出示二维码"),
+                  el("button", { type: "button", class: "secondary", onclick: () => openPlaces(v) }, "可用商户"))
+                : null))
         : [el("div", { class: "card muted" }, "这里还没有券")]),
     );
   } catch (error) {

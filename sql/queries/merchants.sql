@@ -1,9 +1,9 @@
 -- owner: service/domain/merchants.py
 -- name: insert_merchant
 INSERT INTO merchants (name, category, credit_code, district, address, contact_phone, api_key_hash,
-                       daily_subsidy_cap_fen, account_name, account_no)
+                       daily_subsidy_cap_fen, account_name, account_no, street, lat, lng, hours)
 VALUES (:name, :category, :credit_code, :district, :address, :contact_phone, :api_key_hash,
-        :daily_subsidy_cap_fen, :account_name, :account_no)
+        :daily_subsidy_cap_fen, :account_name, :account_no, :street, :lat, :lng, :hours)
 RETURNING *;
 
 -- name: get_merchant
@@ -20,7 +20,7 @@ WHERE (:category::text IS NULL OR category = :category) AND (:status::text IS NU
 ORDER BY id;
 
 -- name: update_merchant
--- Null leaves a field as it is.
+-- Null leaves a field as it is; the position and the hours may also be removed (null given).
 UPDATE merchants SET
     status = coalesce(:status, status),
     name = coalesce(:name, name),
@@ -30,6 +30,10 @@ UPDATE merchants SET
     daily_subsidy_cap_fen = CASE WHEN :cap_given THEN :cap ELSE daily_subsidy_cap_fen END,
     account_name = coalesce(:account_name, account_name),
     account_no = coalesce(:account_no, account_no),
+    street = coalesce(:street, street),
+    lat = CASE WHEN :position_given THEN :lat ELSE lat END,
+    lng = CASE WHEN :position_given THEN :lng ELSE lng END,
+    hours = CASE WHEN :hours_given THEN :hours ELSE hours END,
     updated_at = now()
 WHERE id = :merchant_id
 RETURNING *;
@@ -37,3 +41,8 @@ RETURNING *;
 -- name: merchant_categories
 -- The category of each of the given merchants that exists.
 SELECT id, category FROM merchants WHERE id = ANY(:merchant_ids::bigint[]);
+
+-- name: replace_api_key
+-- A fresh owner key: the old one stops signing in from this commit on.
+UPDATE merchants SET api_key_hash = :api_key_hash, updated_at = now()
+WHERE id = :merchant_id;

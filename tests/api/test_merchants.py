@@ -71,6 +71,10 @@ async def test_create_returns_the_whole_merchant_and_an_api_key(api: Api) -> Non
         "daily_subsidy_cap_fen": None,
         "account_name": None,
         "account_no": None,
+        "street": None,
+        "lat": None,
+        "lng": None,
+        "hours": None,
         "created_at": merchant["created_at"],
         "updated_at": merchant["updated_at"],
     }

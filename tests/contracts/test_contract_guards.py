@@ -31,6 +31,7 @@ PUBLIC_PATHS = {
     ("GET", "/api/v1/about"),
     ("GET", "/"),
     ("GET", "/cashier"),
+    ("GET", "/join"),
     ("GET", "/bureau"),
     ("GET", "/bureau/money"),  # the page only: its data come from bureau-only endpoints
     ("GET", "/bureau/bulletin"),  # likewise
@@ -42,6 +43,9 @@ PUBLIC_PATHS = {
     ("POST", "/api/v1/auth/bureau"),
     ("POST", "/api/v1/auth/otp"),
     ("POST", "/api/v1/auth/resident"),
+    ("POST", "/api/v1/auth/merchant-key"),  # an SMS code to the merchant's contact phone
+    ("GET", "/api/v1/merchants"),  # the directory: nothing personal in it
+    ("POST", "/api/v1/merchant-applications"),  # an SMS code to the applicant's phone
 }
 BUREAU_ONLY = [
     ep for ep in all_endpoints() if ep.path.startswith(("/api/v1/admin", "/api/v1/stats"))

@@ -12,6 +12,7 @@ from typing import Any
 
 from service.app import all_endpoints
 from tests.conftest import Api
+from tests.support.applications import apply
 from tests.support.downloads import XLSX, csv_body, csv_rows, sheet_rows, workbook_sheet
 from tests.support.money import ACCOUNT, EXPORTS, export, with_account
 from tests.support.shops import DAY, batch, redeem, settle
@@ -60,6 +61,7 @@ async def festival_day(api: Api) -> dict[str, Any]:
     await settle(api, DAY)
     await with_account(api, mall.id, ACCOUNT["account_no"])
     made = await export(api, uuid.uuid4().hex)
+    await apply(api, name="=蓝海超市(槐荫店)")  # a pending application, named like a formula
     return {"mall": mall, "export": made}
 
 
@@ -92,6 +94,11 @@ def downloads(api: Api, day: dict[str, Any]) -> dict[str, tuple[str, dict[str, A
         ),
         "/api/v1/admin/jobs": ("/api/v1/admin/jobs", {}, api.bureau),
         "/api/v1/admin/audit": ("/api/v1/admin/audit", {}, api.bureau),
+        "/api/v1/admin/merchant-applications": (
+            "/api/v1/admin/merchant-applications",
+            {},
+            api.bureau,
+        ),
     }
 
 

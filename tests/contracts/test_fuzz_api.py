@@ -157,9 +157,17 @@ async def _seed_flags(url: str) -> dict[str, dict[str, object]]:
                 status,
                 json.dumps({"redemption_ids": [redemption["id"]]}),
             )
+        application = await conn.fetchval(
+            "INSERT INTO merchant_applications (name, credit_code, category, district, address,"
+            " street, contact_phone, account_name, account_no, submitted_at)"
+            " VALUES ('待审核的店', '91370104MA00000131', 'dining', '槐荫区', '营市街1号',"
+            " '营市街街道', '13812345678', '待审核的店', '6222020200112233445', now())"
+            " RETURNING id"
+        )
     finally:
         await conn.close()
     return {
+        "review_application": {"id": application},
         "review_flag": {"id": ids["open"]},
         "release_flag": {"id": ids["confirmed"]},
         "flag_timeline": {"id": ids["open"]},

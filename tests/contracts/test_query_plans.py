@@ -182,6 +182,76 @@ async def test_the_bureaus_hot_reads_use_their_indexes(db_url: str) -> None:
         await conn.close()
 
 
+# Merchants all over Shandong (lat 34.5–38.3, lng 114.8–122.7), a fifth suspended, a tenth with
+# no position: big enough that reading them all would cost.
+DIRECTORY_MERCHANTS = """
+INSERT INTO merchants (name, category, credit_code, district, address, contact_phone,
+                       api_key_hash, status, street, lat, lng, hours)
+SELECT '商户' || i, (ARRAY['shopping', 'dining', 'culture_tourism', 'auto'])[1 + i % 4],
+       '91370104MA' || lpad(i::text, 8, '0'), '槐荫区', '地址' || i, '13812345678', '\\x00',
+       CASE WHEN i % 5 = 0 THEN 'suspended' ELSE 'active' END, '街道' || (i % 40),
+       CASE WHEN i % 10 = 3 THEN NULL ELSE 34.5 + (i::bigint * 7919 % 3800) / 1000.0 END,
+       CASE WHEN i % 10 = 3 THEN NULL ELSE 114.8 + (i::bigint * 104729 % 7900) / 1000.0 END,
+       '09:00-21:00'
+FROM generate_series(1, $1::int) i
+"""
+
+
+async def test_the_directory_reads_use_their_indexes(db_url: str) -> None:
+    """Nearest first reads a bounding box off merchants_active_position_idx (the exact
+    distance is computed for the box's rows alone), and the street order walks
+    merchants_active_street_idx from the cursor's place: neither reads every merchant."""
+    conn = await asyncpg.connect(db_url)
+    try:
+        await conn.execute(DIRECTORY_MERCHANTS, 50_000)
+        await conn.execute("ANALYZE merchants")
+        filters = {"category": None, "street": None, "name_like": None, "minute": None}
+        # A 2 km box around 槐荫区 (what the first try of a page asks).
+        near = {
+            **filters,
+            "batch_id": None,
+            "lat": 36.665,
+            "lng": 116.95,
+            "lat_min": 36.647,
+            "lat_max": 36.683,
+            "lng_min": 116.927,
+            "lng_max": 116.973,
+            "radius_m": 2000,
+            "after_m": -1,
+            "after_id": 0,
+            "limit": 21,
+        }
+        by_street = {
+            **filters,
+            "batch_id": None,
+            "unplaced_only": False,
+            "after_id": None,
+            "after_no_street": None,
+            "after_street": None,
+            "after_name": None,
+            "limit": 21,
+        }
+        later_page = {
+            **by_street,
+            "after_id": 1234,
+            "after_no_street": False,
+            "after_street": "街道17",
+            "after_name": "商户1234",
+        }
+        for name, params, index in (
+            ("directory_near", near, "merchants_active_position_idx"),
+            ("directory_near", {**near, "category": "dining", "minute": 600}, None),
+            ("directory_by_street", by_street, "merchants_active_street_idx"),
+            ("directory_by_street", later_page, "merchants_active_street_idx"),
+        ):
+            plan = await plan_of(conn, name, params)
+            text = json.dumps(plan)
+            assert "merchants" not in scanned(plan), (name, json.dumps(plan, indent=1)[:3000])
+            assert index is None or index in text, (name, json.dumps(plan, indent=1)[:3000])
+    finally:
+        await conn.close()
+
+
 OUTBOX = """
 INSERT INTO messages (dedupe_key, kind, phone_masked, person, text, status, attempts,
                       next_attempt_at, provider_message_id, sent_at, created_at, updated_at,

@@ -69,6 +69,15 @@ try {
   await page.click("#wallet .voucher button");
   await page.waitForFunction(() => document.getElementById("qr-image").naturalWidth > 0);
   await audit("qr dialog");
+  await page.keyboard.press("Escape");
+  await page.waitForSelector("#qr-modal", { hidden: true });
+  await page.click("#wallet .voucher button.secondary");
+  await page.waitForSelector("#places .place, #places .card");
+  await audit("places");
+  await page.keyboard.press("Escape");
+  await page.click("#tab-nearby");
+  await page.waitForSelector("#nearby .place, #nearby .card");
+  await audit("nearby");
   console.log(JSON.stringify(results));
 } finally {
   await browser.close();

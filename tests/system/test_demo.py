@@ -22,11 +22,14 @@ from service.db import Database
 from service.demo import cash_out
 from service.demo import turnover as demo_turnover
 from service.demo.loader import FIRST_DAY, load_demo
+from service.demo.places import STREETS
 from service.domain import audit, budget, ledger, lottery, recovery
 from service.domain.lottery import verify_record
 from service.errors import DomainError
+from service.schemas.merchants import HOURS
 from service.views.lottery import draw_record_text
 from tests.conftest import create_database, drop_database, with_database
+from tests.support.downloads import csv_body
 from tests.support.processes import FESTIVAL, ROOT, festival_env, free_port
 from tests.support.scenario import TZ, assert_daily_rows_match_raw_rows, assert_every_fen_settled
 from tests.system.conftest import DEMO_SCALE
@@ -97,6 +100,34 @@ async def test_the_demo_has_a_month_of_festival_in_four_categories(demo_db: Any)
     assert holiday > weekend > workdays
     assert statuses["redeemed"] > 0 and statuses["expired"] > 0 and reversed_ > 0
     assert credentials["bureau"]["username"] and credentials["merchant"]["api_key"]
+
+
+async def test_the_demo_merchants_have_huaiyin_streets_places_and_hours(demo_db: Any) -> None:
+    url, _ = demo_db
+    conn = await asyncpg.connect(url)
+    try:
+        merchants = await conn.fetch("SELECT * FROM merchants ORDER BY id")
+        applications = await conn.fetch("SELECT * FROM merchant_applications ORDER BY id")
+        night_open = await conn.fetchval(
+            "SELECT count(*) FROM merchants WHERE hours_open_at(hours, 23 * 60 + 30)"
+        )
+    finally:
+        await conn.close()
+    assert {m["street"] for m in merchants} <= set(STREETS)
+    assert len({m["street"] for m in merchants}) >= 12  # spread over the district
+    for m in merchants:
+        assert 36.62 <= m["lat"] <= 36.72 and 116.88 <= m["lng"] <= 117.00, m["name"]
+        assert HOURS.regex.fullmatch(m["hours"]), m["hours"]
+    by_name = {m["name"]: m for m in merchants}
+    assert by_name["槐荫烧烤大排档"]["hours"] in ("17:00-02:00", "18:00-03:00")  # past midnight
+    assert by_name["匡山汽车大世界"]["street"] == "匡山街道"
+    assert 3 <= night_open < len(merchants) / 4  # a few places for a late supper
+    # Two businesses wait for the bureau's answer, on streets of the district too.
+    assert [(a["status"], a["street"] in STREETS) for a in applications] == [
+        ("submitted", True),
+        ("submitted", True),
+    ]
+    assert all(credit_code_error(a["credit_code"]) is None for a in applications)
 
 
 async def test_the_demo_auto_lotteries_were_drawn_verifiably_and_recycled(demo_db: Any) -> None:
@@ -332,14 +363,19 @@ async def test_the_same_seed_gives_the_same_festival(
             " redemptions_reversed, subsidy_fen, sales_fen, computed_at FROM stats_daily"
             " ORDER BY date, category"
         )
-        rows = []
+        places = "SELECT name, street, lat, lng, hours, credit_code FROM merchants ORDER BY id"
+        pending = "SELECT name, credit_code, contact_phone, lat, lng FROM merchant_applications"
+        rows, where, waiting = [], [], []
         for target in (url, other):
             conn = await asyncpg.connect(target)
             try:
                 rows.append([tuple(r) for r in await conn.fetch(query)])
+                where.append([tuple(r) for r in await conn.fetch(places)])
+                waiting.append(sorted(tuple(r) for r in await conn.fetch(pending)))
             finally:
                 await conn.close()
         assert rows[0] == rows[1] and len(rows[0]) > 100
+        assert where[0] == where[1] and waiting[0] == waiting[1] and len(waiting[0]) == 2
     finally:
         await drop_database(server_url, name)
 
@@ -379,7 +415,7 @@ def test_make_run_loads_the_demo_and_its_printed_commands_work(
             check=False,
         )
         assert result.returncode == 0, result.stderr
-        output = result.stdout.splitlines()
+        output = csv_body(result.stdout).splitlines()  # the first command's CSV, BOM first
         assert output[0].startswith("date,category,vouchers_claimed,vouchers_redeemed")
         assert output[1].startswith("2020-05-01,auto,")
         assert '"status":"completed"' in output[-1] and '"discount_fen":1000' in output[-1]

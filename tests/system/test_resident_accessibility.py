@@ -205,6 +205,17 @@ async def walk_the_views(page: Any, mode: str) -> dict[str, float]:
     await shot(page, f"resident-{mode}-qr")
     await page.keyboard.press("Escape")
     await page.wait_for_selector("#qr-modal", state="hidden")
+    await page.locator("#wallet .voucher button", has_text="可用商户").first.click()
+    await page.wait_for_selector("#places .place, #places .card")
+    assert await page.evaluate("document.activeElement.id") == "places-close"
+    await assert_tappable_and_legible(page, f"{mode} places")
+    await shot(page, f"resident-{mode}-places")
+    await page.keyboard.press("Escape")
+    await page.wait_for_selector("#places-modal", state="hidden")
+    await page.click("#tab-nearby")
+    await page.wait_for_selector("#nearby .place, #nearby .card")
+    await assert_tappable_and_legible(page, f"{mode} nearby")
+    await shot(page, f"resident-{mode}-nearby")
     return sizes
 
 
@@ -313,6 +324,6 @@ async def test_lighthouse_scores_100_for_accessibility_in_both_text_sizes(
             "node", "tests/support/lighthouse_views.mjs", resident.base, resident.token, mode
         )
         views = json.loads(out.strip().splitlines()[-1])
-        assert set(views) == {"batches", "entries", "wallet", "qr dialog"}
+        assert set(views) == {"batches", "entries", "wallet", "qr dialog", "places", "nearby"}
         for view, found in views.items():
             assert found["score"] == 1, (mode, view, found["failing"])
