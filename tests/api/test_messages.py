@@ -9,6 +9,8 @@ from service import keys
 from service.domain import messages
 from service.vocabulary import APPLICATION_DECISION
 from tests.conftest import Api, assert_error, assert_invalid, assert_queries_invalid
+from tests.support.applications import APPLICATIONS, PHONE, apply
+from tests.support.factories import credit_code
 from tests.support.lottery import ENTRIES, lottery_batch
 from tests.support.messages import OUTBOX, PREFERENCES, phone, send, signed_in, sql
 
@@ -180,3 +182,41 @@ async def test_bad_outbox_queries_are_400(api: Api) -> None:
         " ?before_id=0 ?before_id=-1 ?before_id=١٢ ?before_id=9223372036854775808 ?page=2",
         api.bureau,
     )
+
+
+async def test_an_application_decision_reaches_the_applicant_once(api: Api) -> None:
+    """Queued in the review's transaction, to the application's phone (sealed), sent by the
+    job; a second review changes nothing; a long rejection note is cut to one SMS."""
+    _, first = await apply(api)
+    _, second = await apply(api, contact_phone=phone(5), credit_code=credit_code())
+    decisions = {}
+    for submitted, decision, note in (
+        (first, "approve", "材料齐全，同意"),
+        (second, "reject", "经营地址不在槐荫区。" * 50),
+    ):
+        _, decisions[decision] = await api.call(
+            "POST",
+            f"{APPLICATIONS}/{submitted['id']}/review",
+            json={"decision": decision, "note": note},
+            headers=api.bureau,
+            expect=200,
+        )
+    status, body = await api.call(
+        "POST",
+        f"{APPLICATIONS}/{first['id']}/review",
+        json={"decision": "reject", "note": "再审"},
+        headers=api.bureau,
+    )
+    assert_error(status, body, 409, "already_reviewed")
+    queued = await sql(api, "SELECT * FROM messages ORDER BY id")
+    assert [(m["kind"], m["dedupe_key"], m["phone_masked"]) for m in queued] == [
+        ("application_decision", f"application:{first['id']}", "139****5678"),
+        ("application_decision", f"application:{second['id']}", "139****0005"),
+    ]
+    assert all(m["phone_enc"] is not None and m["resident_id"] is None for m in queued)
+    await send(api)
+    assert [(m.phone, m.text) for m in api.sms.messages] == [
+        (PHONE, decisions["approve"]["message"]),
+        (phone(5), decisions["reject"]["message"][:499] + "…"),
+    ]
+    assert all(m["phone_enc"] is None for m in await sql(api, "SELECT * FROM messages"))
