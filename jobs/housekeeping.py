@@ -11,7 +11,7 @@ from service.domain import rate_limits
 
 IDEMPOTENCY_KEEP = timedelta(days=7)
 FREQUENT_RUNS_KEEP = timedelta(days=3)
-FREQUENT_JOBS = ["intraday_refresh", "expiry_sweep", "lottery_draw"]
+FREQUENT_JOBS = ["intraday_refresh", "expiry_sweep", "lottery_draw", "send_messages"]
 
 
 async def run(tx: Conn, ctx: RunContext) -> int:

@@ -8,4 +8,4 @@ from service.domain import lottery
 
 
 async def run(tx: Conn, ctx: RunContext) -> int:
-    return await lottery.draw_due(tx, ctx.now)
+    return await lottery.draw_due(tx, ctx.now, tz=ctx.tz)

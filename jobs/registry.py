@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from jobs import expiry, housekeeping, lottery, recovery, risk, rollup, settlement
+from jobs import expiry, housekeeping, lottery, messages, recovery, risk, rollup, settlement
 from jobs.context import RunContext
 from service.db import Conn
 
@@ -75,6 +75,13 @@ JOBS: list[JobSpec] = [
         "* * * * *",
         "draw every lottery batch whose draw time has passed (each once)",
         lottery.run,
+        daily=False,
+    ),
+    JobSpec(
+        "send_messages",
+        "* * * * *",
+        "queue the expiry reminders come due, then send the outbox's SMS (none 21:00–08:00)",
+        messages.run,
         daily=False,
     ),
     JobSpec(

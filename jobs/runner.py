@@ -21,6 +21,7 @@ from jobs.rollup import festival_days
 from service.clock import Clock
 from service.db import Conn, Database
 from service.domain import ledger
+from service.domain.messages import Delivery
 from service.settings import RiskRules, Settings
 from service.timefmt import business_day
 
@@ -70,12 +71,14 @@ class JobRunner:
         tz: Any,
         risk: RiskRules | None = None,
         baseline_year: int = Settings.baseline_year,
+        delivery: Delivery | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.tz = tz
         self.risk = risk or RiskRules()
         self.baseline_year = baseline_year
+        self.delivery = delivery
 
     async def run(self, job: JobSpec, period: str, day: date, *, force: bool = False) -> RunResult:
         started = self.clock.now()
@@ -103,6 +106,9 @@ class JobRunner:
                     risk=self.risk,
                     baseline_year=self.baseline_year,
                     real_now=self.clock.real_now(),
+                    db=self.db,
+                    clock=self.clock,
+                    delivery=self.delivery,
                 )
                 rows = await job.run(tx, context)
                 partly = "; ".join(context.failures)[:2000] or None

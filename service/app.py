@@ -28,6 +28,7 @@ from service.api import (
     logins,
     lottery,
     merchants,
+    messages,
     pages,
     payments,
     persons,
@@ -45,7 +46,9 @@ from service.domain import server_keys
 from service.domain.claims import ClaimCombiner
 from service.domain.drill import following
 from service.domain.logins import SmsSender
+from service.domain.messages import Delivery
 from service.domain.persons import Bindings
+from service.domain.phones import PhoneCipher
 from service.domain.redemptions import RedemptionCombiner
 from service.http import Endpoint, add_routes
 from service.metrics import Metrics
@@ -70,6 +73,7 @@ ROUTE_TABLES = [
     persons.routes,
     claims.routes,
     lottery.routes,
+    messages.routes,
     redemptions.routes,
     cashiers.routes,
     stats.routes,
@@ -112,6 +116,7 @@ def create_app(
     app[keys.BINDINGS] = Bindings()
     app[keys.METRICS] = Metrics()
     app[keys.SMS] = sms or sms_sender_from_setting(settings.sms_sender)
+    app[keys.PHONES] = PhoneCipher(settings.phone_key_bytes())
     endpoints = all_endpoints()
     add_routes(app, endpoints)
     app[system.OPENAPI] = build_spec(endpoints)
@@ -130,12 +135,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     resolved = dataclasses.replace(settings, database_url=database_url(settings))
     # `festival serve` migrated before it started serving.
     # Requests get a bounded pool; the jobs this process runs (or starts for the bureau) a
-    # small one of their own, with no statement timeout, that never takes requests' connections.
+    # small one of their own, with no statement timeout, that never takes requests' connections
+    # (one more than a run holds: send_messages commits its work beside its run's transaction).
     # A drill clock follows the stored offset from before the first request to the last.
     clock = app[keys.CLOCK]
     async with (
         open_database(resolved, migrate=False, bounded=True) as db,
-        open_database(resolved, min_size=1, max_size=2, migrate=False) as jobs_db,
+        open_database(resolved, min_size=1, max_size=3, migrate=False) as jobs_db,
         following(db, clock),
     ):
         app[keys.DB] = db
@@ -153,13 +159,28 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             render=lambda redemption: redemption_text(redemption, settings.tz),
         )
         app[keys.JOBS] = JobRunner(
-            jobs_db, clock, tz=settings.tz, risk=settings.risk, baseline_year=settings.baseline_year
+            jobs_db,
+            clock,
+            tz=settings.tz,
+            risk=settings.risk,
+            baseline_year=settings.baseline_year,
+            delivery=delivery(settings, app[keys.SMS], app[keys.PHONES]),
         )
         yield
         await app[keys.CLAIMS].close()
         await app[keys.REDEMPTIONS].close()
         if app[keys.BACKGROUND]:
             await asyncio.gather(*app[keys.BACKGROUND], return_exceptions=True)
+
+
+def delivery(settings: Settings, sender: SmsSender, cipher: PhoneCipher) -> Delivery:
+    """How the send_messages job sends, by the settings."""
+    return Delivery(
+        sender=sender,
+        cipher=cipher,
+        lease_s=settings.sms_lease_s,
+        concurrency=settings.sms_concurrency,
+    )
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:

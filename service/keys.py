@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from service.domain.claims import ClaimCombiner
     from service.domain.logins import SmsSender
     from service.domain.persons import Bindings
+    from service.domain.phones import PhoneCipher
     from service.domain.redemptions import RedemptionCombiner
     from service.metrics import Metrics
     from service.settings import Settings
@@ -26,6 +27,8 @@ CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 VERIFIER: web.AppKey[TokenVerifier] = web.AppKey("verifier")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 SMS: web.AppKey[SmsSender] = web.AppKey("sms")
+# Seals and opens residents' phones (FESTIVAL_PHONE_KEY).
+PHONES: web.AppKey[PhoneCipher] = web.AppKey("phones")
 CLAIMS: web.AppKey[ClaimCombiner] = web.AppKey("claims")
 REDEMPTIONS: web.AppKey[RedemptionCombiner] = web.AppKey("redemptions")
 JOBS: web.AppKey[JobRunner] = web.AppKey("jobs")

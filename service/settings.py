@@ -91,6 +91,14 @@ class Settings:
     # Honour X-Forwarded-For from a reverse proxy (deploy/) for per-IP rate limits.
     trust_forwarded_for: bool = False
     sms_sender: str = "log"
+    # AES-256 key of the residents' phones at rest (32 bytes; FESTIVAL_PHONE_KEY, 64 hex
+    # characters). None: the one generated into the data folder (phone_key_bytes()).
+    phone_key: bytes | None = field(default=None, repr=False)
+    # The send_messages job: how long a sender holds the messages it leased (seconds, in the
+    # database's time; a provider call is given up after as long), and how many provider
+    # calls it makes at once.
+    sms_lease_s: float = 300.0
+    sms_concurrency: int = 16
     # The key the city identity platform derives its `pid` with (HMAC-SHA256 of the phone
     # number, hex): SMS sign-ins derive the same, so one person is one person in both. None:
     # the service's own phone pepper (SMS accounts are then persons of their own).
@@ -102,6 +110,13 @@ class Settings:
     # A drill (演练, FESTIVAL_DRILL): business time is real time plus an offset kept in the
     # database, which the bureau moves forward (API.md, "Drill clock").
     drill: bool = False
+
+    def phone_key_bytes(self) -> bytes:
+        """The phones' key: FESTIVAL_PHONE_KEY's, else the one generated once into the data
+        folder (as the JWT secret is), which every process sharing that folder reads."""
+        if self.phone_key is not None:
+            return self.phone_key
+        return phone_key_in(self.data_dir)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -116,6 +131,8 @@ class Settings:
         secret = env.get("FESTIVAL_JWT_SECRET") or _stored_secret(data_dir)
         if len(secret.encode()) < 32:
             raise SystemExit("FESTIVAL_JWT_SECRET must be at least 32 bytes (RFC 7518 §3.2)")
+        if _int(env, "FESTIVAL_SMS_CONCURRENCY", cls.sms_concurrency) < 1:
+            raise SystemExit("FESTIVAL_SMS_CONCURRENCY must be at least 1")
         key_file = env.get("FESTIVAL_JWT_PUBLIC_KEY_FILE")
         if key_file:
             public_key = Path(key_file).read_text()
@@ -143,6 +160,9 @@ class Settings:
                 env.get("FESTIVAL_TRUST_FORWARDED_FOR"), cls.trust_forwarded_for
             ),
             sms_sender=env.get("FESTIVAL_SMS_SENDER") or cls.sms_sender,
+            phone_key=_phone_key(env.get("FESTIVAL_PHONE_KEY") or _stored_phone_key(data_dir)),
+            sms_lease_s=_float(env, "FESTIVAL_SMS_LEASE", cls.sms_lease_s),
+            sms_concurrency=_int(env, "FESTIVAL_SMS_CONCURRENCY", cls.sms_concurrency),
             pid_key=env.get("FESTIVAL_PID_KEY") or None,
             access_log=_bool(env.get("FESTIVAL_ACCESS_LOG"), cls.access_log),
             risk=RiskRules.from_env(env),
@@ -152,12 +172,39 @@ class Settings:
 
 
 def _stored_secret(data_dir: Path) -> str:
-    """A random secret generated once and kept in the data folder (mode 0600)."""
-    path = data_dir / "jwt_secret"
+    return _stored(data_dir, "jwt_secret", secrets.token_urlsafe(48))
+
+
+def phone_key_in(data_dir: Path) -> bytes:
+    """The phone key kept in (or generated into) a data folder."""
+    return _phone_key(_stored_phone_key(data_dir))
+
+
+def _stored_phone_key(data_dir: Path) -> str:
+    return _stored(data_dir, "phone_key", secrets.token_hex(PHONE_KEY_BYTES))
+
+
+PHONE_KEY_BYTES = 32  # AES-256
+
+
+def _phone_key(text: str) -> bytes:
+    raw = text.strip()
+    if len(raw) != 2 * PHONE_KEY_BYTES or not all(c in "0123456789abcdefABCDEF" for c in raw):
+        raise SystemExit(
+            f"FESTIVAL_PHONE_KEY must be {PHONE_KEY_BYTES} bytes written as"
+            f" {2 * PHONE_KEY_BYTES} hex characters (e.g. `openssl rand -hex 32`)"
+        )
+    return bytes.fromhex(raw)
+
+
+def _stored(data_dir: Path, name: str, new: str) -> str:
+    """A random secret generated once and kept in the data folder (mode 0600): `new` unless
+    the file is there already."""
+    path = data_dir / name
     if path.exists():
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
+    secret = new
     # O_EXCL: two processes starting at once keep the first one's secret.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -8,7 +8,7 @@ rules and handlers all read these, and it imports nothing of the service.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, time
 
 # The four categories of the 春暖槐荫消费节 (names in each language: the categories table).
 CATEGORIES = ("shopping", "dining", "culture_tourism", "auto")
@@ -64,6 +64,23 @@ REVERSAL_CHURN = "reversal_churn"
 RISK_RULES = (REPEAT_PAIR, THRESHOLD_HUGGING, BURST, REVERSAL_CHURN)
 FLAG_STATUSES = ("provisional", "open", "withdrawn", "dismissed", "confirmed")
 REVIEW_DECISIONS = {"dismiss": "dismissed", "confirm": "confirmed"}
+
+# Messages (SMS): what a message is about, where it is in the outbox, why one was not sent.
+LOTTERY_RESULT = "lottery_result"
+EXPIRY_REMINDER = "expiry_reminder"
+APPLICATION_DECISION = "application_decision"
+MESSAGE_KINDS = (LOTTERY_RESULT, EXPIRY_REMINDER, APPLICATION_DECISION)
+MESSAGE_STATUSES = ("queued", "sending", "sent", "failed", "skipped")
+SKIP_REASONS = ("no_phone", "opted_out", "daily_cap")
+# An unused voucher is reminded of on the festival days this many days before its expiry day
+# (the nearer first: a day's 1-day reminders come due before its 3-day ones, so the daily cap
+# keeps the more urgent).
+REMINDER_LEAD_DAYS = (1, 3)
+# At most this many reminder messages reach a person on a festival day.
+REMINDERS_PER_PERSON_DAY = 2
+# No message is sent from 21:00 to 08:00 festival time; what falls due then waits for 08:00.
+QUIET_FROM = time(21, 0)
+QUIET_UNTIL = time(8, 0)
 
 # A list the bureau may download: as JSON, as CSV, or as an Excel workbook.
 FORMATS = ("json", "csv", "xlsx")

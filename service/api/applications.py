@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from service import keys
 from service.api.logins import sign_in
 from service.csvout import table_response
 from service.db import Conn
@@ -79,5 +80,6 @@ async def review_application(call: Call) -> web.StreamResponse:
         application_id=call.path_id(),
         decision=call.body["decision"],
         note=call.body["note"],
+        phones=call.app[keys.PHONES],
     )
     return call.answer(application(decided.application, message=decided.message))

@@ -36,7 +36,14 @@ def client_ip(call: Call) -> str:
 def sign_in(call: Call) -> logins.SignIn:
     pepper = call.app[keys.SERVER_KEYS]["phone_pepper"]
     # Real time, whatever a drill's clock says: login codes expire and limits reset for people.
-    return logins.SignIn(call.db, call.settings, pepper, client_ip(call), call.clock.real_now())
+    return logins.SignIn(
+        call.db,
+        call.settings,
+        pepper,
+        client_ip(call),
+        call.clock.real_now(),
+        phones=call.app[keys.PHONES],
+    )
 
 
 @routes.post(

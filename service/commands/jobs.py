@@ -56,14 +56,25 @@ def cmd_jobs_backfill(args: argparse.Namespace) -> int:
 
 async def with_runner(settings: Settings, work: Callable[[JobRunner], Awaitable[T]]) -> T:
     from jobs.runner import JobRunner
+    from service.app import delivery
     from service.db import open_database
     from service.domain import drill
+    from service.domain.phones import PhoneCipher
+    from service.sms import sms_sender_from_setting
 
-    # In a drill, one more connection: the drill clock's follower must not wait behind runs.
-    async with open_database(settings, min_size=1, max_size=3 if settings.drill else 2) as db:
+    # One connection more than a run holds (send_messages commits its work beside its run's
+    # transaction), and in a drill one more: the drill clock's follower must not wait behind
+    # runs.
+    async with open_database(settings, min_size=1, max_size=4 if settings.drill else 3) as db:
         clock = await drill.clock_for(db, settings.drill)
+        sender = sms_sender_from_setting(settings.sms_sender)
         runner = JobRunner(
-            db, clock, tz=settings.tz, risk=settings.risk, baseline_year=settings.baseline_year
+            db,
+            clock,
+            tz=settings.tz,
+            risk=settings.risk,
+            baseline_year=settings.baseline_year,
+            delivery=delivery(settings, sender, PhoneCipher(settings.phone_key_bytes())),
         )
         return await work(runner)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from service.db import Database
 from service.domain.audit import Actor
+from service.domain.phones import PhoneCipher
 
 FIRST_DAY = date(2020, 5, 1)
 DAYS = 31
@@ -154,8 +155,10 @@ class DemoState:
         self.turnover_rng = random.Random(seed * 7919 + 1)
         # So do the merchants' places (街道, position, hours) and the pending applications.
         self.places_rng = random.Random(seed * 6151 + 2)
+        # And the residents' phones (service/demo/messages.py).
+        self.phones_rng = random.Random(seed * 104_729 + 3)
         # So do the cashiers, their notes and which vouchers are used together.
-        self.till_rng = random.Random(seed * 104_729 + 3)
+        self.till_rng = random.Random(seed * 130_363 + 5)
         self.cashiers: dict[int, list[int]] = {}  # merchant → its cashiers' ids
         self.cashier_keys: dict[int, str] = {}  # cashier → its api key
         self.receipts: dict[int, int] = defaultdict(int)  # merchant → receipts printed
@@ -172,6 +175,8 @@ class DemoState:
         self.api_keys: dict[int, str] = {}
         self.planted: dict[str, int] = {}  # cash_out.PLANTED's kinds → merchant id
         self.bank_files = 0
+        # Seals the phones of the residents who signed in by SMS (service/demo/messages.py).
+        self.phones: PhoneCipher | None = None
 
     def at(self, day: date, seconds: float) -> datetime:
         return datetime.combine(day, time(), self.tz) + timedelta(seconds=seconds)

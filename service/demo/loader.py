@@ -36,6 +36,7 @@ from service.demo import (
     claims,
     lottery,
     merchants,
+    messages,
     redemptions,
     sales,
 )
@@ -53,9 +54,11 @@ from service.demo.festival import (
 from service.demo.places import MERCHANTS
 from service.domain import logins, server_keys
 from service.domain.context import Context
+from service.domain.messages import Delivery
+from service.domain.phones import PhoneCipher
 from service.errors import DomainError, ErrorCode
 from service.progress import progress
-from service.settings import Settings
+from service.settings import Settings, phone_key_in
 
 
 class DemoLoader(DemoState):
@@ -69,18 +72,29 @@ class DemoLoader(DemoState):
         await sales.takings(self)
         await batches.create(self)
         residents = [f"demo-r{i:05d}" for i in range(max(10, int(RESIDENTS * self.scale)))]
+        await messages.residents(self, residents)
         # The nightly jobs run as they would have: each day's rollup at 00:05 and its
-        # settlement at 00:30 the next morning.
+        # settlement at 00:30 the next morning; send_messages each morning and after the
+        # draws, through a sender that sends nothing.
         clock = FixedClock(self.at(FIRST_DAY, 0))
-        runner = JobRunner(self.db, clock, tz=self.tz, baseline_year=BASELINE_YEAR)
+        assert self.phones is not None
+        runner = JobRunner(
+            self.db,
+            clock,
+            tz=self.tz,
+            baseline_year=BASELINE_YEAR,
+            delivery=Delivery(messages.DemoSender(), self.phones, concurrency=500),
+        )
         # Vouchers claimed at the end of May are used (or expire) into June.
         total = DAYS + len(USE_DAY_WEIGHTS) + 1
         for n in range(total):
             day = FIRST_DAY + timedelta(days=n)
+            await messages.morning(self, day, runner, clock)
             if n < DAYS:
                 await claims.mules(self, day)  # bots claim at the opening second
                 await claims.first_come(self, day, residents)
                 await lottery.rounds(self, day, residents, runner, clock)
+                await messages.after_draws(self, day, runner, clock)
             await redemptions.play(self, day)
             if n == DAYS - 1:
                 await sales.baselines_2019(self)
@@ -109,8 +123,10 @@ async def load_demo(
     scale: float = 1.0,
     report: Callable[[int, int, str], None] = lambda *_: None,
     now: datetime | None = None,
+    phones: PhoneCipher | None = None,
 ) -> dict[str, Any]:
-    """Load the demo into an empty database; returns what a newcomer needs to try it."""
+    """Load the demo into an empty database; returns what a newcomer needs to try it.
+    `phones` seals the residents' phones (by default with the data folder's phone key)."""
     if not await is_empty(db):
         raise DomainError(
             ErrorCode.CONFLICT,
@@ -118,6 +134,7 @@ async def load_demo(
             "the demo loads only into an empty database",
         )
     loader = DemoLoader(db, tz, seed=seed, scale=scale, report=report)
+    loader.phones = phones or PhoneCipher(phone_key_in(data_dir))
     progress = await loader.load()
     now = now or datetime.now(tz)
     live = await batches.live_batches(db, now)
@@ -186,7 +203,13 @@ async def load_if_empty(settings: Settings, *, seed: int, scale: float) -> dict[
         # One progress bar instead of a log line per nightly job.
         logging.getLogger("festival.jobs").setLevel(logging.WARNING)
         credentials = await load_demo(
-            db, settings.tz, settings.data_dir, seed=seed, scale=scale, report=progress
+            db,
+            settings.tz,
+            settings.data_dir,
+            seed=seed,
+            scale=scale,
+            report=progress,
+            phones=PhoneCipher(settings.phone_key_bytes()),
         )
         summary = credentials["summary"]
         print(

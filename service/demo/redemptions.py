@@ -87,6 +87,8 @@ def together(demo: DemoState, day: date, chains: dict[str, list[Event]]) -> None
         if demo.till_rng.random() >= TOGETHER:
             continue
         events = [(chains[code] if code in chains else later[code])[0] for code in codes]
+        if any(e.merchant_id in demo.planted.values() for e in events):
+            continue  # the planted cash-out merchants' days stay exactly as planted
         at = max(e.at for code, e in zip(codes, events, strict=True) if code in chains)
         if any(demo.claimed[c] + timedelta(minutes=5) > at or demo.expiry[c] <= at for c in codes):
             continue

@@ -17,10 +17,11 @@ from typing import Any
 import asyncpg
 
 from service.db import Conn, Database
-from service.domain import audit, merchants
+from service.domain import audit, merchants, messages
 from service.domain.context import Context
+from service.domain.phones import PhoneCipher
 from service.errors import DomainError, ErrorCode, not_found
-from service.vocabulary import APPLICATION_DECISIONS
+from service.vocabulary import APPLICATION_DECISION, APPLICATION_DECISIONS
 
 DISTRICT = "槐荫区"  # the festival's district: an application names no other
 
@@ -69,10 +70,13 @@ class Decided:
     message: str
 
 
-async def review(ctx: Context, application_id: int, *, decision: str, note: str) -> Decided:
+async def review(
+    ctx: Context, application_id: int, *, decision: str, note: str, phones: PhoneCipher
+) -> Decided:
     """Approve (creating the merchant with the application's details and bank account) or
     reject a pending application; the decision, the merchant, their audit entries and the
-    applicant's message stand or fall together."""
+    applicant's message (in the SMS outbox, its phone sealed with `phones`) stand or fall
+    together."""
     async with ctx.db.transaction() as tx:
         before = await tx.fetchrow("lock_application", application_id=application_id)
         if before is None:
@@ -112,7 +116,14 @@ async def review(ctx: Context, application_id: int, *, decision: str, note: str)
             now=ctx.now,
         )
         message = decision_message(after)
-        await queue_decision_sms(tx, phone=after["contact_phone"], text=message)
+        await queue_decision_sms(
+            tx,
+            application_id,
+            phone=after["contact_phone"],
+            text=message,
+            now=ctx.now,
+            phones=phones,
+        )
     return Decided(after, message)
 
 
@@ -155,8 +166,26 @@ def decision_message(application: Any) -> str:
     )
 
 
-async def queue_decision_sms(tx: Conn, *, phone: str, text: str) -> None:
-    """THE PLACE TO ENQUEUE THE DECISION'S SMS (API.md, "Messages": the application decision),
-    in the decision's own transaction, once the SMS outbox exists: `text` to `phone`. Until
-    then nothing is sent; the bureau's answer to the review carries the text."""
-    return None
+async def queue_decision_sms(
+    tx: Conn,
+    application_id: int,
+    *,
+    phone: str,
+    text: str,
+    now: datetime,
+    phones: PhoneCipher,
+) -> None:
+    """The decision's SMS in the outbox (API.md, "Messages": the application decision), in the
+    decision's own transaction, once per application; the send_messages job sends it. A
+    rejection's note may be long: the SMS carries as much as one message holds."""
+    if len(text) > messages.MAX_TEXT:
+        text = text[: messages.MAX_TEXT - 1] + "…"
+    await messages.enqueue(
+        tx,
+        kind=APPLICATION_DECISION,
+        dedupe_key=f"application:{application_id}",
+        text=text,
+        now=now,
+        phone=phone,
+        cipher=phones,
+    )

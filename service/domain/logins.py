@@ -21,7 +21,7 @@ from service.auth import (
 from service.db import Conn, Database
 from service.domain import audit, merchants, rate_limits
 from service.domain.context import Context
-from service.domain.phones import mask_phone, phone_hash
+from service.domain.phones import PhoneCipher, mask_phone, phone_hash, resident_phone_binding
 from service.errors import DomainError, ErrorCode
 from service.settings import Settings
 
@@ -31,9 +31,14 @@ T = TypeVar("T")
 
 
 class SmsSender(Protocol):
-    """What sign-in needs of an SMS gateway; service.sms has the senders."""
+    """An SMS gateway (FESTIVAL_SMS_SENDER; service.sms has the senders): login codes for
+    sign-in, and the outbox's messages (service/domain/messages.py), each answered by the
+    provider's message id. A sender whose send_message also takes a keyword `key` gets the
+    outbox row's key, for the provider to accept each message once (Aliyun's OutId)."""
 
     async def send_login_code(self, phone: str, code: str) -> None: ...
+
+    async def send_message(self, phone: str, text: str) -> str: ...
 
 
 async def create_bureau_user(
@@ -87,6 +92,8 @@ class SignIn:
     pepper: bytes  # of the phone hashes
     ip: str
     now: datetime
+    # Seals the phone of a resident who signs in by SMS, so messages can reach it.
+    phones: PhoneCipher
 
     async def _guard(self, account: str) -> str:
         await rate_limits.hit(self.db, rate_limits.LOGIN_PER_IP, subject=self.ip, now=self.now)
@@ -209,15 +216,22 @@ class SignIn:
         pid = person_id(self.settings, self.pepper, phone=phone)
 
         async def account(tx: Conn) -> str:
-            return str(
-                await tx.fetchval(
-                    "upsert_resident_by_phone",
-                    sub=f"r_{uuid.uuid4().hex}",
-                    phone_hash=phone_hash(self.pepper, phone),
-                    phone_masked=mask_phone(phone),
-                    person=f"p:{pid}",
-                )
+            resident = await tx.fetchrow(
+                "upsert_resident_by_phone",
+                sub=f"r_{uuid.uuid4().hex}",
+                phone_hash=phone_hash(self.pepper, phone),
+                phone_masked=mask_phone(phone),
+                person=f"p:{pid}",
             )
+            assert resident is not None
+            # Sealed anew at each sign-in (a fresh nonce, the current key), bound to the row,
+            # so a ciphertext moved to another resident does not open.
+            await tx.execute(
+                "set_resident_phone",
+                resident_id=resident["id"],
+                phone_enc=self.phones.seal(phone, bound_to=resident_phone_binding(resident["id"])),
+            )
+            return str(resident["sub"])
 
         sub = await self.with_code(phone, code, account)
         return self._token("resident", sub, pid=pid)

@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 
 from service.db import Conn, Database
-from service.domain import audit, persons
+from service.domain import audit, messages, persons
 from service.domain.claims import expiry
 from service.domain.codes import new_code
 from service.domain.context import Context
@@ -168,7 +168,7 @@ async def draw(
                 "the draw is not due yet",
                 {"draw_at": batch["draw_at"].isoformat()},
             )
-        drawn = await _draw_locked(tx, batch, now=ctx.now)
+        drawn = await _draw_locked(tx, batch, now=ctx.now, tz=ctx.tz)
         await audit.append(
             tx,
             actor=ctx.actor,
@@ -181,18 +181,20 @@ async def draw(
         return drawn
 
 
-async def draw_due(tx: Conn, now: datetime) -> int:
+async def draw_due(tx: Conn, now: datetime, *, tz: Any) -> int:
     """The lottery_draw job: every lottery batch whose draw is due (and not being drawn right
     now by someone else), in this transaction. Returns the vouchers issued."""
     issued = 0
     for row in await tx.fetch("due_draws", now=now):
         batch = await tx.fetchrow("lock_lottery_batch", batch_id=row["id"])
         assert batch is not None
-        issued += (await _draw_locked(tx, batch, now=now)).winners
+        issued += (await _draw_locked(tx, batch, now=now, tz=tz)).winners
     return issued
 
 
-async def _draw_locked(tx: Conn, batch: asyncpg.Record, *, now: datetime) -> Drawn:
+async def _draw_locked(tx: Conn, batch: asyncpg.Record, *, now: datetime, tz: Any) -> Drawn:
+    """The draw, and each entrant's result message (in the same transaction: a draw rolled
+    back queues nothing, a draw committed has queued them all)."""
     offered = batch["quantity"] - batch["claimed"]
     winners = min(offered, batch["entries"])
     inner, outer = pads(bytes(batch["seed"]))
@@ -208,6 +210,14 @@ async def _draw_locked(tx: Conn, batch: asyncpg.Record, *, now: datetime) -> Dra
         offered=offered,
     )
     assert row is not None and row["winners"] == winners, (row, winners)
+    await messages.enqueue_lottery_results(
+        tx,
+        batch["id"],
+        title=batch["title"],
+        expires_at=expiry(batch, now),
+        now=now,
+        tz=tz,
+    )
     return Drawn(batch["id"], row["entries"], row["winners"])
 
 

@@ -1,6 +1,6 @@
 // The bureau's dashboard: festival-to-date totals, daily charts, budgets, lottery draws (each
 // recomputed in the browser), recycling, merchants and their applications (报名审核),
-// settlements, jobs.
+// settlements, the SMS outbox, jobs.
 import { CATEGORY_NAMES, dateTime, downloadButtons, el, errorText, festivalNow, parseYuan, show, signedInPage, today, yuan } from "/static/common.js";
 import { verifyRecord } from "/static/lottery-verify.js";
 import { loadApplications } from "/static/bureau-applications.js";
@@ -30,7 +30,7 @@ $("sign-in").addEventListener("click", async () => {
 async function refresh() {
   await Promise.all([
     loadSummary(), loadMerchants(), loadJobs(), loadBudget(), loadBatches(),
-    loadApplications(api, { onDecided: loadMerchants }),
+    loadApplications(api, { onDecided: loadMerchants }), loadMessages(),
   ]);
   await Promise.all([loadDaily(), loadSettlements(), loadRecovery()]);
 }
@@ -379,6 +379,48 @@ async function loadJobs() {
     show(errorText(error), "error");
   }
 }
+
+// --- the SMS outbox ------------------------------------------------------------------------
+
+const MESSAGE_STATUS = { queued: "待发送", sending: "发送中", sent: "已发送", failed: "失败", skipped: "未发送" };
+const MESSAGE_KIND = { lottery_result: "摇号结果", expiry_reminder: "到期提醒", application_decision: "报名审核" };
+const SKIP_REASON = { no_phone: "无手机号", opted_out: "已关闭提醒", daily_cap: "超出每日2条" };
+let messagesBefore = null;
+
+async function loadMessages(more = false) {
+  const query = new URLSearchParams({ limit: "50" });
+  if ($("messages-status").value) query.set("status", $("messages-status").value);
+  if ($("messages-kind").value) query.set("kind", $("messages-kind").value);
+  if (more && messagesBefore) query.set("before_id", messagesBefore);
+  try {
+    const page = await api.json("GET", `/admin/messages?${query}`);
+    const { counts } = page;
+    $("messages-counts").textContent = `共 ${counts.total} 条：` +
+      Object.entries(counts.by_status).map(([s, n]) => `${MESSAGE_STATUS[s]} ${n}`).join("，");
+    const rows = page.items.map((m) =>
+      el("tr", {},
+        el("td", { class: "text" }, dateTime(m.created_at)),
+        el("td", { class: "text" }, MESSAGE_KIND[m.kind]),
+        el("td", { class: "text" }, m.phone),
+        el("td", { class: "text" }, m.text),
+        el("td", { class: "text" },
+          m.status === "skipped" ? `未发送（${SKIP_REASON[m.skip_reason] || m.skip_reason}）` : MESSAGE_STATUS[m.status]),
+        el("td", {}, m.attempts),
+        el("td", { class: "text" }, m.sent_at ? dateTime(m.sent_at) : m.last_error || ""),
+        el("td", { class: "text" }, m.provider_message_id || "")));
+    const header = el("tr", {},
+      ...["创建", "类型", "手机号", "内容", "状态", "尝试", "发送时间 / 错误", "回执编号"].map((h) => el("th", { class: "text" }, h)));
+    if (more) $("messages").append(...rows);
+    else $("messages").replaceChildren(header, ...rows);
+    messagesBefore = page.next_before_id;
+    $("messages-more").hidden = messagesBefore === null;
+  } catch (error) {
+    show(errorText(error), "error");
+  }
+}
+$("messages-status").addEventListener("change", () => loadMessages());
+$("messages-kind").addEventListener("change", () => loadMessages());
+$("messages-more").addEventListener("click", () => loadMessages(true));
 
 async function runJob(name) {
   try {

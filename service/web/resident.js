@@ -223,7 +223,10 @@ function showTab(name) {
     button.tabIndex = name === tab ? 0 : -1;
     $(`${tab}-view`).hidden = name !== tab;
   }
-  if (name === "wallet") loadWallet();
+  if (name === "wallet") {
+    loadWallet();
+    loadPreferences();
+  }
   else if (name === "entries") loadEntries();
   else if (name === "nearby") loadNearby();
   else loadBatches();
@@ -386,6 +389,37 @@ function showPicked() {
     `已选 ${chosen.length} 张${CATEGORY_NAMES[category] || ""}券 · 共优惠 ${yuan(discount)} · 需消费满 ${yuan(threshold)}`;
   $("together").disabled = chosen.length < 2;
 }
+
+// Expiry reminders by SMS: on or off for the person; the phone they go to, masked.
+async function loadPreferences() {
+  try {
+    drawPreferences(await api.json("GET", "/me/preferences"));
+  } catch (error) {
+    $("sms-phone").textContent = errorText(error);
+  }
+}
+
+function drawPreferences(preferences) {
+  $("sms-reminders").checked = preferences.sms_reminders;
+  $("sms-reminders").disabled = !preferences.phone;
+  $("sms-phone").textContent = preferences.phone
+    ? `短信发送至 ${preferences.phone}；摇号结果不受此设置影响`
+    : "用手机号登录后才能收到短信";
+}
+
+$("sms-reminders").addEventListener("change", async (event) => {
+  const box = event.target;
+  box.disabled = true;
+  try {
+    const saved = await api.json("PUT", "/me/preferences", { body: { sms_reminders: box.checked } });
+    drawPreferences(saved);
+    show(saved.sms_reminders ? "已开启到期提醒" : "已关闭到期提醒", "ok");
+  } catch (error) {
+    box.checked = !box.checked;
+    box.disabled = false;
+    show(errorText(error), "error");
+  }
+});
 
 // The QR dialog: focus moves into it and back to the button that opened it; Esc closes it.
 let openedFrom = null;

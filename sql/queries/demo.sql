@@ -23,3 +23,24 @@ FROM batches GROUP BY category;
 
 -- name: demo_merchant_codes
 SELECT credit_code, category FROM merchants ORDER BY id;
+
+-- name: demo_residents
+-- The demo's residents made ahead of their first claim (parallel arrays :subs, :persons),
+-- bound to their persons as a claim would bind them.
+INSERT INTO residents (sub, person)
+SELECT sub, person FROM unnest(:subs::text[], :persons::text[]) AS w (sub, person)
+ON CONFLICT (sub) DO NOTHING
+RETURNING id, sub;
+
+-- name: demo_resident_phones
+-- Parallel arrays :ids, :phones_enc, :phones_masked: the phones of those who signed in by SMS.
+UPDATE residents r SET phone_enc = w.phone_enc, phone_masked = w.phone_masked
+FROM unnest(:ids::bigint[], :phones_enc::bytea[], :phones_masked::text[])
+     AS w (id, phone_enc, phone_masked)
+WHERE r.id = w.id;
+
+-- name: demo_messages_due
+-- Whether the outbox still has messages due at :now (the demo's sender goes on till none).
+SELECT EXISTS (
+    SELECT 1 FROM messages WHERE status IN ('queued', 'sending') AND next_attempt_at <= :now
+);

@@ -43,4 +43,8 @@ UPDATE otp_codes SET consumed_at = :now WHERE phone_hash = :phone_hash;
 INSERT INTO residents (sub, phone_hash, phone_masked, person)
 VALUES (:sub, :phone_hash, :phone_masked, :person)
 ON CONFLICT (phone_hash) DO UPDATE SET phone_masked = EXCLUDED.phone_masked
-RETURNING sub;
+RETURNING id, sub;
+
+-- name: set_resident_phone
+-- The phone, encrypted and bound to its row (service/domain/phones.py), so messages reach it.
+UPDATE residents SET phone_enc = :phone_enc WHERE id = :resident_id;

@@ -47,7 +47,7 @@ WHERE e.person = :person
 ORDER BY e.entered_at DESC, e.id DESC;
 
 -- name: lock_lottery_batch
-SELECT id, mode, quantity, claimed, per_resident_limit, draw_at, drawn_at, seed, valid_days,
+SELECT id, mode, title, quantity, claimed, per_resident_limit, draw_at, drawn_at, seed, valid_days,
        valid_until, (SELECT count(*) FROM lottery_entries e WHERE e.batch_id = b.id) AS entries
 FROM batches b WHERE id = :batch_id
 FOR UPDATE;

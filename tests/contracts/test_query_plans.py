@@ -254,3 +254,45 @@ async def test_the_directory_reads_use_their_indexes(db_url: str) -> None:
             assert index is None or index in text, (name, json.dumps(plan, indent=1)[:3000])
     finally:
         await conn.close()
+
+
+OUTBOX = """
+INSERT INTO messages (dedupe_key, kind, phone_masked, person, text, status, attempts,
+                      next_attempt_at, provider_message_id, sent_at, created_at, updated_at,
+                      admitted_on, phone_enc)
+SELECT 'fill:' || i, (ARRAY['lottery_result', 'expiry_reminder'])[1 + i % 2], '139****0000',
+       'p:' || i % 20000, 't', CASE WHEN i % 1000 = 0 THEN 'queued' ELSE 'sent' END, 1,
+       $1::timestamptz, CASE WHEN i % 1000 = 0 THEN NULL ELSE 'x' || i END,
+       CASE WHEN i % 1000 = 0 THEN NULL ELSE $1::timestamptz END, $1::timestamptz, $1::timestamptz,
+       CASE WHEN i % 2 = 1 THEN $2::date END,
+       CASE WHEN i % 1000 = 0 THEN decode(repeat('ab', 40), 'hex') END
+FROM generate_series(1, $3::int) i
+"""
+
+
+async def test_the_outboxs_queries_use_their_indexes(db_url: str) -> None:
+    """The send_messages job every minute, over a festival's worth of messages sent: the few
+    due ones are found through their partial index, a person's reminders of the day through
+    theirs, and the bureau's pages through the key or status."""
+    conn = await asyncpg.connect(db_url)
+    try:
+        await fill_frame(conn, 3000)
+        now = datetime(2020, 5, 6, 3, 0, tzinfo=UTC)
+        await conn.execute(OUTBOX, now, date(2020, 5, 6), 200_000)
+        await conn.execute("ANALYZE")
+        page = {"kind": None, "before_id": None, "limit": 101}
+        hot: dict[str, tuple[str, dict[str, Any]]] = {
+            "the due messages": ("lease_candidates", {"now": now, "limit": 16}),
+            "a day's reminders per person": (
+                "reminders_admitted",
+                {"day": date(2020, 5, 6), "persons": ["p:7", "p:9"]},
+            ),
+            "the latest page": ("list_messages", {**page, "status": None}),
+            "the failed": ("list_messages", {**page, "status": "failed"}),
+            "an earlier page": ("list_messages", {**page, "status": None, "before_id": 100_000}),
+        }
+        for what, (name, params) in hot.items():
+            plan = await plan_of(conn, name, params)
+            assert "messages" not in scanned(plan), (what, json.dumps(plan, indent=1)[:3000])
+    finally:
+        await conn.close()

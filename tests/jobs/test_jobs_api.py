@@ -31,6 +31,7 @@ NEXT_RUN = {
     "intraday_refresh": NOW,  # */5: the clock stands on one of its due times
     "expiry_sweep": "2020-05-06T10:02:00+08:00",
     "lottery_draw": NOW,  # every minute: the clock stands on one of its due times
+    "send_messages": NOW,  # every minute too
     "housekeeping": "2020-05-07T03:15:00+08:00",
 }
 

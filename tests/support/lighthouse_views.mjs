@@ -86,6 +86,11 @@ try {
   await audit("together dialog");
   await page.keyboard.press("Escape");
   await page.waitForSelector("#qr-modal", { hidden: true });
+  // Un-tick them again (the wallet reloaded meanwhile), so the sticky bar leaves the page.
+  await page.waitForFunction(() => {
+    for (const box of document.querySelectorAll("#wallet [data-pick]")) if (box.checked) box.click();
+    return document.getElementById("together-bar").hidden;
+  });
   await page.click("#wallet .voucher button.secondary");
   await page.waitForSelector("#places .place, #places .card");
   await audit("places");

@@ -165,6 +165,57 @@ async def test_the_demo_auto_lotteries_were_drawn_verifiably_and_recycled(demo_d
         await db.close()
 
 
+async def test_the_demo_month_sent_its_messages_as_the_job_would_have(demo_db: Any) -> None:
+    """Lottery results to every entrant with a phone, expiry reminders, all recorded sent
+    under the demo's provider ids (nothing was sent), none in the quiet hours, at most two
+    reminders a person a day; residents without a phone got none."""
+    url, _ = demo_db
+    conn = await asyncpg.connect(url)
+    try:
+        outbox = await conn.fetch("SELECT * FROM messages ORDER BY id")
+        entrants = await conn.fetch(
+            "SELECT e.batch_id, e.person, e.status,"
+            " EXISTS (SELECT 1 FROM residents r WHERE r.person = e.person"
+            "         AND r.phone_enc IS NOT NULL) AS has_phone"
+            " FROM lottery_entries e JOIN batches b ON b.id = e.batch_id"
+            " WHERE b.drawn_at IS NOT NULL"
+        )
+        # The demo's residents (the planted cash-out rings come with tokens only).
+        phones = await conn.fetchval("SELECT count(*) FROM residents WHERE phone_enc IS NOT NULL")
+        residents = await conn.fetchval(
+            "SELECT count(*) FROM residents WHERE sub ~ '^demo-r[0-9]+$'"
+        )
+    finally:
+        await conn.close()
+    assert 0.5 * residents < phones < 0.9 * residents
+    kinds = Counter(m["kind"] for m in outbox)
+    assert kinds["lottery_result"] > 100 and kinds["expiry_reminder"] > 100, kinds
+    assert {m["status"] for m in outbox} == {"sent"}
+    assert all(m["provider_message_id"] == f"demo-hyf-{m['id']}" for m in outbox)
+    for m in outbox:
+        local = m["sent_at"].astimezone(TZ).time()
+        assert 8 <= local.hour < 21, m
+    per_person_day = Counter(
+        (m["person"], m["sent_at"].astimezone(TZ).date())
+        for m in outbox
+        if m["kind"] == "expiry_reminder"
+    )
+    assert max(per_person_day.values()) <= 2
+    # Each entrant of a drawn round with a phone got its result once, and only they.
+    results = Counter(
+        (int(m["dedupe_key"].split(":")[1]), m["person"])
+        for m in outbox
+        if m["kind"] == "lottery_result"
+    )
+    assert set(results.values()) == {1}
+    assert set(results) == {(e["batch_id"], e["person"]) for e in entrants if e["has_phone"]}
+    won = {(e["batch_id"], e["person"]) for e in entrants if e["status"] == "won"}
+    for m in outbox:
+        if m["kind"] == "lottery_result":
+            key = (int(m["dedupe_key"].split(":")[1]), m["person"])
+            assert ("恭喜" in m["text"]) == (key in won), m["text"]
+
+
 # The share of honest merchants the risk rules may flag at all over the demo month (the README
 # states the figure measured at full scale).
 HONEST_FLAGGED_AT_MOST = 0.10

@@ -31,9 +31,12 @@ def test_env_example_loads_into_settings(tmp_path: Path) -> None:
             key, _, value = line.partition("=")
             env[key] = value
     env["FESTIVAL_JWT_SECRET"] = "s" * 48
+    env["FESTIVAL_PHONE_KEY"] = "ab" * 32
     env["FESTIVAL_DATA_DIR"] = str(tmp_path)
     settings = Settings.from_env(env)
     assert settings.database_url and settings.trust_forwarded_for
+    assert settings.phone_key_bytes() == bytes.fromhex("ab" * 32)
+    assert not (tmp_path / "phone_key").exists()  # given, not generated
     assert str(settings.tz) == "Asia/Shanghai"
 
 
@@ -53,5 +56,7 @@ def test_compose_and_container_run_real_commands() -> None:
     for path in DEPLOY.iterdir():
         text = path.read_text() if path.is_file() else ""
         for line in text.splitlines():
-            if re.match(r"^\s*(FESTIVAL_JWT_SECRET|POSTGRES_PASSWORD)\s*=", line):
+            if re.match(
+                r"^\s*(FESTIVAL_JWT_SECRET|FESTIVAL_PHONE_KEY|POSTGRES_PASSWORD)\s*=", line
+            ):
                 assert line.split("=", 1)[1].strip() == "CHANGE-ME", (path.name, line)

@@ -175,6 +175,13 @@ async def test_a_resident_signs_in_claims_and_shows_the_qr_code(live: Live, brow
     assert box and box["width"] >= 240 and box["height"] >= 240  # scannable from a phone
     assert await image.get_attribute("src") and "token" not in (await image.get_attribute("src"))
     await shot(page, "resident-wallet-qr")
+    await page.click("#qr-close")
+    # Expiry reminders by SMS: on, to the masked phone; switched off from the wallet.
+    assert "139****5678" in await page.locator("#sms-phone").inner_text()
+    assert await page.locator("#sms-reminders").is_checked()
+    await page.locator("#sms-reminders").uncheck()
+    await page.wait_for_selector(".toast.ok:has-text('已关闭到期提醒')")
+    assert not await page.locator("#sms-reminders").is_checked()
     # The token stays in session storage, never in an address.
     assert not any("eyJ" in u for u in asked)
     assert_local(asked, live.base)
