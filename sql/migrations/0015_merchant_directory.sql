@@ -35,10 +35,14 @@ CREATE FUNCTION great_circle_m(lat1 double precision, lng1 double precision,
                                lat2 double precision, lng2 double precision)
 RETURNS double precision
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    -- PostgreSQL refuses a float result that underflows to 0 ("value out of range"), as the
+    -- square of a tiny difference would: positions count to 1e-9 degrees (0.1 mm) first.
     SELECT 2 * 6371000 * asin(least(1.0, sqrt(
-        power(sin(radians(lat2 - lat1) / 2), 2)
-        + cos(radians(lat1)) * cos(radians(lat2)) * power(sin(radians(lng2 - lng1) / 2), 2)
+        power(sin(radians(p.lat2 - p.lat1) / 2), 2)
+        + cos(radians(p.lat1)) * cos(radians(p.lat2)) * power(sin(radians(p.lng2 - p.lng1) / 2), 2)
     )))
+    FROM (SELECT round(lat1::numeric, 9)::float8 AS lat1, round(lng1::numeric, 9)::float8 AS lng1,
+                 round(lat2::numeric, 9)::float8 AS lat2, round(lng2::numeric, 9)::float8 AS lng2) AS p
 $$;
 
 -- The directory's two orders, over active merchants only: a bounding box around `near` is a

@@ -520,3 +520,16 @@ async def _check_nearest(
 async def test_nearest_first_matches_haversine_on_random_points(api: Api) -> None:
     loop = asyncio.get_running_loop()
     await asyncio.to_thread(_nearest_first, api, loop)
+
+
+async def test_a_position_a_hair_from_the_query_point_is_0_m_not_an_error(api: Api) -> None:
+    """Hypothesis found it: a merchant stored at (5e-324, 5e-324) and `near=0,0` made the
+    distance's float arithmetic underflow, a 500. Positions count to 1e-9 degrees."""
+    conn = await asyncpg.connect(api.settings.database_url)
+    try:
+        await conn.execute("DELETE FROM merchants")
+        await conn.execute(INSERT, [5e-324, 1e-300], [5e-324, 0.0])
+    finally:
+        await conn.close()
+    items = await walk(api, "?near=0.0000000000,0.0000000000&limit=1")
+    assert [item["distance_m"] for item in items] == [0, 0]
