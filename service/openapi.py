@@ -19,12 +19,17 @@ _PARAM = re.compile(r"{(\w+)}")
 
 def build_spec(endpoints: list[Endpoint]) -> dict[str, Any]:
     spec = APISpec(
-        title="春暖槐荫消费节 voucher API",
+        # ASCII: generators make package names of the title (openapi-python-client would
+        # make `春暖槐荫消费节_voucher_api_client`, which pip refuses); the Chinese name is in
+        # the description and in x-name-zh.
+        title="Huaiyin Festival Voucher API",
         version="1",
         openapi_version="3.0.3",
         info={
-            "description": "Vouchers of the Spring Warmth Huaiyin Consumption Festival. "
-            "Money is integer fen; times are ISO 8601 with offset; business days are Asia/Shanghai."
+            "description": "春暖槐荫消费节: vouchers of the Spring Warmth Huaiyin Consumption "
+            "Festival. Money is integer fen; times are ISO 8601 with offset; business days are "
+            "Asia/Shanghai.",
+            "x-name-zh": "春暖槐荫消费节",
         },
         plugins=[MarshmallowPlugin()],
     )
@@ -66,7 +71,8 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
     elif ep.raw_body is not None:
         op["requestBody"] = {
             "required": True,
-            "content": {ep.raw_body: {"schema": {"type": "string"}}},
+            # A file's bytes (UTF-8 CSV): generators send `format: binary` as given.
+            "content": {ep.raw_body: {"schema": {"type": "string", "format": "binary"}}},
         }
     content: dict[str, Any] = {}
     if isinstance(ep.response, Either):

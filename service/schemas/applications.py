@@ -8,6 +8,7 @@ from service.credit_code import credit_code_error
 from service.schemas.auth import PHONE
 from service.schemas.common import (
     Category,
+    CategoryName,
     FullMatch,
     Instant,
     OneOf,
@@ -59,7 +60,7 @@ class Application(Schema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
     credit_code = fields.String(required=True)
-    category = fields.String(required=True)
+    category = CategoryName(required=True)
     district = fields.String(required=True)
     address = fields.String(required=True)
     street = fields.String(required=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.schemas.common import DayRangeQuery, FullMatch, Instant, QueryInt, String
+from service.schemas.common import DayRangeQuery, FullMatch, Instant, QueryInt, Shaped, String
 
 ACTION = FullMatch(r"[a-z_]+\.[a-z_]+", error="An action such as merchant.update.")
 
@@ -22,12 +22,13 @@ class AuditEntry(Schema):
     actor = fields.String(required=True, metadata={"description": "bureau account, or a command"})
     action = fields.String(required=True, metadata={"description": "e.g. merchant.update"})
     object = fields.String(required=True, metadata={"description": "e.g. merchants/12"})
-    before = fields.Raw(
+    before = Shaped(
+        {},
         required=True,
         allow_none=True,
         metadata={"description": "the object before (secrets left out, phones masked)"},
     )
-    after = fields.Raw(required=True, allow_none=True, metadata={"description": "and after"})
+    after = Shaped({}, required=True, allow_none=True, metadata={"description": "and after"})
     request_id = fields.String(required=True, allow_none=True)
     prev_hash = fields.String(required=True)
     hash = fields.String(

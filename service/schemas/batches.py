@@ -4,6 +4,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from service.schemas.common import (
     Category,
+    CategoryName,
     Fen,
     Id,
     Instant,
@@ -74,7 +75,7 @@ class BatchListQuery(Schema):
 
 class Batch(Schema):
     id = fields.Integer(required=True)
-    category = fields.String(required=True)
+    category = CategoryName(required=True)
     title = fields.String(required=True)
     face_value_fen = fields.Integer(required=True)
     min_spend_fen = fields.Integer(required=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from service.schemas.common import Category, Id, Int
+from service.schemas.common import Category, CategoryName, Id, Int
 from service.vocabulary import MAX_FEN
 
 
@@ -14,7 +14,7 @@ class BudgetSet(Schema):
 
 
 class BudgetLine(Schema):
-    category = fields.String(required=True)
+    category = CategoryName(required=True)
     budget_fen = fields.Integer(
         required=True, allow_none=True, metadata={"description": "null: no limit"}
     )

@@ -253,6 +253,29 @@ class Instant(fields.AwareDateTime):
         return iso(value, Context[dict[str, Any]].get()["tz"])
 
 
+def CategoryName(**kw: Any) -> fields.String:
+    """A category in an answer: one of CATEGORIES, declared as an enum so that generated
+    clients get a type (an answer is dumped, never validated)."""
+    return fields.String(validate=validate.OneOf(CATEGORIES), **kw)
+
+
+def Named(choices: tuple[str, ...], **kw: Any) -> fields.String:
+    """A word of the vocabulary (a status, a kind) in an answer, declared as an enum."""
+    return fields.String(validate=validate.OneOf(choices), **kw)
+
+
+def Shaped(
+    properties: dict[str, dict[str, Any]], *, always: tuple[str, ...] = (), **kw: Any
+) -> fields.Dict:
+    """A JSON object in an answer whose known keys are declared (for generated clients)
+    while others may come too (`always`: keys every one has); dumped as it is."""
+    shape: dict[str, Any] = {"properties": properties, "additionalProperties": True}
+    if always:
+        shape["required"] = list(always)
+    metadata = {**kw.pop("metadata", {}), **shape}
+    return fields.Dict(keys=fields.String(), metadata=metadata, **kw)
+
+
 class Date(fields.Date):
     """A business day in an answer, YYYY-MM-DD."""
 

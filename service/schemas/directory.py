@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from service.schemas.common import Category, OneOf, QueryInt, String, Text
+from service.schemas.common import Category, CategoryName, OneOf, QueryInt, String, Text
 from service.vocabulary import DIRECTORY_LIMIT, DIRECTORY_MAX_LIMIT, MAX_ID
 
 _NEAR = re.compile(r"(-?[0-9]{1,3}(?:\.[0-9]{1,12})?),(-?[0-9]{1,3}(?:\.[0-9]{1,12})?)", re.ASCII)
@@ -63,7 +63,7 @@ class DirectoryQuery(Schema):
 class DirectoryItem(Schema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
-    category = fields.String(required=True)
+    category = CategoryName(required=True)
     address = fields.String(required=True)
     street = fields.String(required=True, allow_none=True)
     lat = fields.Float(required=True, allow_none=True)

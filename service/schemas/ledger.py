@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from service.schemas.common import Date, DayRangeQuery, Instant, OneOf, QueryInt
+from service.schemas.common import (
+    CategoryName,
+    Date,
+    DayRangeQuery,
+    Instant,
+    Named,
+    OneOf,
+    QueryInt,
+)
 from service.vocabulary import ACCOUNT_KINDS, MAX_ID, TRANSFER_KINDS
 
 
@@ -16,9 +24,9 @@ class BalancesQuery(Schema):
 
 class Balance(Schema):
     account = fields.String(required=True)
-    kind = fields.String(required=True)
+    kind = Named(ACCOUNT_KINDS, required=True)
     merchant_id = fields.Integer(required=True, allow_none=True)
-    category = fields.String(required=True, allow_none=True)
+    category = CategoryName(required=True, allow_none=True)
     bank_file_id = fields.Integer(required=True, allow_none=True)
     balance_fen = fields.Integer(required=True)
 
@@ -42,7 +50,7 @@ class TransfersQuery(DayRangeQuery):
 
 class Transfer(Schema):
     id = fields.Integer(required=True)
-    kind = fields.String(required=True)
+    kind = Named(TRANSFER_KINDS, required=True)
     source = fields.String(required=True)
     from_account = fields.String(required=True)
     to_account = fields.String(required=True)
@@ -50,7 +58,7 @@ class Transfer(Schema):
     at = Instant(required=True)
     business_day = Date(required=True)
     merchant_id = fields.Integer(required=True)
-    category = fields.String(required=True, allow_none=True)
+    category = CategoryName(required=True, allow_none=True)
     bank_file_id = fields.Integer(required=True, allow_none=True)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.schemas.common import Instant
+from service.schemas.common import CategoryName, Instant
 from service.vocabulary import DRAW_STATUSES, ENTRY_STATUSES
 
 
@@ -18,7 +18,7 @@ class Entry(Schema):
 class MyEntry(Entry):
     voucher_code = fields.String(required=True, allow_none=True)
     title = fields.String(required=True)
-    category = fields.String(required=True)
+    category = CategoryName(required=True)
     face_value_fen = fields.Integer(required=True)
     draw_at = Instant(required=True)
     drawn_at = Instant(required=True, allow_none=True)

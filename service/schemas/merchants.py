@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 from service.credit_code import credit_code_error
 from service.schemas.common import (
     Category,
+    CategoryName,
     Fen,
     FullMatch,
     Instant,
@@ -147,7 +148,7 @@ class MerchantListQuery(Schema):
 class Merchant(Schema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
-    category = fields.String(required=True)
+    category = CategoryName(required=True)
     credit_code = String(required=True)
     district = fields.String(required=True)
     address = fields.String(required=True)

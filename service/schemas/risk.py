@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from service.schemas.common import Date, Instant, OneOf, QueryInt, StrictBool, TableQuery, Text
+from service.schemas.common import (
+    Date,
+    Instant,
+    Named,
+    OneOf,
+    QueryInt,
+    Shaped,
+    StrictBool,
+    TableQuery,
+    Text,
+)
 from service.vocabulary import FLAG_STATUSES, MAX_ID, REVIEW_DECISIONS, RISK_RULES
 
 
@@ -19,15 +29,32 @@ class Flag(Schema):
     id = fields.Integer(required=True)
     merchant_id = fields.Integer(required=True)
     merchant_name = fields.String(required=True)
-    rule = fields.String(required=True)
+    rule = Named(RISK_RULES, required=True)
     date = Date(required=True, metadata={"description": "the business day flagged"})
     subject = fields.String(required=True, metadata={"description": "repeat_pair: the person"})
     score = fields.Float(required=True, metadata={"description": "how far past the threshold"})
-    evidence = fields.Raw(
-        required=True,
+    evidence = Shaped(
+        {
+            "redemption_ids": {"type": "array", "items": {"type": "integer"}},
+            "redemptions": {"type": "integer"},
+            "order_fen": {"type": "integer"},
+            "discount_fen": {"type": "integer"},
+            "person": {"type": "string"},
+            "vouchers": {"type": "integer"},
+            "from": {"type": "string", "format": "date"},
+            "to": {"type": "string", "format": "date"},
+            "hugging": {"type": "integer"},
+            "reversed": {"type": "integer"},
+            "share": {"type": "number"},
+            "window_starts_at": {"type": "string", "format": "date-time"},
+            "window_minutes": {"type": "integer"},
+            "median": {"type": "number"},
+            "history": {"type": "boolean"},
+        },
+        always=("redemption_ids",),
         metadata={"description": "redemption_ids, counts and amounts (fen) behind the flag"},
     )
-    status = fields.String(required=True)
+    status = Named(FLAG_STATUSES, required=True)
     raised_at = Instant(required=True)
     reviewed_by = fields.String(required=True, allow_none=True)
     reviewed_at = Instant(required=True, allow_none=True)

@@ -8,6 +8,7 @@ from marshmallow import Schema, fields
 
 from service.schemas.common import (
     Category,
+    CategoryName,
     Date,
     Day,
     DayRangeQuery,
@@ -47,7 +48,7 @@ class VoucherCounts(Schema):
 
 class DayAndCategory(Schema):
     date = Date(required=True)
-    category = fields.String(required=True)
+    category = CategoryName(required=True)
 
 
 # Bases' fields come first, the last base's first of all: date, category, the counts, then
@@ -78,7 +79,7 @@ class MerchantDayRow(Schema):
     date = Date(required=True)
     merchant_id = fields.Integer(required=True)
     merchant_name = fields.String(required=True)
-    category = fields.String(required=True)
+    category = CategoryName(required=True)
     vouchers_redeemed = fields.Integer(required=True)
     redemptions_reversed = fields.Integer(required=True)
     subsidy_fen = fields.Integer(required=True)
@@ -103,7 +104,7 @@ class SummaryPart(VoucherCounts):
 
 
 class _CategoryFirst(Schema):
-    category = fields.String(required=True)
+    category = CategoryName(required=True)
 
 
 class SummaryCategory(SummaryPart, _CategoryFirst):
@@ -112,8 +113,10 @@ class SummaryCategory(SummaryPart, _CategoryFirst):
 
 
 class RecoveryToDate(RecoveryRow):
-    from_ = fields.String(data_key="from", attribute="from", required=True)
-    to = fields.String(required=True)
+    from_ = fields.String(
+        data_key="from", attribute="from", required=True, metadata={"format": "date"}
+    )
+    to = fields.String(required=True, metadata={"format": "date"})
     computed_at = Instant(required=True)
 
 

@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields
 from service.credit_code import credit_code_error
 from service.schemas.common import (
     Category,
+    CategoryName,
     Date,
     Day,
     DayRangeQuery,
@@ -31,7 +32,7 @@ class TurnoverReport(Schema):
 class TurnoverDay(Schema):
     date = Date(required=True)
     credit_code = fields.String(required=True)
-    category = fields.String(required=True)
+    category = CategoryName(required=True)
     sales_fen = fields.Integer(required=True)
     transactions = fields.Integer(required=True, allow_none=True)
     source = fields.String(required=True, metadata={"description": "merchant (日结) or import"})
@@ -52,7 +53,7 @@ def _nullable(kind: type[fields.Field], description: str) -> fields.Field:
 
 class RecoveryRow(Schema):
     date = _nullable(Date, "the day; null on a total over the range")
-    category = fields.String(required=True)
+    category = CategoryName(required=True)
     participants_sales_fen = _nullable(fields.Integer, "festival merchants' takings")
     participants_baseline_fen = _nullable(fields.Integer, "the same merchants on the baseline days")
     participants_index = _nullable(fields.Float, "sales ÷ baseline")

@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from service.schemas.common import (
     IDEMPOTENCY_KEY,
+    CategoryName,
     Day,
     Either,
     Fen,
@@ -28,7 +29,7 @@ class VoucherFacts(Schema):
     """What anyone handling a voucher sees of it (the cashier's preview shows no more)."""
 
     code = fields.String(required=True)
-    category = fields.String(required=True)
+    category = CategoryName(required=True)
     face_value_fen = fields.Integer(required=True)
     min_spend_fen = fields.Integer(required=True)
     status = fields.String(required=True, validate=validate.OneOf(VOUCHER_STATUSES))
@@ -110,7 +111,7 @@ class Redemption(Schema):
     id = fields.Integer(required=True)
     code = fields.String(required=True)
     merchant_id = fields.Integer(required=True)
-    category = fields.String(required=True)
+    category = CategoryName(required=True)
     order_amount_fen = fields.Integer(required=True)
     discount_fen = fields.Integer(required=True)
     payable_fen = fields.Integer(required=True)
