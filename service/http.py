@@ -452,4 +452,9 @@ def as_aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[
 
 def add_routes(app: web.Application, endpoints: list[Endpoint]) -> None:
     for endpoint in endpoints:
-        app.router.add_route(endpoint.method, endpoint.path, as_aiohttp_handler(endpoint))
+        handler = as_aiohttp_handler(endpoint)
+        app.router.add_route(endpoint.method, endpoint.path, handler)
+        if endpoint.method == "GET" and endpoint.extra.get("hidden"):
+            # Pages and their files: uptime monitors and link checkers send HEAD (the
+            # same answer without its body; aiohttp drops the body).
+            app.router.add_route("HEAD", endpoint.path, handler)
