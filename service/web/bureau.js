@@ -2,6 +2,7 @@
 // recomputed in the browser), recycling, merchants and their applications (报名审核),
 // settlements, the SMS outbox, jobs.
 import { CATEGORY_NAMES, dateTime, downloadButtons, el, errorText, festivalNow, parseYuan, show, signedInPage, today, yuan } from "/static/common.js";
+import { loadCharts } from "/static/charts.js";
 import { verifyRecord } from "/static/lottery-verify.js";
 import { loadApplications } from "/static/bureau-applications.js";
 
@@ -309,9 +310,15 @@ function signed(v) {
   return `${v >= 0 ? "+" : ""}${v.toFixed(3)}`;
 }
 
-function draw(id, dates, series, { legend } = {}) {
-  if (!window.echarts) return;
-  charts[id] = charts[id] || window.echarts.init($(id));
+async function draw(id, dates, series, { legend } = {}) {
+  let echarts;
+  try {
+    echarts = await loadCharts();
+  } catch (error) {
+    show(error.message, "error");
+    return;
+  }
+  charts[id] = charts[id] || echarts.init($(id));
   charts[id].setOption({
     animation: false,
     tooltip: { trigger: "axis" },

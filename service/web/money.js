@@ -7,6 +7,7 @@ import {
   newIdempotencyKey, saveFile, show,
   signedInPage, yuan,
 } from "/static/common.js";
+import { loadCharts } from "/static/charts.js";
 
 const $ = (id) => document.getElementById(id);
 const { api, render, signIn } = signedInPage("bureau", () => refresh());
@@ -108,9 +109,15 @@ async function openFlag(flag) {
   }
 }
 
-function draw(id, labels, series) {
-  if (!window.echarts) return;
-  charts[id] = charts[id] || window.echarts.init($(id));
+async function draw(id, labels, series) {
+  let echarts;
+  try {
+    echarts = await loadCharts();
+  } catch (error) {
+    show(error.message, "error");
+    return;
+  }
+  charts[id] = charts[id] || echarts.init($(id));
   charts[id].setOption({
     tooltip: { trigger: "axis" },
     legend: { top: 0 },
