@@ -52,6 +52,7 @@ class Flag(Schema):
             "history": {"type": "boolean"},
         },
         always=("redemption_ids",),
+        required=True,
         metadata={"description": "redemption_ids, counts and amounts (fen) behind the flag"},
     )
     status = Named(FLAG_STATUSES, required=True)

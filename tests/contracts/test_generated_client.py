@@ -29,6 +29,7 @@ PACKAGE = "huaiyin_festival_voucher_api_client"
 ROUND_TRIP = """
 import datetime, json, sys, time, uuid
 from huaiyin_festival_voucher_api_client import AuthenticatedClient, Client
+from huaiyin_festival_voucher_api_client.api.audit_bureau import list_audit
 from huaiyin_festival_voucher_api_client.api.batches import create_batch
 from huaiyin_festival_voucher_api_client.api.jobs_bureau import start_run
 from huaiyin_festival_voucher_api_client.api.login import merchant_login
@@ -88,6 +89,12 @@ while True:
 assert totals.overall.vouchers_redeemed == 1, totals.to_dict()
 dining = next(c for c in totals.categories if c.category.value == "dining")
 assert (dining.vouchers_claimed, dining.subsidy_fen) == (1, 1000), dining.to_dict()
+assert isinstance(totals.from_, datetime.date)
+
+# The audit trail's before/after are objects of their own (any keys), not Any.
+trail = list_audit.sync(client=bureau, action="batch.create")
+entry = trail.items[0]
+assert entry.before is None and entry.after["id"] == batch.id, entry.to_dict()
 print("round trip ok")
 """
 
