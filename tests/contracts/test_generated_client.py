@@ -95,6 +95,9 @@ assert isinstance(totals.from_, datetime.date)
 trail = list_audit.sync(client=bureau, action="batch.create")
 entry = trail.items[0]
 assert entry.before is None and entry.after["id"] == batch.id, entry.to_dict()
+# Downloads through the same client's connection (the typed function parses JSON only).
+csv = bureau.get_httpx_client().get("/api/v1/stats/summary", params={"format": "csv"})
+assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv"), csv
 print("round trip ok")
 """
 
