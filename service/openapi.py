@@ -12,6 +12,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from service.errors import ErrorCode
 from service.http import Endpoint
 from service.schemas.common import Either, ErrorBody
+from service.vocabulary import MAX_ID
 from service.xlsxbook import XLSX
 
 _PARAM = re.compile(r"{(\w+)}")
@@ -47,6 +48,13 @@ def build_spec(endpoints: list[Endpoint]) -> dict[str, Any]:
     return spec.to_dict()
 
 
+def _path_schema(name: str) -> dict[str, Any]:
+    # `{id}` is a row id (Call.path_id: anything else is 404): generated clients take an int.
+    if name == "id":
+        return {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+    return {"type": "string"}
+
+
 def _operation(ep: Endpoint) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": ep.summary,
@@ -54,7 +62,7 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
         "operationId": ep.handler.__name__,
     }
     parameters: list[dict[str, Any]] = [
-        {"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+        {"in": "path", "name": name, "required": True, "schema": _path_schema(name)}
         for name in _PARAM.findall(ep.path)
     ]
     if ep.query is not None:

@@ -64,7 +64,8 @@ assert isinstance(batch, Batch), batch
 assert batch.category is BatchCategory.DINING
 assert batch.claim_ends_at.tzinfo is not None
 
-voucher = claim.sync(str(batch.id), client=resident, idempotency_key=uuid.uuid4().hex)
+assert claim.sync.__annotations__["id"] in (int, "int"), claim.sync.__annotations__
+voucher = claim.sync(batch.id, client=resident, idempotency_key=uuid.uuid4().hex)
 assert isinstance(voucher, Voucher), voucher
 assert isinstance(voucher.expires_at, datetime.datetime)
 
