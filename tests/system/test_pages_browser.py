@@ -825,14 +825,19 @@ async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit
     row = page.locator(f"#flags tr[data-flag='{hugging['id']}']")
     await row.wait_for()
     cells = await row.locator("td").all_inner_texts()
-    assert cells[1:3] == ["凑单小店", "贴近门槛凑单"] and "20 笔贴近门槛（100%）" in cells[3]
-    assert cells[5] == "待复核"
+    assert cells[0] == f"#{hugging['id']}"
+    assert cells[2:4] == ["凑单小店", "贴近门槛凑单"] and "20 笔贴近门槛（100%）" in cells[4]
+    assert cells[5] == "100%：当日核销中贴近门槛（高出 5% 以内）的占比"
+    assert cells[6] == "待复核"
     # Both shops are owed their settled day; neither is held yet.
     await page.wait_for_selector(f"#payables tr[data-merchant='{mule}']:has-text('下次付款')")
     await row.locator("button", has_text="查看").click()
     await page.locator("#chart-days canvas").wait_for()
     await page.locator("#chart-windows canvas").wait_for()
-    assert "核销编号" in await page.inner_text("#flag-evidence")
+    # The evidence as its orders: one row per redemption it names, amounts in 元.
+    orders = page.locator("#flag-orders tr[data-redemption]")
+    await expect(orders).to_have_count(len(hugging["evidence"]["redemption_ids"]))
+    assert "¥" in await orders.first.inner_text()
     await page.fill("#review-note", "金额全部贴近门槛，确认凑单套现")
     await page.click("#confirm-flag")
     await page.wait_for_selector(".toast.ok:has-text('已确认，该商户暂停付款')")
@@ -957,7 +962,7 @@ async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit
     await expect(entry).to_have_count(1)  # the filtered list has replaced the full one
     texts = await entry.locator("td").all_inner_texts()
     assert texts[1:4] == ["bureau:auditor", "复核预警", f"risk_flags/{hugging['id']}"]
-    assert "status: open → confirmed" in texts[4]
+    assert "状态：待复核 → 已确认" in texts[4]
     await shot(page, "money-payments-audit")
     # The trail as filtered, as a workbook: the review's entry, its time a date-time cell.
     async with page.expect_download() as download_info:
