@@ -513,7 +513,7 @@ async def test_the_bureau_sees_the_apis_totals_and_downloads_csv(
     await page.wait_for_selector("#chart-daily-dining canvas")
     await page.wait_for_selector("#chart-recovery-dining canvas")
     await page.wait_for_selector("#merchants tr:nth-child(2)")
-    await page.wait_for_selector("#jobs tr:has-text('daily_rollup')")
+    await page.wait_for_selector("#jobs tr[data-job='daily_rollup']:has-text('每日汇总')")
     await shot(page, "bureau-dashboard")
 
     async with page.expect_download() as download_info:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -133,6 +133,19 @@ async def opened(
     return page
 
 
+async def sideways(page: Any, width: int) -> list[str]:
+    """What sticks out past the viewport's right edge (outside a table's own scroll box)."""
+    return list(
+        await page.evaluate(
+            """w => document.documentElement.scrollWidth <= w ? [] :
+            [...document.querySelectorAll('body *')]
+              .filter(e => e.getBoundingClientRect().right > w + 1 && !e.closest('.scroll'))
+              .map(e => `${e.tagName}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)""",
+            width,
+        )
+    )
+
+
 # What a flag's 分值 says under each rule: the number, then what it measures, in words.
 SCORE_WORDS = {
     "同一人反复核销": r"^\d+\.\d\d 倍：7 天内同一人 \d+ 张，是触发线 \d+ 张的",
@@ -205,12 +218,80 @@ async def test_the_money_page_shows_flags_as_orders_and_the_audit_trail_in_words
             "xpath=ancestor-or-self::div[contains(@class,'card')]"
         )
         await card.first.screenshot(path=str(SHOTS / f"money-{part}-{width}.png"))
-    wide = await page.evaluate(
-        """w => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w + 1
-        && !e.closest('.scroll')).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))""",
-        width,
+    assert await sideways(page, width) == []
+    assert page.problems == [], page.problems
+    await page.context.close()
+
+
+@pytest.fixture
+async def drilled(
+    demo_db: tuple[str, dict[str, Any]], settings: Settings
+) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """The demo served in a drill (FESTIVAL_DRILL): the festival's now is the drill clock's."""
+    import dataclasses
+
+    url, credentials = demo_db
+    app = create_app(
+        settings=dataclasses.replace(settings, database_url=url, drill=True),
+        sms=CapturingSmsSender(),
     )
-    assert wide == [], wide
-    assert await page.evaluate("document.documentElement.scrollWidth") <= width
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/"), credentials
+    finally:
+        await server.close()
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+async def test_the_dashboard_says_jobs_and_its_date_in_words_and_its_toasts_go(
+    drilled: tuple[str, dict[str, Any]], settings: Settings, browser: Any, width: int
+) -> None:
+    base, credentials = drilled
+    # The drill's clock ten minutes on from its now (it only moves forward; the same business
+    # day, so yesterday stays yesterday).
+    token, _ = issue_token(settings, role="bureau", sub="drill-lead")
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
+        async with session.get(f"{base}/api/v1/about") as resp:
+            now = datetime.fromisoformat((await resp.json())["now"]).astimezone(settings.tz)
+        to = (now + timedelta(minutes=10)).replace(second=0, microsecond=0)
+        clock = f"{base}/api/v1/admin/drill/clock"
+        async with session.post(clock, json={"to": to.isoformat()}) as resp:
+            assert resp.status == 200, await resp.text()
+
+    page = await opened(browser, base, credentials, "/bureau", width)
+    await page.locator("#totals tr >> nth=1").wait_for()
+    await page.locator("#jobs tr[data-job] >> nth=8").wait_for()
+    await page.wait_for_load_state("networkidle")
+
+    # 活动累计（含今日） as of the drill's now in festival time, not the demo's 2020/6/8.
+    as_of = await page.locator("#as-of").inner_text()
+    assert as_of.startswith(f"截至 {to.year}/{to.month}/{to.day} {to:%H}:"), as_of
+
+    # Jobs by Chinese name, schedules in words: no job key, no crontab.
+    jobs = await page.locator("#jobs tr[data-job]").evaluate_all(
+        "rows => rows.map(r => [r.cells[0].innerText, r.cells[1].innerText])"
+    )
+    assert len(jobs) == 9
+    for name, schedule in jobs:
+        assert not re.search(r"[A-Za-z_*]", name + schedule), (name, schedule)
+        assert re.match(r"^(每天 \d\d:\d\d|每分钟|每 \d+ 分钟)", schedule), schedule
+    assert ("每日汇总", "每天 00:05") in [(n.splitlines()[0], s) for n, s in jobs]
+
+    # A toast says its piece and goes; a reload does not bring it back.
+    await page.locator("#jobs tr[data-job='housekeeping']").get_by_role("button").click()
+    toast = page.locator("#toast")
+    await toast.wait_for(state="visible")
+    assert await toast.inner_text() == "已开始运行：系统清理"
+    await toast.wait_for(state="hidden", timeout=5_000)
+    await page.reload()
+    await page.locator("#jobs tr[data-job] >> nth=8").wait_for()
+    await page.wait_for_load_state("networkidle")
+    assert await toast.is_hidden()
+    await shot(page, f"dashboard-in-use-{width}")
+    for part in ("totals", "jobs"):
+        card = page.locator(f"#{part}").locator("xpath=ancestor::div[contains(@class,'card')]")
+        await card.first.screenshot(path=str(SHOTS / f"dashboard-{part}-{width}.png"))
+    assert await sideways(page, width) == []
     assert page.problems == [], page.problems
     await page.context.close()
