@@ -451,9 +451,30 @@ $("export").addEventListener("click", async () => {
   await Promise.all([loadMoney(), loadAudit()]);
 });
 
+// The service names a return file's bad lines in English; the officer reads them in Chinese
+// (amounts in 元). A problem not known here is shown as it came, so none is lost.
+const LINE_PROBLEMS = [
+  [/^unknown reference (\S+)\.$/, (m) => `付款编号 ${m[1]} 不在任何付款文件中`],
+  [/^(\S+) was returned (paid|failed) before\.$/, (m) => `付款编号 ${m[1]} 已回盘过（${m[2] === "paid" ? "成功" : "失败"}）`],
+  [/^amount ([\d.]+) does not match the payment's ([\d.]+)\.$/, (m) => `金额 ¥${m[1]} 与付款金额 ¥${m[2]} 不符`],
+  [/^repeats line (\d+) \((.+)\)\.$/, (m) => `与第 ${m[1]} 行重复（${m[2]}）`],
+  [/^reference '(.*)' is not a bank file reference\.$/, (m) => `“${m[1]}”不是付款编号`],
+  [/^status '(.*)' is not paid or failed\.$/, (m) => `状态“${m[1]}”应为 paid（成功）或 failed（失败）`],
+  [/^amount_yuan '(.*)' is not yuan with two decimals\.$/, (m) => `金额“${m[1]}”应为两位小数的元`],
+  [/^Missing data for required field\.$/, () => "缺少此项"],
+];
+
+function problemText(problem) {
+  for (const [pattern, say] of LINE_PROBLEMS) {
+    const m = pattern.exec(problem);
+    if (m) return say(m);
+  }
+  return problem;
+}
+
 function lineProblems(error) {
   const lines = error.details && error.details.lines ? Object.entries(error.details.lines) : [];
-  return lines.map(([n, problems]) => `第 ${n} 行：${[].concat(problems).join(" ")}`);
+  return lines.map(([n, problems]) => `第 ${n} 行：${[].concat(problems).map(problemText).join("；")}`);
 }
 
 $("returns-file").addEventListener("change", async () => {

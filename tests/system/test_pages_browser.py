@@ -914,7 +914,9 @@ async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit
     returns = tmp_path / "returns.csv"
     returns.write_text("reference,status\nHYF-E999999-0001,paid\n")
     await page.set_input_files("#returns-file", str(returns))
-    await page.wait_for_selector("#returns-result .problems:has-text('第 2 行')")
+    await page.wait_for_selector(
+        "#returns-result .problems:has-text('第 2 行：付款编号 HYF-E999999-0001 不在任何付款文件中')"
+    )
     await page.wait_for_selector(".toast.error:has-text('第 2 行')")
     returns.write_text(f"reference,status,amount_yuan\n{reference},paid,40.00\n")
     await page.set_input_files("#returns-file", str(returns))
@@ -926,7 +928,9 @@ async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit
     )
     await page.set_input_files("#returns-file", str(returns))
     await page.wait_for_selector("#already-returned:has-text('回盘已导入过')")
-    assert reference in await page.inner_text("#returns-result")
+    assert f"第 2 行：付款编号 {reference} 已回盘过（成功）" in await page.inner_text(
+        "#returns-result"
+    )
     # verify, run again after the return: balanced, the ¥40 now paid.
     await page.wait_for_selector(
         "#verify-status:has-text('平衡 ✓') ~ div #verify-totals tr:nth-child(2)"
