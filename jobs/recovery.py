@@ -9,7 +9,7 @@ from service.domain import recovery
 
 
 async def run(tx: Conn, ctx: RunContext) -> int:
-    first, last = await recovery.span(tx, ctx.baseline_year)
+    first, last = await recovery.span(tx, ctx.baseline_year, until=ctx.day)
     if first is None or last is None or ctx.day < first:
         return 0
     # The festival's days with data up to the run's day (a merchant's report of a day far

@@ -15,7 +15,8 @@ routes = Routes("audit (bureau)", roles=("bureau",))
 
 @routes.get(
     "/admin/audit",
-    summary="The audit trail, newest first (from/to are business days; CSV or Excel with ?format=csv|xlsx)",
+    summary="The audit trail, newest first (from/to are business days; before_id pages on;"
+    " CSV or Excel with ?format=csv|xlsx)",
     query=AuditQuery(),
     table=AuditEntry(),
 )
@@ -32,5 +33,6 @@ async def list_audit(call: Call) -> web.StreamResponse:
         action=q.get("action"),
         object_=q.get("object"),
         limit=q["limit"],
+        before_id=q.get("before_id"),
     )
     return await table_response(call, entries, "festival-audit")

@@ -180,9 +180,11 @@ async def entries(
     action: str | None,
     object_: str | None,
     limit: int,
+    before_id: int | None = None,
 ) -> list[dict[str, Any]]:
     rows = await db.fetch(
         "audit_entries",
+        before_id=before_id,
         from_at=from_at,
         to_at=to_at,
         actor=actor,

@@ -227,8 +227,11 @@ async def stored_totals(db: Database) -> list[dict[str, Any]]:
     ]
 
 
-async def span(db: Database | Conn, baseline_year: int) -> tuple[date | None, date | None]:
-    row = await db.fetchrow("turnover_span", baseline_year=baseline_year)
+async def span(
+    db: Database | Conn, baseline_year: int, *, until: date | None = None
+) -> tuple[date | None, date | None]:
+    """The first and last days with takings outside the baseline year, up to `until`."""
+    row = await db.fetchrow("turnover_span", baseline_year=baseline_year, until=until)
     assert row is not None
     return row["first"], row["last"]
 
@@ -243,12 +246,14 @@ async def default_range(
     given_to: date | None = None,
 ) -> tuple[date, date]:
     """The range a request leaves open (API.md): the festival's days with data up to
-    yesterday, at most the last MAX_RANGE_DAYS: a merchant reporting a day far from the
-    festival (any day up to today) never stretches it, and a default never answers 400.
-    What is given is kept; a bound left open stays within MAX_RANGE_DAYS of it."""
+    yesterday, at most the last MAX_RANGE_DAYS, ending on the last day with data: a merchant
+    reporting a day far from the festival (any day up to today) never stretches it nor moves
+    it off the data (issue 25: a 日结 for today years after the festival moved it to a year of
+    empty days), and a default never answers 400. What is given is kept; a bound left open
+    stays within MAX_RANGE_DAYS of it."""
     if given_from is not None and given_to is not None:
         return given_from, given_to
-    first, last = await span(db, baseline_year)
+    first, last = await span(db, baseline_year, until=yesterday)
     windows = await batches.activity_windows(db, tz)
     lows = [d for d in (first, min((w[0] for w in windows), default=None)) if d is not None]
     highs = [d for d in (last, max((w[1] for w in windows), default=None)) if d is not None]

@@ -160,7 +160,7 @@ async def flags(
 
 async def timeline(db: Database, flag_id: int, *, minutes: int) -> dict[str, Any]:
     """What the reviewer looks at: the merchant's redemptions per day for two weeks up to the
-    flagged day, and per window on that day."""
+    flagged day, and per window on that day; and the orders its evidence names."""
     flag = await db.fetchrow("risk_flags_one", flag_id=flag_id)
     if flag is None:
         raise not_found("risk flag")
@@ -172,6 +172,7 @@ async def timeline(db: Database, flag_id: int, *, minutes: int) -> dict[str, Any
         "window_minutes": minutes,
         "days": await db.fetch("risk_flag_days", days=14, **where),
         "windows": await db.fetch("risk_flag_windows", minutes=minutes, **where),
+        "redemptions": await db.fetch("risk_flag_redemptions", flag_id=flag_id),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from service.schemas.common import DayRangeQuery, FullMatch, Instant, QueryInt, Shaped, String
+from service.vocabulary import MAX_ID
 
 ACTION = FullMatch(r"[a-z_]+\.[a-z_]+", error="An action such as merchant.update.")
 
@@ -14,6 +15,11 @@ class AuditQuery(DayRangeQuery):
     action = String(validate=[validate.Length(max=64), ACTION])
     object = String(validate=validate.Length(min=1, max=220))
     limit = QueryInt(minimum=1, maximum=5000, load_default=500)
+    before_id = QueryInt(
+        minimum=1,
+        maximum=MAX_ID,
+        metadata={"description": "paging: entries older than this id (the last one shown)"},
+    )
 
 
 class AuditEntry(Schema):

@@ -80,6 +80,21 @@ class TimelineWindow(Schema):
     redemptions = fields.Integer(required=True)
 
 
+class FlagRedemption(Schema):
+    id = fields.Integer(required=True)
+    redeemed_at = Instant(required=True)
+    order_amount_fen = fields.Integer(required=True)
+    discount_fen = fields.Integer(required=True)
+    status = fields.String(required=True, metadata={"description": "completed or reversed"})
+    order_ref = fields.String(
+        required=True, metadata={"description": "the merchant's order number"}
+    )
+    voucher_code = fields.String(required=True)
+    batch_id = fields.Integer(required=True)
+    batch_title = fields.String(required=True)
+    min_spend_fen = fields.Integer(required=True, metadata={"description": "the batch's 门槛"})
+
+
 class Timeline(Schema):
     flag_id = fields.Integer(required=True)
     merchant_id = fields.Integer(required=True)
@@ -87,6 +102,11 @@ class Timeline(Schema):
     window_minutes = fields.Integer(required=True)
     days = fields.List(fields.Nested(TimelineDay), required=True)
     windows = fields.List(fields.Nested(TimelineWindow), required=True)
+    redemptions = fields.List(
+        fields.Nested(FlagRedemption),
+        required=True,
+        metadata={"description": "the orders evidence.redemption_ids names, oldest first"},
+    )
 
 
 class Review(Schema):

@@ -1,7 +1,7 @@
 // The bureau's dashboard: festival-to-date totals, daily charts, budgets, lottery draws (each
 // recomputed in the browser), recycling, merchants and their applications (报名审核),
 // settlements, the SMS outbox, jobs.
-import { CATEGORY_NAMES, dateTime, downloadButtons, el, errorText, festivalNow, parseYuan, show, signedInPage, today, yuan } from "/static/common.js";
+import { CATEGORY_NAMES, TIME_ZONE, dateTime, downloadButtons, el, errorText, festivalNow, parseYuan, show, signedInPage, today, yuan } from "/static/common.js";
 import { loadCharts } from "/static/charts.js";
 import { verifyRecord } from "/static/lottery-verify.js";
 import { loadApplications } from "/static/bureau-applications.js";
@@ -207,11 +207,23 @@ $("recycle").addEventListener("click", async () => {
 const ratio = (v) => (v == null ? "—" : v.toFixed(2));
 const percent = (v) => (v == null ? "—" : `${(v * 100).toFixed(1)}%`);
 
+// 活动累计（含今日） is as of now, festival time (the drill clock's now in a drill; issue 25:
+// it said the demo's last computation, 2020/6/8). While the festival runs, a computation
+// older than the intraday refresh's few minutes is said too: the numbers lag.
+function asOfText(summary) {
+  const now = festivalNow();
+  const text = `截至 ${dateTime(now.toISOString())}`;
+  const computed = summary.computed_at ? Date.parse(summary.computed_at) : null;
+  const running = summary.to && summary.to >= today();
+  if (running && computed != null && now - computed > 15 * 60 * 1000) return `${text}（统计于 ${dateTime(summary.computed_at)}，可能滞后）`;
+  return text;
+}
+
 async function loadSummary() {
   try {
     const summary = await api.json("GET", "/stats/summary");
     range = summary.from && summary.to ? { from: summary.from, to: summary.to } : null;
-    $("as-of").textContent = summary.computed_at ? `截至 ${dateTime(summary.computed_at)}` : "";
+    $("as-of").textContent = asOfText(summary);
     const row = (name, part, key) =>
       el("tr", { "data-category": key },
         el("td", {}, name), el("td", {}, part.vouchers_claimed), el("td", {}, part.vouchers_redeemed),
@@ -368,17 +380,49 @@ async function loadSettlements() {
 }
 $("settlement-date").addEventListener("change", loadSettlements);
 
+// The jobs as the bureau says them (issue 25: English names and cron strings).
+const JOB_NAMES = {
+  daily_rollup: ["每日汇总", "汇总昨天（及前两天）的数据，先清理过期券"],
+  settlement: ["日终结算", "按商户结算昨天的核销"],
+  risk_scan: ["套现风险扫描", "按四条规则扫描昨天的核销，生成套现预警"],
+  recovery: ["消费恢复测算", "与对照商户比较，测算昨天及活动至今的消费恢复"],
+  intraday_refresh: ["日内刷新", "刷新今天截至目前的数据和套现预警"],
+  expiry_sweep: ["过期券清理", "把已过有效期的券标为已过期"],
+  lottery_draw: ["摇号开奖", "为到了开奖时间的摇号批次开奖（每批一次）"],
+  send_messages: ["短信发送", "生成到期提醒并发送短信（21:00 至次日 08:00 不发）"],
+  housekeeping: ["系统清理", "清理过期的限流记录、幂等键和高频任务的运行记录"],
+};
+const jobName = (name) => (JOB_NAMES[name] ? JOB_NAMES[name][0] : name);
+
+// A crontab of the festival's time zone in words: "5 0 * * *" is 每天 00:05.
+function scheduleText(cron) {
+  const [minute, hour, day, month, weekday] = cron.trim().split(/\s+/);
+  if (day !== "*" || month !== "*" || weekday !== "*") return `按计划（${cron}）`;
+  if (/^\d+$/.test(minute) && /^\d+$/.test(hour)) return `每天 ${hour.padStart(2, "0")}:${minute.padStart(2, "0")}`;
+  if (hour !== "*") return `按计划（${cron}）`;
+  if (minute === "*") return "每分钟";
+  let match = /^\*\/(\d+)$/.exec(minute);
+  if (match) return `每 ${match[1]} 分钟`;
+  match = /^(\d+)-59\/(\d+)$/.exec(minute);
+  if (match) return `每 ${match[2]} 分钟（每小时第 ${match[1]} 分起）`;
+  if (/^\d+$/.test(minute)) return `每小时第 ${minute} 分`;
+  return `按计划（${cron}）`;
+}
+
 async function loadJobs() {
   try {
     jobs = await api.json("GET", "/admin/jobs");
     $("jobs").replaceChildren(
       el("tr", {}, ...["任务", "计划", "下次运行", "上次运行", "结果", "行数", ""].map((h) => el("th", { class: "text" }, h))),
       ...jobs.map((j) =>
-        el("tr", {},
-          el("td", { class: "text" }, j.name), el("td", { class: "text" }, j.schedule),
+        el("tr", { "data-job": j.name },
+          el("td", { class: "text wrap", title: JOB_NAMES[j.name] ? JOB_NAMES[j.name][1] : j.description },
+            jobName(j.name), el("div", { class: "muted" }, JOB_NAMES[j.name] ? JOB_NAMES[j.name][1] : "")),
+          el("td", { class: "text", title: `${j.schedule}（${TIME_ZONE}）` }, scheduleText(j.schedule)),
           el("td", { class: "text" }, dateTime(j.next_run_at)),
           el("td", { class: "text" }, j.last_run ? `${j.last_run.period} · ${dateTime(j.last_run.finished_at)}` : "—"),
-          el("td", { class: "text" }, j.running ? "运行中" : j.last_run ? (j.last_run.status === "succeeded" ? "成功" : `失败：${j.last_run.error}`) : "—"),
+          el("td", { class: "text", title: j.last_run && j.last_run.error ? j.last_run.error : "" },
+            j.running ? "运行中" : j.last_run ? (j.last_run.status === "succeeded" ? "成功" : "失败（详情见下载的任务表）") : "—"),
           el("td", { class: "text" }, j.last_run && j.last_run.rows != null ? j.last_run.rows : ""),
           el("td", {}, el("button", { class: "secondary small", onclick: () => runJob(j.name) }, "立即运行")))),
     );
@@ -432,7 +476,7 @@ $("messages-more").addEventListener("click", () => loadMessages(true));
 async function runJob(name) {
   try {
     await api.json("POST", `/admin/jobs/${name}/runs`, { body: {} });
-    show(`已开始运行 ${name}`, "ok");
+    show(`已开始运行：${jobName(name)}`, "ok");
     setTimeout(loadJobs, 1500);
   } catch (error) {
     show(errorText(error), "error");

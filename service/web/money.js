@@ -32,7 +32,41 @@ const ACTIONS = {
   "baselines.upload": "上传基期数据", "job.run": "手动运行任务", "risk.review": "复核预警",
   "risk.release": "解除暂扣", "payments.export": "导出银行文件", "payments.returns": "导入回盘",
   "job.backfill": "补算任务", "turnover.import": "导入营业额", "bureau_user.create": "新增商务局账号",
-  "bureau_user.reset_password": "重置商务局账号密码",
+  "bureau_user.reset_password": "重置商务局账号密码", "cashier.create": "新增收银员", "cashier.remove": "移除收银员",
+  "drill.clock": "演练时钟", "ledger.settle": "日终结算", "merchant.api_key_reissued": "重发商户密钥",
+  "merchant_application.review": "审核入驻申请", "turnover.report": "商户日结",
+};
+// The audit trail's field names, as the bureau says them (issue 25: English keys, raw fen).
+const FIELDS = {
+  account_name: "收款户名", account_no: "收款账号", account_no_hmac: "账号指纹", address: "地址",
+  budget_fen: "预算", categories: "品类", category: "品类", claim_ends_at: "领取截止", claim_starts_at: "领取开始",
+  claimed: "已领", committed_fen: "已承诺", contact_phone: "联系电话", credit_code: "信用代码",
+  daily_subsidy_cap_fen: "单日补贴上限", date: "日期", district: "区", draw_at: "开奖时间", drawn_at: "开奖于",
+  drawn_quantity: "中签数", expired: "过期", face_value_fen: "面额", failed: "失败笔数", failed_fen: "失败金额",
+  failed_references: "失败付款编号", from_date: "起始日", hours: "营业时间", id: "编号", into_batch_id: "转入批次",
+  lat: "纬度", lng: "经度", left_out: "未付商户", merchant_id: "商户", merchant_ids: "适用商户", merchants: "商户数",
+  min_spend_fen: "使用门槛", mode: "发放方式", moved: "转出名额", name: "名称", note: "意见", paid: "成功笔数",
+  paid_fen: "成功金额", paid_references: "成功付款编号", paused: "暂停", per_resident_limit: "每人限领",
+  quantity: "数量", recycled_out: "已回收", released_at: "解除于", released_by: "解除人", remaining: "剩余",
+  removed_at: "移除于", reviewed_by: "复核人", rows: "行数", sales_fen: "营业额", seed_commitment: "种子承诺",
+  settled_fen: "结算金额", sha256: "SHA-256", spent_fen: "已使用", status: "状态", street: "街道", title: "标题",
+  to_date: "截止日", total_fen: "合计金额", unclaimed: "未领", username: "用户名", valid_days: "有效天数",
+  valid_until: "有效期至", entries: "报名数", winners: "中签", now: "时间", offset_us: "时钟偏移",
+  decision: "决定", reason: "原因", transactions: "笔数", source: "来源", clawback: "追回", clawed_back_fen: "追回金额",
+  clawed_back_redemptions: "追回笔数", by: "方式", reference: "付款编号", references: "付款编号", balance_fen: "余额",
+  hold: "暂扣", still_held: "仍暂扣", amount_fen: "金额", rule: "规则", score: "分值", subject: "持券人",
+  redemptions: "核销笔数", vouchers: "张数", order_fen: "订单金额", discount_fen: "补贴", cashier: "收银员",
+  label: "名称", role: "角色", export_id: "付款文件", bank_file: "付款文件", lines: "行数", created_by: "操作人",
+  recorded_at: "记录于", suspended_at: "暂停于", suspended_by: "暂停人", moved_at: "移动于", moved_by: "操作人",
+  person: "持券人", expires_at: "到期于", sub: "账号", code: "券码", batch_id: "批次", entered_at: "报名于",
+  entry_id: "报名编号", day: "日期", redemption_id: "核销编号", hits: "次数", failed_attempts: "失败次数",
+  contact_name: "联系人", business_license: "营业执照", decided_by: "审核人", decided_at: "审核于",
+};
+const VALUES = {
+  active: "正常", suspended: "已停用", open: "待复核", confirmed: "已确认", dismissed: "已排除",
+  withdrawn: "已撤销", provisional: "待定", lottery: "摇号", first_come: "先到先得", held: "暂扣",
+  no_account: "无账户", receivable: "应收未清", merchant: "商户日结", import: "导入",
+  ...CATEGORY_NAMES,
 };
 let selected = null;
 
@@ -52,15 +86,38 @@ async function refresh() {
 
 // --- flags -------------------------------------------------------------------------------
 
+// Who a repeat_pair flag is about: the person's pseudonym's tail (two flags of one shop and
+// day differ only in it).
+const holder = (flag) => (flag.subject ? `持券人尾号 ${flag.subject.slice(-6)}` : "");
+
 function evidenceText(flag) {
   const e = flag.evidence;
   const parts = [`${e.redemption_ids.length} 笔核销`];
-  if (flag.rule === "repeat_pair") parts.push(`${e.from} 至 ${e.to} 同一人 ${e.vouchers} 张`);
+  if (flag.rule === "repeat_pair") parts.push(`${e.from} 至 ${e.to} ${holder(flag)} 核销 ${e.vouchers} 张`);
   if (flag.rule === "threshold_hugging") parts.push(`当日 ${e.redemptions} 笔中 ${e.hugging} 笔贴近门槛（${(e.share * 100).toFixed(0)}%）`);
   if (flag.rule === "burst") parts.push(`${dateTime(e.window_starts_at)} 起 ${e.window_minutes} 分钟 ${e.redemptions} 笔，${e.history ? `此前 7 天每 ${e.window_minutes} 分钟中位数 ${e.median}` : "此前 7 天无核销"}`);
   if (flag.rule === "reversal_churn") parts.push(`当日 ${e.redemptions} 笔中撤销 ${e.reversed} 笔`);
+  if (e.order_fen != null) parts.push(`订单合计 ${yuan(e.order_fen)}`);
   if (e.discount_fen != null) parts.push(`涉及补贴 ${yuan(e.discount_fen)}`);
   return parts.join("；");
+}
+
+// 分值 means something else under each rule: what the number measures, in words.
+function scoreText(flag) {
+  const e = flag.evidence;
+  const n = flag.score;
+  if (flag.rule === "repeat_pair") {
+    const threshold = Math.round(e.vouchers / n);
+    return `${n.toFixed(2)} 倍：7 天内同一人 ${e.vouchers} 张，是触发线 ${threshold} 张的 ${n.toFixed(2)} 倍`;
+  }
+  if (flag.rule === "threshold_hugging") return `${(n * 100).toFixed(0)}%：当日核销中贴近门槛（高出 5% 以内）的占比`;
+  if (flag.rule === "burst") {
+    return e.history
+      ? `${n.toFixed(1)} 倍：${e.window_minutes} 分钟内 ${e.redemptions} 笔，是此前 7 天每 ${e.window_minutes} 分钟中位数 ${e.median} 笔的 ${n.toFixed(1)} 倍`
+      : `${n.toFixed(0)} 笔：此前 7 天无核销可比，分值即 ${e.window_minutes} 分钟内的笔数`;
+  }
+  if (flag.rule === "reversal_churn") return `${(n * 100).toFixed(0)}%：当日核销中被撤销的占比`;
+  return n.toFixed(2);
 }
 
 async function loadFlags() {
@@ -68,17 +125,18 @@ async function loadFlags() {
     const status = $("flag-status").value;
     const { items } = await api.json("GET", `/admin/risk/flags${status ? `?status=${status}` : ""}`);
     $("flags").replaceChildren(
-      el("tr", {}, ...["日期", "商户", "规则", "证据", "分值", "状态", ""].map((h) => el("th", {}, h))),
+      el("tr", {}, ...["编号", "日期", "商户", "规则", "证据", "分值（含义）", "状态", ""].map((h) => el("th", {}, h))),
       ...items.map((f) => el("tr", { "data-flag": f.id, class: selected === f.id ? "selected" : "" },
+        el("td", { class: "muted" }, `#${f.id}`),
         el("td", {}, f.date),
         el("td", {}, f.merchant_name),
         el("td", {}, RULE_NAMES[f.rule] || f.rule),
         el("td", { class: "evidence" }, evidenceText(f)),
-        el("td", {}, f.score.toFixed(2)),
+        el("td", { class: "evidence score" }, scoreText(f)),
         el("td", {}, FLAG_STATUS[f.status] || f.status),
         el("td", {}, el("button", { class: "secondary small", onclick: () => openFlag(f) }, "查看")))),
     );
-    if (!items.length) $("flags").append(el("tr", {}, el("td", { colspan: 7, class: "muted" }, "暂无预警")));
+    if (!items.length) $("flags").append(el("tr", {}, el("td", { colspan: 8, class: "muted" }, "暂无预警")));
   } catch (error) {
     show(errorText(error), "error");
   }
@@ -87,8 +145,9 @@ async function loadFlags() {
 async function openFlag(flag) {
   selected = flag.id;
   $("flag-detail").hidden = false;
-  $("flag-title").textContent = `${flag.merchant_name} · ${RULE_NAMES[flag.rule]} · ${flag.date}`;
-  $("flag-evidence").textContent = `${evidenceText(flag)}。核销编号：${flag.evidence.redemption_ids.join(", ")}`;
+  $("flag-title").textContent = `#${flag.id} ${flag.merchant_name} · ${RULE_NAMES[flag.rule]} · ${flag.date}`;
+  $("flag-evidence").textContent = `${evidenceText(flag)}。分值 ${scoreText(flag)}。`;
+  $("flag-orders").replaceChildren();
   $("review-form").hidden = flag.status !== "open";
   $("flag-state").textContent = FLAG_STATE[flag.status] || "";
   $("review-note").value = "";
@@ -104,9 +163,22 @@ async function openFlag(flag) {
     draw("chart-windows", t.windows.map((w) => dateTime(w.at).slice(-8, -3)), [
       { name: "核销", type: "bar", data: t.windows.map((w) => w.redemptions) },
     ]);
+    showOrders(t.redemptions);
   } catch (error) {
     show(errorText(error), "error");
   }
+}
+
+// The evidence as the orders it names: when, how much, which voucher of which batch.
+function showOrders(orders) {
+  $("flag-orders").replaceChildren(
+    el("tr", {}, ...["核销时间", "订单号", "订单金额", "使用门槛", "补贴", "券码", "批次", "状态"].map((h) => el("th", {}, h))),
+    ...orders.map((o) => el("tr", { "data-redemption": o.id },
+      el("td", {}, dateTime(o.redeemed_at)), el("td", { class: "mono" }, o.order_ref),
+      el("td", {}, yuan(o.order_amount_fen)), el("td", {}, yuan(o.min_spend_fen)), el("td", {}, yuan(o.discount_fen)),
+      el("td", { class: "mono" }, o.voucher_code), el("td", {}, o.batch_title),
+      el("td", {}, o.status === "reversed" ? el("span", { class: "pill grey" }, "已撤销") : "已核销"))),
+  );
 }
 
 async function draw(id, labels, series) {
@@ -386,9 +458,30 @@ $("export").addEventListener("click", async () => {
   await Promise.all([loadMoney(), loadAudit()]);
 });
 
+// The service names a return file's bad lines in English; the officer reads them in Chinese
+// (amounts in 元). A problem not known here is shown as it came, so none is lost.
+const LINE_PROBLEMS = [
+  [/^unknown reference (\S+)\.$/, (m) => `付款编号 ${m[1]} 不在任何付款文件中`],
+  [/^(\S+) was returned (paid|failed) before\.$/, (m) => `付款编号 ${m[1]} 已回盘过（${m[2] === "paid" ? "成功" : "失败"}）`],
+  [/^amount ([\d.]+) does not match the payment's ([\d.]+)\.$/, (m) => `金额 ¥${m[1]} 与付款金额 ¥${m[2]} 不符`],
+  [/^repeats line (\d+) \((.+)\)\.$/, (m) => `与第 ${m[1]} 行重复（${m[2]}）`],
+  [/^reference '(.*)' is not a bank file reference\.$/, (m) => `“${m[1]}”不是付款编号`],
+  [/^status '(.*)' is not paid or failed\.$/, (m) => `状态“${m[1]}”应为 paid（成功）或 failed（失败）`],
+  [/^amount_yuan '(.*)' is not yuan with two decimals\.$/, (m) => `金额“${m[1]}”应为两位小数的元`],
+  [/^Missing data for required field\.$/, () => "缺少此项"],
+];
+
+function problemText(problem) {
+  for (const [pattern, say] of LINE_PROBLEMS) {
+    const m = pattern.exec(problem);
+    if (m) return say(m);
+  }
+  return problem;
+}
+
 function lineProblems(error) {
   const lines = error.details && error.details.lines ? Object.entries(error.details.lines) : [];
-  return lines.map(([n, problems]) => `第 ${n} 行：${[].concat(problems).join(" ")}`);
+  return lines.map(([n, problems]) => `第 ${n} 行：${[].concat(problems).map(problemText).join("；")}`);
 }
 
 $("returns-file").addEventListener("change", async () => {
@@ -473,34 +566,69 @@ function auditQuery() {
   return q;
 }
 
+// A field's value as the bureau reads it: money in 元, times in festival time, words in Chinese.
+function valueText(key, value) {
+  if (value == null) return "—";
+  if (key.endsWith("_fen") && typeof value === "number") return yuan(value);
+  if (typeof value === "boolean") return value ? "是" : "否";
+  if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}T/.test(value)) return dateTime(value);
+  if (typeof value === "string") return VALUES[value] || value;
+  if (Array.isArray(value)) {
+    if (value.length && typeof value[0] === "object") return `${value.length} 项`;
+    return value.length > 8 ? `${value.slice(0, 8).map((v) => valueText("", v)).join("、")} 等 ${value.length} 项` : value.map((v) => valueText("", v)).join("、") || "无";
+  }
+  if (typeof value === "object") return Object.entries(value).map(([k, v]) => `${FIELDS[k] || k} ${valueText(k, v)}`).join("，");
+  return String(value);
+}
+
+// Every changed field, one a line (issue 25: six of them, clipped to 60 characters).
 function changes(entry) {
   const before = entry.before || {};
   const after = entry.after || {};
   const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
-  const changed = keys.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]) && !k.endsWith("_at"));
-  return changed.slice(0, 6).map((k) => {
-    const show_ = (v) => (v == null ? "—" : typeof v === "object" ? JSON.stringify(v).slice(0, 60) : String(v));
-    return entry.before ? `${k}: ${show_(before[k])} → ${show_(after[k])}` : `${k}: ${show_(after[k])}`;
-  }).join("；");
+  const changed = keys.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]) && !["created_at", "updated_at"].includes(k));
+  if (!(entry.before && entry.after)) {
+    // Made or removed: the object's fields on one paragraph, not one line each.
+    const whole = entry.after ? after : before;
+    return el("span", {}, changed.map((k) => `${FIELDS[k] || k}：${valueText(k, whole[k])}`).join("；"));
+  }
+  return el("ul", { class: "changes" }, ...changed.map((k) => el("li", {},
+    `${FIELDS[k] || k}：${valueText(k, before[k])} → ${valueText(k, after[k])}`)));
 }
 
-async function loadAudit() {
+// The trail a page at a time, newest first: each page asks for the entries older than the
+// last one shown (before_id); `pages` keeps where each page shown so far began.
+const AUDIT_PAGE = 50;
+let auditPages = [null];
+
+async function loadAudit(page = 0) {
   try {
     const q = auditQuery();
-    q.set("limit", "200");
+    q.set("limit", String(AUDIT_PAGE + 1));
+    if (page === 0) auditPages = [null];
+    if (auditPages[page]) q.set("before_id", String(auditPages[page]));
     const { items } = await api.json("GET", `/admin/audit?${q}`);
+    const shown = items.slice(0, AUDIT_PAGE);
+    const more = items.length > AUDIT_PAGE;
+    if (more) auditPages[page + 1] = shown[shown.length - 1].id;
     $("audit").replaceChildren(
       el("tr", {}, ...["时间", "操作人", "操作", "对象", "变更"].map((h) => el("th", {}, h))),
-      ...items.map((e) => el("tr", { "data-entry": e.id },
+      ...shown.map((e) => el("tr", { "data-entry": e.id },
         el("td", {}, dateTime(e.at)), el("td", {}, e.actor), el("td", {}, ACTIONS[e.action] || e.action),
         el("td", {}, e.object), el("td", { class: "evidence" }, changes(e)))),
     );
+    if (!shown.length) $("audit").append(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "没有符合条件的记录")));
+    $("audit-page").textContent = shown.length ? `第 ${page + 1} 页（每页 ${AUDIT_PAGE} 条）` : "";
+    $("audit-prev").disabled = page === 0;
+    $("audit-next").disabled = !more;
+    $("audit-prev").onclick = () => loadAudit(page - 1);
+    $("audit-next").onclick = () => loadAudit(page + 1);
   } catch (error) {
     show(errorText(error), "error");
   }
 }
 
-$("audit-search").addEventListener("click", loadAudit);
+$("audit-search").addEventListener("click", () => loadAudit(0));
 downloadButtons(api, "audit", () => `/admin/audit?${auditQuery()}`, (error) => show(errorText(error), "error"));
 
 async function download(path, format) {

@@ -14,7 +14,8 @@ VALUES (:id, :at, :actor, :action, :object, :before::jsonb, :after::jsonb, :requ
         :hash);
 
 -- name: audit_entries
--- The trail, newest first; each filter may be null (any). :to_at is exclusive.
+-- The trail, newest first; each filter may be null (any). :to_at is exclusive; :before_id
+-- pages on (the entries older than the last one shown).
 SELECT id, at, actor, action, object, before::text AS before, after::text AS after, request_id,
        prev_hash, hash
 FROM audit_log
@@ -23,6 +24,7 @@ WHERE (:from_at::timestamptz IS NULL OR at >= :from_at)
   AND (:actor::text IS NULL OR actor = :actor)
   AND (:action::text IS NULL OR action = :action)
   AND (:object::text IS NULL OR object = :object)
+  AND (:before_id::bigint IS NULL OR id < :before_id)
 ORDER BY id DESC
 LIMIT :limit;
 

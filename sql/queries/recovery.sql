@@ -8,9 +8,9 @@ FROM turnover_used t
 WHERE t.date = ANY(:days::date[]) AND (:category::text IS NULL OR t.category = :category);
 
 -- name: turnover_span
--- The days with takings outside the baseline year.
+-- The days with takings outside the baseline year, up to :until (null: every day).
 SELECT min(date) AS first, max(date) AS last FROM turnover
-WHERE extract(year FROM date) <> :baseline_year;
+WHERE extract(year FROM date) <> :baseline_year AND (:until::date IS NULL OR date <= :until);
 
 -- name: store_recovery_totals
 -- The festival to date per category (date null); :categories and :figures are parallel.

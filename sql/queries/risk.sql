@@ -183,6 +183,18 @@ FROM generate_series(:day::date - (:days::int - 1), :day::date, interval '1 day'
 LEFT JOIN redemptions r ON r.merchant_id = :merchant_id AND r.business_date = d::date
 GROUP BY d ORDER BY d;
 
+-- name: risk_flag_redemptions
+-- The redemptions a flag's evidence names, as orders (time, amount, voucher), oldest first.
+SELECT r.id, r.redeemed_at, r.order_amount_fen, r.discount_fen, r.status, r.order_ref,
+       v.code AS voucher_code, r.batch_id, b.title AS batch_title, b.min_spend_fen
+FROM risk_flags f
+CROSS JOIN LATERAL jsonb_array_elements_text(f.evidence -> 'redemption_ids') AS e (id)
+JOIN redemptions r ON r.id = e.id::bigint AND r.merchant_id = f.merchant_id
+JOIN vouchers v ON v.id = r.voucher_id
+JOIN batches b ON b.id = r.batch_id
+WHERE f.id = :flag_id
+ORDER BY r.redeemed_at, r.id;
+
 -- name: risk_flag_windows
 -- Its redemptions on the flag's day, per :minutes-minute window (empty windows left out).
 SELECT date_bin(make_interval(mins => :minutes), redeemed_at, timestamptz '2000-01-01') AS at,

@@ -114,6 +114,10 @@ async def test_bureau_writes_are_on_the_trail_with_who_what_and_before_after(api
     assert await api.audit(**{"from": "2020-05-07"}) == []
     assert len(await api.audit(**{"from": "2020-05-06", "to": "2020-05-06"})) == 8
     assert len(await api.audit(limit="3")) == 3
+    # Paged (issue 25: the page drew ~250 rows at once): each page starts past the last shown.
+    first_page = await api.audit(limit="3")
+    second_page = await api.audit(limit="3", before_id=str(first_page[-1]["id"]))
+    assert [e["id"] for e in first_page + second_page] == [e["id"] for e in entries[:6]]
     # Linked: each entry names the one before it.
     ordered = list(reversed(entries))
     assert ordered[0]["prev_hash"] == audit.GENESIS
@@ -227,7 +231,7 @@ async def test_bad_trail_queries_are_400(api: Api) -> None:
         api,
         AUDIT,
         "?from=2020-13-01 ?to=yesterday ?action=DROP-TABLE ?limit=0 ?limit=5001 ?limit=١٢"
-        " ?format=xml ?actor= ?from=1999-12-31 ?page=2",
+        " ?format=xml ?actor= ?from=1999-12-31 ?page=2 ?before_id=0 ?before_id=x",
         headers=api.bureau,
     )
     status, body = await api.call(

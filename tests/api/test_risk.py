@@ -113,6 +113,14 @@ async def test_burst_against_the_merchants_own_history(api: Api) -> None:
     assert [d["redemptions"] for d in timeline["days"][-2:]] == [0, 20]
     assert sum(w["redemptions"] for w in timeline["windows"]) == 20
     assert max(w["redemptions"] for w in timeline["windows"]) >= 10
+    # And the evidence as orders (issue 25: bare ids told the reviewer nothing).
+    orders = timeline["redemptions"]
+    assert [o["id"] for o in orders] == evidence["redemption_ids"]
+    assert [(o["voucher_code"], o["order_ref"]) for o in orders] == [
+        (r["code"], r["order_ref"]) for r in burst
+    ]
+    assert {o["order_amount_fen"] for o in orders} == {CLEAR}
+    assert all(o["status"] == "completed" and o["batch_title"] for o in orders)
 
 
 async def test_a_burst_far_above_a_busy_history_is_flagged_and_one_near_it_is_not(api: Api) -> None:

@@ -128,13 +128,24 @@ async def test_the_bureaus_hot_reads_use_their_indexes(db_url: str) -> None:
         days = [festival[0] + timedelta(days=n) for n in range(6)]
         baseline = [date(2019, 5, 2) + timedelta(days=n) for n in range(6)]
         any_flag = {"status": None, "merchant_id": None, "rule": None, "limit": 50}
-        any_entry = {"from_at": None, "to_at": None, "actor": None, "action": None}
+        any_entry = {
+            "from_at": None,
+            "to_at": None,
+            "actor": None,
+            "action": None,
+            "before_id": None,
+        }
         hot: dict[str, tuple[str, dict[str, Any]]] = {
             # The risk page: the open flags, and one merchant's.
             "open flags": ("risk_flags", {**any_flag, "status": "open"}),
             "a merchant's flags": ("risk_flags", {**any_flag, "merchant_id": merchant}),
             # The audit trail: its latest page, one actor's entries, and an hour of it.
             "the trail's latest": ("audit_entries", {**any_entry, "object": None, "limit": 50}),
+            # The page's next page: the entries older than the last one shown.
+            "an older page of the trail": (
+                "audit_entries",
+                {**any_entry, "object": None, "limit": 51, "before_id": 20_000},
+            ),
             "an actor's entries": (
                 "audit_entries",
                 {**any_entry, "actor": "bureau:ops-7", "object": None, "limit": 50},

@@ -513,7 +513,7 @@ async def test_the_bureau_sees_the_apis_totals_and_downloads_csv(
     await page.wait_for_selector("#chart-daily-dining canvas")
     await page.wait_for_selector("#chart-recovery-dining canvas")
     await page.wait_for_selector("#merchants tr:nth-child(2)")
-    await page.wait_for_selector("#jobs tr:has-text('daily_rollup')")
+    await page.wait_for_selector("#jobs tr[data-job='daily_rollup']:has-text('每日汇总')")
     await shot(page, "bureau-dashboard")
 
     async with page.expect_download() as download_info:
@@ -825,14 +825,19 @@ async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit
     row = page.locator(f"#flags tr[data-flag='{hugging['id']}']")
     await row.wait_for()
     cells = await row.locator("td").all_inner_texts()
-    assert cells[1:3] == ["凑单小店", "贴近门槛凑单"] and "20 笔贴近门槛（100%）" in cells[3]
-    assert cells[5] == "待复核"
+    assert cells[0] == f"#{hugging['id']}"
+    assert cells[2:4] == ["凑单小店", "贴近门槛凑单"] and "20 笔贴近门槛（100%）" in cells[4]
+    assert cells[5] == "100%：当日核销中贴近门槛（高出 5% 以内）的占比"
+    assert cells[6] == "待复核"
     # Both shops are owed their settled day; neither is held yet.
     await page.wait_for_selector(f"#payables tr[data-merchant='{mule}']:has-text('下次付款')")
     await row.locator("button", has_text="查看").click()
     await page.locator("#chart-days canvas").wait_for()
     await page.locator("#chart-windows canvas").wait_for()
-    assert "核销编号" in await page.inner_text("#flag-evidence")
+    # The evidence as its orders: one row per redemption it names, amounts in 元.
+    orders = page.locator("#flag-orders tr[data-redemption]")
+    await expect(orders).to_have_count(len(hugging["evidence"]["redemption_ids"]))
+    assert "¥" in await orders.first.inner_text()
     await page.fill("#review-note", "金额全部贴近门槛，确认凑单套现")
     await page.click("#confirm-flag")
     await page.wait_for_selector(".toast.ok:has-text('已确认，该商户暂停付款')")
@@ -909,7 +914,9 @@ async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit
     returns = tmp_path / "returns.csv"
     returns.write_text("reference,status\nHYF-E999999-0001,paid\n")
     await page.set_input_files("#returns-file", str(returns))
-    await page.wait_for_selector("#returns-result .problems:has-text('第 2 行')")
+    await page.wait_for_selector(
+        "#returns-result .problems:has-text('第 2 行：付款编号 HYF-E999999-0001 不在任何付款文件中')"
+    )
     await page.wait_for_selector(".toast.error:has-text('第 2 行')")
     returns.write_text(f"reference,status,amount_yuan\n{reference},paid,40.00\n")
     await page.set_input_files("#returns-file", str(returns))
@@ -921,7 +928,9 @@ async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit
     )
     await page.set_input_files("#returns-file", str(returns))
     await page.wait_for_selector("#already-returned:has-text('回盘已导入过')")
-    assert reference in await page.inner_text("#returns-result")
+    assert f"第 2 行：付款编号 {reference} 已回盘过（成功）" in await page.inner_text(
+        "#returns-result"
+    )
     # verify, run again after the return: balanced, the ¥40 now paid.
     await page.wait_for_selector(
         "#verify-status:has-text('平衡 ✓') ~ div #verify-totals tr:nth-child(2)"
@@ -957,7 +966,7 @@ async def test_the_bureau_reviews_a_cash_out_flag_holds_pays_and_reads_the_audit
     await expect(entry).to_have_count(1)  # the filtered list has replaced the full one
     texts = await entry.locator("td").all_inner_texts()
     assert texts[1:4] == ["bureau:auditor", "复核预警", f"risk_flags/{hugging['id']}"]
-    assert "status: open → confirmed" in texts[4]
+    assert "状态：待复核 → 已确认" in texts[4]
     await shot(page, "money-payments-audit")
     # The trail as filtered, as a workbook: the review's entry, its time a date-time cell.
     async with page.expect_download() as download_info:
