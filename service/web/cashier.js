@@ -2,7 +2,7 @@
 // 合并使用 QR, or codes separated by commas), redeem exactly once, reverse; who is signed in
 // (the merchant's owner or one of its cashiers); for the owner: cashier accounts, the day's
 // takings (日结) and the merchant's own statement (对账单) of its subsidy.
-import { CATEGORY_NAMES, ERROR_TEXT, dateTime, downloadButtons, el, errorText, newIdempotencyKey, parseYuan, show, signedInPage, today, yuan } from "/static/common.js";
+import { CATEGORY_NAMES, ERROR_TEXT, checkFields, dateTime, downloadButtons, el, errorText, newIdempotencyKey, parseYuan, show, signedInPage, today, yuan } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const { api, render, signIn } = signedInPage("cashier", () => {
@@ -18,9 +18,16 @@ let attempt = null;
 let owner = false;
 
 $("sign-in").addEventListener("click", async () => {
+  const checks = [
+    { id: "merchant-id", test: (v) => v !== "", text: "请输入商户编号" },
+    { id: "merchant-id", test: (v) => /^\d{1,9}$/.test(v), text: "商户编号只含数字" },
+    { id: "api-key", test: (v) => v !== "", text: "请输入接入密钥" },
+  ];
+  if (!checkFields(checks)) return;
   const merchantId = Number($("merchant-id").value.trim());
   const body = { merchant_id: merchantId, api_key: $("api-key").value.trim() };
-  if (await signIn("/auth/merchant", body, `商户 ${merchantId}`)) $("api-key").value = "";
+  const refused = (error) => (error.code === "unauthorized" ? "商户编号或接入密钥不正确" : null);
+  if (await signIn("/auth/merchant", body, `商户 ${merchantId}`, refused)) $("api-key").value = "";
 });
 
 // Who is signed in: the owner sees the cashier accounts, the 日结 and the statement; a
@@ -75,11 +82,11 @@ async function preview() {
         el("p", {}, `合并使用 ${found.count} 张券 · 共优惠 ${yuan(found.discount_fen)} · 消费满 ${yuan(found.min_spend_fen)} 可用`),
         el("ul", { class: "items" }, found.items.map((v) =>
           el("li", { "data-code": v.code }, el("span", { class: "mono" }, v.code), " ", previewCard(v),
-            v.redeemable ? "" : el("span", { class: "error-text" }, ` ✗ ${ERROR_TEXT[v.reason] || v.reason}`)))),
+            v.redeemable ? "" : el("span", { class: "error-text" }, ` ✗ ${ERROR_TEXT[v.reason] || "不可使用"}`)))),
         found.qr_expires_at ? el("div", { class: "muted" }, `二维码有效期至 ${dateTime(found.qr_expires_at)}`) : null,
         found.redeemable
           ? el("div", { class: "ok-text" }, "✓ 全部可在本店使用（一次核销，全部成功或全部不核销）")
-          : el("div", { class: "error-text" }, `✗ 不可使用：${found.reason_code} ${ERROR_TEXT[found.reason] || found.reason}`),
+          : el("div", { class: "error-text" }, `✗ 不可使用：券 ${found.reason_code} ${ERROR_TEXT[found.reason] || "不可使用"}`),
       );
     } else {
       const voucher = await api.json("GET", `/merchant/vouchers/${encodeURIComponent(input)}`);
@@ -92,7 +99,7 @@ async function preview() {
       };
       const verdict = voucher.redeemable
         ? el("div", { class: "ok-text" }, "✓ 可在本店使用")
-        : el("div", { class: "error-text" }, `✗ 不可使用：${ERROR_TEXT[voucher.reason] || voucher.reason}`);
+        : el("div", { class: "error-text" }, `✗ 不可使用：${ERROR_TEXT[voucher.reason] || "原因未知"}`);
       $("preview-box").replaceChildren(
         el("p", {}, previewCard(voucher)),
         el("div", { class: "muted" }, `有效期至 ${dateTime(voucher.expires_at)}`),

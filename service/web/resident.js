@@ -1,6 +1,6 @@
 // The residents' page: SMS sign-in, batches by category with what remains, claim, wallet + QR,
 // and lottery batches (摇号): enter, count down to the draw, see the result and the record.
-import { CATEGORY_NAMES, dateTime, el, errorText, festivalNow, newIdempotencyKey, show, signedInPage, yuan } from "/static/common.js";
+import { CATEGORY_NAMES, checkFields, dateTime, el, errorText, festivalNow, newIdempotencyKey, show, signedInPage, yuan } from "/static/common.js";
 import { showMerchants } from "/static/where.js";
 
 const $ = (id) => document.getElementById(id);
@@ -14,9 +14,12 @@ let clockTimer = null;
 
 // --- sign in -------------------------------------------------------------------------
 
+const PHONE_FIELD = { id: "phone", test: (v) => v !== "", text: "请输入手机号" };
+const PHONE_SHAPE = { id: "phone", test: (v) => /^1\d{10}$/.test(v), text: "请输入 11 位手机号" };
+
 $("send-code").addEventListener("click", async () => {
   const phone = $("phone").value.trim();
-  $("login-error").textContent = "";
+  if (!checkFields([PHONE_FIELD, PHONE_SHAPE])) return;
   try {
     const sent = await api.json("POST", "/auth/otp", { body: { phone } });
     show("验证码已发送", "ok");
@@ -35,10 +38,22 @@ $("send-code").addEventListener("click", async () => {
   }
 });
 
+// A refused code, in the words of the form (the API says unauthorized for all of them).
+function codeRefused(error) {
+  if (error.code !== "unauthorized") return null;
+  if (error.details.reason === "locked") return "验证码错误次数过多，请重新获取验证码";
+  if (Number.isInteger(error.details.attempts_left)) {
+    return `验证码不正确，还可再试 ${error.details.attempts_left} 次`;
+  }
+  return "验证码无效或已过期，请重新获取";
+}
+
 $("sign-in").addEventListener("click", () => {
   const phone = $("phone").value.trim();
   const code = $("code").value.trim();
-  signIn("/auth/resident", { phone, code }, `${phone.slice(0, 3)}****${phone.slice(-4)}`);
+  const checks = [PHONE_FIELD, PHONE_SHAPE, { id: "code", test: (v) => v !== "", text: "请输入验证码" }];
+  if (!checkFields(checks)) return;
+  signIn("/auth/resident", { phone, code }, `${phone.slice(0, 3)}****${phone.slice(-4)}`, codeRefused);
 });
 
 // --- batches -------------------------------------------------------------------------

@@ -460,7 +460,7 @@ async def test_the_owner_adds_a_cashier_who_redeems_with_a_note_and_is_removed(
     await cashier.fill("#merchant-id", str(mid))
     await cashier.fill("#api-key", key)
     await cashier.click("#sign-in")
-    await cashier.wait_for_selector("#login-error:has-text('请重新登录')")
+    await cashier.wait_for_selector("#login-error:has-text('商户编号或接入密钥不正确')")
     assert_local(asked, live.base)
     await till.close()
     await boss.close()
