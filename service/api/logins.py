@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from service import keys
-from service.domain import cashiers, logins
+from service.domain import cashiers, logins, merchants
 from service.domain.context import Actor, Context
 from service.errors import ErrorCode
 from service.http import PUBLIC, Call, Routes, json_response
@@ -124,6 +124,9 @@ async def merchant_key(call: Call) -> web.StreamResponse:
 async def whoami(call: Call) -> web.StreamResponse:
     me = call.me
     found = {"role": me.role, "sub": me.sub, "merchant_id": me.merchant_id}
+    if me.merchant_id is not None:
+        # The shop's name for the cashier page's header (商户 19 tells a cashier nothing).
+        found["merchant_name"] = (await merchants.get_merchant(call.db, me.merchant_id))["name"]
     if me.cashier_id is not None and me.merchant_id is not None:
         name = await cashiers.check_live(call.db, me.merchant_id, cashier_id=me.cashier_id)
         found |= {"cashier_id": me.cashier_id, "cashier_name": name}

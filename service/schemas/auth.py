@@ -36,6 +36,9 @@ class Whoami(Schema):
     role = fields.String(required=True)
     sub = fields.String(required=True)
     merchant_id = fields.Integer(allow_none=True, required=True)
+    merchant_name = fields.String(
+        allow_none=True, metadata={"description": "the merchant's name (merchant role)"}
+    )
     cashier_id = fields.Integer(
         allow_none=True, metadata={"description": "a cashier's token (merchant role)"}
     )

@@ -36,7 +36,10 @@ async function loadWho() {
   try {
     const me = await api.json("GET", "/auth/me");
     owner = me.cashier_id == null;
-    $("who").textContent = `商户 ${me.merchant_id} · ${owner ? "店主" : `收银员 ${me.cashier_name}`}`;
+    // The shop's name (not 商户 19), kept for the header's next render in this tab.
+    const who = `${me.merchant_name || `商户 ${me.merchant_id}`} · ${owner ? "店主" : `收银员 ${me.cashier_name}`}`;
+    $("who").textContent = who;
+    sessionStorage.setItem("festival.cashier.who", who);
     for (const card of document.querySelectorAll(".owner-only")) card.hidden = !owner;
     if (owner) {
       loadCashiers();
@@ -199,17 +202,18 @@ async function loadToday() {
       el("tr", {}, el("th", {}, "时间"), el("th", { class: "text" }, "券码"), el("th", {}, "订单"),
         el("th", {}, "优惠"), el("th", { class: "text" }, "收银员"), el("th", { class: "text" }, "备注"),
         el("th", {}, "状态"), el("th", {}, "")),
+      // data-label: on a phone each row is a card and every value says what it is (style.css).
       ...list.items.map((r) =>
         el("tr", { "data-redemption": r.id, "data-checkout": r.checkout_id },
           el("td", {}, dateTime(r.redeemed_at).split(" ")[1] || ""),
           el("td", { class: "text" }, r.code,
             r.checkout_id ? el("span", { class: "pill grey", title: "同一结账中合并使用的券" }, ` 合并 #${r.checkout_id}`) : null),
-          el("td", {}, yuan(r.order_amount_fen)),
-          el("td", {}, yuan(r.discount_fen)),
-          el("td", { class: "text" }, r.cashier_name || "店主"),
+          el("td", { "data-label": "订单" }, yuan(r.order_amount_fen)),
+          el("td", { "data-label": "优惠" }, yuan(r.discount_fen)),
+          el("td", { class: "text", "data-label": "收银员" }, r.cashier_name || "店主"),
           el("td", { class: "note" }, r.metadata || ""),
-          el("td", {}, r.status === "completed" ? "已核销" : "已撤销"),
-          el("td", {}, r.status === "completed"
+          el("td", { class: "status" }, r.status === "completed" ? "已核销" : "已撤销"),
+          el("td", { class: "action" }, r.status === "completed"
             ? el("button", { class: "secondary small", onclick: () => reverse(r) }, r.checkout_id ? "撤销整单" : "撤销")
             : ""))),
     );

@@ -362,7 +362,7 @@ async def test_a_resident_shows_several_vouchers_in_one_qr_and_the_cashier_redee
     await cashier.fill("#merchant-id", str(mid))
     await cashier.fill("#api-key", api_key)
     await cashier.click("#sign-in")
-    await cashier.wait_for_selector(f"#who:has-text('商户 {mid} · 店主')")
+    await cashier.wait_for_selector("#who:has-text('济南远大购物广场 · 店主')")
     await cashier.fill("#code", qr)
     await cashier.click("#preview")
     await cashier.wait_for_selector("#preview-box:has-text('全部可在本店使用')")
@@ -429,7 +429,7 @@ async def test_the_owner_adds_a_cashier_who_redeems_with_a_note_and_is_removed(
     await cashier.fill("#merchant-id", str(mid))
     await cashier.fill("#api-key", key)
     await cashier.click("#sign-in")
-    await cashier.wait_for_selector(f"#who:has-text('商户 {mid} · 收银员 王丽')")
+    await cashier.wait_for_selector("#who:has-text('济南远大购物广场 · 收银员 王丽')")
     for card in await cashier.locator(".owner-only").all():
         assert await card.is_hidden()
     await cashier.fill("#code", voucher["code"])

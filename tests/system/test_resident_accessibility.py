@@ -30,7 +30,7 @@ from service.clock import Clock
 from service.settings import Settings
 from service.sms import CapturingSmsSender
 from tests.support.factories import live_batch_body
-from tests.support.pages import CHROMIUM, NEEDS_BROWSER, shot
+from tests.support.pages import CHROMIUM, NEEDS_BROWSER, TARGETS_JS, shot
 
 ROOT = Path(__file__).resolve().parents[2]
 LIGHTHOUSE = ROOT / "node_modules" / ".bin" / "lighthouse"
@@ -106,24 +106,6 @@ async def resident(settings: Settings) -> AsyncIterator[Resident]:
         yield Resident(base, token, dining["id"])
     await server.close()
 
-
-# Every control a finger may tap, as the browser lays it out (a checkbox by its label).
-TARGETS_JS = """() => {
-  const shown = (el) => {
-    const r = el.getBoundingClientRect();
-    return r.width > 0 && r.height > 0 && !el.closest('[hidden]')
-      && getComputedStyle(el).visibility !== 'hidden';
-  };
-  const controls = 'button, a[href], input, select, textarea, [role="button"], [role="tab"],'
-    + ' [tabindex]:not([tabindex="-1"])';
-  return [...document.querySelectorAll(controls)].filter(shown).map((el) => {
-    const box = el.matches('input[type=checkbox], input[type=radio]') && el.closest('label')
-      ? el.closest('label') : el;
-    const r = box.getBoundingClientRect();
-    return { what: `${el.tagName.toLowerCase()}#${el.id} ${el.textContent.trim().slice(0, 12)}`,
-             width: r.width, height: r.height };
-  });
-}"""
 
 # Every shown text against the colour behind it (the page's backgrounds composed down the
 # ancestors, the element's and its ancestors' opacity applied), WCAG's ratio and threshold.
