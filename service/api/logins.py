@@ -16,6 +16,7 @@ from service.schemas.auth import (
     MerchantLogin,
     OtpAccepted,
     OtpRequest,
+    PairingLogin,
     ResidentLogin,
     Whoami,
 )
@@ -55,6 +56,17 @@ def sign_in(call: Call) -> logins.SignIn:
 )
 async def merchant_login(call: Call) -> web.StreamResponse:
     return json_response(await sign_in(call).merchant(**call.body))
+
+
+@routes.post(
+    "/auth/cashier-pairing",
+    summary="A cashier's device signs in with the owner's pairing code (one use, 5 minutes)",
+    body=PairingLogin(),
+    response=TokenResponse(),
+    errors=(ErrorCode.UNAUTHORIZED, ErrorCode.RATE_LIMITED),
+)
+async def pairing_login(call: Call) -> web.StreamResponse:
+    return json_response(await sign_in(call).pairing(**call.body))
 
 
 @routes.post(

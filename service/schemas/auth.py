@@ -58,3 +58,14 @@ class MerchantKeyIssued(Schema):
     api_key = fields.String(
         required=True, metadata={"description": "shown this once; the previous key stops working"}
     )
+
+
+class PairingLogin(Schema):
+    """A cashier's device signs in with the code its owner showed (配对码)."""
+
+    code = String(
+        required=True,
+        validate=FullMatch(r"[A-Za-z0-9][A-Za-z0-9 -]{4,14}[A-Za-z0-9]", error="A pairing code."),
+        metadata={"description": "the 8-character code (case, spaces and dashes ignored)"},
+    )
+    merchant_id = Id(metadata={"description": "optional: the code alone names the merchant"})

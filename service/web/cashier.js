@@ -30,6 +30,32 @@ $("sign-in").addEventListener("click", async () => {
   if (await signIn("/auth/merchant", body, `商户 ${merchantId}`, refused)) $("api-key").value = "";
 });
 
+// A cashier's device signs in with the 8-character code (or the QR, which opens this page
+// with the code in the fragment) its owner shows: one use, 5 minutes.
+const PAIR_CODE = /^[A-Z0-9]{6,12}$/;
+
+async function pairSignIn(typed) {
+  const code = typed.toUpperCase().replace(/[\s-]/g, "");
+  const checks = [
+    { id: "pair-code", test: () => code !== "", text: "请输入配对码" },
+    { id: "pair-code", test: () => PAIR_CODE.test(code), text: "配对码为 8 位字母和数字" },
+  ];
+  if (!checkFields(checks)) return;
+  const refused = (error) => (error.code === "unauthorized" ? "配对码无效、已使用或已过期，请店主重新生成" : null);
+  if (await signIn("/auth/cashier-pairing", { code }, "收银员", refused)) $("pair-code").value = "";
+}
+$("pair-sign-in").addEventListener("click", () => pairSignIn($("pair-code").value.trim()));
+$("pair-code").addEventListener("keydown", (e) => e.key === "Enter" && pairSignIn($("pair-code").value.trim()));
+{
+  // Scanned: the code rides in the URL's fragment (never sent to a server); used once, dropped.
+  const scanned = /^#pair=([A-Za-z0-9-]{6,14})$/.exec(location.hash);
+  if (scanned) {
+    history.replaceState(null, "", location.pathname);
+    $("pair-code").value = scanned[1];
+    if (!api.token) pairSignIn(scanned[1]);
+  }
+}
+
 // Who is signed in: the owner sees the cashier accounts, the 日结 and the statement; a
 // cashier only the checkout (the API refuses it the rest).
 async function loadWho() {
@@ -235,7 +261,9 @@ async function loadCashiers() {
       ...(live.length
         ? live.map((c) => el("tr", { "data-cashier": c.id },
             el("td", {}, c.id), el("td", { class: "text" }, c.name), el("td", {}, dateTime(c.created_at)),
-            el("td", {}, el("button", { class: "secondary small", onclick: (e) => removeCashier(c, e.target) }, "移除"))))
+            el("td", { class: "actions" },
+              el("button", { class: "small", "data-pair": c.id, onclick: () => pairCashier(c) }, "配对登录"),
+              el("button", { class: "secondary small", onclick: (e) => removeCashier(c, e.target) }, "移除"))))
         : [el("tr", {}, el("td", { colspan: 4, class: "muted" }, "还没有收银员：店主可以为每位收银员添加一个账号"))]),
     );
   } catch (error) {
@@ -263,6 +291,41 @@ $("cashier-add").addEventListener("click", async () => {
     show(errorText(error), "error");
   }
 });
+
+// 配对登录: a code and its QR for one cashier's device, counting down its 5 minutes.
+let pairingTimer = null;
+async function pairCashier(cashier) {
+  try {
+    const made = await api.json("POST", `/merchant/cashiers/${cashier.id}/pairing`);
+    const qr = URL.createObjectURL(new Blob([made.qr_svg], { type: "image/svg+xml" }));
+    const left = el("span", { id: "pairing-left" });
+    const shown = `${made.code.slice(0, 4)}-${made.code.slice(4)}`;
+    $("pairing").replaceChildren(
+      el("h3", {}, `${cashier.name} 的配对码`),
+      el("p", { class: "code pair-code", id: "pairing-code" }, shown),
+      el("img", { src: qr, alt: `配对二维码，配对码 ${shown}`, class: "pair-qr" }),
+      el("p", { class: "muted" }, "请收银员用手机扫码，或在收银员手机的本页输入配对码。只能用一次，", left, "。"),
+      el("button", { class: "secondary", onclick: closePairing }, "关闭"),
+    );
+    $("pairing").hidden = false;
+    clearInterval(pairingTimer);
+    const ends = Date.now() + made.valid_for_s * 1000;
+    const tick = () => {
+      const s = Math.max(0, Math.round((ends - Date.now()) / 1000));
+      left.textContent = s > 0 ? `${Math.floor(s / 60)} 分 ${String(s % 60).padStart(2, "0")} 秒后失效` : "已失效，请重新生成";
+      if (s === 0) clearInterval(pairingTimer);
+    };
+    tick();
+    pairingTimer = setInterval(tick, 1000);
+  } catch (error) {
+    show(errorText(error), "error");
+  }
+}
+function closePairing() {
+  clearInterval(pairingTimer);
+  $("pairing").hidden = true;
+  $("pairing").replaceChildren();
+}
 
 // Removing takes two taps (the first asks), and works at once: the cashier's key and every
 // token it holds stop working.

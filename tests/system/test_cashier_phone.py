@@ -164,3 +164,54 @@ async def test_a_cashier_sees_the_shop_name_on_a_phone(till: Till, browser: Any)
     await page.reload()
     await page.wait_for_selector(f"#who:has-text('{SHOP}')")
     await context.close()
+
+
+async def test_a_cashier_signs_in_with_the_code_or_the_qr_the_owner_shows(
+    till: Till, browser: Any
+) -> None:
+    owner_context, owner = await signed_in(browser, till, till.owner_key)
+    await owner.click("#cashiers button[data-pair]")
+    await owner.wait_for_selector("#pairing:not([hidden]) #pairing-code")
+    shown = await owner.inner_text("#pairing-code")
+    assert len(shown.replace("-", "")) == 8
+    assert await owner.eval_on_selector(".pair-qr", "(img) => img.complete && img.naturalWidth > 0")
+    assert "后失效" in await owner.inner_text("#pairing")
+    await assert_fits_a_phone(owner)
+    await shot(owner, "cashier-pairing-owner-375")
+
+    # The cashier's phone types the code as it reads it.
+    context = await browser.new_context(viewport=PHONE, locale="zh-CN")
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    failed = failures(page)
+    await page.goto(till.base + "/cashier")
+    await page.wait_for_selector("#login:not([hidden])")
+    await assert_fits_a_phone(page)
+    await page.click("#pair-sign-in")
+    assert await page.inner_text("#login-error") == "请输入配对码"
+    await page.fill("#pair-code", "ZZZZ-ZZZZ")
+    await page.click("#pair-sign-in")
+    await page.wait_for_selector("#login-error:has-text('配对码无效')")
+    assert failed == ["401 " + till.base + "/api/v1/auth/cashier-pairing"]
+    await page.fill("#pair-code", shown.lower())
+    await page.click("#pair-sign-in")
+    await page.wait_for_selector(f"#who:has-text('{SHOP} · 收银员 王五')")
+    await context.close()
+
+    # A second code, scanned: the QR opens the page with the code in its fragment.
+    await owner.click("#cashiers button[data-pair]")
+    await owner.wait_for_function(
+        "(old) => document.getElementById('pairing-code')?.textContent !== old", arg=shown
+    )
+    scanned = (await owner.inner_text("#pairing-code")).replace("-", "")
+    context = await browser.new_context(viewport=PHONE, locale="zh-CN")
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    failed = failures(page)
+    await page.goto(f"{till.base}/cashier#pair={scanned}")
+    await page.wait_for_selector(f"#who:has-text('{SHOP} · 收银员 王五')")
+    await page.wait_for_load_state("networkidle")
+    assert failed == [] and "#pair" not in page.url
+    await shot(page, "cashier-paired-375")
+    await context.close()
+    await owner_context.close()

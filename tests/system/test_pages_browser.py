@@ -447,7 +447,7 @@ async def test_the_owner_adds_a_cashier_who_redeems_with_a_note_and_is_removed(
     row = page.locator("#today tr[data-redemption]")
     await row.wait_for()
     assert "王丽" in await row.inner_text() and "槐荫店 收银台 1" in await row.inner_text()
-    remove = page.locator("#cashiers tr[data-cashier] button")
+    remove = page.locator("#cashiers tr[data-cashier] button", has_text="移除")
     await remove.click()
     await page.wait_for_selector("#cashiers button:has-text('确认移除')")
     await remove.click()
