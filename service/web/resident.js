@@ -104,14 +104,41 @@ function drawCategoryTabs() {
   );
 }
 
+// Ended: nothing left to do with it (a first-come batch closed or sold out, a drawn lottery the
+// resident did not enter). Those fold away behind 已结束 (the demo has ~100 batches, 97 ended);
+// the rest come open first, then upcoming, each in the API's order.
+let showEnded = false;
+function ended(b) {
+  if (b.mode === "lottery") return Boolean(b.drawn_at) && !entries.has(b.id);
+  return b.status === "closed" || b.status === "sold_out";
+}
+function rank(b) {
+  if (b.mode === "lottery" && b.drawn_at) return 2; // the resident's result
+  return b.status === "open" || (b.mode === "lottery" && b.status === "sold_out") ? 0 : 1;
+}
+
 function drawBatches() {
   drawCategoryTabs();
   const shown = batches.filter((b) => category === "all" || b.category === category);
-  if (!shown.length) {
-    $("batches").replaceChildren(el("div", { class: "card muted" }, "暂无可领的券"));
-    return;
+  const live = shown.filter((b) => !ended(b)).map((b, i) => [rank(b), i, b]);
+  live.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  const over = shown.filter(ended);
+  const card = (b) => (b.mode === "lottery" ? lotteryCard(b) : batchCard(b));
+  const parts = live.length
+    ? live.map(([, , b]) => card(b))
+    : [el("div", { class: "card muted" }, over.length ? "暂无可领的券，活动批次均已结束" : "暂无可领的券")];
+  if (over.length) {
+    parts.push(el("button", {
+      type: "button",
+      id: "ended-toggle",
+      class: "secondary wide",
+      "aria-expanded": String(showEnded),
+      "aria-controls": "ended-batches",
+      onclick: () => { showEnded = !showEnded; drawBatches(); },
+    }, showEnded ? `收起已结束的 ${over.length} 批` : `已结束（${over.length} 批）`));
+    parts.push(el("div", { id: "ended-batches", class: "ended", hidden: !showEnded }, showEnded ? over.map(card) : []));
   }
-  $("batches").replaceChildren(...shown.map((b) => (b.mode === "lottery" ? lotteryCard(b) : batchCard(b))));
+  $("batches").replaceChildren(...parts);
   startCountdowns();
 }
 

@@ -68,6 +68,10 @@ async def resident(settings: Settings) -> AsyncIterator[Resident]:
         async def batch(**overrides: Any) -> dict[str, Any]:
             return await call("/api/v1/admin/batches", as_bureau, live_batch_body(**overrides))
 
+        # Sold out at once (another resident took the one voucher): folded behind 已结束.
+        gone = await batch(title="文体券 满30减5（已抢光）", category="culture_tourism", quantity=1)
+        other, _ = issue_token(settings, role="resident", sub="another-resident")
+        await call(f"/api/v1/batches/{gone['id']}/claims", {"Authorization": f"Bearer {other}"})
         dining = await batch(title="餐饮券 满50减10（今日）", per_resident_limit=3)
         for _ in range(2):  # two of one category: 合并使用 takes both into one QR code
             await call(f"/api/v1/batches/{dining['id']}/claims", as_resident)
@@ -174,6 +178,15 @@ async def walk_the_views(page: Any, mode: str) -> dict[str, float]:
         "parseFloat(getComputedStyle(document.querySelector('#batches h3')).fontSize)"
     )
     await shot(page, f"resident-{mode}-batches")
+    # The ended batches, unfolded (issue 25).
+    assert await page.locator("#ended-batches .card").count() == 0
+    await page.click("#ended-toggle")
+    await page.wait_for_selector("#ended-batches .card")
+    assert await page.get_attribute("#ended-toggle", "aria-expanded") == "true"
+    await assert_tappable_and_legible(page, f"{mode} ended batches")
+    await shot(page, f"resident-{mode}-ended-batches")
+    await page.click("#ended-toggle")
+    await page.wait_for_selector("#ended-batches", state="hidden")
     await page.click("#tab-entries")
     await page.wait_for_selector("#entries .voucher a")
     await assert_tappable_and_legible(page, f"{mode} entries")
