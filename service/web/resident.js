@@ -157,7 +157,7 @@ function counting(label, iso) {
 }
 
 const recordLink = (batchId) =>
-  el("a", { href: `/api/v1/batches/${batchId}/draw`, target: "_blank", rel: "noopener", class: "muted" }, "开奖记录（可复核）");
+  el("a", { href: `/draw?batch=${batchId}`, class: "muted" }, "开奖记录（可复核）");
 
 function batchCard(batch) {
   const action =

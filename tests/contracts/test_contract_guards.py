@@ -31,6 +31,7 @@ PUBLIC_PATHS = {
     ("GET", "/api/v1/about"),
     ("GET", "/"),
     ("GET", "/cashier"),
+    ("GET", "/draw"),  # the page only: the draw record is public (GET /batches/{id}/draw)
     ("GET", "/join"),
     ("GET", "/bureau"),
     ("GET", "/bureau/money"),  # the page only: its data come from bureau-only endpoints
