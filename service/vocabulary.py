@@ -23,6 +23,11 @@ CHECKOUT_QR_VALID_S = 600
 MAX_METADATA_LENGTH = 1000
 # Cashier accounts a merchant may have at once (each a live api key).
 MAX_CASHIERS = 50
+# A cashier's pairing code (配对码): 8 characters of an alphabet without look-alikes (no 0/O,
+# 1/I/L), valid this many seconds and for one sign-in.
+PAIRING_CODE_LENGTH = 8
+PAIRING_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+PAIRING_VALID_S = 300
 
 BATCH_STATUSES = ("scheduled", "open", "sold_out", "closed")
 FIRST_COME = "first_come"

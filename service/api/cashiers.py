@@ -3,12 +3,21 @@ cashier's token is 403 here (service/http.py), another merchant's cashier is 404
 
 from __future__ import annotations
 
+import io
+
+import segno
 from aiohttp import web
 
 from service.domain import cashiers
 from service.errors import ErrorCode
 from service.http import Call, Routes
-from service.schemas.cashiers import Cashier, CashierCreate, CashierCreated, CashierList
+from service.schemas.cashiers import (
+    Cashier,
+    CashierCreate,
+    CashierCreated,
+    CashierList,
+    PairingCreated,
+)
 
 routes = Routes("cashiers (merchant owner)", roles=("merchant",))
 
@@ -50,3 +59,22 @@ async def list_cashiers(call: Call) -> web.StreamResponse:
 async def remove_cashier(call: Call) -> web.StreamResponse:
     row = await cashiers.remove(call.context, _merchant_id(call), cashier_id=call.path_id())
     return call.answer(row)
+
+
+@routes.post(
+    "/merchant/cashiers/{id}/pairing",
+    summary="A short pairing code (and its QR) a cashier's device signs in with, once",
+    response=PairingCreated(),
+    status=201,
+    errors=(ErrorCode.NOT_FOUND,),
+)
+async def pair_cashier(call: Call) -> web.StreamResponse:
+    made = await cashiers.pair(call.context, _merchant_id(call), cashier_id=call.path_id())
+    # The code rides in the fragment: it never reaches a server log or a Referer.
+    url = f"{call.request.url.origin()}/cashier#pair={made['code']}"
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="svg", scale=6, border=4, xmldecl=False)
+    return call.answer(
+        {**made, "url": url, "qr_svg": buffer.getvalue().decode()},
+        headers={"Cache-Control": "no-store"},
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from service import keys
-from service.domain import cashiers, logins
+from service.domain import cashiers, logins, merchants
 from service.domain.context import Actor, Context
 from service.errors import ErrorCode
 from service.http import PUBLIC, Call, Routes, json_response
@@ -16,6 +16,7 @@ from service.schemas.auth import (
     MerchantLogin,
     OtpAccepted,
     OtpRequest,
+    PairingLogin,
     ResidentLogin,
     Whoami,
 )
@@ -55,6 +56,17 @@ def sign_in(call: Call) -> logins.SignIn:
 )
 async def merchant_login(call: Call) -> web.StreamResponse:
     return json_response(await sign_in(call).merchant(**call.body))
+
+
+@routes.post(
+    "/auth/cashier-pairing",
+    summary="A cashier's device signs in with the owner's pairing code (one use, 5 minutes)",
+    body=PairingLogin(),
+    response=TokenResponse(),
+    errors=(ErrorCode.UNAUTHORIZED, ErrorCode.RATE_LIMITED),
+)
+async def pairing_login(call: Call) -> web.StreamResponse:
+    return json_response(await sign_in(call).pairing(**call.body))
 
 
 @routes.post(
@@ -124,6 +136,9 @@ async def merchant_key(call: Call) -> web.StreamResponse:
 async def whoami(call: Call) -> web.StreamResponse:
     me = call.me
     found = {"role": me.role, "sub": me.sub, "merchant_id": me.merchant_id}
+    if me.merchant_id is not None:
+        # The shop's name for the cashier page's header (商户 19 tells a cashier nothing).
+        found["merchant_name"] = (await merchants.get_merchant(call.db, me.merchant_id))["name"]
     if me.cashier_id is not None and me.merchant_id is not None:
         name = await cashiers.check_live(call.db, me.merchant_id, cashier_id=me.cashier_id)
         found |= {"cashier_id": me.cashier_id, "cashier_name": name}

@@ -116,6 +116,11 @@ async def cashier_page(call: Call) -> web.StreamResponse:
     return _page("cashier.html", call)
 
 
+@routes.get("/draw", summary="A lottery's public draw record, for people", extra={"hidden": True})
+async def draw_page(call: Call) -> web.StreamResponse:
+    return _page("draw.html")
+
+
 @routes.get("/bureau", summary="Bureau dashboard", extra={"hidden": True})
 async def bureau_page(call: Call) -> web.StreamResponse:
     return _page("bureau.html", call)

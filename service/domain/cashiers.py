@@ -11,6 +11,10 @@ statement, every other endpoint by `check_live`), nothing is remembered in a pro
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
 import asyncpg
 
 from service.auth import hash_api_key, new_api_key
@@ -18,7 +22,12 @@ from service.db import Database
 from service.domain import audit
 from service.domain.context import Context
 from service.errors import DomainError, ErrorCode
-from service.vocabulary import MAX_CASHIERS
+from service.vocabulary import (
+    MAX_CASHIERS,
+    PAIRING_ALPHABET,
+    PAIRING_CODE_LENGTH,
+    PAIRING_VALID_S,
+)
 
 # Additions to one merchant take turns, so MAX_CASHIERS holds under any concurrency.
 LOCK_NAMESPACE = 0x43534852  # "CSHR"
@@ -98,3 +107,52 @@ async def check_live(db: Database, merchant_id: int, *, cashier_id: int) -> str:
     if name is None:
         raise DomainError(ErrorCode.UNAUTHORIZED, "this cashier account has been removed")
     return str(name)
+
+
+def normal_pairing_code(typed: str) -> str:
+    """A pairing code as typed (lower case, spaces, a dash between its halves) made canonical."""
+    return "".join(ch for ch in typed.upper() if ch.isalnum())
+
+
+def pairing_code_hash(code: str) -> bytes:
+    """What the database keeps of a pairing code: its SHA-256 (the code lives 5 minutes)."""
+    return hashlib.sha256(b"cashier-pairing:" + normal_pairing_code(code).encode()).digest()
+
+
+async def pair(ctx: Context, merchant_id: int, *, cashier_id: int) -> dict[str, object]:
+    """A new pairing code for one of the merchant's live cashiers (another merchant's, or a
+    removed one: not found): shown once, valid PAIRING_VALID_S seconds, good for one sign-in
+    (service/domain/logins.py exchanges it). Audited without the code."""
+    expires_at: datetime = ctx.now + timedelta(seconds=PAIRING_VALID_S)
+    for _ in range(5):  # a draw equal to a pending code is drawn again (1 in 10^12 each)
+        code = "".join(secrets.choice(PAIRING_ALPHABET) for _ in range(PAIRING_CODE_LENGTH))
+        async with ctx.db.transaction() as tx:
+            live = await tx.fetchrow("lock_cashier", cashier_id=cashier_id, merchant_id=merchant_id)
+            if live is None or live["removed_at"] is not None:
+                raise DomainError(ErrorCode.NOT_FOUND, "no such cashier")
+            row = await tx.fetchrow(
+                "insert_pairing",
+                merchant_id=merchant_id,
+                cashier_id=cashier_id,
+                code_hash=pairing_code_hash(code),
+                now=ctx.now,
+                expires_at=expires_at,
+            )
+            if row is None:
+                continue
+            await audit.append(
+                tx,
+                actor=ctx.actor,
+                action="cashier.pair",
+                target=_target(merchant_id, cashier_id),
+                before=None,
+                after={"pairing_id": row["id"], "expires_at": expires_at.isoformat()},
+                now=ctx.now,
+            )
+        return {
+            "cashier_id": cashier_id,
+            "code": code,
+            "expires_at": expires_at,
+            "valid_for_s": PAIRING_VALID_S,
+        }
+    raise DomainError(ErrorCode.UNAVAILABLE, "no free pairing code; try again")

@@ -19,7 +19,7 @@ from service.auth import (
     verify_password,
 )
 from service.db import Conn, Database
-from service.domain import audit, merchants, rate_limits
+from service.domain import audit, cashiers, merchants, rate_limits
 from service.domain.context import Context
 from service.domain.phones import PhoneCipher, mask_phone, phone_hash, resident_phone_binding
 from service.errors import DomainError, ErrorCode
@@ -142,6 +142,22 @@ class SignIn:
                 cashier=cashier,
             )
         raise await self._refuse(wrong, "unknown merchant or wrong api key")
+
+    async def pairing(self, code: str, merchant_id: int | None = None) -> dict[str, Any]:
+        """A cashier's device signs in with the pairing code its owner showed (one use, a few
+        minutes): that cashier's token. Wrong codes count per address under an account of
+        their own, never the owner's: a stranger guessing codes locks nobody's key login."""
+        wrong = await self._guard(f"pair{merchant_id or ''}")
+        row = await self.db.fetchrow(
+            "use_pairing",
+            code_hash=cashiers.pairing_code_hash(code),
+            merchant_id=merchant_id,
+            now=self.now,
+        )
+        if row is None:
+            raise await self._refuse(wrong, "unknown, used or expired pairing code")
+        mid, cashier = row["merchant_id"], row["cashier_id"]
+        return self._token("merchant", f"merchant:{mid}:cashier:{cashier}", mid, cashier=cashier)
 
     async def bureau(self, username: str, password: str) -> dict[str, Any]:
         wrong = await self._guard("b" + hashlib.sha256(username.encode()).hexdigest()[:24])

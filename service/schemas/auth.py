@@ -36,6 +36,9 @@ class Whoami(Schema):
     role = fields.String(required=True)
     sub = fields.String(required=True)
     merchant_id = fields.Integer(allow_none=True, required=True)
+    merchant_name = fields.String(
+        allow_none=True, metadata={"description": "the merchant's name (merchant role)"}
+    )
     cashier_id = fields.Integer(
         allow_none=True, metadata={"description": "a cashier's token (merchant role)"}
     )
@@ -55,3 +58,14 @@ class MerchantKeyIssued(Schema):
     api_key = fields.String(
         required=True, metadata={"description": "shown this once; the previous key stops working"}
     )
+
+
+class PairingLogin(Schema):
+    """A cashier's device signs in with the code its owner showed (配对码)."""
+
+    code = String(
+        required=True,
+        validate=FullMatch(r"[A-Za-z0-9][A-Za-z0-9 -]{4,14}[A-Za-z0-9]", error="A pairing code."),
+        metadata={"description": "the 8-character code (case, spaces and dashes ignored)"},
+    )
+    merchant_id = Id(metadata={"description": "optional: the code alone names the merchant"})

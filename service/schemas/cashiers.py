@@ -37,3 +37,17 @@ class CashierCreated(Schema):
 
 class CashierList(Schema):
     items = fields.List(fields.Nested(Cashier), required=True)
+
+
+class PairingCreated(Schema):
+    cashier_id = fields.Integer(required=True)
+    code = fields.String(
+        required=True,
+        metadata={"description": "8 characters, one sign-in, shown this once"},
+    )
+    expires_at = Instant(required=True)
+    valid_for_s = fields.Integer(required=True)
+    url = fields.String(
+        required=True, metadata={"description": "the cashier page signing in with this code"}
+    )
+    qr_svg = fields.String(required=True, metadata={"description": "`url` as a QR code (SVG)"})

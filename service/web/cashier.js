@@ -2,7 +2,7 @@
 // 合并使用 QR, or codes separated by commas), redeem exactly once, reverse; who is signed in
 // (the merchant's owner or one of its cashiers); for the owner: cashier accounts, the day's
 // takings (日结) and the merchant's own statement (对账单) of its subsidy.
-import { CATEGORY_NAMES, ERROR_TEXT, dateTime, downloadButtons, el, errorText, newIdempotencyKey, parseYuan, show, signedInPage, today, yuan } from "/static/common.js";
+import { CATEGORY_NAMES, ERROR_TEXT, checkFields, dateTime, downloadButtons, el, errorText, newIdempotencyKey, parseYuan, show, signedInPage, today, yuan } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const { api, render, signIn } = signedInPage("cashier", () => {
@@ -18,10 +18,43 @@ let attempt = null;
 let owner = false;
 
 $("sign-in").addEventListener("click", async () => {
+  const checks = [
+    { id: "merchant-id", test: (v) => v !== "", text: "请输入商户编号" },
+    { id: "merchant-id", test: (v) => /^\d{1,9}$/.test(v), text: "商户编号只含数字" },
+    { id: "api-key", test: (v) => v !== "", text: "请输入接入密钥" },
+  ];
+  if (!checkFields(checks)) return;
   const merchantId = Number($("merchant-id").value.trim());
   const body = { merchant_id: merchantId, api_key: $("api-key").value.trim() };
-  if (await signIn("/auth/merchant", body, `商户 ${merchantId}`)) $("api-key").value = "";
+  const refused = (error) => (error.code === "unauthorized" ? "商户编号或接入密钥不正确" : null);
+  if (await signIn("/auth/merchant", body, `商户 ${merchantId}`, refused)) $("api-key").value = "";
 });
+
+// A cashier's device signs in with the 8-character code (or the QR, which opens this page
+// with the code in the fragment) its owner shows: one use, 5 minutes.
+const PAIR_CODE = /^[A-Z0-9]{6,12}$/;
+
+async function pairSignIn(typed) {
+  const code = typed.toUpperCase().replace(/[\s-]/g, "");
+  const checks = [
+    { id: "pair-code", test: () => code !== "", text: "请输入配对码" },
+    { id: "pair-code", test: () => PAIR_CODE.test(code), text: "配对码为 8 位字母和数字" },
+  ];
+  if (!checkFields(checks)) return;
+  const refused = (error) => (error.code === "unauthorized" ? "配对码无效、已使用或已过期，请店主重新生成" : null);
+  if (await signIn("/auth/cashier-pairing", { code }, "收银员", refused)) $("pair-code").value = "";
+}
+$("pair-sign-in").addEventListener("click", () => pairSignIn($("pair-code").value.trim()));
+$("pair-code").addEventListener("keydown", (e) => e.key === "Enter" && pairSignIn($("pair-code").value.trim()));
+{
+  // Scanned: the code rides in the URL's fragment (never sent to a server); used once, dropped.
+  const scanned = /^#pair=([A-Za-z0-9-]{6,14})$/.exec(location.hash);
+  if (scanned) {
+    history.replaceState(null, "", location.pathname);
+    $("pair-code").value = scanned[1];
+    if (!api.token) pairSignIn(scanned[1]);
+  }
+}
 
 // Who is signed in: the owner sees the cashier accounts, the 日结 and the statement; a
 // cashier only the checkout (the API refuses it the rest).
@@ -29,7 +62,10 @@ async function loadWho() {
   try {
     const me = await api.json("GET", "/auth/me");
     owner = me.cashier_id == null;
-    $("who").textContent = `商户 ${me.merchant_id} · ${owner ? "店主" : `收银员 ${me.cashier_name}`}`;
+    // The shop's name (not 商户 19), kept for the header's next render in this tab.
+    const who = `${me.merchant_name || `商户 ${me.merchant_id}`} · ${owner ? "店主" : `收银员 ${me.cashier_name}`}`;
+    $("who").textContent = who;
+    sessionStorage.setItem("festival.cashier.who", who);
     for (const card of document.querySelectorAll(".owner-only")) card.hidden = !owner;
     if (owner) {
       loadCashiers();
@@ -75,11 +111,11 @@ async function preview() {
         el("p", {}, `合并使用 ${found.count} 张券 · 共优惠 ${yuan(found.discount_fen)} · 消费满 ${yuan(found.min_spend_fen)} 可用`),
         el("ul", { class: "items" }, found.items.map((v) =>
           el("li", { "data-code": v.code }, el("span", { class: "mono" }, v.code), " ", previewCard(v),
-            v.redeemable ? "" : el("span", { class: "error-text" }, ` ✗ ${ERROR_TEXT[v.reason] || v.reason}`)))),
+            v.redeemable ? "" : el("span", { class: "error-text" }, ` ✗ ${ERROR_TEXT[v.reason] || "不可使用"}`)))),
         found.qr_expires_at ? el("div", { class: "muted" }, `二维码有效期至 ${dateTime(found.qr_expires_at)}`) : null,
         found.redeemable
           ? el("div", { class: "ok-text" }, "✓ 全部可在本店使用（一次核销，全部成功或全部不核销）")
-          : el("div", { class: "error-text" }, `✗ 不可使用：${found.reason_code} ${ERROR_TEXT[found.reason] || found.reason}`),
+          : el("div", { class: "error-text" }, `✗ 不可使用：券 ${found.reason_code} ${ERROR_TEXT[found.reason] || "不可使用"}`),
       );
     } else {
       const voucher = await api.json("GET", `/merchant/vouchers/${encodeURIComponent(input)}`);
@@ -92,7 +128,7 @@ async function preview() {
       };
       const verdict = voucher.redeemable
         ? el("div", { class: "ok-text" }, "✓ 可在本店使用")
-        : el("div", { class: "error-text" }, `✗ 不可使用：${ERROR_TEXT[voucher.reason] || voucher.reason}`);
+        : el("div", { class: "error-text" }, `✗ 不可使用：${ERROR_TEXT[voucher.reason] || "原因未知"}`);
       $("preview-box").replaceChildren(
         el("p", {}, previewCard(voucher)),
         el("div", { class: "muted" }, `有效期至 ${dateTime(voucher.expires_at)}`),
@@ -192,17 +228,18 @@ async function loadToday() {
       el("tr", {}, el("th", {}, "时间"), el("th", { class: "text" }, "券码"), el("th", {}, "订单"),
         el("th", {}, "优惠"), el("th", { class: "text" }, "收银员"), el("th", { class: "text" }, "备注"),
         el("th", {}, "状态"), el("th", {}, "")),
+      // data-label: on a phone each row is a card and every value says what it is (style.css).
       ...list.items.map((r) =>
         el("tr", { "data-redemption": r.id, "data-checkout": r.checkout_id },
           el("td", {}, dateTime(r.redeemed_at).split(" ")[1] || ""),
           el("td", { class: "text" }, r.code,
             r.checkout_id ? el("span", { class: "pill grey", title: "同一结账中合并使用的券" }, ` 合并 #${r.checkout_id}`) : null),
-          el("td", {}, yuan(r.order_amount_fen)),
-          el("td", {}, yuan(r.discount_fen)),
-          el("td", { class: "text" }, r.cashier_name || "店主"),
+          el("td", { "data-label": "订单" }, yuan(r.order_amount_fen)),
+          el("td", { "data-label": "优惠" }, yuan(r.discount_fen)),
+          el("td", { class: "text", "data-label": "收银员" }, r.cashier_name || "店主"),
           el("td", { class: "note" }, r.metadata || ""),
-          el("td", {}, r.status === "completed" ? "已核销" : "已撤销"),
-          el("td", {}, r.status === "completed"
+          el("td", { class: "status" }, r.status === "completed" ? "已核销" : "已撤销"),
+          el("td", { class: "action" }, r.status === "completed"
             ? el("button", { class: "secondary small", onclick: () => reverse(r) }, r.checkout_id ? "撤销整单" : "撤销")
             : ""))),
     );
@@ -224,7 +261,9 @@ async function loadCashiers() {
       ...(live.length
         ? live.map((c) => el("tr", { "data-cashier": c.id },
             el("td", {}, c.id), el("td", { class: "text" }, c.name), el("td", {}, dateTime(c.created_at)),
-            el("td", {}, el("button", { class: "secondary small", onclick: (e) => removeCashier(c, e.target) }, "移除"))))
+            el("td", { class: "actions" },
+              el("button", { class: "small", "data-pair": c.id, onclick: () => pairCashier(c) }, "配对登录"),
+              el("button", { class: "secondary small", onclick: (e) => removeCashier(c, e.target) }, "移除"))))
         : [el("tr", {}, el("td", { colspan: 4, class: "muted" }, "还没有收银员：店主可以为每位收银员添加一个账号"))]),
     );
   } catch (error) {
@@ -252,6 +291,41 @@ $("cashier-add").addEventListener("click", async () => {
     show(errorText(error), "error");
   }
 });
+
+// 配对登录: a code and its QR for one cashier's device, counting down its 5 minutes.
+let pairingTimer = null;
+async function pairCashier(cashier) {
+  try {
+    const made = await api.json("POST", `/merchant/cashiers/${cashier.id}/pairing`);
+    const qr = URL.createObjectURL(new Blob([made.qr_svg], { type: "image/svg+xml" }));
+    const left = el("span", { id: "pairing-left" });
+    const shown = `${made.code.slice(0, 4)}-${made.code.slice(4)}`;
+    $("pairing").replaceChildren(
+      el("h3", {}, `${cashier.name} 的配对码`),
+      el("p", { class: "code pair-code", id: "pairing-code" }, shown),
+      el("img", { src: qr, alt: `配对二维码，配对码 ${shown}`, class: "pair-qr" }),
+      el("p", { class: "muted" }, "请收银员用手机扫码，或在收银员手机的本页输入配对码。只能用一次，", left, "。"),
+      el("button", { class: "secondary", onclick: closePairing }, "关闭"),
+    );
+    $("pairing").hidden = false;
+    clearInterval(pairingTimer);
+    const ends = Date.now() + made.valid_for_s * 1000;
+    const tick = () => {
+      const s = Math.max(0, Math.round((ends - Date.now()) / 1000));
+      left.textContent = s > 0 ? `${Math.floor(s / 60)} 分 ${String(s % 60).padStart(2, "0")} 秒后失效` : "已失效，请重新生成";
+      if (s === 0) clearInterval(pairingTimer);
+    };
+    tick();
+    pairingTimer = setInterval(tick, 1000);
+  } catch (error) {
+    show(errorText(error), "error");
+  }
+}
+function closePairing() {
+  clearInterval(pairingTimer);
+  $("pairing").hidden = true;
+  $("pairing").replaceChildren();
+}
 
 // Removing takes two taps (the first asks), and works at once: the cashier's key and every
 // token it holds stop working.

@@ -65,12 +65,16 @@ function drillBanner() {
 }
 if (DRILL) drillBanner();
 
-// Plain Chinese for each error code of the API; the server's message is shown beside it.
+// Plain Chinese for each error code of the API (service/errors.py ErrorCode). What a person
+// reads is built from the error's `code` and `details` only, never from the server's English
+// `message`, and money in it is in 元 (issue 25).
 export const ERROR_TEXT = {
   invalid_request: "输入有误",
+  implausible: "金额明显不合常理，请核对",
   unauthorized: "请重新登录",
   forbidden: "没有权限",
   not_found: "未找到",
+  method_not_allowed: "不支持该操作",
   sold_out: "已抢光",
   limit_reached: "已达到每人领取上限",
   not_open: "尚未开始或已暂停",
@@ -89,16 +93,88 @@ export const ERROR_TEXT = {
   merchant_cap_reached: "本店今日补贴已达上限",
   already_drawn: "已开奖",
   conflict: "与当前状态冲突",
-  payload_too_large: "内容过大",
-  rate_limited: "操作太频繁，请稍后再试",
-  unavailable: "服务繁忙，请稍后再试",
   job_running: "任务正在运行",
   already_reviewed: "该预警已处理",
   duplicate_application: "该统一社会信用代码已是参与商户，或已有待审核的报名",
+  flag_provisional: "该预警尚未定论，暂不能处理",
+  flag_withdrawn: "该预警已撤回",
+  already_returned: "该笔款项已退回",
+  already_clawed_back: "该笔补贴已追回",
   day_not_over: "该日尚未结束，不能结算",
   clock_backwards: "演练时间只能往后调，不能回拨",
+  payload_too_large: "内容过大",
+  unsupported_media_type: "不支持的内容格式",
+  rate_limited: "操作太频繁，请稍后再试",
+  unavailable: "服务繁忙，请稍后再试",
   internal_error: "服务出错了",
 };
+
+// The names of the fields an `invalid_request` names in its details, as a person calls them.
+export const FIELD_TEXT = {
+  phone: "手机号",
+  code: "券码",
+  codes: "券码",
+  qr: "二维码",
+  order_amount_fen: "消费金额",
+  order_ref: "订单号",
+  metadata: "备注",
+  sales_fen: "营业额",
+  date: "日期",
+  from: "开始日期",
+  to: "结束日期",
+  name: "姓名",
+  merchant_id: "商户编号",
+  api_key: "密钥",
+  reason: "原因",
+  lines: "文件内容",
+  csv: "文件内容",
+  "Idempotency-Key": "请求编号",
+};
+
+// The extra words an error's details give, in Chinese with money in 元; "" when none.
+function detailText(code, details) {
+  const d = details || {};
+  const money = (name) => (Number.isInteger(d[name]) ? yuan(d[name]) : null);
+  switch (code) {
+    case "below_min_spend":
+      if (money("min_spend_fen") == null) return "";
+      return money("order_amount_fen") == null
+        ? `需消费满 ${money("min_spend_fen")}`
+        : `需消费满 ${money("min_spend_fen")}，本单 ${money("order_amount_fen")}`;
+    case "merchant_cap_reached":
+      return money("daily_subsidy_cap_fen") == null
+        ? ""
+        : `每日上限 ${money("daily_subsidy_cap_fen")}，今日已用 ${money("paid_today_fen") ?? "—"}`;
+    case "over_budget":
+      return money("available_fen") == null ? "" : `尚余 ${money("available_fen")}`;
+    case "limit_reached":
+      return Number.isInteger(d.per_resident_limit) ? `每人限领 ${d.per_resident_limit} 张` : "";
+    case "not_open":
+      return d.claim_starts_at ? `开始时间 ${dateTime(d.claim_starts_at)}` : "";
+    case "rate_limited":
+      return Number.isInteger(d.retry_after_seconds) ? `请 ${d.retry_after_seconds} 秒后再试` : "";
+    case "day_not_over":
+    case "conflict":
+      return typeof d.date === "string" && /^\d{4}-\d{2}-\d{2}$/.test(d.date) ? `日期 ${d.date}` : "";
+    case "invalid_request":
+    case "implausible": {
+      const named = [...new Set(Object.keys(d).map((k) => FIELD_TEXT[k]).filter(Boolean))];
+      return named.length ? `请检查${named.join("、")}` : "";
+    }
+    default:
+      return "";
+  }
+}
+
+export function errorMessage(code, details) {
+  // The one limit_reached that is not a resident's: a merchant's cashier accounts.
+  if (code === "limit_reached" && details && Number.isInteger(details.max_cashiers)) {
+    return `收银员账号已达上限（最多 ${details.max_cashiers} 个，请先移除一个）`;
+  }
+  const plain = ERROR_TEXT[code] || "请求失败";
+  const more = detailText(code, details);
+  return more ? `${plain}（${more}）` : plain;
+}
 
 export class ApiError extends Error {
   constructor(status, code, message, details) {
@@ -107,9 +183,9 @@ export class ApiError extends Error {
     this.code = code;
     this.details = details || {};
   }
+  // Chinese only: the server's `message` (English, for developers) stays in the console.
   get text() {
-    const plain = ERROR_TEXT[this.code] || "请求失败";
-    return this.message && this.message !== plain ? `${plain}（${this.message}）` : plain;
+    return errorMessage(this.code, this.details);
   }
 }
 
@@ -209,8 +285,12 @@ export function show(message, kind = "info") {
   show.timer = setTimeout(() => (box.hidden = true), kind === "error" ? 6000 : 3000);
 }
 
+// What a person reads for a failure: ApiError and NetworkError word themselves; anything else
+// (a bug in the page) gets a plain sentence, its English in the console for developers.
 export function errorText(error) {
-  return error && error.text ? error.text : String(error);
+  if (error && error.text) return error.text;
+  console.error(error);
+  return "页面出错了，请刷新后重试";
 }
 
 export function dateTime(iso) {
@@ -280,7 +360,8 @@ export function signedInPage(name, onShown) {
     $("who").textContent = signedIn ? sessionStorage.getItem(whoKey) || "" : "";
     if (signedIn) onShown();
   }
-  async function signIn(path, body, who) {
+  // `refused(error)` words a refused login for this form (a wrong code is not "请重新登录").
+  async function signIn(path, body, who, refused = () => null) {
     $("login-error").textContent = "";
     try {
       const login = await api.json("POST", path, { body });
@@ -289,7 +370,7 @@ export function signedInPage(name, onShown) {
       render();
       return true;
     } catch (error) {
-      $("login-error").textContent = errorText(error);
+      $("login-error").textContent = refused(error) || errorText(error);
       return false;
     }
   }
@@ -298,4 +379,22 @@ export function signedInPage(name, onShown) {
     render();
   });
   return { api, render, signIn };
+}
+
+// A sign-in form's own checks before anything is sent: the first field left empty or
+// malformed gets its message and aria-invalid, and the caller sends nothing.
+export function checkFields(checks) {
+  const box = document.getElementById("login-error");
+  box.textContent = "";
+  for (const { id } of checks) document.getElementById(id).removeAttribute("aria-invalid");
+  for (const { id, test, text } of checks) {
+    const field = document.getElementById(id);
+    if (!test(field.value.trim())) {
+      field.setAttribute("aria-invalid", "true");
+      box.textContent = text;
+      field.focus();
+      return false;
+    }
+  }
+  return true;
 }

@@ -1,6 +1,6 @@
 // The residents' page: SMS sign-in, batches by category with what remains, claim, wallet + QR,
 // and lottery batches (摇号): enter, count down to the draw, see the result and the record.
-import { CATEGORY_NAMES, dateTime, el, errorText, festivalNow, newIdempotencyKey, show, signedInPage, yuan } from "/static/common.js";
+import { CATEGORY_NAMES, checkFields, dateTime, el, errorText, festivalNow, newIdempotencyKey, show, signedInPage, yuan } from "/static/common.js";
 import { showMerchants } from "/static/where.js";
 
 const $ = (id) => document.getElementById(id);
@@ -14,9 +14,12 @@ let clockTimer = null;
 
 // --- sign in -------------------------------------------------------------------------
 
+const PHONE_FIELD = { id: "phone", test: (v) => v !== "", text: "请输入手机号" };
+const PHONE_SHAPE = { id: "phone", test: (v) => /^1\d{10}$/.test(v), text: "请输入 11 位手机号" };
+
 $("send-code").addEventListener("click", async () => {
   const phone = $("phone").value.trim();
-  $("login-error").textContent = "";
+  if (!checkFields([PHONE_FIELD, PHONE_SHAPE])) return;
   try {
     const sent = await api.json("POST", "/auth/otp", { body: { phone } });
     show("验证码已发送", "ok");
@@ -35,10 +38,22 @@ $("send-code").addEventListener("click", async () => {
   }
 });
 
+// A refused code, in the words of the form (the API says unauthorized for all of them).
+function codeRefused(error) {
+  if (error.code !== "unauthorized") return null;
+  if (error.details.reason === "locked") return "验证码错误次数过多，请重新获取验证码";
+  if (Number.isInteger(error.details.attempts_left)) {
+    return `验证码不正确，还可再试 ${error.details.attempts_left} 次`;
+  }
+  return "验证码无效或已过期，请重新获取";
+}
+
 $("sign-in").addEventListener("click", () => {
   const phone = $("phone").value.trim();
   const code = $("code").value.trim();
-  signIn("/auth/resident", { phone, code }, `${phone.slice(0, 3)}****${phone.slice(-4)}`);
+  const checks = [PHONE_FIELD, PHONE_SHAPE, { id: "code", test: (v) => v !== "", text: "请输入验证码" }];
+  if (!checkFields(checks)) return;
+  signIn("/auth/resident", { phone, code }, `${phone.slice(0, 3)}****${phone.slice(-4)}`, codeRefused);
 });
 
 // --- batches -------------------------------------------------------------------------
@@ -89,14 +104,41 @@ function drawCategoryTabs() {
   );
 }
 
+// Ended: nothing left to do with it (a first-come batch closed or sold out, a drawn lottery the
+// resident did not enter). Those fold away behind 已结束 (the demo has ~100 batches, 97 ended);
+// the rest come open first, then upcoming, each in the API's order.
+let showEnded = false;
+function ended(b) {
+  if (b.mode === "lottery") return Boolean(b.drawn_at) && !entries.has(b.id);
+  return b.status === "closed" || b.status === "sold_out";
+}
+function rank(b) {
+  if (b.mode === "lottery" && b.drawn_at) return 2; // the resident's result
+  return b.status === "open" || (b.mode === "lottery" && b.status === "sold_out") ? 0 : 1;
+}
+
 function drawBatches() {
   drawCategoryTabs();
   const shown = batches.filter((b) => category === "all" || b.category === category);
-  if (!shown.length) {
-    $("batches").replaceChildren(el("div", { class: "card muted" }, "暂无可领的券"));
-    return;
+  const live = shown.filter((b) => !ended(b)).map((b, i) => [rank(b), i, b]);
+  live.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  const over = shown.filter(ended);
+  const card = (b) => (b.mode === "lottery" ? lotteryCard(b) : batchCard(b));
+  const parts = live.length
+    ? live.map(([, , b]) => card(b))
+    : [el("div", { class: "card muted" }, over.length ? "暂无可领的券，活动批次均已结束" : "暂无可领的券")];
+  if (over.length) {
+    parts.push(el("button", {
+      type: "button",
+      id: "ended-toggle",
+      class: "secondary wide",
+      "aria-expanded": String(showEnded),
+      "aria-controls": "ended-batches",
+      onclick: () => { showEnded = !showEnded; drawBatches(); },
+    }, showEnded ? `收起已结束的 ${over.length} 批` : `已结束（${over.length} 批）`));
+    parts.push(el("div", { id: "ended-batches", class: "ended", hidden: !showEnded }, showEnded ? over.map(card) : []));
   }
-  $("batches").replaceChildren(...shown.map((b) => (b.mode === "lottery" ? lotteryCard(b) : batchCard(b))));
+  $("batches").replaceChildren(...parts);
   startCountdowns();
 }
 
@@ -115,7 +157,7 @@ function counting(label, iso) {
 }
 
 const recordLink = (batchId) =>
-  el("a", { href: `/api/v1/batches/${batchId}/draw`, target: "_blank", rel: "noopener", class: "muted" }, "开奖记录（可复核）");
+  el("a", { href: `/draw?batch=${batchId}`, class: "muted" }, "开奖记录（可复核）");
 
 function batchCard(batch) {
   const action =

@@ -2,7 +2,7 @@
 // know where the resident is, else by 街道. A voucher's 可用商户 lists where it is accepted
 // (its batch: its category, and the batch's own merchant list when it has one); 附近 lists
 // everyone, by category. The directory needs no token and holds nothing personal.
-import { CATEGORY_NAMES, TIME_ZONE, el, errorText, festivalNow } from "/static/common.js";
+import { ApiError, CATEGORY_NAMES, TIME_ZONE, el, errorText, festivalNow } from "/static/common.js";
 
 // The resident's position, asked once (the browser remembers the answer): {lat, lng}, or null
 // when refused, unavailable or slow. Never sent anywhere but the directory's `near`.
@@ -69,7 +69,7 @@ export async function showMerchants(box, query) {
     try {
       const response = await fetch(`/api/v1/merchants?${query}`);
       const body = await response.json();
-      if (!response.ok) throw new Error(body.error ? body.error.message : response.statusText);
+      if (!response.ok) throw new ApiError(response.status, body.error && body.error.code, "", body.error && body.error.details);
       const now = minuteOfDay();
       list.append(...body.items.map((m) => merchantCard(m, now)));
       if (!list.children.length) list.append(el("div", { class: "card muted" }, "暂无符合条件的商户"));

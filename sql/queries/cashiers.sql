@@ -28,3 +28,19 @@ RETURNING id, merchant_id, name, created_at, removed_at;
 -- name: live_cashier
 SELECT name FROM cashiers
 WHERE id = :cashier_id AND merchant_id = :merchant_id AND removed_at IS NULL;
+
+-- name: insert_pairing
+-- A new pairing code for a live cashier of the merchant; None when there is no such cashier,
+-- or when the code is one of a pairing still pending (the caller draws another).
+INSERT INTO cashier_pairings (merchant_id, cashier_id, code_hash, created_at, expires_at)
+SELECT c.merchant_id, c.id, :code_hash, :now, :expires_at
+FROM cashiers c
+WHERE c.id = :cashier_id AND c.merchant_id = :merchant_id AND c.removed_at IS NULL
+ON CONFLICT (code_hash) DO UPDATE SET
+    merchant_id = EXCLUDED.merchant_id,
+    cashier_id = EXCLUDED.cashier_id,
+    created_at = EXCLUDED.created_at,
+    expires_at = EXCLUDED.expires_at,
+    used_at = NULL
+WHERE cashier_pairings.used_at IS NOT NULL OR cashier_pairings.expires_at <= :now
+RETURNING id, merchant_id, cashier_id, expires_at;

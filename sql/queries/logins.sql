@@ -48,3 +48,17 @@ RETURNING id, sub;
 -- name: set_resident_phone
 -- The phone, encrypted and bound to its row (service/domain/phones.py), so messages reach it.
 UPDATE residents SET phone_enc = :phone_enc WHERE id = :resident_id;
+
+-- name: use_pairing
+-- Spends a pending pairing code of a live cashier (of :merchant_id when given): one UPDATE,
+-- so of two exchanges of one code the second waits for the first's row lock and then finds
+-- used_at set. None: unknown, spent, expired, another merchant's, or its cashier removed.
+UPDATE cashier_pairings p SET used_at = :now
+FROM cashiers c
+WHERE p.code_hash = :code_hash
+  AND p.used_at IS NULL
+  AND p.expires_at > :now
+  AND (CAST(:merchant_id AS bigint) IS NULL OR p.merchant_id = :merchant_id)
+  AND c.id = p.cashier_id
+  AND c.removed_at IS NULL
+RETURNING p.merchant_id, p.cashier_id;

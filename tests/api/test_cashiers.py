@@ -99,13 +99,16 @@ async def test_a_cashier_signs_in_with_its_own_key_and_the_token_names_it(api: A
         "role": "merchant",
         "sub": f"merchant:{owner.id}:cashier:{cid}",
         "merchant_id": owner.id,
+        "merchant_name": owner.name,
         "cashier_id": cid,
         "cashier_name": "李四",
     }
-    # The owner's own key still signs the owner in (no cashier in its token).
+    # The owner's own key still signs the owner in (no cashier in its token); both read the
+    # shop's name, which the cashier page's header shows.
     owner_key = owner.created["api_key"]
     owner_token = await signed_in(api, owner.id, owner_key)
-    assert "cashier_id" not in await me(api, owner_token)
+    owners = await me(api, owner_token)
+    assert "cashier_id" not in owners and owners["merchant_name"] == owner.name
     # A cashier's key under another merchant's id signs nobody in.
     other = await api.merchant()
     status, body = await api.call(

@@ -31,6 +31,7 @@ async def test_merchant_signs_in_with_its_api_key(api: Api) -> None:
         "role": "merchant",
         "sub": f"merchant:{mid}",
         "merchant_id": mid,
+        "merchant_name": created["merchant"]["name"],
     }
 
 

@@ -31,6 +31,7 @@ PUBLIC_PATHS = {
     ("GET", "/api/v1/about"),
     ("GET", "/"),
     ("GET", "/cashier"),
+    ("GET", "/draw"),  # the page only: the draw record is public (GET /batches/{id}/draw)
     ("GET", "/join"),
     ("GET", "/bureau"),
     ("GET", "/bureau/money"),  # the page only: its data come from bureau-only endpoints
@@ -44,6 +45,7 @@ PUBLIC_PATHS = {
     ("POST", "/api/v1/auth/otp"),
     ("POST", "/api/v1/auth/resident"),
     ("POST", "/api/v1/auth/merchant-key"),  # an SMS code to the merchant's contact phone
+    ("POST", "/api/v1/auth/cashier-pairing"),  # a code its merchant's owner made, one use
     ("GET", "/api/v1/merchants"),  # the directory: nothing personal in it
     ("POST", "/api/v1/merchant-applications"),  # an SMS code to the applicant's phone
 }

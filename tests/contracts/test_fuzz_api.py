@@ -130,6 +130,8 @@ def _seed(base: str, bureau: dict[str, str]) -> tuple[dict[str, dict[str, str]],
         base, "/api/v1/admin/payments/exports", {}, {**bureau, "Idempotency-Key": "fuzz-file"}
     )
     cashier = _post(base, "/api/v1/merchant/cashiers", {"name": "fuzz"}, tokens["merchant"])
+    # Another, which the fuzzer's removals leave alone, for pairing codes.
+    paired = _post(base, "/api/v1/merchant/cashiers", {"name": "fuzz-2"}, tokens["merchant"])
     together = _post(base, claim, {}, tokens["resident"])
     codes = f"{mine['code']},{together['code']}"
     checkout_qr = _get(base, f"/api/v1/me/checkout-qr?codes={codes}", tokens["resident"])
@@ -151,6 +153,7 @@ def _seed(base: str, bureau: dict[str, str]) -> tuple[dict[str, dict[str, str]],
         "draw_now": {"id": lottery["id"]},
         "recycle": {"id": batch["id"]},
         "remove_cashier": {"id": cashier["cashier"]["id"]},
+        "pair_cashier": {"id": paired["cashier"]["id"]},
         "checkout_qr": {"query.codes": codes},
         "preview_checkout": {"query.qr": checkout_qr["qr"]},
     }

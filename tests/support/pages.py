@@ -40,3 +40,22 @@ async def sign_in(page: Any, username: str, password: str) -> None:
 async def shot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+# Every control a finger may tap, as the browser lays it out (a checkbox by its label).
+TARGETS_JS = """() => {
+  const shown = (el) => {
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && !el.closest('[hidden]')
+      && getComputedStyle(el).visibility !== 'hidden';
+  };
+  const controls = 'button, a[href], input, select, textarea, [role="button"], [role="tab"],'
+    + ' [tabindex]:not([tabindex="-1"])';
+  return [...document.querySelectorAll(controls)].filter(shown).map((el) => {
+    const box = el.matches('input[type=checkbox], input[type=radio]') && el.closest('label')
+      ? el.closest('label') : el;
+    const r = box.getBoundingClientRect();
+    return { what: `${el.tagName.toLowerCase()}#${el.id} ${el.textContent.trim().slice(0, 12)}`,
+             width: r.width, height: r.height };
+  });
+}"""

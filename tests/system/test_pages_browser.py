@@ -362,7 +362,7 @@ async def test_a_resident_shows_several_vouchers_in_one_qr_and_the_cashier_redee
     await cashier.fill("#merchant-id", str(mid))
     await cashier.fill("#api-key", api_key)
     await cashier.click("#sign-in")
-    await cashier.wait_for_selector(f"#who:has-text('商户 {mid} · 店主')")
+    await cashier.wait_for_selector("#who:has-text('济南远大购物广场 · 店主')")
     await cashier.fill("#code", qr)
     await cashier.click("#preview")
     await cashier.wait_for_selector("#preview-box:has-text('全部可在本店使用')")
@@ -429,7 +429,7 @@ async def test_the_owner_adds_a_cashier_who_redeems_with_a_note_and_is_removed(
     await cashier.fill("#merchant-id", str(mid))
     await cashier.fill("#api-key", key)
     await cashier.click("#sign-in")
-    await cashier.wait_for_selector(f"#who:has-text('商户 {mid} · 收银员 王丽')")
+    await cashier.wait_for_selector("#who:has-text('济南远大购物广场 · 收银员 王丽')")
     for card in await cashier.locator(".owner-only").all():
         assert await card.is_hidden()
     await cashier.fill("#code", voucher["code"])
@@ -447,7 +447,7 @@ async def test_the_owner_adds_a_cashier_who_redeems_with_a_note_and_is_removed(
     row = page.locator("#today tr[data-redemption]")
     await row.wait_for()
     assert "王丽" in await row.inner_text() and "槐荫店 收银台 1" in await row.inner_text()
-    remove = page.locator("#cashiers tr[data-cashier] button")
+    remove = page.locator("#cashiers tr[data-cashier] button", has_text="移除")
     await remove.click()
     await page.wait_for_selector("#cashiers button:has-text('确认移除')")
     await remove.click()
@@ -460,7 +460,7 @@ async def test_the_owner_adds_a_cashier_who_redeems_with_a_note_and_is_removed(
     await cashier.fill("#merchant-id", str(mid))
     await cashier.fill("#api-key", key)
     await cashier.click("#sign-in")
-    await cashier.wait_for_selector("#login-error:has-text('请重新登录')")
+    await cashier.wait_for_selector("#login-error:has-text('商户编号或接入密钥不正确')")
     assert_local(asked, live.base)
     await till.close()
     await boss.close()
@@ -643,7 +643,7 @@ async def test_a_resident_enters_a_lottery_counts_down_and_sees_the_result(
     wallet = await as_resident(page, "/api/v1/me/vouchers")
     assert [v["code"] for v in wallet if v["batch_id"] == sure["id"]] == [code]
     link = won.locator("a", has_text="开奖记录")
-    assert await link.get_attribute("href") == f"/api/v1/batches/{sure['id']}/draw"
+    assert await link.get_attribute("href") == f"/draw?batch={sure['id']}"
     # The one-place lottery: the page says what the API says (中签 or 未中签).
     entries = await as_resident(page, "/api/v1/me/entries")
     (result,) = [e for e in entries if e["batch_id"] == tight["id"]]

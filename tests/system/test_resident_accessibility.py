@@ -30,7 +30,7 @@ from service.clock import Clock
 from service.settings import Settings
 from service.sms import CapturingSmsSender
 from tests.support.factories import live_batch_body
-from tests.support.pages import CHROMIUM, NEEDS_BROWSER, shot
+from tests.support.pages import CHROMIUM, NEEDS_BROWSER, TARGETS_JS, shot
 
 ROOT = Path(__file__).resolve().parents[2]
 LIGHTHOUSE = ROOT / "node_modules" / ".bin" / "lighthouse"
@@ -46,6 +46,7 @@ class Resident:
     base: str
     token: str
     batch_id: int
+    drawn_id: int  # the lottery drawn, which the resident entered
 
 
 @pytest.fixture
@@ -68,6 +69,10 @@ async def resident(settings: Settings) -> AsyncIterator[Resident]:
         async def batch(**overrides: Any) -> dict[str, Any]:
             return await call("/api/v1/admin/batches", as_bureau, live_batch_body(**overrides))
 
+        # Sold out at once (another resident took the one voucher): folded behind 已结束.
+        gone = await batch(title="文体券 满30减5（已抢光）", category="culture_tourism", quantity=1)
+        other, _ = issue_token(settings, role="resident", sub="another-resident")
+        await call(f"/api/v1/batches/{gone['id']}/claims", {"Authorization": f"Bearer {other}"})
         dining = await batch(title="餐饮券 满50减10（今日）", per_resident_limit=3)
         for _ in range(2):  # two of one category: 合并使用 takes both into one QR code
             await call(f"/api/v1/batches/{dining['id']}/claims", as_resident)
@@ -103,27 +108,9 @@ async def resident(settings: Settings) -> AsyncIterator[Resident]:
             max(0.0, (datetime.fromisoformat(soon) - datetime.now(UTC)).total_seconds()) + 0.3
         )
         assert (await app[keys.JOBS].run_now(BY_NAME["lottery_draw"])).outcome == "succeeded"
-        yield Resident(base, token, dining["id"])
+        yield Resident(base, token, dining["id"], drawn["id"])
     await server.close()
 
-
-# Every control a finger may tap, as the browser lays it out (a checkbox by its label).
-TARGETS_JS = """() => {
-  const shown = (el) => {
-    const r = el.getBoundingClientRect();
-    return r.width > 0 && r.height > 0 && !el.closest('[hidden]')
-      && getComputedStyle(el).visibility !== 'hidden';
-  };
-  const controls = 'button, a[href], input, select, textarea, [role="button"], [role="tab"],'
-    + ' [tabindex]:not([tabindex="-1"])';
-  return [...document.querySelectorAll(controls)].filter(shown).map((el) => {
-    const box = el.matches('input[type=checkbox], input[type=radio]') && el.closest('label')
-      ? el.closest('label') : el;
-    const r = box.getBoundingClientRect();
-    return { what: `${el.tagName.toLowerCase()}#${el.id} ${el.textContent.trim().slice(0, 12)}`,
-             width: r.width, height: r.height };
-  });
-}"""
 
 # Every shown text against the colour behind it (the page's backgrounds composed down the
 # ancestors, the element's and its ancestors' opacity applied), WCAG's ratio and threshold.
@@ -192,8 +179,19 @@ async def walk_the_views(page: Any, mode: str) -> dict[str, float]:
         "parseFloat(getComputedStyle(document.querySelector('#batches h3')).fontSize)"
     )
     await shot(page, f"resident-{mode}-batches")
+    # The ended batches, unfolded (issue 25).
+    assert await page.locator("#ended-batches .card").count() == 0
+    await page.click("#ended-toggle")
+    await page.wait_for_selector("#ended-batches .card")
+    assert await page.get_attribute("#ended-toggle", "aria-expanded") == "true"
+    await assert_tappable_and_legible(page, f"{mode} ended batches")
+    await shot(page, f"resident-{mode}-ended-batches")
+    await page.click("#ended-toggle")
+    await page.wait_for_selector("#ended-batches", state="hidden")
     await page.click("#tab-entries")
     await page.wait_for_selector("#entries .voucher a")
+    href = await page.get_attribute("#entries .voucher a", "href")
+    assert href is not None and href.startswith("/draw?batch="), href
     await assert_tappable_and_legible(page, f"{mode} entries")
     await shot(page, f"resident-{mode}-entries")
     await page.click("#tab-wallet")
@@ -350,3 +348,57 @@ async def test_lighthouse_scores_100_for_accessibility_in_both_text_sizes(
         }
         for view, found in views.items():
             assert found["score"] == 1, (mode, view, found["failing"])
+
+
+@NEEDS_BROWSER
+async def test_the_draw_record_reads_as_a_page_and_recomputes_in_the_browser(
+    resident: Resident, browser: Any
+) -> None:
+    """开奖记录（可复核）: the commitment, the seed, the winners, the resident's place in the
+    ranking, the draw recomputed in the browser, the JSON a tap away; both text sizes."""
+    context = await browser.new_context(
+        viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True, locale="zh-CN"
+    )
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    await page.goto(resident.base + "/")
+    await page.evaluate(f"sessionStorage.setItem('{TOKEN_KEY}', '{resident.token}')")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{resident.base}/api/v1/batches/{resident.drawn_id}/draw") as resp:
+            record = await resp.json()
+        async with http.get(
+            f"{resident.base}/api/v1/me/entries",
+            headers={"Authorization": f"Bearer {resident.token}"},
+        ) as resp:
+            (entry,) = [e for e in await resp.json() if e["batch_id"] == resident.drawn_id]
+    place = record["entry_ids"].index(entry["entry_id"]) + 1
+    for mode, large in (("standard", "0"), ("large", "1")):
+        await page.goto(f"{resident.base}/draw?batch={resident.drawn_id}&large={large}")
+        await page.wait_for_selector("#my-rank")
+        await page.wait_for_load_state("networkidle")
+        assert failed == []
+        assert await page.inner_text("#draw-title") == "汽车消费券（摇号·已开奖）"
+        assert await page.inner_text("#commitment") == record["seed_commitment"]
+        assert await page.inner_text("#seed") == record["seed"]
+        assert (await page.inner_text("#winners")).split() == record["winner_entry_ids"]
+        assert f"我的报名排第 {place} 位" in await page.inner_text("#my-rank")
+        await page.click("#verify")
+        await page.wait_for_selector("#verified")
+        assert "复核通过" in await page.inner_text("#verified")
+        await assert_tappable_and_legible(page, f"{mode} draw record")
+        await shot(page, f"resident-{mode}-draw-record")
+    assert await page.get_attribute("#json", "href") == f"/api/v1/batches/{resident.drawn_id}/draw"
+    # A record that does not check out says so (a winner swapped for a loser).
+    tampered = await page.evaluate(
+        """async (id) => {
+          const { verifyRecord } = await import('/static/lottery-verify.js');
+          const record = await (await fetch(`/api/v1/batches/${id}/draw`)).json();
+          record.seed = record.seed.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+          return verifyRecord(record);
+        }""",
+        resident.drawn_id,
+    )
+    assert tampered and "承诺值" in tampered[0]
+    await context.close()
