@@ -118,7 +118,7 @@ async def cashier_page(call: Call) -> web.StreamResponse:
 
 @routes.get("/draw", summary="A lottery's public draw record, for people", extra={"hidden": True})
 async def draw_page(call: Call) -> web.StreamResponse:
-    return _page("draw.html")
+    return _page("draw.html", call)
 
 
 @routes.get("/bureau", summary="Bureau dashboard", extra={"hidden": True})

@@ -156,9 +156,13 @@ async def test_rs256_without_a_configured_key_is_refused(
 async def test_token_command_mints_a_token_the_api_accepts(api: Api) -> None:
     from service.auth import issue_token
 
-    token, ttl = issue_token(api.settings, role="merchant", sub="m", merchant_id=3)
+    shop = await api.merchant()
+    token, ttl = issue_token(api.settings, role="merchant", sub="m", merchant_id=shop.id)
     status, body = await status_for(api, token, ME)
-    assert (status, body) == (200, {"role": "merchant", "sub": "m", "merchant_id": 3})
+    assert (status, body) == (
+        200,
+        {"role": "merchant", "sub": "m", "merchant_id": shop.id, "merchant_name": shop.name},
+    )
     assert ttl == api.settings.access_token_ttl_s
 
 
