@@ -105,15 +105,13 @@ async def review(
             merchant_id=merchant_id,
         )
         assert after is not None  # pending under our lock
-        key = await audit.fingerprint_key(tx)
-        await audit.append(
+        await audit.append_row_change(
             tx,
-            actor=ctx.actor,
+            ctx,
             action="merchant_application.review",
             target=f"merchant_applications/{application_id}",
-            before=audit.snapshot(before, fingerprint_key=key),
-            after=audit.snapshot(after, fingerprint_key=key),
-            now=ctx.now,
+            before=before,
+            after=after,
         )
         message = decision_message(after)
         await queue_decision_sms(

@@ -142,6 +142,29 @@ async def append(
     return int(entry["id"])
 
 
+async def append_row_change(
+    tx: Conn,
+    ctx: Context,
+    *,
+    action: str,
+    target: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+) -> int:
+    """An entry for a row written in `tx` (merchant, application): both sides snapshotted, a
+    bank account number as its fingerprint (see `snapshot`)."""
+    key = await fingerprint_key(tx)
+    return await append(
+        tx,
+        actor=ctx.actor,
+        action=action,
+        target=target,
+        before=snapshot(before, fingerprint_key=key),
+        after=snapshot(after, fingerprint_key=key),
+        now=ctx.now,
+    )
+
+
 async def record(
     ctx: Context,
     action: str,

@@ -54,15 +54,13 @@ async def create_merchant(
             hours=data.get("hours"),
         )
         assert row is not None
-        key = await audit.fingerprint_key(conn)
-        await audit.append(
+        await audit.append_row_change(
             conn,
-            actor=ctx.actor,
+            ctx,
             action="merchant.create",
             target=f"merchants/{row['id']}",
             before=None,
-            after=audit.snapshot(row, fingerprint_key=key),
-            now=ctx.now,
+            after=row,
         )
     return row, api_key
 
@@ -118,15 +116,13 @@ async def update_merchant(
             hours=data.get("hours"),
         )
         assert row is not None
-        key = await audit.fingerprint_key(tx)
-        await audit.append(
+        await audit.append_row_change(
             tx,
-            actor=ctx.actor,
+            ctx,
             action="merchant.update",
             target=f"merchants/{merchant_id}",
-            before=audit.snapshot(before, fingerprint_key=key),
-            after=audit.snapshot(row, fingerprint_key=key),
-            now=ctx.now,
+            before=before,
+            after=row,
         )
     return row
 
