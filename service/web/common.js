@@ -285,6 +285,26 @@ export function show(message, kind = "info") {
   show.timer = setTimeout(() => (box.hidden = true), kind === "error" ? 6000 : 3000);
 }
 
+// Asks for an SMS login code for `phone` and counts `button` down until another may be sent
+// (the service's resend_after); a refusal is written into `errorBox`.
+export async function requestCode(api, phone, button, errorBox) {
+  try {
+    const sent = await api.json("POST", "/auth/otp", { body: { phone } });
+    show("验证码已发送", "ok");
+    let wait = sent.resend_after;
+    button.disabled = true;
+    const tick = setInterval(() => {
+      button.textContent = wait > 0 ? `${wait}秒后重发` : "获取验证码";
+      if (wait-- <= 0) {
+        clearInterval(tick);
+        button.disabled = false;
+      }
+    }, 1000);
+  } catch (error) {
+    errorBox.textContent = errorText(error);
+  }
+}
+
 // What a person reads for a failure: ApiError and NetworkError word themselves; anything else
 // (a bug in the page) gets a plain sentence, its English in the console for developers.
 export function errorText(error) {

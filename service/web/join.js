@@ -1,7 +1,7 @@
 // 商户报名: a business applies to join the festival with a phone proved by an SMS code. The
 // page checks what it can before sending (phone, code, the credit code's check character,
 // the account number) and shows the service's refusals beside the fields they name.
-import { Api, CATEGORY_NAMES, ERROR_TEXT, el, errorText, show } from "/static/common.js";
+import { Api, CATEGORY_NAMES, ERROR_TEXT, el, errorText, requestCode } from "/static/common.js";
 import { position } from "/static/where.js";
 
 const $ = (id) => document.getElementById(id);
@@ -100,22 +100,7 @@ $("send-code").addEventListener("click", async () => {
     fieldError("contact_phone");
     return;
   }
-  try {
-    const sent = await api.json("POST", "/auth/otp", { body: { phone } });
-    show("验证码已发送", "ok");
-    let wait = sent.resend_after;
-    const button = $("send-code");
-    button.disabled = true;
-    const tick = setInterval(() => {
-      button.textContent = wait > 0 ? `${wait}秒后重发` : "获取验证码";
-      if (wait-- <= 0) {
-        clearInterval(tick);
-        button.disabled = false;
-      }
-    }, 1000);
-  } catch (error) {
-    $("form-error").textContent = errorText(error);
-  }
+  await requestCode(api, phone, $("send-code"), $("form-error"));
 });
 
 $("locate").addEventListener("click", async () => {

@@ -1,6 +1,6 @@
 // The residents' page: SMS sign-in, batches by category with what remains, claim, wallet + QR,
 // and lottery batches (摇号): enter, count down to the draw, see the result and the record.
-import { CATEGORY_NAMES, checkFields, dateTime, el, errorText, festivalNow, newIdempotencyKey, show, signedInPage, yuan } from "/static/common.js";
+import { CATEGORY_NAMES, checkFields, dateTime, el, errorText, festivalNow, newIdempotencyKey, requestCode, show, signedInPage, yuan } from "/static/common.js";
 import { showMerchants } from "/static/where.js";
 
 const $ = (id) => document.getElementById(id);
@@ -20,22 +20,7 @@ const PHONE_SHAPE = { id: "phone", test: (v) => /^1\d{10}$/.test(v), text: "请�
 $("send-code").addEventListener("click", async () => {
   const phone = $("phone").value.trim();
   if (!checkFields([PHONE_FIELD, PHONE_SHAPE])) return;
-  try {
-    const sent = await api.json("POST", "/auth/otp", { body: { phone } });
-    show("验证码已发送", "ok");
-    let wait = sent.resend_after;
-    const button = $("send-code");
-    button.disabled = true;
-    const tick = setInterval(() => {
-      button.textContent = wait > 0 ? `${wait}秒后重发` : "获取验证码";
-      if (wait-- <= 0) {
-        clearInterval(tick);
-        button.disabled = false;
-      }
-    }, 1000);
-  } catch (error) {
-    $("login-error").textContent = errorText(error);
-  }
+  await requestCode(api, phone, $("send-code"), $("login-error"));
 });
 
 // A refused code, in the words of the form (the API says unauthorized for all of them).
