@@ -61,7 +61,9 @@ async def preview(
     """The voucher a cashier typed or scanned, and why this merchant cannot redeem it now
     (an error code), or None if it can."""
     code = parse_code(qr_key, value)
-    voucher = await db.fetchrow("voucher_for_merchant", code=code, merchant_id=merchant_id, now=now)
+    voucher = await db.fetchrow(
+        "vouchers_for_merchant", codes=[code], merchant_id=merchant_id, now=now
+    )
     if voucher is None:
         raise DomainError(ErrorCode.NOT_FOUND, "no such voucher")
     return voucher, refusal(voucher)

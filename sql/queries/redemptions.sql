@@ -1,21 +1,8 @@
 -- owner: service/domain/redemptions.py
--- name: voucher_for_merchant
--- The voucher as a cashier may see it (no resident), and the
--- merchant's own standing, in one round trip.
-SELECT v.id, v.code, v.batch_id, v.expires_at,
-       voucher_status(v.status, v.expires_at, :now) AS status,
-       b.category, b.face_value_fen, b.min_spend_fen,
-       EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id) AS has_merchant_list,
-       EXISTS (SELECT 1 FROM batch_merchants m WHERE m.batch_id = v.batch_id AND m.merchant_id = :merchant_id)
-           AS merchant_listed,
-       me.status AS merchant_status, me.category AS merchant_category
-FROM vouchers v
-JOIN batches b ON b.id = v.batch_id
-LEFT JOIN merchants me ON me.id = :merchant_id
-WHERE v.code = :code;
-
 -- name: vouchers_for_merchant
--- voucher_for_merchant for each of a checkout's :codes (found ones only, in no order).
+-- Each of :codes (a cashier's preview: one; a checkout's: several) as a cashier may see it
+-- (no resident), and the merchant's own standing, in one round trip. Found ones only, in
+-- no order.
 SELECT v.id, v.code, v.batch_id, v.expires_at,
        voucher_status(v.status, v.expires_at, :now) AS status,
        b.category, b.face_value_fen, b.min_spend_fen,

@@ -92,7 +92,6 @@ async def test_the_hot_reads_use_their_indexes(db_url: str) -> None:
         hot = {
             "resident_vouchers": {"sub": "scale-7", "now": now, "status": None, "limit": 200},
             "resident_voucher": {"sub": "scale-7", "code": code, "now": now},
-            "voucher_for_merchant": {"code": code, "merchant_id": merchant, "now": now},
             "merchant_redemption": {"redemption_id": redemption, "merchant_id": merchant},
             "merchant_redemptions_on_day": {"merchant_id": merchant, "day": date(2020, 5, 6)},
             "merchant_redemption_by_key": {"merchant_id": merchant, "key": "scale-1"},
